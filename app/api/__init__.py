@@ -1,0 +1,1 @@
+"""HTTP routers: thin layers that parse requests and call the domain modules."""

@@ -1,0 +1,62 @@
+"""Dependencies shared by the routers: settings, registry, the served model, the bearer key."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..config import Settings
+from ..errors import Forbidden, NotReady, Unauthorized
+from ..registry import ActiveModel, LoadedModel, Registry
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="The key set in HOUSE_PRICE_API_KEY, sent as `Authorization: Bearer <key>`.",
+)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+def get_active(request: Request) -> ActiveModel:
+    active: ActiveModel = request.app.state.active
+    return active
+
+
+def serving_model(active: Annotated[ActiveModel, Depends(get_active)]) -> LoadedModel:
+    """The model this worker serves now, or 503 with the reason there is none."""
+    current = active.current
+    if current is None:
+        raise NotReady(active.error or "no model loaded yet")
+    return current
+
+
+def require_key(
+    settings: Annotated[Settings, Depends(get_settings)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Let the request through only with the configured bearer key."""
+    if settings.api_key is None or not settings.api_key.get_secret_value():
+        raise Forbidden(
+            "this endpoint changes the service and no API key is configured: "
+            "set HOUSE_PRICE_API_KEY and restart the service"
+        )
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("missing API key: send the header `Authorization: Bearer <key>`")
+    expected = settings.api_key.get_secret_value().encode()
+    if not hmac.compare_digest(credentials.credentials.encode(), expected):
+        raise Unauthorized("invalid API key")
+
+
+Model = Annotated[LoadedModel, Depends(serving_model)]
+Authorized = Depends(require_key)

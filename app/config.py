@@ -1,0 +1,30 @@
+"""Service settings, read from the environment (prefix HOUSE_PRICE_) or a .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; each field is `HOUSE_PRICE_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="HOUSE_PRICE_", env_file=".env", extra="ignore")
+
+    model_dir: Path = Field(Path("models"), description="Model versions and the ACTIVE pointer.")
+    data_dir: Path = Field(Path("data"), description="The listing store that models are fitted on.")
+    api_key: SecretStr | None = Field(
+        None, description="Bearer key for the mutating endpoints; unset means they refuse."
+    )
+    max_body_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest request body.")
+    max_batch_rows: int = Field(100_000, gt=0, description="Most rows in one JSON batch.")
+    max_csv_rows: int = Field(1_000_000, gt=0, description="Most rows in one CSV batch.")
+    poll_interval: float = Field(
+        0.2, gt=0, le=1.0, description="Seconds between checks of the ACTIVE pointer."
+    )
+    cv_folds: int = Field(5, ge=2, le=20, description="Folds of the cross-validated metrics.")
+    host: str = Field("127.0.0.1", description="Address `python -m app.serve` binds.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `python -m app.serve` binds.")
+    workers: int = Field(1, ge=1, le=64, description="Worker processes of `python -m app.serve`.")

@@ -1,0 +1,74 @@
+"""The service's error classes, each with its HTTP status, and the handler that renders them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+
+class ServiceError(Exception):
+    """An error a client can act on; `detail` is what the client reads."""
+
+    status_code = 500
+
+    def __init__(self, detail: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail if isinstance(detail, str) else repr(detail))
+        self.detail = detail
+        self.headers = headers
+
+
+class BadInput(ServiceError):
+    """The request's data breaks a rule; the detail names the row and field."""
+
+    status_code = 422
+
+
+class NotFound(ServiceError):
+    status_code = 404
+
+
+class Conflict(ServiceError):
+    """The request is well formed but the state on disk does not allow it."""
+
+    status_code = 409
+
+
+class TooLarge(ServiceError):
+    status_code = 413
+
+
+class Unauthorized(ServiceError):
+    status_code = 401
+
+    def __init__(self, detail: Any) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ServiceError):
+    status_code = 403
+
+
+class UnsupportedMediaType(ServiceError):
+    status_code = 415
+
+
+class NotReady(ServiceError):
+    """No model can be served (yet)."""
+
+    status_code = 503
+
+
+def row_error(row: int | str, field: str, msg: str, kind: str = "value_error") -> dict[str, Any]:
+    """One entry of a 422 detail list, in FastAPI's shape, for a row of a table."""
+    return {"loc": ["body", row, field], "msg": msg, "type": kind}
+
+
+async def handle_service_error(request: Request, exc: Exception) -> Response:
+    # Imported here so that the domain modules raising these errors never pull in the web stack.
+    from starlette.responses import JSONResponse
+
+    assert isinstance(exc, ServiceError)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)

@@ -1,0 +1,189 @@
+"""Tables of listings: reading CSV, checking every row against the input rules, fingerprinting."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import BadInput, TooLarge, row_error
+from .model import FEATURES, TARGET, FloatArray
+from .schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX
+
+MAX_REPORTED_ERRORS = 10
+
+# column: (lower bound, whether the bound itself is allowed, upper bound inclusive)
+_RULES: dict[str, tuple[float, bool, float]] = {
+    "beds": (0.0, True, float(BEDS_MAX)),
+    "baths": (0.0, True, BATHS_MAX),
+    "sqft": (0.0, False, SQFT_MAX),
+    "price": (0.0, False, float("inf")),
+}
+
+
+def _line(index: int) -> int:
+    # Data row i (0-based) sits on line i + 2 of the file: line 1 is the header.
+    return index + 2
+
+
+def read_csv(
+    source: bytes | Path,
+    *,
+    with_price: bool,
+    max_rows: int | None = None,
+) -> tuple[pd.DataFrame, FloatArray]:
+    """Read a CSV of listings and check it; raises BadInput naming line and column, or TooLarge.
+
+    Returns the table as read (columns other than the required ones kept as text, so they can
+    be written back unchanged) and a float64 array of the required columns in contract order:
+    beds, baths, sqft (and price, when `with_price`).
+    """
+    required = required_columns(with_price)
+    try:
+        with _open(source) as handle:
+            header = pd.read_csv(handle, nrows=0, encoding="utf-8").columns
+        # Columns the service does not use stay text, so a CSV answer gives them back unchanged.
+        text_columns = {c: str for c in header if str(c).strip() not in required}
+        with _open(source) as handle:
+            frame = pd.read_csv(
+                handle,
+                nrows=None if max_rows is None else max_rows + 1,
+                skipinitialspace=True,
+                encoding="utf-8",
+                dtype=text_columns,
+            )
+    except pd.errors.EmptyDataError:
+        raise BadInput("the CSV is empty: expected a header line and at least one row") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"the CSV is not UTF-8 text (byte {exc.start}): {exc.reason}") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise BadInput(f"the CSV could not be parsed: {str(exc).strip()}") from None
+    if max_rows is not None and len(frame) > max_rows:
+        raise TooLarge(f"the CSV has more than {max_rows:,} rows, the limit of one request")
+    return frame, check_frame(frame, with_price=with_price)
+
+
+def read_table(source: bytes | Path, *, max_rows: int | None = None) -> pd.DataFrame:
+    """Read a CSV of sold listings for training: the required columns come back as float64."""
+    frame, values = read_csv(source, with_price=True, max_rows=max_rows)
+    for i, column in enumerate(required_columns(True)):
+        frame[column] = values[:, i]
+    return frame
+
+
+def _open(source: bytes | Path) -> IO[bytes]:
+    return io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+
+
+def required_columns(with_price: bool) -> tuple[str, ...]:
+    return (*FEATURES, TARGET) if with_price else FEATURES
+
+
+def check_frame(frame: pd.DataFrame, *, with_price: bool) -> FloatArray:
+    """Validate the required columns of a table row by row; return them as an (n, k) array."""
+    frame.columns = [str(c).strip() for c in frame.columns]
+    required = required_columns(with_price)
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        found = ", ".join(repr(c) for c in frame.columns[:20]) or "none"
+        raise BadInput(
+            f"the CSV lacks the column(s) {', '.join(missing)}; "
+            f"the header must name {', '.join(required)} (found: {found})"
+        )
+    if len(frame) == 0:
+        raise BadInput("the CSV has a header but no rows")
+
+    errors: list[tuple[int, str, str]] = []
+    out = np.empty((len(frame), len(required)), dtype=np.float64)
+    for i, column in enumerate(required):
+        values, column_errors = _check_column(frame[column], column)
+        errors.extend(column_errors)
+        if not column_errors:
+            out[:, i] = values
+    if errors:
+        errors.sort()
+        raise BadInput(
+            [
+                row_error(f"line {line}", column, f"line {line}, column {column}: {msg}")
+                for line, column, msg in errors[:MAX_REPORTED_ERRORS]
+            ]
+        )
+    return out
+
+
+def _check_column(
+    series: pd.Series[Any], column: str
+) -> tuple[FloatArray, list[tuple[int, str, str]]]:
+    errors: list[tuple[int, str, str]] = []
+
+    def flag(mask: Any, message: Any) -> None:
+        for index in np.flatnonzero(np.asarray(mask))[:MAX_REPORTED_ERRORS]:
+            errors.append((_line(int(index)), column, message(int(index))))
+
+    if pd.api.types.is_bool_dtype(series):
+        flag(np.ones(len(series), bool), lambda i: f"expected a number, got {series.iloc[i]!r}")
+        return np.empty(0), errors
+    not_a_number = np.zeros(len(series), dtype=bool)
+    if not pd.api.types.is_numeric_dtype(series):
+        numbers = pd.to_numeric(series, errors="coerce")
+        not_a_number = np.asarray(numbers.isna() & series.notna())
+        flag(not_a_number, lambda i: f"expected a number, got {series.iloc[i]!r}")
+        series = numbers
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    flag(np.isnan(values) & ~not_a_number, lambda i: "missing value (empty or NaN)")
+    flag(np.isinf(values), lambda i: f"must be finite, got {values[i]}")
+    low, low_inclusive, high = _RULES[column]
+    with np.errstate(invalid="ignore"):
+        too_low = values < low if low_inclusive else values <= low
+        relation = "at least" if low_inclusive else "greater than"
+        flag(too_low, lambda i: f"must be {relation} {low:g}, got {values[i]:g}")
+        too_high = np.isfinite(values) & (values > high)
+        flag(too_high, lambda i: f"must be at most {high:g}, got {values[i]:g}")
+        if column == "beds":
+            fractional = np.isfinite(values) & (values != np.round(values))
+            flag(fractional, lambda i: f"must be a whole number, got {values[i]:g}")
+    return values, errors
+
+
+def features(frame: pd.DataFrame) -> FloatArray:
+    """The (n, 3) float64 array of beds, baths, sqft of a checked table."""
+    return np.ascontiguousarray(frame[list(FEATURES)].to_numpy(dtype=np.float64))
+
+
+def target(frame: pd.DataFrame) -> FloatArray:
+    return np.ascontiguousarray(frame[TARGET].to_numpy(dtype=np.float64))
+
+
+def from_records(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """A table from already-validated rows (for example pydantic models dumped to dicts)."""
+    frame = pd.DataFrame.from_records(list(records))
+    for column in (*FEATURES, TARGET):
+        if column in frame.columns:
+            frame[column] = frame[column].astype(np.float64)
+    return frame
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 of the float64 values of beds, baths, sqft and price, row by row, in order."""
+    values = np.ascontiguousarray(frame[[*FEATURES, TARGET]].to_numpy(dtype=np.float64))
+    return hashlib.sha256(values.tobytes()).hexdigest()
+
+
+def ranges(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Smallest and largest value of each feature and of the price in a table."""
+    return {
+        c: {"min": float(frame[c].min()), "max": float(frame[c].max())}
+        for c in (*FEATURES, TARGET)
+        if c in frame.columns
+    }
+
+
+def features_of(rows: Iterable[Any]) -> FloatArray:
+    """The (n, 3) float64 array of beds, baths, sqft from validated request objects."""
+    values = [(r.beds, r.baths, r.sqft) for r in rows]
+    return np.array(values, dtype=np.float64).reshape(-1, len(FEATURES))

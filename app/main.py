@@ -1,0 +1,88 @@
+"""The application factory: `create_app(settings)`; `app` is what `uvicorn app.main:app` serves."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from . import __version__, metrics
+from .api import docs, health, models, predict
+from .api.docs import ASSETS_DIR, STATIC_PREFIX
+from .config import Settings
+from .errors import ServiceError, handle_service_error
+from .middleware import BodyLimit, RequestMetrics
+from .registry import ActiveModel, Registry
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Estimates the sale price of a home from its bedrooms, bathrooms and living area with an exact
+ordinary least-squares model, fitted on recent sales and versioned on disk.
+
+Every answer says which model version made it (`model_version` and the `X-Model-Version`
+header). Endpoints that change the service need the bearer key (`HOUSE_PRICE_API_KEY`): use
+**Authorize** above.
+"""
+
+
+async def _follow_pointer(active: ActiveModel, interval: float) -> None:
+    """Poll the ACTIVE pointer so this worker serves a new version within `interval` seconds."""
+    served = active.current.version if active.current else None
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(active.refresh)
+        except Exception:  # a watcher that dies would freeze this worker on an old version
+            log.exception("checking the ACTIVE pointer failed")
+            continue
+        if active.current is not None and active.current.version != served:
+            metrics.served(served, active.current.version)
+            served = active.current.version
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = Registry(settings.model_dir)
+        await asyncio.to_thread(registry.ensure)
+        active = ActiveModel(registry)
+        await asyncio.to_thread(active.refresh)
+        if active.current is not None:
+            metrics.served(None, active.current.version)
+        app.state.settings = settings
+        app.state.registry = registry
+        app.state.active = active
+        watcher = asyncio.create_task(_follow_pointer(active, settings.poll_interval))
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            metrics.process_exited()
+
+    app = FastAPI(
+        title="house-price",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.add_exception_handler(ServiceError, handle_service_error)
+    app.mount(STATIC_PREFIX, StaticFiles(directory=ASSETS_DIR), name="swagger-ui")
+    for router in (predict.router, models.router, health.router, docs.router):
+        app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)
+    return app
+
+
+app = create_app()

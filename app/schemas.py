@@ -1,0 +1,131 @@
+"""Request and response models of the HTTP contract, with the examples Swagger UI shows."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# The input rules of the contract; the CSV validator applies the same numbers.
+BEDS_MAX = 20
+BATHS_MAX = 20.0
+SQFT_MAX = 100_000.0
+
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+Beds = Annotated[int, Field(ge=0, le=BEDS_MAX, description="Bedrooms, an integer 0 to 20.")]
+Baths = Annotated[
+    float, Field(ge=0, le=BATHS_MAX, description="Bathrooms, 0 to 20; halves allowed.")
+]
+Sqft = Annotated[
+    float,
+    Field(gt=0, le=SQFT_MAX, description="Living area in square feet, above 0 up to 100,000."),
+]
+Price = Annotated[float, Field(gt=0, description="Sale price in US dollars, above 0.")]
+
+
+class House(BaseModel):
+    """One home to estimate. Unknown fields are an error, so a typo is never silently ignored."""
+
+    model_config = ConfigDict(
+        **_STRICT, json_schema_extra={"examples": [{"beds": 3, "baths": 2, "sqft": 1500}]}
+    )
+
+    beds: Beds
+    baths: Baths
+    sqft: Sqft
+
+
+class HouseBatch(BaseModel):
+    """Several homes, estimated in one vectorised pass; answers come back in the same order."""
+
+    model_config = ConfigDict(
+        **_STRICT,
+        json_schema_extra={
+            "examples": [
+                {
+                    "listings": [
+                        {"beds": 3, "baths": 2, "sqft": 1500},
+                        {"beds": 2, "baths": 1, "sqft": 836},
+                    ]
+                }
+            ]
+        },
+    )
+
+    listings: list[House] = Field(description="The homes, at most `max_batch_rows` of them.")
+
+
+class Prediction(BaseModel):
+    """An estimate and the version of the model that made it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"price": 215893.04, "model_version": "v20261126-231752-3f9a1c"}]
+        }
+    )
+
+    price: float = Field(description="Estimated sale price in US dollars.")
+    model_version: str = Field(description="The model version that answered.")
+
+
+class BatchItem(BaseModel):
+    price: float
+
+
+class BatchPrediction(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_version": "v20261126-231752-3f9a1c",
+                    "predictions": [{"price": 215893.04}, {"price": 142510.77}],
+                }
+            ]
+        }
+    )
+
+    model_version: str
+    predictions: list[BatchItem]
+
+
+class ModelCard(BaseModel):
+    """What a model version is: how it was fitted, on what, and how well it does."""
+
+    model_config = ConfigDict(extra="allow")
+
+    version: str
+    created_at: str
+    algorithm: str
+    features: list[str]
+    coefficients: dict[str, dict[str, Any]]
+    intercept: float
+    feature_ranges: dict[str, dict[str, float]]
+    metrics: dict[str, Any]
+    training: dict[str, Any]
+    libraries: dict[str, str]
+    artifact_sha256: str
+
+
+class VersionSummary(BaseModel):
+    version: str
+    created_at: str
+    active: bool
+    n_train: int
+    metrics: dict[str, Any]
+
+
+class VersionList(BaseModel):
+    active_version: str | None
+    versions: list[VersionSummary]
+
+
+class Activation(BaseModel):
+    active_version: str
+    previous_version: str | None
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="`ready`, or `unavailable` with a reason.")
+    model_version: str | None = None
+    reason: str | None = None
