@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -64,6 +65,27 @@ class NotReady(ServiceError):
 def row_error(row: int | str, field: str, msg: str, kind: str = "value_error") -> dict[str, Any]:
     """One entry of a 422 detail list, in FastAPI's shape, for a row of a table."""
     return {"loc": ["body", row, field], "msg": msg, "type": kind}
+
+
+def _json_safe(value: Any) -> Any:
+    # A rejected NaN or infinity is echoed back as text: JSON has no literal for it.
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422 for a request that fails its schema, safe for non-finite inputs."""
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.exceptions import RequestValidationError
+    from starlette.responses import JSONResponse
+
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
 
 
 async def handle_service_error(request: Request, exc: Exception) -> Response:

@@ -126,13 +126,13 @@ def _check_column(
             errors.append((_line(int(index)), column, message(int(index))))
 
     if pd.api.types.is_bool_dtype(series):
-        flag(np.ones(len(series), bool), lambda i: f"expected a number, got {series.iloc[i]!r}")
+        flag(np.ones(len(series), bool), lambda i: f"expected a number, got {_show(series.iloc[i])}")
         return np.empty(0), errors
     not_a_number = np.zeros(len(series), dtype=bool)
     if not pd.api.types.is_numeric_dtype(series):
         numbers = pd.to_numeric(series, errors="coerce")
         not_a_number = np.asarray(numbers.isna() & series.notna())
-        flag(not_a_number, lambda i: f"expected a number, got {series.iloc[i]!r}")
+        flag(not_a_number, lambda i: f"expected a number, got {_show(series.iloc[i])}")
         series = numbers
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     flag(np.isnan(values) & ~not_a_number, lambda i: "missing value (empty or NaN)")
@@ -148,6 +148,11 @@ def _check_column(
             fractional = np.isfinite(values) & (values != np.round(values))
             flag(fractional, lambda i: f"must be a whole number, got {values[i]:g}")
     return values, errors
+
+
+def _show(value: Any) -> str:
+    # numpy scalars print as np.True_ and the like; the client wrote True.
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def features(frame: pd.DataFrame) -> FloatArray:

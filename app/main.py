@@ -8,13 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
 from . import __version__, metrics
 from .api import docs, health, models, predict
 from .api.docs import ASSETS_DIR, STATIC_PREFIX
 from .config import Settings
-from .errors import ServiceError, handle_service_error
+from .errors import ServiceError, handle_service_error, handle_validation_error
 from .middleware import BodyLimit, RequestMetrics
 from .registry import ActiveModel, Registry
 
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.add_exception_handler(ServiceError, handle_service_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.mount(STATIC_PREFIX, StaticFiles(directory=ASSETS_DIR), name="swagger-ui")
     for router in (predict.router, models.router, health.router, docs.router):
         app.include_router(router)

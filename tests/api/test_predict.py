@@ -1,0 +1,82 @@
+"""POST /predict: one estimate, exactly the model's, with the version; bad input is a clear 422."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.registry import Registry
+
+
+def test_answers_the_model_estimate_and_version(
+    client: TestClient, registry: Registry, fitted: str
+) -> None:
+    response = client.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
+    assert response.status_code == 200
+    body = response.json()
+    model = registry.load(fitted).model
+    assert body["price"] == model.estimator.predict([[3, 2, 1500]])[0]
+    assert body["model_version"] == fitted
+    assert response.headers["X-Model-Version"] == fitted
+
+
+def test_accepts_half_baths_and_fractional_square_feet(client: TestClient) -> None:
+    response = client.post("/predict", json={"beds": 2, "baths": 1.5, "sqft": 980.5})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "kind"),
+    [
+        ({"beds": 3, "baths": 2}, "sqft", "missing"),
+        ({"beds": 3, "baths": 2, "sqfeet": 1500, "sqft": 1500}, "sqfeet", "extra_forbidden"),
+        ({"beds": True, "baths": 2, "sqft": 1500}, "beds", "int_type"),
+        ({"beds": 3, "baths": "2", "sqft": 1500}, "baths", "float_type"),
+        ({"beds": 3.5, "baths": 2, "sqft": 1500}, "beds", "int_type"),
+        ({"beds": 21, "baths": 2, "sqft": 1500}, "beds", "less_than_equal"),
+        ({"beds": -1, "baths": 2, "sqft": 1500}, "beds", "greater_than_equal"),
+        ({"beds": 3, "baths": 20.5, "sqft": 1500}, "baths", "less_than_equal"),
+        ({"beds": 3, "baths": 2, "sqft": 0}, "sqft", "greater_than"),
+        ({"beds": 3, "baths": 2, "sqft": 100_001}, "sqft", "less_than_equal"),
+        ({"beds": 3, "baths": 2, "sqft": None}, "sqft", "float_type"),
+    ],
+)
+def test_bad_fields_are_named_in_a_422(
+    client: TestClient, body: dict[str, Any], field: str, kind: str
+) -> None:
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    assert any(e["loc"] == ["body", field] and e["type"] == kind for e in errors), errors
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_numbers_are_refused(client: TestClient, literal: str) -> None:
+    content = f'{{"beds": 3, "baths": 2, "sqft": {literal}}}'
+    response = client.post(
+        "/predict", content=content, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "sqft"]
+
+
+def test_malformed_json_is_a_422(client: TestClient) -> None:
+    response = client.post(
+        "/predict", content=b'{"beds": 3,', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_without_an_active_model_the_answer_is_503_with_the_reason(
+    tmp_path: Any, model_dir: Any
+) -> None:
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    with TestClient(create_app(make_settings(model_dir, tmp_path))) as empty:
+        response = empty.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
+    assert response.status_code == 503
+    assert "python -m app.train" in response.json()["detail"]

@@ -1,0 +1,76 @@
+"""Fixtures: a temporary model directory, the bundled data set, a fitted model, an app client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.fitting import fit_and_store
+from app.listings import read_table
+from app.main import create_app
+from app.registry import Registry
+
+ROOT = Path(__file__).resolve().parent.parent
+SACRAMENTO = ROOT / "data" / "sacramento.csv"
+API_KEY = "test-key-4f1c2a"
+
+
+@pytest.fixture(scope="session")
+def sacramento() -> pd.DataFrame:
+    """The bundled data set, checked, with the required columns as float64."""
+    return read_table(SACRAMENTO)
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "models"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def registry(model_dir: Path) -> Registry:
+    registry = Registry(model_dir)
+    registry.ensure()
+    return registry
+
+
+@pytest.fixture
+def fitted(registry: Registry, sacramento: pd.DataFrame) -> str:
+    """A version fitted on the bundled data and made active; its name."""
+    version, _ = fit_and_store(
+        registry, sacramento.copy(), folds=5, source="sacramento.csv", activate=True
+    )
+    return version
+
+
+def make_settings(model_dir: Path, tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "model_dir": model_dir,
+        "data_dir": tmp_path / "data",
+        "api_key": API_KEY,
+        "poll_interval": 0.05,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(model_dir: Path, tmp_path: Path) -> Settings:
+    return make_settings(model_dir, tmp_path)
+
+
+@pytest.fixture
+def client(settings: Settings, fitted: str) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_KEY}"}

@@ -1,0 +1,92 @@
+"""The offline fitting command: fits, stores, activates; a bad file stops it and writes nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.registry import Registry
+from app.train import main
+from tests.conftest import ROOT, SACRAMENTO
+
+
+def run(model_dir: Path, *args: str) -> int:
+    return main(["--model-dir", str(model_dir), *args])
+
+
+def test_fits_stores_and_activates_the_bundled_data(
+    model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(model_dir, "--data", str(SACRAMENTO)) == 0
+    registry = Registry(model_dir)
+    [version] = registry.versions()
+    assert registry.active_version() == version
+    out = capsys.readouterr().out
+    assert f"model version   {version}  (active)" in out
+    assert "sqft                  158.17  $ per sq ft" in out
+    assert "intercept          58,481.75  $" in out
+    assert "R²                 0.594" in out
+    assert "rows used       932" in out
+
+
+def test_no_activate_stores_without_activating(model_dir: Path) -> None:
+    assert run(model_dir, "--data", str(SACRAMENTO), "--no-activate") == 0
+    registry = Registry(model_dir)
+    assert len(registry.versions()) == 1
+    assert registry.active_version() is None
+
+
+def test_if_no_active_does_nothing_when_a_version_is_active(model_dir: Path) -> None:
+    run(model_dir, "--data", str(SACRAMENTO))
+    assert run(model_dir, "--data", str(SACRAMENTO), "--if-no-active") == 0
+    assert len(Registry(model_dir).versions()) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("beds,baths,price\n3,2,100\n", "lacks the column(s) sqft"),
+        ("beds,baths,sqft,price\n3,2,1500,100\n3,x,1500,100\n", "line 3, column baths"),
+        ("beds,baths,sqft,price\n3,2,1500,-100\n", "line 2, column price: must be greater than 0"),
+        ("beds,baths,sqft,price\n3,2,0,100\n", "line 2, column sqft: must be greater than 0"),
+        ("", "the CSV is empty"),
+        ("\x00\x01\x02PK\x03\x04", "lacks the column(s)"),
+    ],
+)
+def test_a_bad_file_stops_with_a_message_and_writes_nothing(
+    model_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    expected: str,
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    assert run(model_dir, "--data", str(path)) == 2
+    assert expected in capsys.readouterr().err
+    assert list(model_dir.iterdir()) == []
+
+
+def test_a_missing_file_stops_with_a_message(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(model_dir, "--data", str(tmp_path / "nope.csv")) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_runs_as_a_module_with_a_non_zero_exit_on_bad_data(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("beds,baths,sqft,price\n3,2,1500,abc\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "app.train", "--data", str(bad), "--model-dir", str(tmp_path / "m")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "line 2, column price: expected a number, got 'abc'" in result.stderr
+    assert not (tmp_path / "m").exists()
