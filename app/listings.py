@@ -125,14 +125,17 @@ def _check_column(
         for index in np.flatnonzero(np.asarray(mask))[:MAX_REPORTED_ERRORS]:
             errors.append((_line(int(index)), column, message(int(index))))
 
+    def not_a_number_message(i: int) -> str:
+        return f"expected a number, got {_show(series.iloc[i])}"
+
     if pd.api.types.is_bool_dtype(series):
-        flag(np.ones(len(series), bool), lambda i: f"expected a number, got {_show(series.iloc[i])}")
+        flag(np.ones(len(series), bool), not_a_number_message)
         return np.empty(0), errors
     not_a_number = np.zeros(len(series), dtype=bool)
     if not pd.api.types.is_numeric_dtype(series):
         numbers = pd.to_numeric(series, errors="coerce")
         not_a_number = np.asarray(numbers.isna() & series.notna())
-        flag(not_a_number, lambda i: f"expected a number, got {_show(series.iloc[i])}")
+        flag(not_a_number, not_a_number_message)
         series = numbers
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     flag(np.isnan(values) & ~not_a_number, lambda i: "missing value (empty or NaN)")

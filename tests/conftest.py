@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -49,15 +50,15 @@ def fitted(registry: Registry, sacramento: pd.DataFrame) -> str:
     return version
 
 
-def make_settings(model_dir: Path, tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
+def make_settings(model_dir: Path, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
         "model_dir": model_dir,
         "data_dir": tmp_path / "data",
         "api_key": API_KEY,
         "poll_interval": 0.05,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

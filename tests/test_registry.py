@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from app.errors import NotFound
 from app.fitting import fit_table
 from app.registry import (
     ARTIFACT,
@@ -21,7 +22,6 @@ from app.registry import (
     CorruptVersion,
     Registry,
 )
-from app.errors import NotFound
 
 
 def store(registry: Registry, frame: pd.DataFrame) -> str:
@@ -210,7 +210,9 @@ def test_concurrent_activations_never_expose_a_partial_pointer(
     seen: mp.Queue[str] = ctx.Queue()
     reader = ctx.Process(target=_read_pointer, args=(str(registry.root), 3.0, seen))
     writers = [
-        ctx.Process(target=_flip_pointer, args=(str(registry.root), versions[i:] + versions[:i], 150))
+        ctx.Process(
+            target=_flip_pointer, args=(str(registry.root), versions[i:] + versions[:i], 150)
+        )
         for i in range(3)
     ]
     reader.start()

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from tests.conftest import SACRAMENTO, make_settings
 
-HOUSES = [
+HOUSES: list[dict[str, float]] = [
     {"beds": 3, "baths": 2, "sqft": 1500},
     {"beds": 2, "baths": 1, "sqft": 836},
     {"beds": 5, "baths": 3.5, "sqft": 3200},
@@ -86,7 +86,9 @@ def test_csv_batch_names_the_bad_line_and_column(client: TestClient) -> None:
 def test_csv_batch_with_a_price_column_is_refused_rather_than_overwritten(
     client: TestClient,
 ) -> None:
-    response = client.post("/predict/batch", content="beds,baths,sqft,price\n3,2,1500,1\n", headers=CSV)
+    response = client.post(
+        "/predict/batch", content="beds,baths,sqft,price\n3,2,1500,1\n", headers=CSV
+    )
     assert response.status_code == 422
     assert "already has a price column" in response.json()["detail"]
 

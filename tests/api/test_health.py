@@ -1,0 +1,67 @@
+"""Liveness, readiness and the Prometheus metrics."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+from fastapi.testclient import TestClient
+
+from app.fitting import fit_table
+from app.main import create_app
+from app.registry import ARTIFACT, Registry
+from tests.conftest import make_settings
+
+
+def test_live_answers_while_the_process_runs(client: TestClient) -> None:
+    assert client.get("/health/live").json() == {"status": "alive"}
+
+
+def test_ready_names_the_served_version(client: TestClient, fitted: str) -> None:
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "model_version": fitted, "reason": None}
+
+
+def test_not_ready_without_a_model_says_why(tmp_path: Path, model_dir: Path) -> None:
+    with TestClient(create_app(make_settings(model_dir, tmp_path))) as empty:
+        response = empty.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+    assert "python -m app.train" in response.json()["reason"]
+
+
+def test_a_damaged_active_version_is_refused_and_readiness_says_why(
+    tmp_path: Path, registry: Registry, sacramento: pd.DataFrame
+) -> None:
+    version = registry.save(*fit_table(sacramento, folds=5, source="t"))
+    registry.activate(version)
+    artifact = registry.versions_dir / version / ARTIFACT
+    artifact.chmod(0o644)
+    artifact.write_bytes(b"not a model")
+    with TestClient(create_app(make_settings(registry.root, tmp_path))) as damaged:
+        response = damaged.get("/health/ready")
+        predict = damaged.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
+    assert response.status_code == 503
+    assert "checksum mismatch" in response.json()["reason"]
+    assert predict.status_code == 503
+
+
+def test_metrics_count_requests_and_estimates(client: TestClient, fitted: str) -> None:
+    def value(text: str, pattern: str) -> float:
+        match = re.search(pattern + r" ([0-9.e+]+)", text)
+        return float(match.group(1)) if match else 0.0
+
+    requests = r'house_price_http_requests_total\{method="POST",route="/predict",status="200"\}'
+    estimates = rf'house_price_estimates_total\{{model_version="{fitted}"\}}'
+    before = client.get("/metrics").text
+    for _ in range(3):
+        client.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
+    client.post("/predict/batch", json={"listings": [{"beds": 3, "baths": 2, "sqft": 1500}] * 4})
+    after = client.get("/metrics")
+    assert after.headers["content-type"].startswith("text/plain")
+    assert value(after.text, requests) - value(before, requests) == 3
+    assert value(after.text, estimates) - value(before, estimates) == 7
+    assert f'house_price_active_model_info{{model_version="{fitted}"}} 1.0' in after.text
+    assert "house_price_http_request_duration_seconds_bucket" in after.text
