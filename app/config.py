@@ -24,6 +24,16 @@ class Settings(BaseSettings):
     poll_interval: float = Field(
         0.2, gt=0, le=1.0, description="Seconds between checks of the ACTIVE pointer."
     )
+    promotion_tolerance: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="How much worse (relative held-out MAE) a retrained model may be and still "
+        "replace the active one.",
+    )
+    retrain_wait_seconds: float = Field(
+        600, gt=0, description="Longest a `/retrain?wait=true` request waits for its fit."
+    )
     cv_folds: int = Field(5, ge=2, le=20, description="Folds of the cross-validated metrics.")
     host: str = Field("127.0.0.1", description="Address `python -m app.serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `python -m app.serve` binds.")

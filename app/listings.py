@@ -16,6 +16,7 @@ from .model import FEATURES, TARGET, FloatArray
 from .schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX
 
 MAX_REPORTED_ERRORS = 10
+SOLD_AT = "sold_at"
 
 # column: (lower bound, whether the bound itself is allowed, upper bound inclusive)
 _RULES: dict[str, tuple[float, bool, float]] = {
@@ -105,6 +106,8 @@ def check_frame(frame: pd.DataFrame, *, with_price: bool) -> FloatArray:
         errors.extend(column_errors)
         if not column_errors:
             out[:, i] = values
+    if SOLD_AT in frame.columns:
+        errors.extend(_check_dates(frame[SOLD_AT]))
     if errors:
         errors.sort()
         raise BadInput(
@@ -151,6 +154,16 @@ def _check_column(
             fractional = np.isfinite(values) & (values != np.round(values))
             flag(fractional, lambda i: f"must be a whole number, got {values[i]:g}")
     return values, errors
+
+
+def _check_dates(series: pd.Series[Any]) -> list[tuple[int, str, str]]:
+    text = series.astype("string").str.strip()
+    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    bad = np.flatnonzero(np.asarray(text.notna() & (text != "") & parsed.isna()))
+    return [
+        (_line(int(i)), SOLD_AT, f"expected a date as YYYY-MM-DD, got {_show(series.iloc[i])}")
+        for i in bad[:MAX_REPORTED_ERRORS]
+    ]
 
 
 def _show(value: Any) -> str:

@@ -12,12 +12,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
 from . import __version__, metrics
-from .api import docs, health, models, predict
+from .api import docs, health, models, predict, retrain
 from .api.docs import ASSETS_DIR, STATIC_PREFIX
 from .config import Settings
 from .errors import ServiceError, handle_service_error, handle_validation_error
+from .jobs import JobRunner, Jobs
 from .middleware import BodyLimit, RequestMetrics
 from .registry import ActiveModel, Registry
+from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +59,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(active.refresh)
         if active.current is not None:
             metrics.served(None, active.current.version)
+        store, jobs = Store(settings.data_dir), Jobs(settings.data_dir)
+        await asyncio.to_thread(store.ensure)
+        await asyncio.to_thread(jobs.ensure)
+        runner = JobRunner(settings)
         app.state.settings = settings
         app.state.registry = registry
         app.state.active = active
+        app.state.store = store
+        app.state.jobs = jobs
+        app.state.runner = runner
         watcher = asyncio.create_task(_follow_pointer(active, settings.poll_interval))
+        # Jobs left pending by a process that died are picked up on the runner's first check.
+        runner.start()
+        runner.wake()
         try:
             yield
         finally:
+            runner.stop()
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
@@ -80,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ServiceError, handle_service_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.mount(STATIC_PREFIX, StaticFiles(directory=ASSETS_DIR), name="swagger-ui")
-    for router in (predict.router, models.router, health.router, docs.router):
+    for router in (predict.router, retrain.router, models.router, health.router, docs.router):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import datetime as dt
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -129,3 +130,90 @@ class Readiness(BaseModel):
     status: str = Field(description="`ready`, or `unavailable` with a reason.")
     model_version: str | None = None
     reason: str | None = None
+
+
+class Listing(BaseModel):
+    """A sold home, for training: the features, the sale price and, optionally, the sale date."""
+
+    model_config = ConfigDict(
+        **_STRICT,
+        json_schema_extra={
+            "examples": [
+                {"beds": 3, "baths": 2, "sqft": 1500, "price": 249000, "sold_at": "2026-11-02"}
+            ]
+        },
+    )
+
+    beds: Beds
+    baths: Baths
+    sqft: Sqft
+    price: Price
+    sold_at: dt.date | None = Field(
+        None, strict=False, description="Sale date, ISO 8601 (YYYY-MM-DD); optional."
+    )
+
+
+class RetrainRequest(BaseModel):
+    """New sales in; a fit job out. Every row is checked before anything is stored."""
+
+    model_config = ConfigDict(
+        **_STRICT,
+        json_schema_extra={
+            "examples": [
+                {
+                    "listings": [
+                        {"beds": 3, "baths": 2, "sqft": 1500, "price": 249000},
+                        {"beds": 2, "baths": 1, "sqft": 836, "price": 139000},
+                    ],
+                    "mode": "append",
+                    "force": False,
+                }
+            ]
+        },
+    )
+
+    listings: list[Listing] = Field(min_length=1)
+    mode: Literal["append", "replace"] = Field(
+        "append",
+        description="`append` adds to the current training set; `replace` starts a new one "
+        "(earlier sets stay on disk).",
+    )
+    force: bool = Field(
+        False, description="Make the new version active even if the promotion gate says no."
+    )
+
+
+class Job(BaseModel):
+    """A retrain job, as stored; fields appear as the job advances."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": "0f8e4c8a5b9d4e0fa1b2c3d4e5f60718",
+                    "status": "succeeded",
+                    "mode": "append",
+                    "force": False,
+                    "rows_received": 2,
+                    "duplicate": False,
+                    "version": "v20261126-231752-3f9a1c",
+                    "promoted": True,
+                    "reason": "not worse: held-out MAE $60,102 (new) vs $60,311 (active) ...",
+                    "active_version": "v20261126-231752-3f9a1c",
+                    "n_train": 934,
+                    "metrics": {"r2": 0.594, "mae": 60650.1, "rmse": 83500.2, "median_ape": 0.223},
+                }
+            ]
+        },
+    )
+
+    job_id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    created_at: str
+    version: str | None = None
+    promoted: bool | None = None
+    reason: str | None = None
+    active_version: str | None = None
+    n_train: int | None = None
+    metrics: dict[str, Any] | None = None

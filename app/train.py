@@ -1,4 +1,4 @@
-"""The offline fitting command: `python -m app.train --data FILE` fits, stores and activates."""
+"""The offline fitting command: `python -m app.train --data FILE` imports, fits and activates."""
 
 from __future__ import annotations
 
@@ -9,24 +9,33 @@ from typing import Any
 
 from .config import Settings
 from .errors import ServiceError
-from .fitting import fit_and_store
+from .fitting import fit_table
+from .jobs import fit_lock
 from .listings import read_table
 from .registry import Registry
+from .store import Store
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m app.train",
-        description="Fit ordinary least squares of price on beds, baths and sqft from a CSV of "
-        "sold listings, store it as a new model version and make it active.",
+        description="Import a CSV of sold listings into the listing store, fit ordinary least "
+        "squares of price on beds, baths and sqft, store the model as a new version and make "
+        "it active.",
     )
     parser.add_argument(
         "--data",
         type=Path,
-        default=Path("data/sacramento.csv"),
-        help="CSV with beds, baths, sqft, price",
+        help="CSV with beds, baths, sqft, price (optional sold_at); without it, the current "
+        "training set of the store is refitted",
+    )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add FILE to the current training set instead of starting a new one with it",
     )
     parser.add_argument("--model-dir", type=Path, help="overrides HOUSE_PRICE_MODEL_DIR")
+    parser.add_argument("--data-dir", type=Path, help="overrides HOUSE_PRICE_DATA_DIR")
     parser.add_argument(
         "--no-activate", action="store_true", help="store the new version without making it active"
     )
@@ -62,28 +71,41 @@ def render(card: dict[str, Any], active: bool) -> str:
     return "\n".join(lines)
 
 
+def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None:
+    registry = Registry(args.model_dir or settings.model_dir)
+    store = Store(args.data_dir or settings.data_dir)
+    # Checked in full before the store or the registry is touched: a bad file writes nothing.
+    frame = read_table(args.data) if args.data else None
+    with fit_lock(registry.root):
+        if args.if_no_active and registry.active_version() is not None:
+            return None
+        if frame is not None:
+            store.add(frame, "append" if args.append else "replace")
+        snapshot = store.snapshot()
+        if snapshot is None:
+            raise ServiceError("the listing store is empty: give a CSV with --data")
+        training = store.read(snapshot)
+        model, card = fit_table(training, folds=settings.cv_folds, source=str(args.data or "store"))
+        card["training"].update({"set": snapshot.set_id, "batches": list(snapshot.batches)})
+        version = registry.save(model, card)
+        if not args.no_activate:
+            registry.activate(version)
+    return registry.card(version)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = Settings()
-    registry = Registry(args.model_dir or settings.model_dir)
-    if args.if_no_active and registry.active_version() is not None:
-        print(f"model version {registry.active_version()} is active; nothing to fit")
-        return 0
     try:
-        frame = read_table(args.data)
-        _, card = fit_and_store(
-            registry,
-            frame,
-            folds=settings.cv_folds,
-            source=str(args.data),
-            activate=not args.no_activate,
-        )
-    except FileNotFoundError:
-        print(f"error: {args.data}: no such file", file=sys.stderr)
+        card = train(args, Settings())
+    except FileNotFoundError as exc:
+        print(f"error: {exc.filename}: no such file", file=sys.stderr)
         return 2
     except ServiceError as exc:
-        print(f"error: {args.data}: {_describe(exc.detail)}", file=sys.stderr)
+        print(f"error: {args.data or 'store'}: {_describe(exc.detail)}", file=sys.stderr)
         return 2
+    if card is None:
+        print("a model version is active; nothing to fit")
+        return 0
     print(render(card, active=not args.no_activate))
     return 0
 

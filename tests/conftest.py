@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from app.fitting import fit_and_store
+from app.fitting import fit_table
 from app.listings import read_table
 from app.main import create_app
 from app.registry import Registry
@@ -44,9 +44,8 @@ def registry(model_dir: Path) -> Registry:
 @pytest.fixture
 def fitted(registry: Registry, sacramento: pd.DataFrame) -> str:
     """A version fitted on the bundled data and made active; its name."""
-    version, _ = fit_and_store(
-        registry, sacramento.copy(), folds=5, source="sacramento.csv", activate=True
-    )
+    version = registry.save(*fit_table(sacramento, folds=5, source="sacramento.csv"))
+    registry.activate(version)
     return version
 
 

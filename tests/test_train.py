@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from app.listings import fingerprint
 from app.registry import Registry
+from app.store import Store
 from app.train import main
 from tests.conftest import ROOT, SACRAMENTO
 
 
 def run(model_dir: Path, *args: str) -> int:
-    return main(["--model-dir", str(model_dir), *args])
+    data_dir = model_dir.parent / "data"
+    return main(["--model-dir", str(model_dir), "--data-dir", str(data_dir), *args])
 
 
 def test_fits_stores_and_activates_the_bundled_data(
@@ -68,6 +71,7 @@ def test_a_bad_file_stops_with_a_message_and_writes_nothing(
     assert run(model_dir, "--data", str(path)) == 2
     assert expected in capsys.readouterr().err
     assert list(model_dir.iterdir()) == []
+    assert not (model_dir.parent / "data").exists()
 
 
 def test_a_missing_file_stops_with_a_message(
@@ -81,7 +85,17 @@ def test_runs_as_a_module_with_a_non_zero_exit_on_bad_data(tmp_path: Path) -> No
     bad = tmp_path / "bad.csv"
     bad.write_text("beds,baths,sqft,price\n3,2,1500,abc\n")
     result = subprocess.run(
-        [sys.executable, "-m", "app.train", "--data", str(bad), "--model-dir", str(tmp_path / "m")],
+        [
+            sys.executable,
+            "-m",
+            "app.train",
+            "--data",
+            str(bad),
+            "--model-dir",
+            str(tmp_path / "m"),
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -90,3 +104,28 @@ def test_runs_as_a_module_with_a_non_zero_exit_on_bad_data(tmp_path: Path) -> No
     assert result.returncode == 2
     assert "line 2, column price: expected a number, got 'abc'" in result.stderr
     assert not (tmp_path / "m").exists()
+    assert not (tmp_path / "d").exists()
+
+
+def test_data_is_imported_into_the_store_and_recorded_in_the_card(model_dir: Path) -> None:
+    run(model_dir, "--data", str(SACRAMENTO))
+    store = Store(model_dir.parent / "data")
+    snapshot = store.snapshot()
+    assert snapshot is not None
+    card = Registry(model_dir).card(Registry(model_dir).active_version() or "")
+    assert card["training"]["set"] == snapshot.set_id
+    assert card["training"]["batches"] == list(snapshot.batches)
+    assert fingerprint(store.read(snapshot)) == card["training"]["fingerprint"]
+
+
+def test_append_adds_to_the_training_set_and_a_new_file_replaces_it(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    extra = tmp_path / "extra.csv"
+    extra.write_text("beds,baths,sqft,price\n3,2,1500,250000\n4,2,2000,320000\n")
+    run(model_dir, "--data", str(SACRAMENTO))
+    run(model_dir, "--data", str(extra), "--append")
+    registry = Registry(model_dir)
+    assert registry.card(registry.active_version() or "")["training"]["rows"] == 934
+    run(model_dir, "--data", str(SACRAMENTO))
+    assert registry.card(registry.active_version() or "")["training"]["rows"] == 932

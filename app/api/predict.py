@@ -6,18 +6,15 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 
 from .. import listings, metrics
 from ..config import Settings
-from ..errors import BadInput, TooLarge, UnsupportedMediaType
+from ..errors import BadInput
 from ..schemas import BatchPrediction, House, HouseBatch, Prediction
+from .bodies import content_type, parse_rows
 from .deps import Model, get_settings
 
 router = APIRouter(tags=["predict"])
-
-MAX_REPORTED_ERRORS = 10
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "A field is missing, unknown, of the wrong type or out of range."},
@@ -84,15 +81,11 @@ _BATCH_BODY: dict[str, Any] = {
 async def predict_batch(
     request: Request, loaded: Model, settings: Annotated[Settings, Depends(get_settings)]
 ) -> Response:
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    kind = content_type(request)
     body = await request.body()
-    if content_type == "text/csv":
+    if kind == "text/csv":
         return _predict_csv(body, loaded, settings)
-    if content_type != "application/json":
-        raise UnsupportedMediaType(
-            f"unsupported content type {content_type!r}: send application/json or text/csv"
-        )
-    batch = _parse_batch(body, settings.max_batch_rows)
+    batch = parse_rows(body, HouseBatch, settings.max_batch_rows)
     X = listings.features_of(batch.listings)
     prices = loaded.model.predict(X)
     metrics.ESTIMATES.labels(loaded.version).inc(len(prices))
@@ -100,33 +93,6 @@ async def predict_batch(
         {"model_version": loaded.version, "predictions": [{"price": p} for p in prices.tolist()]},
         loaded.version,
     )
-
-
-def _parse_batch(body: bytes, max_rows: int) -> HouseBatch:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ("body", exc.pos),
-                    "msg": f"JSON decode error: {exc.msg}",
-                    "input": {},
-                }
-            ]
-        ) from None
-    # Counted before validation, so an oversized batch costs no per-row work.
-    rows = document.get("listings") if isinstance(document, dict) else None
-    if isinstance(rows, list) and len(rows) > max_rows:
-        raise TooLarge(f"batch of {len(rows):,} listings is over the limit of {max_rows:,} rows")
-    try:
-        return HouseBatch.model_validate(document)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in errors[:MAX_REPORTED_ERRORS]]
-        ) from None
 
 
 def _predict_csv(body: bytes, loaded: Any, settings: Settings) -> Response:

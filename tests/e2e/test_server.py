@@ -21,6 +21,7 @@ def env(model_dir: Path, metrics_dir: Path) -> dict[str, str]:
     metrics_dir.mkdir(exist_ok=True)
     return {
         "HOUSE_PRICE_MODEL_DIR": str(model_dir),
+        "HOUSE_PRICE_DATA_DIR": str(model_dir.parent / "data"),
         "HOUSE_PRICE_API_KEY": API_KEY,
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }

@@ -51,7 +51,11 @@ def render(url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess
 def test_swagger_ui_renders_every_endpoint_and_the_authorize_button(
     model_dir: Path, fitted: str, tmp_path: Path
 ) -> None:
-    env = {"HOUSE_PRICE_MODEL_DIR": str(model_dir), "HOUSE_PRICE_API_KEY": API_KEY}
+    env = {
+        "HOUSE_PRICE_MODEL_DIR": str(model_dir),
+        "HOUSE_PRICE_DATA_DIR": str(tmp_path / "data"),
+        "HOUSE_PRICE_API_KEY": API_KEY,
+    }
     with Server(env) as server:
         page = render(f"{server.url}/docs", tmp_path, "--dump-dom")
         shot = render(
