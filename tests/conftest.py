@@ -15,6 +15,7 @@ from app.fitting import fit_table
 from app.listings import read_table
 from app.main import create_app
 from app.registry import Registry
+from app.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SACRAMENTO = ROOT / "data" / "sacramento.csv"
@@ -74,3 +75,11 @@ def client(settings: Settings, fitted: str) -> Iterator[TestClient]:
 @pytest.fixture
 def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {API_KEY}"}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    """The listing store of `settings`, holding the bundled data as its training set."""
+    store = Store(tmp_path / "data")
+    store.add(read_table(SACRAMENTO), "replace")
+    return store

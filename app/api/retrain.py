@@ -14,10 +14,11 @@ from .. import listings
 from ..config import Settings
 from ..errors import BadInput
 from ..jobs import TERMINAL, JobRunner, Jobs
+from ..registry import ActiveModel
 from ..schemas import Job, RetrainRequest
 from ..store import Store
 from .bodies import content_type, parse_rows
-from .deps import Authorized, get_settings
+from .deps import Authorized, get_active, get_settings
 
 router = APIRouter(tags=["retrain"])
 
@@ -80,6 +81,7 @@ async def retrain(
     store: Annotated[Store, Depends(get_store)],
     jobs: Annotated[Jobs, Depends(get_jobs)],
     runner: Annotated[JobRunner, Depends(get_runner)],
+    active: Annotated[ActiveModel, Depends(get_active)],
     wait: Annotated[bool, Query(description="Answer when the fit has finished.")] = False,
     mode: Annotated[
         Literal["append", "replace"] | None, Query(description="CSV bodies only.")
@@ -112,6 +114,8 @@ async def retrain(
     runner.wake()
     if wait:
         job = await _wait(jobs, job["job_id"], settings.retrain_wait_seconds)
+        # So that this worker's next answer already comes from the version the job activated.
+        await run_in_threadpool(active.refresh)
     status = 200 if job["status"] in TERMINAL else 202
     return Response(
         orjson.dumps(job),

@@ -1,0 +1,135 @@
+"""Retrain jobs: state on disk, one fit at a time, interrupted jobs finished or failed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+from app.errors import NotFound
+from app.jobs import MAX_ATTEMPTS, Jobs, fit_lock, run_pending, settings_env
+from app.listings import from_records
+from app.registry import Registry
+from app.store import Store
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def jobs(settings: Settings) -> Jobs:
+    return Jobs(settings.data_dir)
+
+
+def test_a_queued_job_is_fitted_and_promoted(
+    settings: Settings, store: Store, registry: Registry, fitted: str, jobs: Jobs
+) -> None:
+    job = jobs.create(mode="append", force=False)
+    assert run_pending(settings) == 1
+    done = jobs.get(job["job_id"])
+    assert done["status"] == "succeeded"
+    assert done["promoted"] is True and done["active_version"] == done["version"] != fitted
+    assert done["n_train"] == 932
+    assert done["metrics"]["r2"] == pytest.approx(0.594, abs=0.0005)
+    card = registry.card(done["version"])
+    snapshot = store.snapshot()
+    assert snapshot is not None
+    assert card["training"]["set"] == snapshot.set_id
+    assert card["training"]["batches"] == list(snapshot.batches)
+    assert jobs.pending() == []
+
+
+def test_a_job_with_an_empty_store_fails_with_the_reason(settings: Settings, jobs: Jobs) -> None:
+    job = jobs.create(mode="append", force=False)
+    run_pending(settings)
+    done = jobs.get(job["job_id"])
+    assert done["status"] == "failed"
+    assert "listing store is empty" in done["reason"]
+
+
+def test_a_job_interrupted_once_is_run_again(
+    settings: Settings, store: Store, fitted: str, jobs: Jobs
+) -> None:
+    job = jobs.update(jobs.create(mode="append", force=False), status="running", attempts=1)
+    run_pending(settings)
+    done = jobs.get(job["job_id"])
+    assert done["status"] == "succeeded" and done["attempts"] == 2
+
+
+def test_a_job_interrupted_too_often_is_failed_with_the_reason(
+    settings: Settings, store: Store, jobs: Jobs
+) -> None:
+    job = jobs.create(mode="append", force=False)
+    jobs.update(job, status="running", attempts=MAX_ATTEMPTS)
+    run_pending(settings)
+    done = jobs.get(job["job_id"])
+    assert done["status"] == "failed"
+    assert "interrupted" in done["reason"] and "next fit includes them" in done["reason"]
+
+
+def test_force_promotes_what_the_gate_holds_back(
+    settings: Settings, registry: Registry, fitted: str, jobs: Jobs
+) -> None:
+    store = Store(settings.data_dir)
+    few = from_records(
+        {"beds": 3, "baths": 2, "sqft": 1000 + i, "price": 1e5 + i} for i in range(6)
+    )
+    store.add(few, "replace")
+    held = jobs.create(mode="replace", force=False)
+    run_pending(settings)
+    assert jobs.get(held["job_id"])["promoted"] is False
+    assert registry.active_version() == fitted
+    forced = jobs.create(mode="replace", force=True)
+    run_pending(settings)
+    done = jobs.get(forced["job_id"])
+    assert done["promoted"] is True and done["reason"].startswith("forced")
+    assert registry.active_version() == done["version"]
+
+
+def test_unknown_and_malformed_job_ids_are_not_found(jobs: Jobs) -> None:
+    with pytest.raises(NotFound):
+        jobs.get("0" * 32)
+    with pytest.raises(NotFound):
+        jobs.get("../../etc/passwd")
+
+
+def test_a_fit_waits_for_the_inter_process_lock(
+    settings: Settings, store: Store, fitted: str, jobs: Jobs
+) -> None:
+    job = jobs.create(mode="append", force=False)
+    lock = fit_lock(settings.model_dir)
+    with lock:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "app.jobs"],
+            cwd=ROOT,
+            env={**settings_env(settings), "PATH": "/usr/bin:/bin"},
+        )
+        time.sleep(3)
+        assert child.poll() is None
+        assert jobs.get(job["job_id"])["status"] == "queued"
+    assert child.wait(60) == 0
+    assert jobs.get(job["job_id"])["status"] == "succeeded"
+
+
+def test_the_child_environment_carries_the_settings_but_not_the_key(settings: Settings) -> None:
+    env = settings_env(settings)
+    assert env["HOUSE_PRICE_MODEL_DIR"] == str(settings.model_dir)
+    assert env["HOUSE_PRICE_DATA_DIR"] == str(settings.data_dir)
+    assert env["HOUSE_PRICE_POLL_INTERVAL"] == str(settings.poll_interval)
+    assert "HOUSE_PRICE_API_KEY" not in env
+
+
+def test_settings_are_written_so_that_the_child_reads_them_back(
+    settings: Settings, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from app.config import Settings; print(Settings().model_dir)"],
+        cwd=tmp_path,
+        env={**settings_env(settings), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == str(settings.model_dir)
