@@ -59,6 +59,12 @@ class Server:
             time.sleep(0.05)
         raise TimeoutError(f"server not ready within {timeout} s")
 
+    def kill(self) -> None:
+        """SIGKILL the server, its workers and any fit it started: a crash at this instant."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
