@@ -21,8 +21,8 @@ run: venv
 	HOUSE_PRICE_HOST=$(HOST) HOUSE_PRICE_PORT=$(PORT) HOUSE_PRICE_WORKERS=$(WORKERS) $(PY) -m app.serve
 
 lint: venv
-	$(VENV)/bin/ruff check app tests
-	$(VENV)/bin/ruff format --check app tests
+	$(VENV)/bin/ruff check app tests bench
+	$(VENV)/bin/ruff format --check app tests bench
 	$(VENV)/bin/mypy
 
 pytest: venv

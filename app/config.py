@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     retrain_wait_seconds: float = Field(
         600, gt=0, description="Longest a `/retrain?wait=true` request waits for its fit."
     )
+    training_window_days: int | None = Field(
+        None,
+        gt=0,
+        description="Fit /retrain models on the sales of the last N days only (by sold_at, "
+        "counted back from the newest sale); unset fits on all listings.",
+    )
+    default_level: float = Field(
+        0.90, ge=0.5, le=0.99, description="Level of the price range when a request names none."
+    )
     cv_folds: int = Field(5, ge=2, le=20, description="Folds of the cross-validated metrics.")
     host: str = Field("127.0.0.1", description="Address `python -m app.serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `python -m app.serve` binds.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -11,13 +11,17 @@ import numpy as np
 import pandas as pd
 
 from . import listings
+from .errors import BadInput
+from .listings import SOLD_AT
 from .model import (
     ALGORITHM,
     FEATURES,
     UNITS,
     PriceModel,
-    cross_validated_metrics,
+    calibrate,
+    describe_cv,
     fit,
+    out_of_fold,
     regression_metrics,
 )
 
@@ -34,10 +38,43 @@ def library_versions() -> dict[str, str]:
     return found
 
 
-def fit_table(frame: pd.DataFrame, *, folds: int, source: str) -> tuple[PriceModel, dict[str, Any]]:
-    """Fit the model on a checked table and describe it in a model card (without a version yet)."""
+def select_window(frame: pd.DataFrame, days: int | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Keep the sales of the last `days` days, counted back from the latest `sold_at`.
+
+    Rows without a sale date cannot be placed in the window and are left out. The window ends
+    at the newest sale in the data rather than today, so refitting old data gives the same model.
+    """
+    if days is None:
+        return frame, {"days": None}
+    if SOLD_AT not in frame.columns:
+        raise BadInput(f"a {days}-day training window needs a {SOLD_AT} column (YYYY-MM-DD)")
+    sold = pd.to_datetime(frame[SOLD_AT], format="%Y-%m-%d", errors="coerce")
+    if sold.isna().all():
+        raise BadInput(f"a {days}-day training window needs listings with a {SOLD_AT} date")
+    end = sold.max()
+    start = end - pd.Timedelta(days=days - 1)
+    keep = (sold >= start).to_numpy()
+    window = {
+        "days": days,
+        "start": start.date().isoformat(),
+        "end": end.date().isoformat(),
+        "rows_in_window": int(keep.sum()),
+        "rows_left_out": int((~keep).sum()),
+        "rows_without_date": int(sold.isna().sum()),
+    }
+    return frame[keep].reset_index(drop=True), window
+
+
+def fit_table(
+    frame: pd.DataFrame, *, folds: int, source: str, window_days: int | None = None
+) -> tuple[PriceModel, dict[str, Any]]:
+    """Fit the model and its range calibration on a checked table; describe it in a card."""
+    frame, window = select_window(frame, window_days)
     X, y = listings.features(frame), listings.target(frame)
     model = fit(X, y)
+    predicted = out_of_fold(X, y, folds=folds)
+    calibration = calibrate(y, predicted)
+    model = replace(model, calibration=calibration)
     card: dict[str, Any] = {
         "algorithm": ALGORITHM,
         "features": list(FEATURES),
@@ -48,13 +85,15 @@ def fit_table(frame: pd.DataFrame, *, folds: int, source: str) -> tuple[PriceMod
         "intercept": model.intercept,
         "feature_ranges": listings.ranges(frame),
         "metrics": {
-            "cv": cross_validated_metrics(X, y, folds=folds),
+            "cv": describe_cv(y, predicted, min(folds, len(X)), seed=0),
             "in_sample": regression_metrics(y, model.predict(X)),
         },
+        "interval": calibration.describe(),
         "training": {
             "rows": len(frame),
             "fingerprint": listings.fingerprint(frame),
             "source": source,
+            "window": window,
         },
         "libraries": library_versions(),
     }

@@ -25,7 +25,7 @@ from filelock import FileLock, Timeout
 
 from .config import Settings
 from .errors import NotFound
-from .fitting import fit_table, judge
+from .fitting import fit_table, judge, select_window
 from .fsutil import atomic_write, fsync_dir
 from .registry import CorruptVersion, Registry
 from .store import Store
@@ -121,14 +121,21 @@ def run_job(settings: Settings, jobs: Jobs, job: dict[str, Any]) -> dict[str, An
         if snapshot is None:
             raise NotFound("the listing store is empty")
         frame = store.read(snapshot)
-        model, card = fit_table(frame, folds=settings.cv_folds, source="listing store")
+        model, card = fit_table(
+            frame,
+            folds=settings.cv_folds,
+            source="listing store",
+            window_days=settings.training_window_days,
+        )
         card["training"].update({"set": snapshot.set_id, "batches": list(snapshot.batches)})
         champion_version = registry.active_version()
         try:
             champion = registry.load(champion_version).model if champion_version else None
         except (CorruptVersion, NotFound):
             champion = None  # a damaged active version is no yardstick
-        verdict = judge(frame, champion, settings.promotion_tolerance)
+        # The gate judges on the rows the new version was fitted on: the window's, if set.
+        in_window, _ = select_window(frame, settings.training_window_days)
+        verdict = judge(in_window, champion, settings.promotion_tolerance)
         version = registry.save(model, card)
         promoted = verdict.promote or bool(job.get("force"))
         reason = verdict.reason
@@ -144,7 +151,7 @@ def run_job(settings: Settings, jobs: Jobs, job: dict[str, Any]) -> dict[str, An
             promoted=promoted,
             reason=reason,
             active_version=registry.active_version(),
-            n_train=len(frame),
+            n_train=card["training"]["rows"],
             metrics=card["metrics"]["cv"],
             gate={
                 "challenger_mae": verdict.challenger_mae,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -14,8 +15,106 @@ FEATURES: tuple[str, str, str] = ("beds", "baths", "sqft")
 TARGET = "price"
 UNITS = {"beds": "$ per bedroom", "baths": "$ per bathroom", "sqft": "$ per sq ft"}
 ALGORITHM = "ordinary least squares (scikit-learn LinearRegression, with intercept)"
+DEFAULT_LEVEL = 0.90
+QUANTILE_GRID = 1001  # residual quantiles stored at every 0.1 %
 
 FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What a price range needs: how the error scales with the price, and its distribution.
+
+    Normalised split-conformal on cross-validated (out-of-fold) residuals: each residual is
+    divided by a scale that grows with the estimate, s(ŷ) = a + b·max(ŷ, lowest training price),
+    where a and b (b ≥ 0) come from a least-squares fit of |residual| on the estimate. A range at
+    level L is ŷ + q·s(ŷ) for the conformal α/2 and 1 − α/2 quantiles q of the normalised
+    residuals, α = 1 − L, so a $900k house gets a wider range in dollars than a $90k condo.
+    """
+
+    scale_intercept: float
+    scale_slope: float
+    scale_min: float
+    price_floor: float
+    n: int
+    quantiles: tuple[float, ...]  # of the normalised residuals at probabilities 0, 0.001, … 1
+
+    def scale(self, estimate: Any) -> Any:
+        return np.maximum(
+            self.scale_intercept + self.scale_slope * np.maximum(estimate, self.price_floor),
+            self.scale_min,
+        )
+
+    def scale_one(self, estimate: float) -> float:
+        scaled = self.scale_intercept + self.scale_slope * max(estimate, self.price_floor)
+        return max(scaled, self.scale_min)
+
+    def bounds(self, level: float) -> tuple[float, float]:
+        """Lower and upper normalised-residual quantiles of a conformal range at `level`."""
+        alpha = 1.0 - level
+        # Split conformal takes the k-th smallest residual with k = ⌈(n+1)(1 − α/2)⌉ (and
+        # ⌊(n+1)·α/2⌋ below); on the grid, order statistic k sits at (k − 1)/(n − 1).
+        n = max(self.n, 2)
+        upper = min(1.0, (math.ceil((n + 1) * (1 - alpha / 2)) - 1) / (n - 1))
+        lower = max(0.0, (math.floor((n + 1) * (alpha / 2)) - 1) / (n - 1))
+        grid = np.linspace(0.0, 1.0, len(self.quantiles))
+        q = np.interp([lower, upper], grid, self.quantiles)
+        return float(q[0]), float(q[1])
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "method": "normalised split-conformal on 5-fold out-of-fold residuals; "
+            "range = estimate + q × scale, scale = a + b × max(estimate, lowest training price)",
+            "scale": {
+                "a": self.scale_intercept,
+                "b": self.scale_slope,
+                "minimum": self.scale_min,
+                "price_floor": self.price_floor,
+            },
+            "n_residuals": self.n,
+            "default_level": DEFAULT_LEVEL,
+            "bounds_at_default_level": list(self.bounds(DEFAULT_LEVEL)),
+            "residual_quantiles": list(self.quantiles),
+        }
+
+
+def calibrate(y: FloatArray, out_of_fold: FloatArray, scaled: bool = True) -> Calibration:
+    """A Calibration from true prices and out-of-fold estimates of them.
+
+    `scaled=False` fixes the scale at 1: the same dollar width for every house (a baseline).
+    """
+    floor = float(y.min())
+    residual = y - out_of_fold
+    if scaled:
+        estimate = np.maximum(out_of_fold, floor)
+        scale_fit = LinearRegression(positive=True).fit(estimate[:, None], np.abs(residual))
+        a, b = float(scale_fit.intercept_), float(scale_fit.coef_[0])
+        # A scale never below 1 % of the typical price keeps a flat fit from dividing by ~0.
+        scale_min = 0.01 * float(np.median(y))
+    else:
+        a, b, scale_min = 1.0, 0.0, 1.0
+    calibration = Calibration(
+        scale_intercept=a,
+        scale_slope=b,
+        scale_min=scale_min,
+        price_floor=floor,
+        n=len(y),
+        quantiles=(),
+    )
+    normalised = residual / calibration.scale(out_of_fold)
+    grid = np.quantile(normalised, np.linspace(0.0, 1.0, QUANTILE_GRID))
+    return replace(calibration, quantiles=tuple(float(v) for v in grid))
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One estimate with its range, its parts and what to be wary of."""
+
+    price: float
+    low: float
+    high: float
+    contributions: dict[str, float]
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -23,12 +122,15 @@ class PriceModel:
     """A fitted linear model of price; `estimator` is the scikit-learn object it came from.
 
     Predictions are computed from the coefficients as ((b + w0·x0) + w1·x1) + w2·x2, in that
-    order, for one row and for many, so a single answer and a batch answer agree bit for bit.
+    order, for one row and for many, so a single answer and a batch answer agree bit for bit,
+    and the contributions b, w0·x0, w1·x1, w2·x2 added in that order give the price exactly.
     """
 
     estimator: LinearRegression
     weights: tuple[float, float, float]
     intercept: float
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    calibration: Calibration | None = None
 
     @classmethod
     def from_estimator(cls, estimator: LinearRegression) -> PriceModel:
@@ -50,6 +152,96 @@ class PriceModel:
         out += X[:, 2] * w2
         return out
 
+    def interval(self, estimate: Any, level: float) -> tuple[Any, Any]:
+        """Low and high ends of the calibrated range around estimates (never below 0)."""
+        if self.calibration is None:
+            raise ValueError("this model has no range calibration")
+        q_low, q_high = self.calibration.bounds(level)
+        scale = self.calibration.scale(estimate)
+        return np.maximum(estimate + q_low * scale, 0.0), estimate + q_high * scale
+
+    def explain(self, beds: float, baths: float, sqft: float, level: float) -> Explanation:
+        w0, w1, w2 = self.weights
+        parts = {"intercept": self.intercept, "beds": w0 * beds, "baths": w1 * baths}
+        parts["sqft"] = w2 * sqft
+        price = parts["intercept"] + parts["beds"] + parts["baths"] + parts["sqft"]
+        low, high = self.interval(price, level)
+        values = {"beds": beds, "baths": baths, "sqft": sqft}
+        return Explanation(
+            price=price,
+            low=float(low),
+            high=float(high),
+            contributions=parts,
+            warnings=self.warnings(values, price),
+        )
+
+    def warnings(self, values: dict[str, float], price: float) -> list[dict[str, Any]]:
+        """What makes one estimate less trustworthy: inputs or a price outside the data seen."""
+        found: list[dict[str, Any]] = []
+        for name in FEATURES:
+            low, high = self.ranges.get(name, (-math.inf, math.inf))
+            if not low <= values[name] <= high:
+                found.append(
+                    {
+                        "code": "outside_training_range",
+                        "field": name,
+                        "message": f"{name} {values[name]:g} is outside the range of the "
+                        f"training data ({low:g} to {high:g}): the estimate is an extrapolation",
+                    }
+                )
+        lowest = self.ranges.get(TARGET, (-math.inf, math.inf))[0]
+        if price <= 0:
+            found.append(
+                {
+                    "code": "non_positive_estimate",
+                    "field": "price",
+                    "message": f"the model estimates {price:,.0f} dollars, which is not a price: "
+                    "the inputs are unlike any sale the model was fitted on",
+                }
+            )
+        elif price < lowest:
+            found.append(
+                {
+                    "code": "below_training_prices",
+                    "field": "price",
+                    "message": f"the estimate {price:,.0f} is below the lowest sale price in the "
+                    f"training data ({lowest:,.0f})",
+                }
+            )
+        return found
+
+
+@dataclass(frozen=True)
+class Explanations:
+    """Many estimates at once: arrays, and a warnings list per row."""
+
+    price: FloatArray
+    low: FloatArray
+    high: FloatArray
+    contributions: FloatArray  # (n, 4): intercept, beds, baths, sqft
+    warnings: list[list[dict[str, Any]]]
+
+
+def explain_many(model: PriceModel, X: FloatArray, level: float) -> Explanations:
+    """Vectorised `PriceModel.explain`: the same numbers, bit for bit, for every row."""
+    w = np.array(model.weights)
+    parts = np.empty((len(X), 4))
+    parts[:, 0] = model.intercept
+    parts[:, 1:] = X * w
+    price = model.predict(X)
+    low, high = model.interval(price, level)
+    flagged = np.zeros(len(X), dtype=bool)
+    for i, name in enumerate(FEATURES):
+        lo, hi = model.ranges.get(name, (-math.inf, math.inf))
+        flagged |= (X[:, i] < lo) | (X[:, i] > hi)
+    flagged |= price < model.ranges.get(TARGET, (-math.inf, math.inf))[0]
+    flagged |= price <= 0
+    warnings: list[list[dict[str, Any]]] = [[] for _ in range(len(X))]
+    for i in np.flatnonzero(flagged).tolist():
+        values = dict(zip(FEATURES, X[i].tolist(), strict=True))
+        warnings[i] = model.warnings(values, float(price[i]))
+    return Explanations(price, low, high, parts, warnings)
+
 
 def fit(X: FloatArray, y: FloatArray) -> PriceModel:
     """Least squares of y on the columns of X with an intercept."""
@@ -59,7 +251,10 @@ def fit(X: FloatArray, y: FloatArray) -> PriceModel:
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
     if len(X) < len(FEATURES) + 1:
         raise ValueError(f"need at least {len(FEATURES) + 1} rows to fit, got {len(X)}")
-    return PriceModel.from_estimator(LinearRegression().fit(X, y))
+    model = PriceModel.from_estimator(LinearRegression().fit(X, y))
+    ranges = {name: (float(X[:, i].min()), float(X[:, i].max())) for i, name in enumerate(FEATURES)}
+    ranges[TARGET] = (float(y.min()), float(y.max()))
+    return replace(model, ranges=ranges)
 
 
 def regression_metrics(y: FloatArray, predicted: FloatArray) -> dict[str, float]:
@@ -75,15 +270,22 @@ def regression_metrics(y: FloatArray, predicted: FloatArray) -> dict[str, float]
     }
 
 
+def out_of_fold(X: FloatArray, y: FloatArray, folds: int = 5, seed: int = 0) -> FloatArray:
+    """Estimates of each row by a model fitted without its fold (shuffled k-fold)."""
+    kfold = KFold(n_splits=min(folds, len(X)), shuffle=True, random_state=seed)
+    return np.asarray(cross_val_predict(LinearRegression(), X, y, cv=kfold), dtype=np.float64)
+
+
 def cross_validated_metrics(
     X: FloatArray, y: FloatArray, folds: int = 5, seed: int = 0
 ) -> dict[str, Any]:
     """Metrics of out-of-fold predictions pooled over a shuffled k-fold split."""
-    folds = min(folds, len(X))
-    kfold = KFold(n_splits=folds, shuffle=True, random_state=seed)
-    predicted = cross_val_predict(LinearRegression(), X, y, cv=kfold)
+    return describe_cv(y, out_of_fold(X, y, folds, seed), min(folds, len(X)), seed)
+
+
+def describe_cv(y: FloatArray, predicted: FloatArray, folds: int, seed: int) -> dict[str, Any]:
     return {
-        **regression_metrics(y, np.asarray(predicted, dtype=np.float64)),
+        **regression_metrics(y, predicted),
         "method": f"{folds}-fold cross-validation (shuffled, seed {seed}), "
         "metrics of the pooled out-of-fold predictions",
         "folds": folds,

@@ -57,21 +57,62 @@ class HouseBatch(BaseModel):
     listings: list[House] = Field(description="The homes, at most `max_batch_rows` of them.")
 
 
-class Prediction(BaseModel):
-    """An estimate and the version of the model that made it."""
+class Contributions(BaseModel):
+    """The estimate in parts: intercept + beds + baths + sqft, added in that order, is the price."""
+
+    intercept: float
+    beds: float
+    baths: float
+    sqft: float
+
+
+class EstimateWarning(BaseModel):
+    code: str = Field(
+        description="`outside_training_range`, `below_training_prices` or `non_positive_estimate`."
+    )
+    field: str | None = Field(None, description="The input or output the warning is about.")
+    message: str
+
+
+class Estimate(BaseModel):
+    price: float = Field(description="Estimated sale price in US dollars.")
+    price_low: float = Field(description="Low end of the calibrated range (never below 0).")
+    price_high: float = Field(description="High end of the calibrated range.")
+    price_per_sqft: float = Field(description="The estimate divided by the living area.")
+    contributions: Contributions
+    warnings: list[EstimateWarning] = Field(
+        description="Empty when the inputs and the estimate lie within the training data."
+    )
+
+
+_EXAMPLE_ESTIMATE: dict[str, Any] = {
+    "price": 225312.29,
+    "price_low": 129916.74,
+    "price_high": 361160.89,
+    "price_per_sqft": 150.21,
+    "contributions": {
+        "intercept": 58481.75,
+        "beds": -81105.85,
+        "baths": 10685.18,
+        "sqft": 237251.21,
+    },
+    "warnings": [],
+}
+
+
+class Prediction(Estimate):
+    """An estimate, its range at `level`, its parts, warnings, and the model version."""
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"price": 215893.04, "model_version": "v20261126-231752-3f9a1c"}]
+            "examples": [
+                {**_EXAMPLE_ESTIMATE, "level": 0.9, "model_version": "v20261126-231752-3f9a1c"}
+            ]
         }
     )
 
-    price: float = Field(description="Estimated sale price in US dollars.")
+    level: float = Field(description="Probability the range is meant to hold the sale price.")
     model_version: str = Field(description="The model version that answered.")
-
-
-class BatchItem(BaseModel):
-    price: float
 
 
 class BatchPrediction(BaseModel):
@@ -80,14 +121,16 @@ class BatchPrediction(BaseModel):
             "examples": [
                 {
                     "model_version": "v20261126-231752-3f9a1c",
-                    "predictions": [{"price": 215893.04}, {"price": 142510.77}],
+                    "level": 0.9,
+                    "predictions": [_EXAMPLE_ESTIMATE],
                 }
             ]
         }
     )
 
     model_version: str
-    predictions: list[BatchItem]
+    level: float
+    predictions: list[Estimate]
 
 
 class ModelCard(BaseModel):

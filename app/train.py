@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .config import Settings
 from .errors import ServiceError
-from .fitting import fit_table
+from .fitting import fit_table, select_window
 from .jobs import fit_lock
 from .listings import read_table
 from .registry import Registry
+from .report import write_report
 from .store import Store
 
 
@@ -38,6 +41,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, help="overrides HOUSE_PRICE_DATA_DIR")
     parser.add_argument(
         "--no-activate", action="store_true", help="store the new version without making it active"
+    )
+    parser.add_argument(
+        "--window-days",
+        type=int,
+        metavar="N",
+        help="fit on the sales of the last N days only (needs sold_at; counted back from the "
+        "newest sale)",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="also write the model card (JSON) and diagnostic plots (PNG, needs the `report` "
+        "extra: matplotlib) into DIR",
     )
     parser.add_argument(
         "--if-no-active",
@@ -72,25 +89,50 @@ def render(card: dict[str, Any], active: bool) -> str:
 
 
 def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None:
+    if args.window_days is not None and args.window_days <= 0:
+        raise ServiceError("--window-days must be a positive number of days")
     registry = Registry(args.model_dir or settings.model_dir)
     store = Store(args.data_dir or settings.data_dir)
-    # Checked in full before the store or the registry is touched: a bad file writes nothing.
+    window = args.window_days or settings.training_window_days
     frame = read_table(args.data) if args.data else None
     with fit_lock(registry.root):
         if args.if_no_active and registry.active_version() is not None:
             return None
+        # Fitted before anything is written: a file that cannot be fitted changes nothing.
+        training = _training_set(store, frame, append=args.append)
+        model, card = fit_table(
+            training, folds=settings.cv_folds, source=str(args.data or "store"), window_days=window
+        )
         if frame is not None:
-            store.add(frame, "append" if args.append else "replace")
+            accepted = store.add(frame, "append" if args.append else "replace")
+            if accepted.duplicate:  # already stored: the store, not the sum, is the training set
+                training = _training_set(store, None, append=True)
+                model, card = fit_table(
+                    training, folds=settings.cv_folds, source=str(args.data), window_days=window
+                )
         snapshot = store.snapshot()
-        if snapshot is None:
-            raise ServiceError("the listing store is empty: give a CSV with --data")
-        training = store.read(snapshot)
-        model, card = fit_table(training, folds=settings.cv_folds, source=str(args.data or "store"))
+        assert snapshot is not None
         card["training"].update({"set": snapshot.set_id, "batches": list(snapshot.batches)})
         version = registry.save(model, card)
         if not args.no_activate:
             registry.activate(version)
-    return registry.card(version)
+    card = registry.card(version)
+    if args.report:
+        paths = write_report(args.report, card, select_window(training, window)[0])
+        print("report: " + ", ".join(str(p) for p in paths))
+    return card
+
+
+def _training_set(store: Store, frame: pd.DataFrame | None, *, append: bool) -> pd.DataFrame:
+    """The rows the next fit sees: the store's current set, plus or instead of `frame`."""
+    snapshot = store.snapshot()
+    stored = store.read(snapshot) if snapshot is not None and (frame is None or append) else None
+    if stored is None and frame is None:
+        raise ServiceError("the listing store is empty: give a CSV with --data")
+    if stored is None:
+        assert frame is not None
+        return frame
+    return stored if frame is None else pd.concat([stored, frame], ignore_index=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """p50/p99 of POST /predict with and without a concurrent /retrain of 1,000,000 rows.
 
-Run: .venv/bin/python bench/retrain_latency.py [--rows 1000000] [--seconds 10]
+Run: .venv/bin/python -m bench.retrain_latency [--rows 1000000] [--seconds 10]
 """
 
 from __future__ import annotations
@@ -8,17 +8,13 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import SACRAMENTO, percentile, start_server, synthetic_listings  # noqa: E402
+from bench.common import SACRAMENTO, percentile, start_server, synthetic_listings
 
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
 KEY = "bench-key"
@@ -101,8 +97,11 @@ def main() -> None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(30)
 
-    print(f"retrain: upload accepted in {accepted - started:.2f} s, fit done {fitted - accepted:.2f} s later "
-          f"(job {job['status']}, n_train {job.get('n_train')})")
+    print(
+        f"retrain: upload accepted in {accepted - started:.2f} s, "
+        f"fit done {fitted - accepted:.2f} s later "
+        f"(job {job['status']}, n_train {job.get('n_train')})"
+    )
     print(f"{'/predict latency (ms)':<34} {'requests':>8} {'p50':>8} {'p99':>8} {'max':>8}")
     print(describe("no retrain", idle))
     print(describe("during the upload (worker parses)", phases["upload"]))

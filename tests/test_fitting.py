@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from app import listings
-from app.fitting import HOLDOUT_FRACTION, HOLDOUT_SEED, judge
+from app.errors import BadInput
+from app.fitting import HOLDOUT_FRACTION, HOLDOUT_SEED, fit_table, judge, select_window
 from app.model import fit
 
 
@@ -74,3 +76,43 @@ def test_too_few_rows_to_compare_are_not_promoted_without_force(
     verdict = judge(sacramento.head(6), champion_of(sacramento), tolerance=0.05)
     assert not verdict.promote
     assert "force" in verdict.reason
+
+
+def dated(frame: pd.DataFrame) -> pd.DataFrame:
+    """The bundled sales spread over a year, newest last, with a few undated."""
+    days = pd.date_range("2025-01-01", periods=len(frame), freq="9h").strftime("%Y-%m-%d")
+    out = frame.assign(sold_at=list(days))
+    out.loc[:4, "sold_at"] = None
+    return out
+
+
+def test_a_window_keeps_the_sales_of_the_last_n_days_before_the_newest(
+    sacramento: pd.DataFrame,
+) -> None:
+    frame = dated(sacramento)
+    kept, window = select_window(frame, 30)
+    newest = pd.to_datetime(frame["sold_at"]).max()
+    sold = pd.to_datetime(kept["sold_at"])
+    assert sold.min() == newest - pd.Timedelta(days=29) and sold.max() == newest
+    assert window["end"] == newest.date().isoformat()
+    assert (
+        window["rows_in_window"] == len(kept) == int((sold >= newest - pd.Timedelta(days=29)).sum())
+    )
+    assert window["rows_without_date"] == 5
+    assert window["rows_left_out"] == len(frame) - len(kept)
+
+
+def test_no_window_keeps_every_row(sacramento: pd.DataFrame) -> None:
+    kept, window = select_window(sacramento, None)
+    assert len(kept) == len(sacramento) and window == {"days": None}
+
+
+def test_a_window_without_sale_dates_is_refused(sacramento: pd.DataFrame) -> None:
+    with pytest.raises(BadInput, match="needs a sold_at column"):
+        select_window(sacramento, 180)
+
+
+def test_the_card_records_the_window(sacramento: pd.DataFrame) -> None:
+    _, card = fit_table(dated(sacramento), folds=5, source="t", window_days=90)
+    assert card["training"]["window"]["days"] == 90
+    assert card["training"]["rows"] == card["training"]["window"]["rows_in_window"]

@@ -15,7 +15,7 @@ from app.jobs import MAX_ATTEMPTS, Jobs, fit_lock, run_pending, settings_env
 from app.listings import from_records
 from app.registry import Registry
 from app.store import Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_settings
 
 
 @pytest.fixture
@@ -133,3 +133,28 @@ def test_settings_are_written_so_that_the_child_reads_them_back(
         timeout=60,
     )
     assert result.stdout.strip() == str(settings.model_dir)
+
+
+def test_the_training_window_setting_limits_a_retrain_to_recent_sales(
+    model_dir: Path, tmp_path: Path, fitted: str
+) -> None:
+    settings = make_settings(model_dir, tmp_path, training_window_days=30)
+    store = Store(settings.data_dir)
+    rows = [
+        {
+            "beds": 2 + i % 3,
+            "baths": 2,
+            "sqft": 900 + 9 * i,
+            "price": 1e5 + 700 * i,
+            "sold_at": f"2026-{1 + i // 28:02d}-{1 + i % 28:02d}",
+        }
+        for i in range(200)
+    ]
+    store.add(from_records(rows), "replace")
+    jobs = Jobs(settings.data_dir)
+    job = jobs.create(mode="replace", force=True)
+    run_pending(settings)
+    done = jobs.get(job["job_id"])
+    assert done["status"] == "succeeded", done
+    window = Registry(model_dir).card(done["version"])["training"]["window"]
+    assert window["days"] == 30 and done["n_train"] == window["rows_in_window"] < 200

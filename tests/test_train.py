@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,39 @@ def test_append_adds_to_the_training_set_and_a_new_file_replaces_it(
     assert registry.card(registry.active_version() or "")["training"]["rows"] == 934
     run(model_dir, "--data", str(SACRAMENTO))
     assert registry.card(registry.active_version() or "")["training"]["rows"] == 932
+
+
+def test_window_days_fits_on_recent_sales_only(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "dated.csv"
+    rows = ["beds,baths,sqft,price,sold_at"] + [
+        f"{2 + i % 3},{1 + i % 2},{900 + 7 * i},{90000 + 650 * i},"
+        f"2026-{1 + i // 28:02d}-{1 + i % 28:02d}"
+        for i in range(300)
+    ]
+    data.write_text("\n".join(rows) + "\n")
+    assert run(model_dir, "--data", str(data), "--window-days", "60") == 0
+    registry = Registry(model_dir)
+    card = registry.card(registry.active_version() or "")
+    assert card["training"]["window"]["days"] == 60
+    assert card["training"]["rows"] == card["training"]["window"]["rows_in_window"] < 300
+
+
+def test_a_window_on_undated_data_stops_and_writes_nothing(
+    model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(model_dir, "--data", str(SACRAMENTO), "--window-days", "180") == 2
+    assert "needs a sold_at column" in capsys.readouterr().err
+    registry = Registry(model_dir)
+    assert registry.versions() == [] and registry.active_version() is None
+    assert Store(model_dir.parent / "data").snapshot() is None
+
+
+def test_report_writes_the_card_and_a_plot(model_dir: Path, tmp_path: Path) -> None:
+    assert run(model_dir, "--data", str(SACRAMENTO), "--report", str(tmp_path / "report")) == 0
+    version = Registry(model_dir).active_version()
+    card = json.loads((tmp_path / "report" / f"{version}.json").read_text())
+    assert card["version"] == version and "interval" in card
+    png = (tmp_path / "report" / f"{version}.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000

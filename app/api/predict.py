@@ -5,16 +5,29 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from .. import listings, metrics
 from ..config import Settings
 from ..errors import BadInput
+from ..model import FEATURES, explain_many
 from ..schemas import BatchPrediction, House, HouseBatch, Prediction
 from .bodies import content_type, parse_rows
 from .deps import Model, get_settings
 
 router = APIRouter(tags=["predict"])
+
+PARTS = ("intercept", *FEATURES)
+CSV_OUTPUTS = ("price", "price_low", "price_high", "warnings")
+Level = Annotated[
+    float | None,
+    Query(
+        ge=0.5,
+        le=0.99,
+        description="Probability that the range holds the sale price (0.5 to 0.99); "
+        "default `HOUSE_PRICE_DEFAULT_LEVEL` (0.90).",
+    ),
+]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "A field is missing, unknown, of the wrong type or out of range."},
@@ -35,14 +48,34 @@ def json_response(body: dict[str, Any], version: str, status_code: int = 200) ->
     "/predict",
     response_model=Prediction,
     summary="Estimate the price of one house",
-    description="Beds, baths and square feet in; the estimated price and the model version out. "
-    "Unknown fields, NaN, infinities, booleans and strings are rejected with 422.",
+    description="Beds, baths and square feet in. Out: the estimated price; a calibrated range "
+    "(`price_low`, `price_high`) meant to hold the sale price with probability `level`; the "
+    "contributions of the intercept and each feature, which add up to the price; the price per "
+    "square foot; `warnings` when an input lies outside the training data or the estimate is "
+    "at or below zero or below the lowest training price; and the model version. Unknown "
+    "fields, NaN, infinities, booleans and strings are rejected with 422.",
     responses=_ERRORS,
 )
-async def predict(house: House, loaded: Model) -> Response:
-    price = loaded.model.predict_one(house.beds, house.baths, house.sqft)
+async def predict(
+    house: House,
+    loaded: Model,
+    settings: Annotated[Settings, Depends(get_settings)],
+    level: Level = None,
+) -> Response:
+    level = level or settings.default_level
+    estimate = loaded.model.explain(house.beds, house.baths, house.sqft, level)
     metrics.ESTIMATES.labels(loaded.version).inc()
-    return json_response({"price": price, "model_version": loaded.version}, loaded.version)
+    body = {
+        "price": estimate.price,
+        "price_low": estimate.low,
+        "price_high": estimate.high,
+        "level": level,
+        "price_per_sqft": estimate.price / house.sqft,
+        "contributions": estimate.contributions,
+        "warnings": estimate.warnings,
+        "model_version": loaded.version,
+    }
+    return json_response(body, loaded.version)
 
 
 _BATCH_BODY: dict[str, Any] = {
@@ -68,7 +101,8 @@ _BATCH_BODY: dict[str, Any] = {
     summary="Estimate many houses at once (JSON or CSV)",
     description='JSON `{"listings": [...]}` answers with the predictions in order. '
     "A `text/csv` body with columns beds, baths, sqft (other columns are passed through) "
-    "answers with the same CSV and a `price` column added. Row limits: `max_batch_rows` for "
+    "answers with the same CSV and the columns `price`, `price_low`, `price_high` and "
+    "`warnings` added. Row limits: `max_batch_rows` for "
     "JSON, `max_csv_rows` for CSV; above them the answer is 413.",
     responses={
         **_ERRORS,
@@ -79,32 +113,60 @@ _BATCH_BODY: dict[str, Any] = {
     openapi_extra=_BATCH_BODY,
 )
 async def predict_batch(
-    request: Request, loaded: Model, settings: Annotated[Settings, Depends(get_settings)]
+    request: Request,
+    loaded: Model,
+    settings: Annotated[Settings, Depends(get_settings)],
+    level: Level = None,
 ) -> Response:
+    level = level or settings.default_level
     kind = content_type(request)
     body = await request.body()
     if kind == "text/csv":
-        return _predict_csv(body, loaded, settings)
+        return _predict_csv(body, loaded, settings, level)
     batch = parse_rows(body, HouseBatch, settings.max_batch_rows)
     X = listings.features_of(batch.listings)
-    prices = loaded.model.predict(X)
-    metrics.ESTIMATES.labels(loaded.version).inc(len(prices))
+    found = explain_many(loaded.model, X, level)
+    metrics.ESTIMATES.labels(loaded.version).inc(len(X))
+    rows = zip(
+        found.price.tolist(),
+        found.low.tolist(),
+        found.high.tolist(),
+        (found.price / X[:, 2]).tolist(),
+        found.contributions.tolist(),
+        found.warnings,
+        strict=True,
+    )
+    predictions = [
+        {
+            "price": price,
+            "price_low": low,
+            "price_high": high,
+            "price_per_sqft": per_sqft,
+            "contributions": dict(zip(PARTS, parts, strict=True)),
+            "warnings": warnings,
+        }
+        for price, low, high, per_sqft, parts, warnings in rows
+    ]
     return json_response(
-        {"model_version": loaded.version, "predictions": [{"price": p} for p in prices.tolist()]},
+        {"model_version": loaded.version, "level": level, "predictions": predictions},
         loaded.version,
     )
 
 
-def _predict_csv(body: bytes, loaded: Any, settings: Settings) -> Response:
+def _predict_csv(body: bytes, loaded: Any, settings: Settings, level: float) -> Response:
     frame, X = listings.read_csv(body, with_price=False, max_rows=settings.max_csv_rows)
-    if "price" in frame.columns:
+    taken = [c for c in CSV_OUTPUTS if c in frame.columns]
+    if taken:
         raise BadInput(
-            "the CSV already has a price column, which the answer would overwrite: "
-            "rename or drop it"
+            f"the CSV already has the column(s) {', '.join(taken)}, which the answer adds: "
+            "rename or drop them"
         )
-    prices = loaded.model.predict(X)
-    metrics.ESTIMATES.labels(loaded.version).inc(len(prices))
-    frame["price"] = prices
+    found = explain_many(loaded.model, X, level)
+    metrics.ESTIMATES.labels(loaded.version).inc(len(X))
+    frame["price"] = found.price
+    frame["price_low"] = found.low
+    frame["price_high"] = found.high
+    frame["warnings"] = ["; ".join(w["message"] for w in row) for row in found.warnings]
     return Response(
         frame.to_csv(index=False).encode(),
         media_type="text/csv",

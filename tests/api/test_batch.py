@@ -52,13 +52,16 @@ def test_json_batch_reports_at_most_ten_errors(client: TestClient) -> None:
     assert len(response.json()["detail"]) == 10
 
 
-def test_csv_batch_adds_a_price_column_and_keeps_the_others(client: TestClient) -> None:
+def test_csv_batch_adds_price_and_range_columns_and_keeps_the_others(client: TestClient) -> None:
     body = "beds,baths,sqft,address,zip\n3,2,1500,12 Oak St,01234\n2,1,836,4 Elm Ct,95838\n"
     response = client.post("/predict/batch", content=body, headers=CSV)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     answer = pd.read_csv(io.StringIO(response.text), dtype={"zip": str})
-    assert answer.columns.tolist() == ["beds", "baths", "sqft", "address", "zip", "price"]
+    assert answer.columns.tolist() == [
+        *["beds", "baths", "sqft", "address", "zip"],
+        *["price", "price_low", "price_high", "warnings"],
+    ]
     assert answer["zip"].tolist() == ["01234", "95838"]
     assert answer["price"].tolist() == [single(client, h) for h in HOUSES[:2]]
 
@@ -90,7 +93,7 @@ def test_csv_batch_with_a_price_column_is_refused_rather_than_overwritten(
         "/predict/batch", content="beds,baths,sqft,price\n3,2,1500,1\n", headers=CSV
     )
     assert response.status_code == 422
-    assert "already has a price column" in response.json()["detail"]
+    assert "already has the column(s) price" in response.json()["detail"]
 
 
 def test_other_content_types_are_a_415(client: TestClient) -> None:
@@ -146,3 +149,28 @@ def test_a_streamed_body_under_the_limit_is_answered(small_limits: TestClient) -
 
     response = small_limits.post("/predict/batch", content=chunks(), headers=CSV)
     assert response.status_code == 200
+
+
+def test_json_batch_rows_carry_the_same_range_parts_and_warnings_as_single_answers(
+    client: TestClient,
+) -> None:
+    houses = [*HOUSES, {"beds": 3, "baths": 2, "sqft": 20000}]
+    batch = client.post("/predict/batch?level=0.8", json={"listings": houses}).json()
+    assert batch["level"] == 0.8
+    for house, row in zip(houses, batch["predictions"], strict=True):
+        one = client.post("/predict?level=0.8", json=house).json()
+        for field in ("price", "price_low", "price_high", "price_per_sqft", "contributions"):
+            assert row[field] == one[field], field
+        assert row["warnings"] == one["warnings"]
+    assert batch["predictions"][-1]["warnings"][0]["field"] == "sqft"
+
+
+def test_csv_batch_carries_the_range_and_the_warnings(client: TestClient) -> None:
+    body = "beds,baths,sqft\n3,2,1500\n3,2,20000\n"
+    response = client.post("/predict/batch?level=0.8", content=body, headers=CSV)
+    answer = pd.read_csv(io.StringIO(response.text), keep_default_na=False)
+    one = client.post("/predict?level=0.8", json={"beds": 3, "baths": 2, "sqft": 1500}).json()
+    assert answer.loc[0, "price_low"] == one["price_low"]
+    assert answer.loc[0, "price_high"] == one["price_high"]
+    assert answer.loc[0, "warnings"] == ""
+    assert "sqft 20000 is outside the range" in str(answer.loc[1, "warnings"])

@@ -38,6 +38,7 @@ def test_model_card_describes_the_active_version(client: TestClient, fitted: str
     assert card["training"]["rows"] == 932
     assert len(card["artifact_sha256"]) == 64
     assert "scikit-learn" in card["libraries"]
+    assert card["interval"]["default_level"] == 0.9 and card["interval"]["scale"]["b"] > 0
     assert card["created_at"]
 
 

@@ -80,3 +80,41 @@ def test_without_an_active_model_the_answer_is_503_with_the_reason(
         response = empty.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
     assert response.status_code == 503
     assert "python -m app.train" in response.json()["detail"]
+
+
+def test_the_answer_carries_range_parts_and_price_per_square_foot(client: TestClient) -> None:
+    body = client.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500}).json()
+    assert body["price_low"] < body["price"] < body["price_high"]
+    assert body["level"] == 0.9
+    assert body["price_per_sqft"] == body["price"] / 1500
+    c = body["contributions"]
+    assert c["intercept"] + c["beds"] + c["baths"] + c["sqft"] == body["price"]
+    assert body["warnings"] == []
+
+
+def test_a_level_can_be_asked_for(client: TestClient) -> None:
+    house = {"beds": 3, "baths": 2, "sqft": 1500}
+    default = client.post("/predict", json=house).json()
+    wide = client.post("/predict?level=0.99", json=house).json()
+    assert wide["level"] == 0.99
+    assert wide["price_high"] - wide["price_low"] > default["price_high"] - default["price_low"]
+
+
+@pytest.mark.parametrize("level", ["0.3", "1", "0.995", "high"])
+def test_a_level_outside_half_to_99_percent_is_a_422(client: TestClient, level: str) -> None:
+    response = client.post(f"/predict?level={level}", json={"beds": 3, "baths": 2, "sqft": 1500})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "level"]
+
+
+def test_an_extrapolation_comes_with_a_warning(client: TestClient) -> None:
+    body = client.post("/predict", json={"beds": 3, "baths": 2, "sqft": 20000}).json()
+    [warning] = body["warnings"]
+    assert warning["code"] == "outside_training_range" and warning["field"] == "sqft"
+
+
+def test_a_non_positive_estimate_is_answered_with_a_warning(client: TestClient) -> None:
+    body = client.post("/predict", json={"beds": 8, "baths": 1, "sqft": 500}).json()
+    assert body["price"] <= 0
+    assert "non_positive_estimate" in [w["code"] for w in body["warnings"]]
+    assert body["price_low"] == 0.0
