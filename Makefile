@@ -6,7 +6,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: run test lint pytest test-browser venv clean
+LOCK_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--generate-hashes --quiet --custom-compile-command "make lock"
+DCLINT = npx --yes dclint@3.1.0
+
+.PHONY: run test lint pytest test-browser check-container check-lock lock bench venv clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,12 +30,30 @@ lint: venv
 	$(VENV)/bin/mypy
 
 pytest: venv
-	$(VENV)/bin/pytest -m "not browser"
+	$(VENV)/bin/pytest -m "not browser and not container"
 
 test: lint pytest
 
 test-browser: venv
 	$(VENV)/bin/pytest -m browser
+
+# The image's checks that need no Docker engine: lint the Dockerfile, validate the compose file
+# against the Compose Specification, check the lock, and replay the Dockerfile's steps.
+check-container: venv check-lock
+	$(VENV)/bin/hadolint Dockerfile
+	$(DCLINT) docker-compose.yml --max-warnings 0
+	$(VENV)/bin/pytest -m container
+
+# Exact versions (with hashes) of everything the image installs, from pyproject.toml.
+lock: venv
+	$(LOCK_COMPILE) -o requirements.lock
+
+# Fails when requirements.lock no longer matches pyproject.toml (existing pins are kept).
+check-lock: venv
+	@tmp=$$(mktemp -d) && cp requirements.lock $$tmp/requirements.lock \
+	&& $(LOCK_COMPILE) -o $$tmp/requirements.lock \
+	&& diff -u requirements.lock $$tmp/requirements.lock \
+	&& echo "requirements.lock matches pyproject.toml"; status=$$?; rm -rf $$tmp; exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
