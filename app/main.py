@@ -16,6 +16,7 @@ from .api import docs, health, models, predict, retrain
 from .api.docs import ASSETS_DIR, STATIC_PREFIX
 from .config import Settings
 from .errors import ServiceError, handle_service_error, handle_validation_error
+from .fastpath import FastPredict
 from .jobs import JobRunner, Jobs
 from .middleware import BodyLimit, RequestMetrics
 from .registry import ActiveModel, Registry
@@ -48,7 +49,7 @@ async def _follow_pointer(active: ActiveModel, interval: float) -> None:
             served = active.current.version
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -> FastAPI:
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
@@ -95,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(STATIC_PREFIX, StaticFiles(directory=ASSETS_DIR), name="swagger-ui")
     for router in (predict.router, retrain.router, models.router, health.router, docs.router):
         app.include_router(router)
+    if fast_predict:
+        app.add_middleware(FastPredict)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
     return app

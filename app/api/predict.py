@@ -11,6 +11,7 @@ from .. import listings, metrics
 from ..config import Settings
 from ..errors import BadInput
 from ..model import FEATURES, explain_many
+from ..registry import LoadedModel
 from ..schemas import BatchPrediction, House, HouseBatch, Prediction
 from .bodies import content_type, parse_rows
 from .deps import Model, get_settings
@@ -62,10 +63,14 @@ async def predict(
     settings: Annotated[Settings, Depends(get_settings)],
     level: Level = None,
 ) -> Response:
-    level = level or settings.default_level
+    return json_response(answer(loaded, house, level or settings.default_level), loaded.version)
+
+
+def answer(loaded: LoadedModel, house: House, level: float) -> dict[str, Any]:
+    """The body of a /predict answer; the fast path (app.fastpath) serves the same."""
     estimate = loaded.model.explain(house.beds, house.baths, house.sqft, level)
     metrics.ESTIMATES.labels(loaded.version).inc()
-    body = {
+    return {
         "price": estimate.price,
         "price_low": estimate.low,
         "price_high": estimate.high,
@@ -75,7 +80,6 @@ async def predict(
         "warnings": estimate.warnings,
         "model_version": loaded.version,
     }
-    return json_response(body, loaded.version)
 
 
 _BATCH_BODY: dict[str, Any] = {

@@ -1,0 +1,91 @@
+"""The fast /predict path answers exactly as the FastAPI route does, errors included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+import app.fastpath
+from app.config import Settings
+from app.main import create_app
+
+JSON = {"Content-Type": "application/json"}
+REQUESTS: list[tuple[str, bytes, dict[str, str]]] = [
+    ("/predict", b'{"beds": 3, "baths": 2, "sqft": 1500}', {}),
+    ("/predict", b'{"beds": 3, "baths": 2, "sqft": 1500}', JSON),
+    ("/predict", b'{"beds": 3, "baths": 2.5, "sqft": 980.5}', {"Content-Type": "application/json"}),
+    ("/predict?level=0.8", b'{"beds": 3, "baths": 2, "sqft": 1500}', JSON),
+    ("/predict?level=0.2", b'{"beds": 3, "baths": 2, "sqft": 1500}', JSON),
+    ("/predict?level=abc", b'{"beds": 3, "baths": 2, "sqft": 1500}', JSON),
+    ("/predict?level=0.8&x=1", b'{"beds": 3, "baths": 2, "sqft": 1500}', JSON),
+    ("/predict", b'{"beds": 3, "baths": 2, "sqft": 20000}', JSON),
+    ("/predict", b'{"beds": 3, "baths": 2}', JSON),
+    ("/predict", b'{"beds": 3, "baths": 2, "sqft": 1500, "sqfeet": 1}', JSON),
+    ("/predict", b'{"beds": true, "baths": 2, "sqft": 1500}', JSON),
+    ("/predict", b'{"beds": 3, "baths": "2", "sqft": 1500}', JSON),
+    ("/predict", b'{"beds": 3, "baths": 2, "sqft": NaN}', JSON),
+    ("/predict", b'{"beds": 3, "baths": 2, "sqft": 1e400}', JSON),
+    ("/predict", b'{"beds": 3,', JSON),
+    ("/predict", b"", JSON),
+    ("/predict", b"[1, 2, 3]", JSON),
+    ("/predict", b'{"beds": 3, "baths": 2, "sqft": 1500}', {"Content-Type": "text/plain"}),
+]
+
+
+@pytest.fixture
+def pair(settings: Settings, fitted: str) -> Iterator[tuple[TestClient, TestClient]]:
+    with (
+        TestClient(create_app(settings)) as fast,
+        TestClient(create_app(settings, fast_predict=False)) as plain,
+    ):
+        yield fast, plain
+
+
+@pytest.mark.parametrize(("url", "body", "headers"), REQUESTS)
+def test_answers_are_identical_with_and_without_the_fast_path(
+    pair: tuple[TestClient, TestClient], url: str, body: bytes, headers: dict[str, str]
+) -> None:
+    fast, plain = pair
+    a = fast.post(url, content=body, headers=headers)
+    b = plain.post(url, content=body, headers=headers)
+    assert a.status_code == b.status_code
+    assert a.content == b.content
+    assert a.headers.get("x-model-version") == b.headers.get("x-model-version")
+    assert a.headers["content-type"] == b.headers["content-type"]
+
+
+def test_a_well_formed_request_is_answered_by_the_fast_path(
+    pair: tuple[TestClient, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Any] = []
+    original = app.fastpath.answer
+
+    def spy(*args: Any) -> Any:
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(app.fastpath, "answer", spy)
+    fast, _ = pair
+    assert fast.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500}).status_code == 200
+    assert len(calls) == 1
+    assert fast.post("/predict", json={"beds": 3, "baths": 2}).status_code == 422
+    assert len(calls) == 1
+
+
+def test_the_fast_path_is_counted_under_its_route(pair: tuple[TestClient, TestClient]) -> None:
+    fast, _ = pair
+    fast.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
+    text = fast.get("/metrics").text
+    assert 'house_price_http_requests_total{method="POST",route="/predict",status="200"}' in text
+
+
+def test_without_a_model_the_fast_path_defers_to_the_503(tmp_path: Path, model_dir: Path) -> None:
+    from tests.conftest import make_settings
+
+    with TestClient(create_app(make_settings(model_dir, tmp_path))) as empty:
+        response = empty.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
+    assert response.status_code == 503
