@@ -55,5 +55,9 @@ check-lock: venv
 	&& diff -u requirements.lock $$tmp/requirements.lock \
 	&& echo "requirements.lock matches pyproject.toml"; status=$$?; rm -rf $$tmp; exit $$status
 
+# The benchmark suite (not part of `make test`): prints one table; see bench/run.py.
+bench: venv
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -47,3 +47,4 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `python -m app.serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `python -m app.serve` binds.")
     workers: int = Field(1, ge=1, le=64, description="Worker processes of `python -m app.serve`.")
+    access_log: bool = Field(True, description="Log every request (uvicorn's access log).")

@@ -15,7 +15,7 @@ import orjson
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .api.predict import answer
+from .api.predict import answer as answer
 from .schemas import House
 
 _JSON_TYPES = (b"application/json",)

@@ -39,6 +39,7 @@ async def _follow_pointer(active: ActiveModel, interval: float) -> None:
     served = active.current.version if active.current else None
     while True:
         await asyncio.sleep(interval)
+        metrics.TALLY.flush()
         try:
             await asyncio.to_thread(active.refresh)
         except Exception:  # a watcher that dies would freeze this worker on an old version
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            metrics.TALLY.flush()
             metrics.process_exited()
 
     app = FastAPI(

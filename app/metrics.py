@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import os
 
 from prometheus_client import (
@@ -48,12 +49,58 @@ ACTIVE_VERSION = Gauge(
 )
 
 
+class Tally:
+    """This process's request and estimate counts, written to the collectors in batches.
+
+    In multiprocess mode every increment is a write to a shared memory-mapped file; per request
+    that would cost more than the estimate itself. Counts gather here and are flushed by the
+    worker every poll interval (0.2 s) and before each scrape, so /metrics lags by at most that.
+    Only the event loop's thread records and flushes.
+    """
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, str], int] = {}
+        self.latency: dict[tuple[str, str], list[float]] = {}  # sum, then one count per bucket
+        self.estimates: dict[str, int] = {}
+
+    def request(self, method: str, route: str, status: str, seconds: float) -> None:
+        key = (method, route, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        tally = self.latency.get((method, route))
+        if tally is None:
+            tally = self.latency[(method, route)] = [0.0] * (len(_BOUNDS) + 1)
+        tally[0] += seconds
+        tally[1 + bisect.bisect_left(_BOUNDS, seconds)] += 1  # Prometheus buckets are "≤ bound"
+
+    def estimate(self, version: str, count: int = 1) -> None:
+        self.estimates[version] = self.estimates.get(version, 0) + count
+
+    def flush(self) -> None:
+        requests, latency, estimates = self.requests, self.latency, self.estimates
+        self.requests, self.latency, self.estimates = {}, {}, {}
+        for labels, count in requests.items():
+            REQUESTS.labels(*labels).inc(count)
+        for route, (total, *buckets) in latency.items():
+            child = LATENCY.labels(*route)
+            child._sum.inc(total)
+            for value, observed in zip(child._buckets, buckets, strict=True):
+                if observed:
+                    value.inc(observed)
+        for version, count in estimates.items():
+            ESTIMATES.labels(version).inc(count)
+
+
+_BOUNDS = [*LATENCY._upper_bounds]  # the buckets' upper bounds, +Inf last
+TALLY = Tally()
+
+
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 def render() -> bytes:
     """The exposition text: all workers' samples when in multiprocess mode, else this process's."""
+    TALLY.flush()
     if multiprocess_dir() is None:
         from prometheus_client import REGISTRY
 

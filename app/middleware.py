@@ -107,5 +107,5 @@ class RequestMetrics:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            metrics.REQUESTS.labels(scope["method"], template, str(status)).inc()
-            metrics.LATENCY.labels(scope["method"], template).observe(time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            metrics.TALLY.request(scope["method"], template, str(status), seconds)

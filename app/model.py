@@ -38,6 +38,9 @@ class Calibration:
     price_floor: float
     n: int
     quantiles: tuple[float, ...]  # of the normalised residuals at probabilities 0, 0.001, … 1
+    _bounds: dict[float, tuple[float, float]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def scale(self, estimate: Any) -> Any:
         return np.maximum(
@@ -51,6 +54,12 @@ class Calibration:
 
     def bounds(self, level: float) -> tuple[float, float]:
         """Lower and upper normalised-residual quantiles of a conformal range at `level`."""
+        cached = self._bounds.get(level)
+        if cached is None:
+            cached = self._bounds[level] = self._compute_bounds(level)
+        return cached
+
+    def _compute_bounds(self, level: float) -> tuple[float, float]:
         alpha = 1.0 - level
         # Split conformal takes the k-th smallest residual with k = ⌈(n+1)(1 − α/2)⌉ (and
         # ⌊(n+1)·α/2⌋ below); on the grid, order statistic k sits at (k − 1)/(n − 1).
@@ -165,12 +174,17 @@ class PriceModel:
         parts = {"intercept": self.intercept, "beds": w0 * beds, "baths": w1 * baths}
         parts["sqft"] = w2 * sqft
         price = parts["intercept"] + parts["beds"] + parts["baths"] + parts["sqft"]
-        low, high = self.interval(price, level)
+        if self.calibration is None:
+            raise ValueError("this model has no range calibration")
+        # Plain floats, the same operations in the same order as `interval` on arrays.
+        q_low, q_high = self.calibration.bounds(level)
+        scale = self.calibration.scale_one(price)
+        low, high = max(price + q_low * scale, 0.0), price + q_high * scale
         values = {"beds": beds, "baths": baths, "sqft": sqft}
         return Explanation(
             price=price,
-            low=float(low),
-            high=float(high),
+            low=low,
+            high=high,
             contributions=parts,
             warnings=self.warnings(values, price),
         )

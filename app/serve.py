@@ -27,6 +27,7 @@ def main() -> None:
             port=settings.port,
             workers=settings.workers,
             proxy_headers=True,
+            access_log=settings.access_log,
             log_level=os.environ.get("HOUSE_PRICE_LOG_LEVEL", "info"),
         )
     finally:

@@ -69,7 +69,7 @@ async def predict(
 def answer(loaded: LoadedModel, house: House, level: float) -> dict[str, Any]:
     """The body of a /predict answer; the fast path (app.fastpath) serves the same."""
     estimate = loaded.model.explain(house.beds, house.baths, house.sqft, level)
-    metrics.ESTIMATES.labels(loaded.version).inc()
+    metrics.TALLY.estimate(loaded.version)
     return {
         "price": estimate.price,
         "price_low": estimate.low,
@@ -130,7 +130,7 @@ async def predict_batch(
     batch = parse_rows(body, HouseBatch, settings.max_batch_rows)
     X = listings.features_of(batch.listings)
     found = explain_many(loaded.model, X, level)
-    metrics.ESTIMATES.labels(loaded.version).inc(len(X))
+    metrics.TALLY.estimate(loaded.version, len(X))
     rows = zip(
         found.price.tolist(),
         found.low.tolist(),
@@ -166,7 +166,7 @@ def _predict_csv(body: bytes, loaded: Any, settings: Settings, level: float) -> 
             "rename or drop them"
         )
     found = explain_many(loaded.model, X, level)
-    metrics.ESTIMATES.labels(loaded.version).inc(len(X))
+    metrics.TALLY.estimate(loaded.version, len(X))
     frame["price"] = found.price
     frame["price_low"] = found.low
     frame["price_high"] = found.high

@@ -65,3 +65,18 @@ def test_metrics_count_requests_and_estimates(client: TestClient, fitted: str) -
     assert value(after.text, estimates) - value(before, estimates) == 7
     assert f'house_price_active_model_info{{model_version="{fitted}"}} 1.0' in after.text
     assert "house_price_http_request_duration_seconds_bucket" in after.text
+
+
+def test_latency_histogram_buckets_match_the_requests(client: TestClient) -> None:
+    def counts() -> tuple[float, float]:
+        text = client.get("/metrics").text
+        series = 'house_price_http_request_duration_seconds_{}{{{}method="POST",route="/predict"}}'
+        count = re.search(re.escape(series.format("count", "")) + " ([0-9.]+)", text)
+        inf = re.search(re.escape(series.format("bucket", 'le="+Inf",')) + " ([0-9.]+)", text)
+        return (float(count.group(1)) if count else 0.0, float(inf.group(1)) if inf else 0.0)
+
+    before = counts()
+    for _ in range(5):
+        client.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
+    after = counts()
+    assert after[0] - before[0] == after[1] - before[1] == 5

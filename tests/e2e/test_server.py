@@ -71,6 +71,7 @@ def test_metrics_add_up_across_workers(model_dir: Path, fitted: str, tmp_path: P
     with Server(env(model_dir, metrics_dir), workers=2) as server:
         for _ in range(50):
             assert fresh_connection_predict(server.url).status_code == 200
+        time.sleep(0.5)  # each worker writes its counts every poll interval (0.2 s)
         text = httpx.get(f"{server.url}/metrics").text
     match = re.search(pattern, text)
     assert match, text
