@@ -233,7 +233,7 @@ class Explanations:
     low: FloatArray
     high: FloatArray
     contributions: FloatArray  # (n, 4): intercept, beds, baths, sqft
-    warnings: list[list[dict[str, Any]]]
+    warnings: dict[int, list[dict[str, Any]]]  # by row; rows without warnings are absent
 
 
 def explain_many(model: PriceModel, X: FloatArray, level: float) -> Explanations:
@@ -250,7 +250,7 @@ def explain_many(model: PriceModel, X: FloatArray, level: float) -> Explanations
         flagged |= (X[:, i] < lo) | (X[:, i] > hi)
     flagged |= price < model.ranges.get(TARGET, (-math.inf, math.inf))[0]
     flagged |= price <= 0
-    warnings: list[list[dict[str, Any]]] = [[] for _ in range(len(X))]
+    warnings: dict[int, list[dict[str, Any]]] = {}
     for i in np.flatnonzero(flagged).tolist():
         values = dict(zip(FEATURES, X[i].tolist(), strict=True))
         warnings[i] = model.warnings(values, float(price[i]))

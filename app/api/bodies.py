@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+import numpy as np
 import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from ..errors import TooLarge, UnsupportedMediaType
+from ..model import FloatArray
+from ..schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX
 
 MAX_REPORTED_ERRORS = 10
 
@@ -26,21 +29,61 @@ def content_type(request: Request) -> str:
     return kind
 
 
-def parse_rows(body: bytes, schema: type[Schema], max_rows: int) -> Schema:
-    """Validate a JSON body whose `listings` list may hold at most `max_rows` rows.
+_HOUSE_KEYS = {"beds", "baths", "sqft"}
 
-    The rows are counted before validation, so an oversized batch costs no per-row work; at most
-    ten errors are reported, in FastAPI's shape.
+
+def houses_fast(document: Any) -> FloatArray | None:
+    """The (n, 3) features of a `{"listings": [...]}` document that plainly meets every rule.
+
+    Checked with C-speed builtins and numpy; anything irregular returns None, and the caller
+    validates with pydantic instead, which gives the documented error answer.
     """
+    if type(document) is not dict or document.keys() != {"listings"}:
+        return None
+    rows = document["listings"]
+    if type(rows) is not list:
+        return None
+    if not all(type(r) is dict and r.keys() == _HOUSE_KEYS for r in rows):
+        return None
+    beds = [r["beds"] for r in rows]
+    baths = [r["baths"] for r in rows]
+    sqft = [r["sqft"] for r in rows]
+    number = {int, float}
+    if not (
+        set(map(type, beds)) <= {int} and set(map(type, baths)) | set(map(type, sqft)) <= number
+    ):
+        return None
     try:
-        document = orjson.loads(body)
+        X = np.array([beds, baths, sqft], dtype=np.float64).T.copy()
+    except OverflowError:
+        return None
+    b, a, s = X[:, 0], X[:, 1], X[:, 2]
+    within = (
+        np.isfinite(X).all()
+        and ((b >= 0) & (b <= BEDS_MAX)).all()
+        and ((a >= 0) & (a <= BATHS_MAX)).all()
+        and ((s > 0) & (s <= SQFT_MAX)).all()
+    )
+    return X if within else None
+
+
+def load_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": f"JSON decode error: {exc}"}]
         ) from None
+
+
+def check_rows(document: Any, max_rows: int) -> None:
+    """413 for a `listings` list over the limit, before any per-row work."""
     rows = document.get("listings") if isinstance(document, dict) else None
     if isinstance(rows, list) and len(rows) > max_rows:
         raise TooLarge(f"batch of {len(rows):,} listings is over the limit of {max_rows:,} rows")
+
+
+def validate(document: Any, schema: type[Schema]) -> Schema:
     try:
         return schema.model_validate(document)
     except ValidationError as exc:
@@ -48,3 +91,14 @@ def parse_rows(body: bytes, schema: type[Schema], max_rows: int) -> Schema:
             {**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)
         ]
         raise RequestValidationError(errors[:MAX_REPORTED_ERRORS]) from None
+
+
+def parse_rows(body: bytes, schema: type[Schema], max_rows: int) -> Schema:
+    """Validate a JSON body whose `listings` list may hold at most `max_rows` rows.
+
+    The rows are counted before validation, so an oversized batch costs no per-row work; at most
+    ten errors are reported, in FastAPI's shape.
+    """
+    document = load_json(body)
+    check_rows(document, max_rows)
+    return validate(document, schema)
