@@ -16,6 +16,8 @@ TARGET = "price"
 UNITS = {"beds": "$ per bedroom", "baths": "$ per bathroom", "sqft": "$ per sq ft"}
 ALGORITHM = "ordinary least squares (scikit-learn LinearRegression, with intercept)"
 DEFAULT_LEVEL = 0.90
+# Bumped whenever the pickled PriceModel changes shape; older artifacts are refused, not guessed at.
+ARTIFACT_FORMAT = 2
 QUANTILE_GRID = 1001  # residual quantiles stored at every 0.1 %
 
 FloatArray = npt.NDArray[np.float64]
@@ -41,6 +43,12 @@ class Calibration:
     _bounds: dict[float, tuple[float, float]] = field(
         default_factory=dict, compare=False, repr=False
     )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_bounds"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _bounds={})
 
     def scale(self, estimate: Any) -> Any:
         return np.maximum(
@@ -140,6 +148,16 @@ class PriceModel:
     intercept: float
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     calibration: Calibration | None = None
+    _warnings: dict[tuple[str, float], dict[str, Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    # Caches are not part of the artifact: it stays the same bytes for the same fit.
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_warnings"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _warnings={})
 
     @classmethod
     def from_estimator(cls, estimator: LinearRegression) -> PriceModel:
@@ -191,38 +209,47 @@ class PriceModel:
 
     def warnings(self, values: dict[str, float], price: float) -> list[dict[str, Any]]:
         """What makes one estimate less trustworthy: inputs or a price outside the data seen."""
-        found: list[dict[str, Any]] = []
+        found = []
         for name in FEATURES:
             low, high = self.ranges.get(name, (-math.inf, math.inf))
             if not low <= values[name] <= high:
-                found.append(
-                    {
-                        "code": "outside_training_range",
-                        "field": name,
-                        "message": f"{name} {values[name]:g} is outside the range of the "
-                        f"training data ({low:g} to {high:g}): the estimate is an extrapolation",
-                    }
-                )
+                found.append(self.range_warning(name, values[name]))
+        price_warning = self.price_warning(price)
+        if price_warning is not None:
+            found.append(price_warning)
+        return found
+
+    def range_warning(self, name: str, value: float) -> dict[str, Any]:
+        # Values repeat across a batch (areas, bedroom counts): one dict serves them all.
+        key = (name, value)
+        warning = self._warnings.get(key)
+        if warning is None:
+            low, high = self.ranges[name]
+            warning = self._warnings[key] = {
+                "code": "outside_training_range",
+                "field": name,
+                "message": f"{name} {value:g} is outside the range of the training data "
+                f"({low:g} to {high:g}): the estimate is an extrapolation",
+            }
+        return warning
+
+    def price_warning(self, price: float) -> dict[str, Any] | None:
         lowest = self.ranges.get(TARGET, (-math.inf, math.inf))[0]
         if price <= 0:
-            found.append(
-                {
-                    "code": "non_positive_estimate",
-                    "field": "price",
-                    "message": f"the model estimates {price:,.0f} dollars, which is not a price: "
-                    "the inputs are unlike any sale the model was fitted on",
-                }
-            )
-        elif price < lowest:
-            found.append(
-                {
-                    "code": "below_training_prices",
-                    "field": "price",
-                    "message": f"the estimate {price:,.0f} is below the lowest sale price in the "
-                    f"training data ({lowest:,.0f})",
-                }
-            )
-        return found
+            return {
+                "code": "non_positive_estimate",
+                "field": "price",
+                "message": f"the model estimates {price:,.0f} dollars, which is not a price: "
+                "the inputs are unlike any sale the model was fitted on",
+            }
+        if price < lowest:
+            return {
+                "code": "below_training_prices",
+                "field": "price",
+                "message": f"the estimate {price:,.0f} is below the lowest sale price in the "
+                f"training data ({lowest:,.0f})",
+            }
+        return None
 
 
 @dataclass(frozen=True)
@@ -244,16 +271,19 @@ def explain_many(model: PriceModel, X: FloatArray, level: float) -> Explanations
     parts[:, 1:] = X * w
     price = model.predict(X)
     low, high = model.interval(price, level)
-    flagged = np.zeros(len(X), dtype=bool)
-    for i, name in enumerate(FEATURES):
-        lo, hi = model.ranges.get(name, (-math.inf, math.inf))
-        flagged |= (X[:, i] < lo) | (X[:, i] > hi)
-    flagged |= price < model.ranges.get(TARGET, (-math.inf, math.inf))[0]
-    flagged |= price <= 0
+    # Per condition, vectorised; a row's warnings come in the order `PriceModel.warnings` gives.
     warnings: dict[int, list[dict[str, Any]]] = {}
-    for i in np.flatnonzero(flagged).tolist():
-        values = dict(zip(FEATURES, X[i].tolist(), strict=True))
-        warnings[i] = model.warnings(values, float(price[i]))
+    for k, name in enumerate(FEATURES):
+        lo, hi = model.ranges.get(name, (-math.inf, math.inf))
+        outside = np.flatnonzero((X[:, k] < lo) | (X[:, k] > hi))
+        for i, value in zip(outside.tolist(), X[outside, k].tolist(), strict=True):
+            warnings.setdefault(i, []).append(model.range_warning(name, value))
+    lowest = model.ranges.get(TARGET, (-math.inf, math.inf))[0]
+    doubtful = np.flatnonzero(price < max(lowest, np.nextafter(0.0, 1.0)))
+    for i, value in zip(doubtful.tolist(), price[doubtful].tolist(), strict=True):
+        warning = model.price_warning(value)
+        if warning is not None:
+            warnings.setdefault(i, []).append(warning)
     return Explanations(price, low, high, parts, warnings)
 
 

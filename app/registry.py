@@ -21,7 +21,7 @@ import joblib
 
 from .errors import Conflict, NotFound
 from .fsutil import atomic_write, fsync_dir, write_file
-from .model import PriceModel
+from .model import ARTIFACT_FORMAT, PriceModel
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Registry:
         digest = hashlib.sha256(artifact).hexdigest()
         card = {
             **card,
+            "artifact_format": ARTIFACT_FORMAT,
             "version": version,
             "created_at": now.isoformat(timespec="microseconds"),
             "artifact_sha256": digest,
@@ -146,6 +147,12 @@ class Registry:
                 f"model version {version}: checksum mismatch (expected {expected}, got {actual})"
             )
         card = self.card(version)
+        if card.get("artifact_format") != ARTIFACT_FORMAT:
+            raise CorruptVersion(
+                f"model version {version} was written in artifact format "
+                f"{card.get('artifact_format', 1)}, this service reads format {ARTIFACT_FORMAT}: "
+                "refit it with this release"
+            )
         model = joblib.load(io.BytesIO(artifact))
         if not isinstance(model, PriceModel):
             raise CorruptVersion(f"model version {version}: artifact is not a PriceModel")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing as mp
 import os
 import stat
@@ -262,3 +263,26 @@ def test_concurrent_saves_from_several_processes_give_complete_distinct_versions
     assert sorted(registry.versions()) == sorted(names)
     for name in names:
         registry.load(name)  # every one verifies
+
+
+def test_an_artifact_of_an_older_format_is_refused_with_the_reason(
+    registry: Registry, sacramento: pd.DataFrame
+) -> None:
+    version = store(registry, sacramento)
+    card_path = registry.versions_dir / version / CARD
+    card = json.loads(card_path.read_text())
+    card["artifact_format"] = 1
+    card_path.chmod(0o644)
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(CorruptVersion, match="refit it with this release"):
+        registry.load(version)
+
+
+def test_the_same_fit_gives_the_same_artifact_bytes_after_use(sacramento: pd.DataFrame) -> None:
+    import pickle
+
+    model, _ = fit_table(sacramento, folds=5, source="t")
+    before = pickle.dumps(model)
+    model.explain(3, 2, 20000, 0.8)  # fills the caches
+    assert pickle.dumps(model) == before
+    assert pickle.loads(before).explain(3, 2, 20000, 0.8) == model.explain(3, 2, 20000, 0.8)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import operator
 from typing import Any, TypeVar
 
 import numpy as np
@@ -29,7 +31,7 @@ def content_type(request: Request) -> str:
     return kind
 
 
-_HOUSE_KEYS = {"beds", "baths", "sqft"}
+_HOUSE = operator.itemgetter("beds", "baths", "sqft")
 
 
 def houses_fast(document: Any) -> FloatArray | None:
@@ -43,11 +45,16 @@ def houses_fast(document: Any) -> FloatArray | None:
     rows = document["listings"]
     if type(rows) is not list:
         return None
-    if not all(type(r) is dict and r.keys() == _HOUSE_KEYS for r in rows):
+    if not rows:
+        return np.empty((0, 3))
+    # Every row a dict of three entries, each of the three keys found: exactly those keys.
+    if set(map(type, rows)) != {dict} or set(map(len, rows)) != {3}:
         return None
-    beds = [r["beds"] for r in rows]
-    baths = [r["baths"] for r in rows]
-    sqft = [r["sqft"] for r in rows]
+    try:
+        flat = list(itertools.chain.from_iterable(map(_HOUSE, rows)))
+    except KeyError:
+        return None
+    beds, baths, sqft = flat[0::3], flat[1::3], flat[2::3]
     number = {int, float}
     if not (
         set(map(type, beds)) <= {int} and set(map(type, baths)) | set(map(type, sqft)) <= number
