@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,9 +27,9 @@ _RULES: dict[str, tuple[float, bool, float]] = {
 }
 
 
-def _line(index: int) -> int:
+def _line(index: int, first_line: int = 2) -> int:
     # Data row i (0-based) sits on line i + 2 of the file: line 1 is the header.
-    return index + 2
+    return index + first_line
 
 
 def read_csv(
@@ -85,8 +85,12 @@ def required_columns(with_price: bool) -> tuple[str, ...]:
     return (*FEATURES, TARGET) if with_price else FEATURES
 
 
-def check_frame(frame: pd.DataFrame, *, with_price: bool) -> FloatArray:
-    """Validate the required columns of a table row by row; return them as an (n, k) array."""
+def check_frame(frame: pd.DataFrame, *, with_price: bool, first_line: int = 2) -> FloatArray:
+    """Validate the required columns of a table row by row; return them as an (n, k) array.
+
+    `first_line` is the file line of the table's first row (2 for a whole file, more for a
+    chunk of one), so that errors name the line a person finds in the file.
+    """
     frame.columns = [str(c).strip() for c in frame.columns]
     required = required_columns(with_price)
     missing = [c for c in required if c not in frame.columns]
@@ -102,12 +106,12 @@ def check_frame(frame: pd.DataFrame, *, with_price: bool) -> FloatArray:
     errors: list[tuple[int, str, str]] = []
     out = np.empty((len(frame), len(required)), dtype=np.float64)
     for i, column in enumerate(required):
-        values, column_errors = _check_column(frame[column], column)
+        values, column_errors = _check_column(frame[column], column, first_line)
         errors.extend(column_errors)
         if not column_errors:
             out[:, i] = values
     if SOLD_AT in frame.columns:
-        errors.extend(_check_dates(frame[SOLD_AT]))
+        errors.extend(_check_dates(frame[SOLD_AT], first_line))
     if errors:
         errors.sort()
         raise BadInput(
@@ -120,13 +124,13 @@ def check_frame(frame: pd.DataFrame, *, with_price: bool) -> FloatArray:
 
 
 def _check_column(
-    series: pd.Series[Any], column: str
+    series: pd.Series[Any], column: str, first_line: int = 2
 ) -> tuple[FloatArray, list[tuple[int, str, str]]]:
     errors: list[tuple[int, str, str]] = []
 
     def flag(mask: Any, message: Any) -> None:
         for index in np.flatnonzero(np.asarray(mask))[:MAX_REPORTED_ERRORS]:
-            errors.append((_line(int(index)), column, message(int(index))))
+            errors.append((_line(int(index), first_line), column, message(int(index))))
 
     def not_a_number_message(i: int) -> str:
         return f"expected a number, got {_show(series.iloc[i])}"
@@ -156,12 +160,16 @@ def _check_column(
     return values, errors
 
 
-def _check_dates(series: pd.Series[Any]) -> list[tuple[int, str, str]]:
+def _check_dates(series: pd.Series[Any], first_line: int = 2) -> list[tuple[int, str, str]]:
     text = series.astype("string").str.strip()
     parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     bad = np.flatnonzero(np.asarray(text.notna() & (text != "") & parsed.isna()))
     return [
-        (_line(int(i)), SOLD_AT, f"expected a date as YYYY-MM-DD, got {_show(series.iloc[i])}")
+        (
+            _line(int(i), first_line),
+            SOLD_AT,
+            f"expected a date as YYYY-MM-DD, got {_show(series.iloc[i])}",
+        )
         for i in bad[:MAX_REPORTED_ERRORS]
     ]
 
@@ -208,3 +216,52 @@ def features_of(rows: Iterable[Any]) -> FloatArray:
     """The (n, 3) float64 array of beds, baths, sqft from validated request objects."""
     values = [(r.beds, r.baths, r.sqft) for r in rows]
     return np.array(values, dtype=np.float64).reshape(-1, len(FEATURES))
+
+
+def read_chunks(path: Path, chunk_rows: int = 1_000_000) -> Iterator[FloatArray]:
+    """The checked (m, 4) arrays of beds, baths, sqft, price of a CSV, a chunk at a time.
+
+    Only the four columns are parsed, so memory stays that of one chunk whatever the file's
+    size. A bad row raises BadInput naming its line, as `read_csv` does.
+    """
+    required = required_columns(True)
+    try:
+        with _open(path) as handle:
+            header = [str(c).strip() for c in pd.read_csv(handle, nrows=0).columns]
+    except pd.errors.EmptyDataError:
+        raise BadInput("the CSV is empty: expected a header line and at least one row") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+        raise BadInput(f"the CSV could not be parsed: {str(exc).strip()}") from None
+    missing = [c for c in required if c not in header]
+    if missing:
+        found = ", ".join(repr(c) for c in header[:20]) or "none"
+        raise BadInput(
+            f"the CSV lacks the column(s) {', '.join(missing)}; "
+            f"the header must name {', '.join(required)} (found: {found})"
+        )
+    first_line, rows = 2, 0
+    try:
+        with _open(path) as handle:
+            reader = pd.read_csv(
+                handle,
+                usecols=lambda c: str(c).strip() in required,
+                skipinitialspace=True,
+                chunksize=chunk_rows,
+            )
+            for frame in reader:
+                values = check_frame(frame, with_price=True, first_line=first_line)
+                first_line += len(frame)
+                rows += len(frame)
+                yield values
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise BadInput(f"the CSV could not be parsed: {str(exc).strip()}") from None
+    if rows == 0:
+        raise BadInput("the CSV has a header but no rows")
+
+
+def fingerprint_chunks(chunks: Iterable[FloatArray]) -> str:
+    """`fingerprint` of the table the chunks make up, in order."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(np.ascontiguousarray(chunk, dtype=np.float64).tobytes())
+    return digest.hexdigest()

@@ -143,7 +143,7 @@ class PriceModel:
     and the contributions b, w0·x0, w1·x1, w2·x2 added in that order give the price exactly.
     """
 
-    estimator: LinearRegression
+    estimator: LinearRegression | None  # None when fitted from sufficient statistics
     weights: tuple[float, float, float]
     intercept: float
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import secrets
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +27,9 @@ import pandas as pd
 from filelock import FileLock
 
 from .errors import NotFound
-from .fsutil import atomic_write, fsync_dir
-from .listings import read_table
+from .fsutil import atomic_write, fsync_dir, write_file
+from .listings import read_chunks, read_table
+from .model import FloatArray
 
 log = logging.getLogger(__name__)
 
@@ -74,28 +78,56 @@ class Store:
 
     def add(self, frame: pd.DataFrame, mode: Mode) -> Accepted:
         """Store checked listings durably; the same upload again is recognised and not added."""
-        payload = frame.to_csv(index=False).encode()
-        digest = hashlib.sha256(payload).hexdigest()[:16]
+        return self.add_bytes(frame.to_csv(index=False).encode(), len(frame), mode)
+
+    def add_bytes(self, payload: bytes, rows: int, mode: Mode) -> Accepted:
+        """Store a checked CSV as it was sent (its other columns and formatting kept)."""
         self.ensure()
-        with self._lock:
-            current = self.current_set()
-            existing = self.batches(current) if current else []
-            digests = [_BATCH.match(b).group(2) for b in existing]  # type: ignore[union-attr]
-            if current is not None and (
-                (mode == "append" and digest in digests)
-                or (mode == "replace" and digests == [digest])
-            ):
-                batch = existing[digests.index(digest)]
-                return Accepted(current, batch, len(frame), duplicate=True)
-            if mode == "replace" or current is None:
-                current = self._new_set()
-                existing = []
-            batch = f"{len(existing) + 1:06d}-{digest}.csv"
-            atomic_write(self.sets_dir / current / batch, payload)
-            if self.current_set() != current:
-                atomic_write(self.pointer, f"{current}\n".encode())
-        log.info("stored %d listings as %s/%s", len(frame), current, batch)
-        return Accepted(current, batch, len(frame), duplicate=False)
+        staged = self.sets_dir / f".upload-{uuid.uuid4().hex}.tmp"
+        write_file(staged, payload)
+        return self._commit(staged, hashlib.sha256(payload).hexdigest()[:16], rows, mode)
+
+    def add_file(self, path: Path, rows: int, mode: Mode) -> Accepted:
+        """Store a checked CSV file by copying it, without holding it in memory."""
+        self.ensure()
+        staged = self.sets_dir / f".upload-{uuid.uuid4().hex}.tmp"
+        digest = hashlib.sha256()
+        with open(path, "rb") as source, open(staged, "xb") as target:
+            while block := source.read(1 << 20):
+                digest.update(block)
+                target.write(block)
+            target.flush()
+            os.fsync(target.fileno())
+        return self._commit(staged, digest.hexdigest()[:16], rows, mode)
+
+    def _commit(self, staged: Path, digest: str, rows: int, mode: Mode) -> Accepted:
+        """Rename a staged, fsync'd upload into the training set, unless it is there already."""
+        try:
+            with self._lock:
+                current = self.current_set()
+                existing = self.batches(current) if current else []
+                digests = [b.split("-")[1].removesuffix(".csv") for b in existing]
+                repeated = digests == [digest] if mode == "replace" else digest in digests
+                if current is not None and repeated:
+                    return Accepted(current, existing[digests.index(digest)], rows, duplicate=True)
+                if mode == "replace" or current is None:
+                    current = self._new_set()
+                    existing = []
+                batch = f"{len(existing) + 1:06d}-{digest}.csv"
+                os.rename(staged, self.sets_dir / current / batch)
+                fsync_dir(self.sets_dir / current)
+                if self.current_set() != current:
+                    atomic_write(self.pointer, f"{current}\n".encode())
+        finally:
+            staged.unlink(missing_ok=True)
+        log.info("stored %d listings as %s/%s", rows, current, batch)
+        return Accepted(current, batch, rows, duplicate=False)
+
+    def chunks(self, snapshot: Snapshot, chunk_rows: int = 1_000_000) -> Iterator[FloatArray]:
+        """The (m, 4) arrays of a snapshot's rows, in order, a chunk at a time."""
+        folder = self._set_folder(snapshot.set_id)
+        for batch in snapshot.batches:
+            yield from read_chunks(folder / batch, chunk_rows)
 
     def snapshot(self) -> Snapshot | None:
         current = self.current_set()

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from tqdm import tqdm
 
 from .config import Settings
 from .errors import ServiceError
-from .fitting import fit_table, select_window
+from .fitting import fit_stream, fit_table, select_window
 from .jobs import fit_lock
-from .listings import read_table
+from .listings import read_chunks, read_table
+from .model import FloatArray
 from .registry import Registry
 from .report import write_report
-from .store import Store
+from .store import Mode, Store
+
+STREAM_BYTES = 64 * 2**20  # about 2,500,000 rows of beds, baths, sqft, price
+STREAM_CHUNK_ROWS = 1_000_000
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -48,6 +54,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help="fit on the sales of the last N days only (needs sold_at; counted back from the "
         "newest sale)",
+    )
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        metavar="N",
+        help="read the file N rows at a time and fit from sufficient statistics (the default "
+        f"for files over {STREAM_BYTES // 2**20} MB): memory stays small whatever the size",
     )
     parser.add_argument(
         "--report",
@@ -94,22 +107,37 @@ def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None
     registry = Registry(args.model_dir or settings.model_dir)
     store = Store(args.data_dir or settings.data_dir)
     window = args.window_days or settings.training_window_days
-    frame = read_table(args.data) if args.data else None
+    stream = _streams(args, window)
+    frame = read_table(args.data) if args.data and not stream else None
     with fit_lock(registry.root):
         if args.if_no_active and registry.active_version() is not None:
             return None
+        mode: Mode = "append" if args.append else "replace"
         # Fitted before anything is written: a file that cannot be fitted changes nothing.
-        training = _training_set(store, frame, append=args.append)
-        model, card = fit_table(
-            training, folds=settings.cv_folds, source=str(args.data or "store"), window_days=window
-        )
-        if frame is not None:
-            accepted = store.add(frame, "append" if args.append else "replace")
-            if accepted.duplicate:  # already stored: the store, not the sum, is the training set
-                training = _training_set(store, None, append=True)
-                model, card = fit_table(
-                    training, folds=settings.cv_folds, source=str(args.data), window_days=window
-                )
+        if stream:
+            new = list(_progress(read_chunks(args.data, args.chunk_rows or STREAM_CHUNK_ROWS)))
+            chunks = _stored_chunks(store) + new if args.append else new
+            model, card = fit_stream(chunks, folds=settings.cv_folds, source=str(args.data))
+            accepted = store.add_file(args.data, sum(len(c) for c in new), mode)
+            if accepted.duplicate and args.append:
+                chunks = _stored_chunks(store)
+                model, card = fit_stream(chunks, folds=settings.cv_folds, source=str(args.data))
+            del chunks, new
+            training = None
+        else:
+            training = _training_set(store, frame, append=args.append)
+            source = str(args.data or "store")
+            model, card = fit_table(
+                training, folds=settings.cv_folds, source=source, window_days=window
+            )
+            if frame is not None:
+                accepted = store.add_file(args.data, len(frame), mode)
+                # Already stored: the store, not the sum, is the training set.
+                if accepted.duplicate:
+                    training = _training_set(store, None, append=True)
+                    model, card = fit_table(
+                        training, folds=settings.cv_folds, source=source, window_days=window
+                    )
         snapshot = store.snapshot()
         assert snapshot is not None
         card["training"].update({"set": snapshot.set_id, "batches": list(snapshot.batches)})
@@ -118,6 +146,8 @@ def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None
             registry.activate(version)
     card = registry.card(version)
     if args.report:
+        if training is None:
+            raise ServiceError("--report needs the in-memory fit: leave out --chunk-rows")
         paths = write_report(args.report, card, select_window(training, window)[0])
         print("report: " + ", ".join(str(p) for p in paths))
     return card
@@ -133,6 +163,33 @@ def _training_set(store: Store, frame: pd.DataFrame | None, *, append: bool) -> 
         assert frame is not None
         return frame
     return stored if frame is None else pd.concat([stored, frame], ignore_index=True)
+
+
+def _streams(args: argparse.Namespace, window: int | None) -> bool:
+    """Whether to fit from sufficient statistics: asked for, or a file too large for a table."""
+    if args.data is None or window is not None:
+        return False
+    if args.chunk_rows:
+        return True
+    try:
+        return bool(args.data.stat().st_size > STREAM_BYTES)
+    except FileNotFoundError:
+        return False
+
+
+def _stored_chunks(store: Store) -> list[FloatArray]:
+    snapshot = store.snapshot()
+    return [] if snapshot is None else list(store.chunks(snapshot, STREAM_CHUNK_ROWS))
+
+
+def _progress(chunks: Iterator[FloatArray]) -> Iterator[FloatArray]:
+    """Rows read and the rate on stderr, when stderr is a terminal."""
+    with tqdm(
+        unit=" rows", unit_scale=True, desc="reading", disable=not sys.stderr.isatty()
+    ) as bar:
+        for chunk in chunks:
+            bar.update(len(chunk))
+            yield chunk
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,7 @@ def test_cross_validated_metrics_are_deterministic(sacramento: pd.DataFrame) -> 
 def test_single_prediction_equals_the_fitted_estimator(sacramento: pd.DataFrame) -> None:
     X, y = design(sacramento)
     model = fit(X, y)
+    assert model.estimator is not None
     single = np.array([model.predict_one(*row) for row in X.tolist()])
     np.testing.assert_allclose(single, model.estimator.predict(X), rtol=1e-12, atol=0)
 
@@ -53,7 +54,9 @@ def test_single_prediction_equals_the_fitted_estimator(sacramento: pd.DataFrame)
 def test_batch_prediction_equals_the_fitted_estimator(sacramento: pd.DataFrame) -> None:
     X, y = design(sacramento)
     model = fit(X, y)
-    np.testing.assert_allclose(model.predict(X), model.estimator.predict(X), rtol=1e-12, atol=0)
+    assert model.estimator is not None
+    expected = np.asarray(model.estimator.predict(X), dtype=np.float64)
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-12, atol=0)
 
 
 def test_single_and_batch_predictions_agree_bit_for_bit(sacramento: pd.DataFrame) -> None:

@@ -166,3 +166,32 @@ def test_report_writes_the_card_and_a_plot(model_dir: Path, tmp_path: Path) -> N
     assert card["version"] == version and "interval" in card
     png = (tmp_path / "report" / f"{version}.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
+
+
+def test_chunked_fit_imports_the_file_and_matches_the_in_memory_fit(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    assert run(model_dir, "--data", str(SACRAMENTO), "--chunk-rows", "300") == 0
+    registry = Registry(model_dir)
+    card = registry.card(registry.active_version() or "")
+    assert card["training"]["method"] == "sufficient statistics, read in chunks"
+    assert card["training"]["rows"] == 932
+    assert card["coefficients"]["sqft"]["value"] == pytest.approx(158.16747658, rel=1e-9)
+    store = Store(model_dir.parent / "data")
+    snapshot = store.snapshot()
+    assert snapshot is not None and card["training"]["batches"] == list(snapshot.batches)
+    assert fingerprint(store.read(snapshot)) == card["training"]["fingerprint"]
+    assert (store.sets_dir / snapshot.set_id / snapshot.batches[0]).read_bytes() == (
+        SACRAMENTO.read_bytes()
+    )
+
+
+def test_chunked_fit_of_a_bad_file_writes_nothing(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("beds,baths,sqft,price\n" + "3,2,1500,200000\n" * 500 + "3,2,1500,0\n")
+    assert run(model_dir, "--data", str(bad), "--chunk-rows", "100") == 2
+    assert "line 502, column price" in capsys.readouterr().err
+    assert Registry(model_dir).versions() == []
+    assert Store(model_dir.parent / "data").snapshot() is None

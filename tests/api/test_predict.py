@@ -17,6 +17,7 @@ def test_answers_the_model_estimate_and_version(
     assert response.status_code == 200
     body = response.json()
     model = registry.load(fitted).model
+    assert model.estimator is not None
     assert body["price"] == model.estimator.predict([[3, 2, 1500]])[0]
     assert body["model_version"] == fitted
     assert response.headers["X-Model-Version"] == fitted

@@ -1,0 +1,68 @@
+"""Fitting from sufficient statistics, chunk by chunk, gives the in-memory fit's model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import KFold
+
+from app.errors import BadInput
+from app.fitting import fit_stream, fit_table
+from app.listings import read_chunks, read_table
+from app.streaming import kfold_ids
+from bench.common import synthetic_listings
+from tests.conftest import SACRAMENTO
+
+
+@pytest.fixture(scope="module")
+def big_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("stream") / "sales.csv"
+    synthetic_listings(50_000, seed=3).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("chunk_rows", [100, 7_001, 1_000_000])
+def test_coefficients_equal_the_in_memory_fit_to_1e_9(big_csv: Path, chunk_rows: int) -> None:
+    memory, memory_card = fit_table(read_table(big_csv), folds=5, source="t")
+    stream, stream_card = fit_stream(list(read_chunks(big_csv, chunk_rows)), folds=5, source="t")
+    np.testing.assert_allclose(stream.weights, memory.weights, rtol=1e-9)
+    assert stream.intercept == pytest.approx(memory.intercept, rel=1e-9)
+    for name in ("r2", "mae", "rmse", "median_ape"):
+        assert stream_card["metrics"]["cv"][name] == pytest.approx(
+            memory_card["metrics"]["cv"][name], rel=1e-9
+        )
+    assert stream_card["training"]["fingerprint"] == memory_card["training"]["fingerprint"]
+    assert stream_card["feature_ranges"] == memory_card["feature_ranges"]
+
+
+def test_the_bundled_data_gives_the_reference_coefficients(sacramento: pd.DataFrame) -> None:
+    model, card = fit_stream(list(read_chunks(SACRAMENTO, 250)), folds=5, source="t")
+    assert model.weights == pytest.approx((-27035.28, 5342.59, 158.17), abs=0.01)
+    assert card["metrics"]["cv"]["r2"] == pytest.approx(0.594, abs=0.0005)
+    assert model.explain(3, 2, 1500, 0.9).price == pytest.approx(225312.29, abs=0.01)
+
+
+@pytest.mark.parametrize("n", [10, 932, 50_001])
+def test_folds_are_scikit_learns(n: int) -> None:
+    ids = kfold_ids(n, 5, 0)
+    for k, (_, test) in enumerate(KFold(5, shuffle=True, random_state=0).split(np.zeros(n))):
+        assert np.flatnonzero(ids == k).tolist() == sorted(test.tolist())
+
+
+def test_a_bad_row_in_a_later_chunk_is_named_by_its_line(tmp_path: Path) -> None:
+    rows = ["beds,baths,sqft,price"] + ["3,2,1500,200000"] * 250 + ["3,2,-1,200000"]
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(BadInput) as error:
+        list(read_chunks(path, 100))
+    assert error.value.detail[0]["msg"] == "line 252, column sqft: must be greater than 0, got -1"
+
+
+def test_a_missing_column_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("beds,baths,price\n3,2,1\n")
+    with pytest.raises(BadInput, match="lacks the column"):
+        list(read_chunks(path, 100))
