@@ -27,6 +27,10 @@ from .model import (
 )
 from .streaming import fit_chunks as fit_stream_arrays
 
+STREAM_ALGORITHM = (
+    "ordinary least squares with intercept, solved from sufficient statistics read in chunks "
+    "(equal to scikit-learn LinearRegression to 1e-9)"
+)
 _LIBRARIES = ("numpy", "pandas", "scikit-learn", "joblib")
 
 
@@ -102,9 +106,9 @@ def fit_stream(
         "window": {"days": None},
         "method": "sufficient statistics, read in chunks",
     }
-    return result.model, describe(
-        result.model, result.y, result.out_of_fold, min(folds, rows), None, training
-    )
+    card = describe(result.model, result.y, result.out_of_fold, min(folds, rows), None, training)
+    card["algorithm"] = STREAM_ALGORITHM
+    return result.model, card
 
 
 def describe(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.linear_model import LinearRegression
-from sklearn.model_selection import KFold, cross_val_predict
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LinearRegression
 
 FEATURES: tuple[str, str, str] = ("beds", "baths", "sqft")
 TARGET = "price"
@@ -17,7 +18,7 @@ UNITS = {"beds": "$ per bedroom", "baths": "$ per bathroom", "sqft": "$ per sq f
 ALGORITHM = "ordinary least squares (scikit-learn LinearRegression, with intercept)"
 DEFAULT_LEVEL = 0.90
 # Bumped whenever the pickled PriceModel changes shape; older artifacts are refused, not guessed at.
-ARTIFACT_FORMAT = 2
+ARTIFACT_FORMAT = 3
 QUANTILE_GRID = 1001  # residual quantiles stored at every 0.1 %
 
 FloatArray = npt.NDArray[np.float64]
@@ -104,8 +105,7 @@ def calibrate(y: FloatArray, out_of_fold: FloatArray, scaled: bool = True) -> Ca
     residual = y - out_of_fold
     if scaled:
         estimate = np.maximum(out_of_fold, floor)
-        scale_fit = LinearRegression(positive=True).fit(estimate[:, None], np.abs(residual))
-        a, b = float(scale_fit.intercept_), float(scale_fit.coef_[0])
+        a, b = _line_with_rising_slope(estimate, np.abs(residual))
         # A scale never below 1 % of the typical price keeps a flat fit from dividing by ~0.
         scale_min = 0.01 * float(np.median(y))
     else:
@@ -121,6 +121,15 @@ def calibrate(y: FloatArray, out_of_fold: FloatArray, scaled: bool = True) -> Ca
     normalised = residual / calibration.scale(out_of_fold)
     grid = np.quantile(normalised, np.linspace(0.0, 1.0, QUANTILE_GRID))
     return replace(calibration, quantiles=tuple(float(v) for v in grid))
+
+
+def _line_with_rising_slope(x: FloatArray, y: FloatArray) -> tuple[float, float]:
+    """Least squares y ≈ a + b·x with b ≥ 0 (scikit-learn's LinearRegression(positive=True))."""
+    mean_x, mean_y = float(x.mean()), float(y.mean())
+    dx = x - mean_x
+    var = float(dx @ dx)
+    slope = max(float(dx @ (y - mean_y)) / var, 0.0) if var > 0 else 0.0
+    return mean_y - slope * mean_x, slope
 
 
 @dataclass(frozen=True)
@@ -152,12 +161,13 @@ class PriceModel:
         default_factory=dict, compare=False, repr=False
     )
 
-    # Caches are not part of the artifact: it stays the same bytes for the same fit.
+    # The artifact holds numbers only: no caches, and no scikit-learn object, so that loading
+    # a model needs no scikit-learn and the same fit always gives the same bytes.
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_warnings"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_warnings", "estimator")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state, _warnings={})
+        self.__dict__.update(state, _warnings={}, estimator=None)
 
     @classmethod
     def from_estimator(cls, estimator: LinearRegression) -> PriceModel:
@@ -295,6 +305,8 @@ def fit(X: FloatArray, y: FloatArray) -> PriceModel:
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
     if len(X) < len(FEATURES) + 1:
         raise ValueError(f"need at least {len(FEATURES) + 1} rows to fit, got {len(X)}")
+    from sklearn.linear_model import LinearRegression  # imported when fitting, not serving
+
     model = PriceModel.from_estimator(LinearRegression().fit(X, y))
     ranges = {name: (float(X[:, i].min()), float(X[:, i].max())) for i, name in enumerate(FEATURES)}
     ranges[TARGET] = (float(y.min()), float(y.max()))
@@ -316,6 +328,9 @@ def regression_metrics(y: FloatArray, predicted: FloatArray) -> dict[str, float]
 
 def out_of_fold(X: FloatArray, y: FloatArray, folds: int = 5, seed: int = 0) -> FloatArray:
     """Estimates of each row by a model fitted without its fold (shuffled k-fold)."""
+    from sklearn.linear_model import LinearRegression
+    from sklearn.model_selection import KFold, cross_val_predict
+
     kfold = KFold(n_splits=min(folds, len(X)), shuffle=True, random_state=seed)
     return np.asarray(cross_val_predict(LinearRegression(), X, y, cv=kfold), dtype=np.float64)
 

@@ -21,7 +21,6 @@ from .registry import Registry
 from .report import write_report
 from .store import Mode, Store
 
-STREAM_BYTES = 64 * 2**20  # about 2,500,000 rows of beds, baths, sqft, price
 STREAM_CHUNK_ROWS = 1_000_000
 
 
@@ -59,8 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--chunk-rows",
         type=int,
         metavar="N",
-        help="read the file N rows at a time and fit from sufficient statistics (the default "
-        f"for files over {STREAM_BYTES // 2**20} MB): memory stays small whatever the size",
+        default=STREAM_CHUNK_ROWS,
+        help="rows read at a time (the fit is solved from sufficient statistics, so memory "
+        "grows by 32 bytes a row, not by the size of a table)",
     )
     parser.add_argument(
         "--report",
@@ -108,14 +108,17 @@ def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None
     store = Store(args.data_dir or settings.data_dir)
     window = args.window_days or settings.training_window_days
     stream = _streams(args, window)
+    if args.if_no_active and registry.active_version() is not None:
+        return None
+    # The file is read and checked in full before anything (even the lock) is written.
     frame = read_table(args.data) if args.data and not stream else None
+    new = list(_progress(read_chunks(args.data, args.chunk_rows))) if stream else []
     with fit_lock(registry.root):
         if args.if_no_active and registry.active_version() is not None:
             return None
         mode: Mode = "append" if args.append else "replace"
         # Fitted before anything is written: a file that cannot be fitted changes nothing.
         if stream:
-            new = list(_progress(read_chunks(args.data, args.chunk_rows or STREAM_CHUNK_ROWS)))
             chunks = _stored_chunks(store) + new if args.append else new
             model, card = fit_stream(chunks, folds=settings.cv_folds, source=str(args.data))
             accepted = store.add_file(args.data, sum(len(c) for c in new), mode)
@@ -146,8 +149,7 @@ def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None
             registry.activate(version)
     card = registry.card(version)
     if args.report:
-        if training is None:
-            raise ServiceError("--report needs the in-memory fit: leave out --chunk-rows")
+        assert training is not None  # a report takes the in-memory fit
         paths = write_report(args.report, card, select_window(training, window)[0])
         print("report: " + ", ".join(str(p) for p in paths))
     return card
@@ -166,15 +168,12 @@ def _training_set(store: Store, frame: pd.DataFrame | None, *, append: bool) -> 
 
 
 def _streams(args: argparse.Namespace, window: int | None) -> bool:
-    """Whether to fit from sufficient statistics: asked for, or a file too large for a table."""
-    if args.data is None or window is not None:
-        return False
-    if args.chunk_rows:
-        return True
-    try:
-        return bool(args.data.stat().st_size > STREAM_BYTES)
-    except FileNotFoundError:
-        return False
+    """Whether to fit from sufficient statistics, a chunk at a time (the default for a file).
+
+    The in-memory fit is kept for what needs the whole table: a training window (sale dates)
+    and the report's plots.
+    """
+    return args.data is not None and window is None and args.report is None
 
 
 def _stored_chunks(store: Store) -> list[FloatArray]:

@@ -16,6 +16,12 @@ from app.train import main
 from tests.conftest import ROOT, SACRAMENTO
 
 
+def assert_nothing_written(model_dir: Path) -> None:
+    """No version, no ACTIVE pointer, no stored listing (the lock file is not data)."""
+    assert [p.name for p in model_dir.iterdir()] in ([], [".fit.lock"])
+    assert Store(model_dir.parent / "data").snapshot() is None
+
+
 def run(model_dir: Path, *args: str) -> int:
     data_dir = model_dir.parent / "data"
     return main(["--model-dir", str(model_dir), "--data-dir", str(data_dir), *args])
@@ -71,8 +77,7 @@ def test_a_bad_file_stops_with_a_message_and_writes_nothing(
     path.write_text(content)
     assert run(model_dir, "--data", str(path)) == 2
     assert expected in capsys.readouterr().err
-    assert list(model_dir.iterdir()) == []
-    assert not (model_dir.parent / "data").exists()
+    assert_nothing_written(model_dir)
 
 
 def test_a_missing_file_stops_with_a_message(

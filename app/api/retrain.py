@@ -93,6 +93,8 @@ async def retrain(
     if kind == "text/csv":
         frame = await run_in_threadpool(listings.read_table, body, max_rows=settings.max_csv_rows)
         chosen_mode, chosen_force = mode or "append", bool(force)
+        # Stored as sent: other columns and formatting kept, and no re-serialising.
+        accepted = await run_in_threadpool(store.add_bytes, body, len(frame), chosen_mode)
     else:
         if mode is not None or force is not None:
             raise BadInput("with a JSON body, send mode and force as fields of the body")
@@ -101,7 +103,7 @@ async def retrain(
         if "sold_at" in frame.columns:
             frame["sold_at"] = frame["sold_at"].map(_iso, na_action="ignore")
         chosen_mode, chosen_force = parsed.mode, parsed.force
-    accepted = await run_in_threadpool(store.add, frame, chosen_mode)
+        accepted = await run_in_threadpool(store.add, frame, chosen_mode)
     job = await run_in_threadpool(
         jobs.create,
         mode=chosen_mode,
