@@ -94,14 +94,17 @@ def fit_stream(
 ) -> tuple[PriceModel, dict[str, Any]]:
     """`fit_table` for a training set held as (m, 4) arrays: the same model and card.
 
+    The list is emptied as it is used (see `streaming.fit_chunks`).
+
     Solved from sufficient statistics (app.streaming), so 10,000,000 sales fit in well under a
     gigabyte; the coefficients equal the in-memory fit's to about 1e-10 relative.
     """
-    result = fit_stream_arrays(chunks, folds=folds)
+    fingerprint = listings.fingerprint_chunks(chunks)
+    result = fit_stream_arrays(chunks, folds=folds)  # empties `chunks` as it goes
     rows = len(result.y)
     training = {
         "rows": rows,
-        "fingerprint": listings.fingerprint_chunks(chunks),
+        "fingerprint": fingerprint,
         "source": source,
         "window": {"days": None},
         "method": "sufficient statistics, read in chunks",

@@ -119,13 +119,14 @@ def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None
         mode: Mode = "append" if args.append else "replace"
         # Fitted before anything is written: a file that cannot be fitted changes nothing.
         if stream:
+            rows = sum(len(c) for c in new)
             chunks = _stored_chunks(store) + new if args.append else new
+            del new  # the fit frees each chunk once used
             model, card = fit_stream(chunks, folds=settings.cv_folds, source=str(args.data))
-            accepted = store.add_file(args.data, sum(len(c) for c in new), mode)
+            accepted = store.add_file(args.data, rows, mode)
             if accepted.duplicate and args.append:
                 chunks = _stored_chunks(store)
                 model, card = fit_stream(chunks, folds=settings.cv_folds, source=str(args.data))
-            del chunks, new
             training = None
         else:
             training = _training_set(store, frame, append=args.append)
