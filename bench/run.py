@@ -72,12 +72,13 @@ class Served:
         self.url = f"http://127.0.0.1:{self.port}"
         full = [c.replace("{port}", str(self.port)) for c in command]
         self.started = time.monotonic()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
         self.process = subprocess.Popen(
             pinned(0, full),
             cwd=ROOT,
             env={**os.environ, **env, "HOUSE_PRICE_PORT": str(self.port)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.ready_after = self._wait(ready_path)
@@ -86,7 +87,9 @@ class Served:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.args!r}")
+                self.log.seek(0)
+                output = self.log.read().decode(errors="replace")[-3000:]
+                raise RuntimeError(f"server exited: {self.process.args!r}\n{output}")
             try:
                 if httpx.get(self.url + path, timeout=1).status_code == 200:
                     return time.monotonic() - self.started
@@ -104,6 +107,7 @@ class Served:
             self.process.wait(20)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
 
 
 def wrk_run(wrk: str, url: str, body: bytes, seconds: float, lua_dir: Path) -> dict[str, float]:
@@ -152,14 +156,22 @@ def post_timed(url: str, path: str, body: bytes, content_type: str) -> float:
     return elapsed
 
 
-def mlflow_server(work: Path) -> list[str] | None:
-    """The command that serves the model with MLflow, from a throw-away venv (None if it fails)."""
-    venv = work / "mlflow-venv"
+def mlflow_server(work: Path, venv: Path | None) -> tuple[list[str], dict[str, str]] | None:
+    """The command that serves the model with MLflow, from a throw-away venv (None if it fails).
+
+    `venv` reuses a virtual environment that already has mlflow; by default one is made.
+    """
+    venv = venv or work / "mlflow-venv"
     python = venv / "bin" / "python"
-    print("installing MLflow into a throw-away venv (this takes a few minutes)", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    if (venv / "bin" / "mlflow").exists():
+        print(f"MLflow from {venv}", flush=True)
+    else:
+        print("installing MLflow into a throw-away venv (a few minutes)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "mlflow", "scikit-learn", "pandas"],
+        [str(python), "-m", "pip", "install", "-q", "mlflow", "scikit-learn", "pandas"]
+        if not (venv / "bin" / "mlflow").exists()
+        else ["true"],
         capture_output=True,
         text=True,
     )
@@ -176,6 +188,8 @@ def mlflow_server(work: Path) -> list[str] | None:
         "mlflow.sklearn.save_model(m, sys.argv[2])"
     )
     subprocess.run([str(python), "-c", script, str(SACRAMENTO), str(saved)], check=True)
+    # `mlflow models serve` starts `uvicorn` by name: the venv's bin must come first on PATH.
+    path = {"PATH": f"{venv / 'bin'}:{os.environ.get('PATH', '')}"}
     return [
         str(venv / "bin" / "mlflow"),
         "models",
@@ -190,7 +204,7 @@ def mlflow_server(work: Path) -> list[str] | None:
         "{port}",
         "-w",
         "1",
-    ]
+    ], path
 
 
 _MEASURE = (
@@ -236,6 +250,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median taken)")
     parser.add_argument("--skip-mlflow", action="store_true", help="leave out MLflow's server")
+    parser.add_argument(
+        "--mlflow-venv", type=Path, help="a venv with mlflow installed, instead of a fresh one"
+    )
     parser.add_argument("--skip-fit", action="store_true", help="leave out the fitting figures")
     parser.add_argument(
         "--fit-rows", default="1000000,10000000", help="comma-separated sizes of the fit CSVs"
@@ -289,12 +306,15 @@ def main() -> None:
                     ready_times.append(s.ready_after)
                 single[name] = measure_wrk(wrk, s.url + "/predict", BODY, args, work)
         if not args.skip_mlflow:
-            command = mlflow_server(work)
-            if command is not None:
-                with Served(command, {}, "/ping") as s:
-                    single["MLflow scoring server"] = measure_wrk(
-                        wrk, s.url + "/invocations", MLFLOW_BODY, args, work
-                    )
+            mlflow = mlflow_server(work, args.mlflow_venv)
+            if mlflow is not None:
+                try:
+                    with Served(mlflow[0], mlflow[1], "/ping") as s:
+                        single["MLflow scoring server"] = measure_wrk(
+                            wrk, s.url + "/invocations", MLFLOW_BODY, args, work
+                        )
+                except (RuntimeError, TimeoutError) as exc:
+                    print(f"MLflow's scoring server could not be measured: {exc}", flush=True)
         floor = single["bare FastAPI (pydantic body, constant answer)"]
         ours = single["house-price /predict"]
         for name, r in single.items():
@@ -353,8 +373,9 @@ def main() -> None:
                 row(
                     f"fit {size:,} rows (python -m app.train)",
                     f"{wall:.2f} s, peak {peak:,.0f} MB",
-                    f"pandas read_csv: {read_command:.2f} s as a command ({wall / read_command:.2f}x), "
-                    f"{read:.2f} s in a warm process ({wall / read:.1f}x)",
+                    f"pandas read_csv: {read_command:.2f} s as a command "
+                    f"({wall / read_command:.2f}x), {read:.2f} s in a warm process "
+                    f"({wall / read:.1f}x)",
                 )
                 path.unlink()
 
