@@ -114,7 +114,7 @@ def wrk_run(wrk: str, url: str, body: bytes, seconds: float, lua_dir: Path) -> d
     script = lua_dir / "post.lua"
     script.write_text(
         'wrk.method = "POST"\n'
-        f"wrk.body = [[{body.decode()}]]\n"
+        f"wrk.body = [==[{body.decode()}]==]\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
     command = pinned(
@@ -313,7 +313,7 @@ def main() -> None:
                         single["MLflow scoring server"] = measure_wrk(
                             wrk, s.url + "/invocations", MLFLOW_BODY, args, work
                         )
-                except (RuntimeError, TimeoutError) as exc:
+                except (RuntimeError, TimeoutError, AssertionError) as exc:
                     print(f"MLflow's scoring server could not be measured: {exc}", flush=True)
         floor = single["bare FastAPI (pydantic body, constant answer)"]
         ours = single["house-price /predict"]
