@@ -203,15 +203,6 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return hashlib.sha256(values.tobytes()).hexdigest()
 
 
-def ranges(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Smallest and largest value of each feature and of the price in a table."""
-    return {
-        c: {"min": float(frame[c].min()), "max": float(frame[c].max())}
-        for c in (*FEATURES, TARGET)
-        if c in frame.columns
-    }
-
-
 def features_of(rows: Iterable[Any]) -> FloatArray:
     """The (n, 3) float64 array of beds, baths, sqft from validated request objects."""
     values = [(r.beds, r.baths, r.sqft) for r in rows]

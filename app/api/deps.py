@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..config import Settings
 from ..errors import Forbidden, NotReady, Unauthorized
+from ..jobs import JobRunner, Jobs
 from ..registry import ActiveModel, LoadedModel, Registry
+from ..store import Store
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -18,19 +20,29 @@ _bearer = HTTPBearer(
 )
 
 
+# The lifespan (app.main) puts these objects on app.state; routes receive them with Depends.
 def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    return cast(Settings, request.app.state.settings)
 
 
 def get_registry(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
+    return cast(Registry, request.app.state.registry)
 
 
 def get_active(request: Request) -> ActiveModel:
-    active: ActiveModel = request.app.state.active
-    return active
+    return cast(ActiveModel, request.app.state.active)
+
+
+def get_store(request: Request) -> Store:
+    return cast(Store, request.app.state.store)
+
+
+def get_jobs(request: Request) -> Jobs:
+    return cast(Jobs, request.app.state.jobs)
+
+
+def get_runner(request: Request) -> JobRunner:
+    return cast(JobRunner, request.app.state.runner)
 
 
 def serving_model(active: Annotated[ActiveModel, Depends(get_active)]) -> LoadedModel:

@@ -18,24 +18,9 @@ from ..registry import ActiveModel
 from ..schemas import Job, RetrainRequest
 from ..store import Store
 from .bodies import content_type, parse_rows
-from .deps import Authorized, get_active, get_settings
+from .deps import Authorized, get_active, get_jobs, get_runner, get_settings, get_store
 
 router = APIRouter(tags=["retrain"])
-
-
-def get_store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-def get_jobs(request: Request) -> Jobs:
-    jobs: Jobs = request.app.state.jobs
-    return jobs
-
-
-def get_runner(request: Request) -> JobRunner:
-    runner: JobRunner = request.app.state.runner
-    return runner
 
 
 _BODY: dict[str, Any] = {

@@ -85,3 +85,18 @@ class Server:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def fitted_dirs(tmp_path: Path) -> dict[str, str]:
+    """Model and data directories holding a fit of the bundled data, as server settings."""
+    from app.train import main as train
+    from tests.conftest import API_KEY, SACRAMENTO
+
+    model_dir, data_dir = tmp_path / "models", tmp_path / "data"
+    args = ["--data", str(SACRAMENTO), "--model-dir", str(model_dir), "--data-dir", str(data_dir)]
+    assert train(args) == 0
+    return {
+        "HOUSE_PRICE_MODEL_DIR": str(model_dir),
+        "HOUSE_PRICE_DATA_DIR": str(data_dir),
+        "HOUSE_PRICE_API_KEY": API_KEY,
+    }

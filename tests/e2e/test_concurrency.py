@@ -8,9 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from app.train import main as train
-from tests.conftest import API_KEY, SACRAMENTO
-from tests.e2e.server import Server
+from tests.conftest import API_KEY
+from tests.e2e.server import Server, fitted_dirs
 
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -43,14 +42,7 @@ class Predictor(threading.Thread):
 def test_predictions_never_fail_during_retrains_and_converge_within_a_second(
     tmp_path: Path,
 ) -> None:
-    model_dir, data_dir = tmp_path / "models", tmp_path / "data"
-    args = ["--data", str(SACRAMENTO), "--model-dir", str(model_dir), "--data-dir", str(data_dir)]
-    assert train(args) == 0
-    env = {
-        "HOUSE_PRICE_MODEL_DIR": str(model_dir),
-        "HOUSE_PRICE_DATA_DIR": str(data_dir),
-        "HOUSE_PRICE_API_KEY": API_KEY,
-    }
+    env = fitted_dirs(tmp_path)
     stop = threading.Event()
     with Server(env, workers=2) as server:
         predictors = [Predictor(server.url, stop) for _ in range(4)]

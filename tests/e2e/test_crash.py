@@ -14,9 +14,8 @@ import httpx
 from app.jobs import TERMINAL, Jobs
 from app.registry import Registry
 from app.store import Store
-from app.train import main as train
-from tests.conftest import API_KEY, SACRAMENTO
-from tests.e2e.server import Server
+from tests.conftest import API_KEY
+from tests.e2e.server import Server, fitted_dirs
 
 TRIALS = 21
 AUTH = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "text/csv"}
@@ -74,18 +73,8 @@ def settle(jobs: Jobs, seconds: float = 90) -> list[dict[str, Any]]:
 
 
 def test_sigkill_at_random_moments_loses_nothing_and_corrupts_nothing(tmp_path: Path) -> None:
-    model_dir, data_dir = tmp_path / "models", tmp_path / "data"
-    assert (
-        train(
-            ["--data", str(SACRAMENTO), "--model-dir", str(model_dir), "--data-dir", str(data_dir)]
-        )
-        == 0
-    )
-    env = {
-        "HOUSE_PRICE_MODEL_DIR": str(model_dir),
-        "HOUSE_PRICE_DATA_DIR": str(data_dir),
-        "HOUSE_PRICE_API_KEY": API_KEY,
-    }
+    env = fitted_dirs(tmp_path)
+    model_dir, data_dir = Path(env["HOUSE_PRICE_MODEL_DIR"]), Path(env["HOUSE_PRICE_DATA_DIR"])
     registry, store, jobs = Registry(model_dir), Store(data_dir), Jobs(data_dir)
     rng = random.Random(20261126)
     acked: set[str] = set()

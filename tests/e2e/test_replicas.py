@@ -11,9 +11,8 @@ from typing import Any
 import httpx
 
 from app.store import Store
-from app.train import main as train
-from tests.conftest import API_KEY, SACRAMENTO
-from tests.e2e.server import Server
+from tests.conftest import API_KEY
+from tests.e2e.server import Server, fitted_dirs
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
@@ -34,14 +33,8 @@ def versions_served(url: str, count: int = 40) -> set[str]:
 
 
 def test_replicas_agree_and_fit_one_at_a_time(tmp_path: Path) -> None:
-    model_dir, data_dir = tmp_path / "models", tmp_path / "data"
-    args = ["--data", str(SACRAMENTO), "--model-dir", str(model_dir), "--data-dir", str(data_dir)]
-    assert train(args) == 0
-    shared = {
-        "HOUSE_PRICE_MODEL_DIR": str(model_dir),
-        "HOUSE_PRICE_DATA_DIR": str(data_dir),
-        "HOUSE_PRICE_API_KEY": API_KEY,
-    }
+    shared = fitted_dirs(tmp_path)
+    data_dir = Path(shared["HOUSE_PRICE_DATA_DIR"])
     metrics = [tmp_path / "metrics-a", tmp_path / "metrics-b"]
     for folder in metrics:
         folder.mkdir()
