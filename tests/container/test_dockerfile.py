@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tests.conftest import ROOT
 from tests.container.dockerfile import Stage, env_pairs, exec_form, healthcheck_options, parse
@@ -152,6 +153,10 @@ def test_the_dockerfile_steps_build_a_service_that_passes_its_healthcheck(tmp_pa
             passed = check.returncode == 0
             time.sleep(0.2)
         assert passed, "the HEALTHCHECK command never passed"
+        compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+        compose_check = compose["x-api"]["healthcheck"]["test"]
+        assert compose_check[0] == "CMD"
+        assert subprocess.run(compose_check[1:], env=env, timeout=10).returncode == 0
         answer = httpx.post(
             f"http://127.0.0.1:{port}/predict", json={"beds": 3, "baths": 2, "sqft": 1500}
         )
