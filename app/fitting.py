@@ -160,7 +160,11 @@ class Verdict:
 
 
 def judge(
-    frame: pd.DataFrame, champion: PriceModel | None, tolerance: float, seed: int = HOLDOUT_SEED
+    X: FloatArray,
+    y: FloatArray,
+    champion: PriceModel | None,
+    tolerance: float,
+    seed: int = HOLDOUT_SEED,
 ) -> Verdict:
     """The promotion gate: compare a challenger and the champion on the same held-out rows.
 
@@ -171,7 +175,7 @@ def judge(
     """
     if champion is None:
         return Verdict(True, "no model was active")
-    n = len(frame)
+    n = len(y)
     if n < MIN_ROWS_TO_COMPARE:
         return Verdict(
             False,
@@ -181,7 +185,6 @@ def judge(
     order = np.random.default_rng(seed).permutation(n)
     cut = max(1, round(n * HOLDOUT_FRACTION))
     held, kept = order[:cut], order[cut:]
-    X, y = listings.features(frame), listings.target(frame)
     challenger = fit(X[kept], y[kept])
     challenger_mae = float(np.mean(np.abs(challenger.predict(X[held]) - y[held])))
     champion_mae = float(np.mean(np.abs(champion.predict(X[held]) - y[held])))

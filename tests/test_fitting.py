@@ -12,17 +12,21 @@ from app.fitting import HOLDOUT_FRACTION, HOLDOUT_SEED, fit_table, judge, select
 from app.model import fit
 
 
+def xy(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    return listings.features(frame), listings.target(frame)
+
+
 def champion_of(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
     return fit(listings.features(frame), listings.target(frame))
 
 
 def test_with_no_active_model_the_new_one_is_promoted(sacramento: pd.DataFrame) -> None:
-    verdict = judge(sacramento, None, tolerance=0.05)
+    verdict = judge(*xy(sacramento), None, tolerance=0.05)
     assert verdict.promote and verdict.reason == "no model was active"
 
 
 def test_a_model_fitted_on_the_same_data_passes(sacramento: pd.DataFrame) -> None:
-    verdict = judge(sacramento, champion_of(sacramento), tolerance=0.05)
+    verdict = judge(*xy(sacramento), champion_of(sacramento), tolerance=0.05)
     assert verdict.promote
     assert verdict.holdout_rows == round(len(sacramento) * 0.2)
     assert verdict.challenger_mae is not None and verdict.champion_mae is not None
@@ -33,7 +37,7 @@ def test_a_challenger_beats_a_champion_fitted_on_noise(sacramento: pd.DataFrame)
     scrambled = sacramento.assign(
         price=np.random.default_rng(1).permutation(sacramento["price"].to_numpy())
     )
-    verdict = judge(sacramento, champion_of(scrambled), tolerance=0.0)
+    verdict = judge(*xy(sacramento), champion_of(scrambled), tolerance=0.0)
     assert verdict.promote
     assert verdict.reason.startswith("not worse:")
 
@@ -54,7 +58,7 @@ def test_a_challenger_distorted_by_bad_rows_is_held_back_with_both_errors_in_the
 ) -> None:
     new = exact_prices_with_bad_rows_in_the_training_part(sacramento)
     exact = new.assign(price=50_000 + listings.features(new) @ np.array([1e4, 2e4, 100.0]))
-    verdict = judge(new, champion_of(exact), tolerance=0.05)
+    verdict = judge(*xy(new), champion_of(exact), tolerance=0.05)
     assert not verdict.promote
     assert verdict.challenger_mae is not None and verdict.champion_mae is not None
     assert verdict.champion_mae < 1e-3 < verdict.challenger_mae
@@ -64,16 +68,16 @@ def test_a_challenger_distorted_by_bad_rows_is_held_back_with_both_errors_in_the
 
 def test_the_tolerance_lets_a_slightly_worse_challenger_through(sacramento: pd.DataFrame) -> None:
     champion = champion_of(sacramento)
-    strict = judge(sacramento, champion, tolerance=0.0)
+    strict = judge(*xy(sacramento), champion, tolerance=0.0)
     assert strict.challenger_mae is not None and strict.champion_mae is not None
     ratio = strict.challenger_mae / strict.champion_mae
-    assert judge(sacramento, champion, tolerance=max(ratio - 1, 0) + 1e-9).promote
+    assert judge(*xy(sacramento), champion, tolerance=max(ratio - 1, 0) + 1e-9).promote
 
 
 def test_too_few_rows_to_compare_are_not_promoted_without_force(
     sacramento: pd.DataFrame,
 ) -> None:
-    verdict = judge(sacramento.head(6), champion_of(sacramento), tolerance=0.05)
+    verdict = judge(*xy(sacramento.head(6)), champion_of(sacramento), tolerance=0.05)
     assert not verdict.promote
     assert "force" in verdict.reason
 

@@ -12,7 +12,7 @@ import pytest
 from app.config import Settings
 from app.errors import NotFound
 from app.jobs import MAX_ATTEMPTS, Jobs, fit_lock, run_pending, settings_env
-from app.listings import from_records
+from app.listings import fingerprint, from_records
 from app.registry import Registry
 from app.store import Store
 from tests.conftest import ROOT, make_settings
@@ -38,6 +38,8 @@ def test_a_queued_job_is_fitted_and_promoted(
     assert snapshot is not None
     assert card["training"]["set"] == snapshot.set_id
     assert card["training"]["batches"] == list(snapshot.batches)
+    assert card["training"]["method"] == "sufficient statistics, read in chunks"
+    assert card["training"]["fingerprint"] == fingerprint(store.read(snapshot))
     assert jobs.pending() == []
 
 
