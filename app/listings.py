@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 from collections.abc import Iterable, Iterator
@@ -45,7 +46,7 @@ def read_csv(
     beds, baths, sqft (and price, when `with_price`).
     """
     required = required_columns(with_price)
-    try:
+    with _csv_errors():
         with _open(source) as handle:
             header = pd.read_csv(handle, nrows=0, encoding="utf-8").columns
         # Columns the service does not use stay text, so a CSV answer gives them back unchanged.
@@ -58,12 +59,6 @@ def read_csv(
                 encoding="utf-8",
                 dtype=text_columns,
             )
-    except pd.errors.EmptyDataError:
-        raise BadInput("the CSV is empty: expected a header line and at least one row") from None
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"the CSV is not UTF-8 text (byte {exc.start}): {exc.reason}") from None
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise BadInput(f"the CSV could not be parsed: {str(exc).strip()}") from None
     if max_rows is not None and len(frame) > max_rows:
         raise TooLarge(f"the CSV has more than {max_rows:,} rows, the limit of one request")
     return frame, check_frame(frame, with_price=with_price)
@@ -75,6 +70,29 @@ def read_table(source: bytes | Path, *, max_rows: int | None = None) -> pd.DataF
     for i, column in enumerate(required_columns(True)):
         frame[column] = values[:, i]
     return frame
+
+
+@contextlib.contextmanager
+def _csv_errors() -> Iterator[None]:
+    """pandas' reading errors, as BadInput a client can act on."""
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        raise BadInput("the CSV is empty: expected a header line and at least one row") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"the CSV is not UTF-8 text (byte {exc.start}): {exc.reason}") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise BadInput(f"the CSV could not be parsed: {str(exc).strip()}") from None
+
+
+def _require(columns: list[str], required: tuple[str, ...]) -> None:
+    missing = [c for c in required if c not in columns]
+    if missing:
+        found = ", ".join(repr(c) for c in columns[:20]) or "none"
+        raise BadInput(
+            f"the CSV lacks the column(s) {', '.join(missing)}; "
+            f"the header must name {', '.join(required)} (found: {found})"
+        )
 
 
 def _open(source: bytes | Path) -> IO[bytes]:
@@ -93,13 +111,7 @@ def check_frame(frame: pd.DataFrame, *, with_price: bool, first_line: int = 2) -
     """
     frame.columns = [str(c).strip() for c in frame.columns]
     required = required_columns(with_price)
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        found = ", ".join(repr(c) for c in frame.columns[:20]) or "none"
-        raise BadInput(
-            f"the CSV lacks the column(s) {', '.join(missing)}; "
-            f"the header must name {', '.join(required)} (found: {found})"
-        )
+    _require(list(frame.columns), required)
     if len(frame) == 0:
         raise BadInput("the CSV has a header but no rows")
 
@@ -216,36 +228,22 @@ def read_chunks(path: Path, chunk_rows: int = 1_000_000) -> Iterator[FloatArray]
     size. A bad row raises BadInput naming its line, as `read_csv` does.
     """
     required = required_columns(True)
-    try:
-        with _open(path) as handle:
-            header = [str(c).strip() for c in pd.read_csv(handle, nrows=0).columns]
-    except pd.errors.EmptyDataError:
-        raise BadInput("the CSV is empty: expected a header line and at least one row") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
-        raise BadInput(f"the CSV could not be parsed: {str(exc).strip()}") from None
-    missing = [c for c in required if c not in header]
-    if missing:
-        found = ", ".join(repr(c) for c in header[:20]) or "none"
-        raise BadInput(
-            f"the CSV lacks the column(s) {', '.join(missing)}; "
-            f"the header must name {', '.join(required)} (found: {found})"
-        )
+    with _csv_errors(), _open(path) as handle:
+        header = [str(c).strip() for c in pd.read_csv(handle, nrows=0).columns]
+    _require(header, required)
     first_line, rows = 2, 0
-    try:
-        with _open(path) as handle:
-            reader = pd.read_csv(
-                handle,
-                usecols=lambda c: str(c).strip() in required,
-                skipinitialspace=True,
-                chunksize=chunk_rows,
-            )
-            for frame in reader:
-                values = check_frame(frame, with_price=True, first_line=first_line)
-                first_line += len(frame)
-                rows += len(frame)
-                yield values
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise BadInput(f"the CSV could not be parsed: {str(exc).strip()}") from None
+    with _csv_errors(), _open(path) as handle:
+        reader = pd.read_csv(
+            handle,
+            usecols=lambda c: str(c).strip() in required,
+            skipinitialspace=True,
+            chunksize=chunk_rows,
+        )
+        for frame in reader:
+            values = check_frame(frame, with_price=True, first_line=first_line)
+            first_line += len(frame)
+            rows += len(frame)
+            yield values
     if rows == 0:
         raise BadInput("the CSV has a header but no rows")
 
