@@ -9,36 +9,51 @@ every error, goes on to the FastAPI route, so error answers are FastAPI's own, b
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import time
+from typing import Any
 
 import orjson
+from fastapi import FastAPI
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from . import metrics
 from .api.predict import answer as answer
 from .schemas import House
 
 _JSON_TYPES = (b"application/json",)
-_ROUTE = SimpleNamespace(path="/predict")
 
 
 class FastPredict:
-    def __init__(self, app: ASGIApp) -> None:
+    """The served ASGI app: this fast path in front of the FastAPI app, which does the rest.
+
+    It sits outside FastAPI's middleware stack, so it checks the body limit and records the
+    request metrics itself; attribute access (`state`, `openapi`, ...) goes to the FastAPI app.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
         self.app = app
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/predict" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        json_body = False
+        start = time.perf_counter()
+        state = self.app.state
+        json_body = small = False
         for name, value in scope["headers"]:
             if name == b"content-type":
                 json_body = value.split(b";")[0].strip().lower() in _JSON_TYPES
-        if not json_body:  # as FastAPI, which parses a body as JSON only when it says so
+            elif name == b"content-length":
+                small = value.isdigit() and int(value) <= state.settings.max_body_bytes
+        # As FastAPI, which parses a body as JSON only when it says so; sizes are its to refuse.
+        if not (json_body and small):
             await self.app(scope, receive, send)
             return
         body, messages = await _read(receive)
-        state = scope["app"].state
         level = _level(scope["query_string"], state.settings.default_level)
         current = state.active.current
         house = None
@@ -51,7 +66,6 @@ class FastPredict:
             await self.app(scope, _replay(messages, receive), send)
             return
         payload = orjson.dumps(answer(current, house, level))
-        scope["route"] = _ROUTE  # the request metrics label answers by route template
         await send(
             {
                 "type": "http.response.start",
@@ -64,6 +78,7 @@ class FastPredict:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+        metrics.TALLY.request("POST", "/predict", "200", time.perf_counter() - start)
 
 
 async def _read(receive: Receive) -> tuple[bytes, list[Message]]:

@@ -50,7 +50,9 @@ async def _follow_pointer(active: ActiveModel, interval: float) -> None:
             served = active.current.version
 
 
-def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, fast_predict: bool = True
+) -> FastAPI | FastPredict:
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
@@ -98,11 +100,9 @@ def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -
     app.mount(STATIC_PREFIX, StaticFiles(directory=ASSETS_DIR), name="swagger-ui")
     for router in (predict.router, retrain.router, models.router, health.router, docs.router):
         app.include_router(router)
-    if fast_predict:
-        app.add_middleware(FastPredict)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
-    return app
+    return FastPredict(app) if fast_predict else app
 
 
 app = create_app()
