@@ -174,3 +174,15 @@ def test_csv_batch_carries_the_range_and_the_warnings(client: TestClient) -> Non
     assert answer.loc[0, "price_high"] == one["price_high"]
     assert answer.loc[0, "warnings"] == ""
     assert "sqft 20000 is outside the range" in str(answer.loc[1, "warnings"])
+
+
+def test_a_csv_with_quoted_fields_is_answered_the_same_way(client: TestClient) -> None:
+    body = 'beds,baths,sqft,address\n3,2,1500,"12 Oak St, Apt 4"\n3,2,20000,"1 Elm, Unit ""B"""\n'
+    response = client.post("/predict/batch", content=body, headers=CSV)
+    assert response.status_code == 200
+    answer = pd.read_csv(io.StringIO(response.text), keep_default_na=False)
+    assert answer["address"].tolist() == ["12 Oak St, Apt 4", '1 Elm, Unit "B"']
+    one = client.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500}).json()
+    assert answer.loc[0, "price"] == one["price"]
+    assert answer.loc[0, "price_high"] == one["price_high"]
+    assert "sqft 20000 is outside the range" in str(answer.loc[1, "warnings"])
