@@ -136,8 +136,8 @@ def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None
             )
             if frame is not None:
                 accepted = store.add_file(args.data, len(frame), mode)
-                # Already stored: the store, not the sum, is the training set.
-                if accepted.duplicate:
+                # Appended but already stored: the store, not the sum, is the training set.
+                if accepted.duplicate and args.append:
                     training = _training_set(store, None, append=True)
                     model, card = fit_table(
                         training, folds=settings.cv_folds, source=source, window_days=window
