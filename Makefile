@@ -1,5 +1,8 @@
 # house-price: `make run` serves the model, `make test` checks everything.
-PYTHON ?= python3.11
+# The interpreter for .venv: the first of PYTHONS that is Python 3.11 to 3.13, unless
+# `make PYTHON=/path/to/python` names one.
+PYTHONS := python3.11 python3.12 python3.13 python3
+PYTHON ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
@@ -12,8 +15,17 @@ DCLINT = npx --yes dclint@3.1.0
 
 .PHONY: run test lint pytest test-browser check-container check-lock lock bench venv clean
 
+SUPPORTED = -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))'
+FIND_PYTHON = for p in $(or $(PYTHON),$(PYTHONS)); do \
+	command -v $$p >/dev/null 2>&1 && $$p $(SUPPORTED) 2>/dev/null && { echo $$p; exit 0; }; \
+	done; exit 1
+
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || { \
+	python=$$($(FIND_PYTHON)) || { \
+	echo "house-price needs Python 3.11, 3.12 or 3.13; none found among: $(or $(PYTHON),$(PYTHONS))" >&2; \
+	echo "Install one of them, or name it: make PYTHON=/path/to/python3.12" >&2; exit 1; }; \
+	echo "creating $(VENV) with $$python"; $$python -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@

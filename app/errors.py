@@ -27,6 +27,16 @@ class BadInput(ServiceError):
     status_code = 422
 
 
+class TooFewRows(BadInput):
+    """A training set too small to fit; the detail says how many rows it needs."""
+
+    def __init__(self, needed: int, got: int) -> None:
+        super().__init__(
+            f"need at least {needed} listings to fit a model, got {got}: send more sales "
+            "(mode append adds them to the current training set)"
+        )
+
+
 class NotFound(ServiceError):
     status_code = 404
 

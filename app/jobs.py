@@ -25,7 +25,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .config import Settings
-from .errors import NotFound
+from .errors import NotFound, ServiceError
 from .fitting import fit_stream, fit_table, judge, select_window
 from .fsutil import atomic_write, fsync_dir
 from .listings import features, target
@@ -168,10 +168,24 @@ def run_job(settings: Settings, jobs: Jobs, job: dict[str, Any]) -> dict[str, An
                 "tolerance": settings.promotion_tolerance,
             },
         )
-    except Exception as exc:
+    except ServiceError as exc:  # the data or the state says no: the reason says what to do
+        reason = _reason(exc.detail)
+        log.warning("job %s failed: %s", job["job_id"], reason)
+        return jobs.update(job, status="failed", finished_at=_now(), reason=reason)
+    except Exception as exc:  # a bug: the traceback is for whoever fixes it
         log.exception("job %s failed", job["job_id"])
-        detail = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
-        return jobs.update(job, status="failed", finished_at=_now(), reason=str(detail))
+        return jobs.update(
+            job, status="failed", finished_at=_now(), reason=f"{type(exc).__name__}: {exc}"
+        )
+
+
+def _reason(detail: Any) -> str:
+    """One line from an error's detail: a message, or the messages of a list of row errors."""
+    if isinstance(detail, list):
+        return "; ".join(
+            str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail
+        )
+    return str(detail)
 
 
 def run_pending(settings: Settings) -> int:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .errors import BadInput, TooLarge, row_error
 from .model import FEATURES, TARGET, FloatArray
-from .schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX
+from .schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX, SQFT_MIN
 
 MAX_REPORTED_ERRORS = 10
 SOLD_AT = "sold_at"
@@ -23,7 +23,7 @@ SOLD_AT = "sold_at"
 _RULES: dict[str, tuple[float, bool, float]] = {
     "beds": (0.0, True, float(BEDS_MAX)),
     "baths": (0.0, True, BATHS_MAX),
-    "sqft": (0.0, False, SQFT_MAX),
+    "sqft": (SQFT_MIN, True, SQFT_MAX),
     "price": (0.0, False, float("inf")),
 }
 
@@ -38,8 +38,12 @@ def read_csv(
     *,
     with_price: bool,
     max_rows: int | None = None,
+    allow_empty: bool = False,
 ) -> tuple[pd.DataFrame, FloatArray]:
     """Read a CSV of listings and check it; raises BadInput naming line and column, or TooLarge.
+
+    A header with no rows is an error unless `allow_empty` (a batch to estimate may be empty;
+    a training set may not).
 
     Returns the table as read (columns other than the required ones kept as text, so they can
     be written back unchanged) and a float64 array of the required columns in contract order:
@@ -61,7 +65,7 @@ def read_csv(
             )
     if max_rows is not None and len(frame) > max_rows:
         raise TooLarge(f"the CSV has more than {max_rows:,} rows, the limit of one request")
-    return frame, check_frame(frame, with_price=with_price)
+    return frame, check_frame(frame, with_price=with_price, allow_empty=allow_empty)
 
 
 def read_table(source: bytes | Path, *, max_rows: int | None = None) -> pd.DataFrame:
@@ -103,7 +107,9 @@ def required_columns(with_price: bool) -> tuple[str, ...]:
     return (*FEATURES, TARGET) if with_price else FEATURES
 
 
-def check_frame(frame: pd.DataFrame, *, with_price: bool, first_line: int = 2) -> FloatArray:
+def check_frame(
+    frame: pd.DataFrame, *, with_price: bool, first_line: int = 2, allow_empty: bool = False
+) -> FloatArray:
     """Validate the required columns of a table row by row; return them as an (n, k) array.
 
     `first_line` is the file line of the table's first row (2 for a whole file, more for a
@@ -112,7 +118,7 @@ def check_frame(frame: pd.DataFrame, *, with_price: bool, first_line: int = 2) -
     frame.columns = [str(c).strip() for c in frame.columns]
     required = required_columns(with_price)
     _require(list(frame.columns), required)
-    if len(frame) == 0:
+    if len(frame) == 0 and not allow_empty:
         raise BadInput("the CSV has a header but no rows")
 
     errors: list[tuple[int, str, str]] = []

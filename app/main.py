@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
 from . import __version__, metrics
-from .api import docs, health, models, predict, retrain
+from .api import docs, health, models, openapi, predict, retrain
 from .api.docs import ASSETS_DIR, STATIC_PREFIX
 from .config import Settings
 from .errors import ServiceError, handle_service_error, handle_validation_error
@@ -100,6 +100,7 @@ def create_app(
     app.mount(STATIC_PREFIX, StaticFiles(directory=ASSETS_DIR), name="swagger-ui")
     for router in (predict.router, retrain.router, models.router, health.router, docs.router):
         app.include_router(router)
+    openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
     return FastPredict(app) if fast_predict else app

@@ -1,4 +1,4 @@
-"""Prometheus metrics; summed across worker processes when PROMETHEUS_MULTIPROC_DIR is set."""
+"""Prometheus metrics, summed across the worker processes of a server (see app.multiproc)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
+
+from . import multiproc
+
+# Before the first metric is made: its values go to the shared folder when there is one.
+multiproc.share()
+values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

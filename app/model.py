@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from .errors import TooFewRows
+
 if TYPE_CHECKING:
     from sklearn.linear_model import LinearRegression
 
@@ -307,7 +309,7 @@ def fit(X: FloatArray, y: FloatArray) -> PriceModel:
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
     if len(X) < len(FEATURES) + 1:
-        raise ValueError(f"need at least {len(FEATURES) + 1} rows to fit, got {len(X)}")
+        raise TooFewRows(len(FEATURES) + 1, len(X))
     from sklearn.linear_model import LinearRegression  # imported when fitting, not serving
 
     model = PriceModel.from_estimator(LinearRegression().fit(X, y))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # The input rules of the contract; the CSV validator applies the same numbers.
 BEDS_MAX = 20
 BATHS_MAX = 20.0
+SQFT_MIN = 50.0  # no home is smaller; it keeps price per square foot a finite number
 SQFT_MAX = 100_000.0
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -20,7 +21,7 @@ Baths = Annotated[
 ]
 Sqft = Annotated[
     float,
-    Field(gt=0, le=SQFT_MAX, description="Living area in square feet, above 0 up to 100,000."),
+    Field(ge=SQFT_MIN, le=SQFT_MAX, description="Living area in square feet, 50 to 100,000."),
 ]
 Price = Annotated[float, Field(gt=0, description="Sale price in US dollars, above 0.")]
 
@@ -54,7 +55,10 @@ class HouseBatch(BaseModel):
         },
     )
 
-    listings: list[House] = Field(description="The homes, at most `max_batch_rows` of them.")
+    listings: list[House] = Field(
+        description="The homes, at most `max_batch_rows` of them; an empty list answers with "
+        "no predictions."
+    )
 
 
 class Contributions(BaseModel):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .errors import TooFewRows
 from .model import FEATURES, TARGET, FloatArray, PriceModel, calibrate
 
 
@@ -80,7 +81,7 @@ def fit_chunks(chunks: list[FloatArray], folds: int = 5, seed: int = 0) -> Strea
     """
     n = sum(len(c) for c in chunks)
     if n < len(FEATURES) + 1:
-        raise ValueError(f"need at least {len(FEATURES) + 1} rows to fit, got {n}")
+        raise TooFewRows(len(FEATURES) + 1, n)
     folds = min(folds, n)
     shift = chunks[0][: min(len(chunks[0]), 1000)].mean(axis=0)
     ids = kfold_ids(n, folds, seed)

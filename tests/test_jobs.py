@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -160,3 +161,39 @@ def test_the_training_window_setting_limits_a_retrain_to_recent_sales(
     assert done["status"] == "succeeded", done
     window = Registry(model_dir).card(done["version"])["training"]["window"]
     assert window["days"] == 30 and done["n_train"] == window["rows_in_window"] < 200
+
+
+def test_a_fit_the_user_can_fix_is_logged_in_one_line_without_a_traceback(
+    settings: Settings, jobs: Jobs, caplog: pytest.LogCaptureFixture
+) -> None:
+    Store(settings.data_dir).add(
+        from_records({"beds": 3, "baths": 2, "sqft": 1000 + i, "price": 1e5 + i} for i in range(2)),
+        "replace",
+    )
+    job = jobs.create(mode="replace", force=False)
+    with caplog.at_level(logging.INFO, logger="app.jobs"):
+        run_pending(settings)
+    done = jobs.get(job["job_id"])
+    assert done["status"] == "failed"
+    assert done["reason"].startswith("need at least 4 listings to fit a model, got 2")
+    [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert record.getMessage() == f"job {job['job_id']} failed: {done['reason']}"
+
+
+def test_a_fit_that_fails_by_a_bug_is_logged_with_its_traceback(
+    settings: Settings,
+    store: Store,
+    jobs: Jobs,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr("app.jobs.fit_stream", broken)
+    job = jobs.create(mode="append", force=False)
+    run_pending(settings)
+    assert jobs.get(job["job_id"])["reason"] == "ZeroDivisionError: a bug"
+    [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record.levelno == logging.ERROR and record.exc_info is not None

@@ -63,7 +63,7 @@ def test_non_numeric_cell_names_line_and_column() -> None:
     [
         ("3,2,1500,0", "line 2, column price: must be greater than 0, got 0"),
         ("3,2,1500,-5", "line 2, column price: must be greater than 0, got -5"),
-        ("3,2,0,200000", "line 2, column sqft: must be greater than 0, got 0"),
+        ("3,2,0,200000", "line 2, column sqft: must be at least 50, got 0"),
         ("3,2,100001,200000", "line 2, column sqft: must be at most 100000, got 100001"),
         ("21,2,1500,200000", "line 2, column beds: must be at most 20, got 21"),
         ("-1,2,1500,200000", "line 2, column beds: must be at least 0, got -1"),

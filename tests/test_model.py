@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from app import listings
+from app.errors import TooFewRows
 from app.model import cross_validated_metrics, fit
 
 
@@ -67,7 +68,7 @@ def test_single_and_batch_predictions_agree_bit_for_bit(sacramento: pd.DataFrame
 
 
 def test_fit_refuses_fewer_rows_than_parameters() -> None:
-    with pytest.raises(ValueError, match="at least 4 rows"):
+    with pytest.raises(TooFewRows, match="at least 4 listings"):
         fit(np.ones((3, 3)), np.ones(3))
 
 

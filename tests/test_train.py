@@ -61,7 +61,7 @@ def test_if_no_active_does_nothing_when_a_version_is_active(model_dir: Path) -> 
         ("beds,baths,price\n3,2,100\n", "lacks the column(s) sqft"),
         ("beds,baths,sqft,price\n3,2,1500,100\n3,x,1500,100\n", "line 3, column baths"),
         ("beds,baths,sqft,price\n3,2,1500,-100\n", "line 2, column price: must be greater than 0"),
-        ("beds,baths,sqft,price\n3,2,0,100\n", "line 2, column sqft: must be greater than 0"),
+        ("beds,baths,sqft,price\n3,2,0,100\n", "line 2, column sqft: must be at least 50"),
         ("", "the CSV is empty"),
         ("\x00\x01\x02PK\x03\x04", "lacks the column(s)"),
     ],

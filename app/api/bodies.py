@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import TooLarge, UnsupportedMediaType
 from ..model import FloatArray
-from ..schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX
+from ..schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX, SQFT_MIN
 
 MAX_REPORTED_ERRORS = 10
 
@@ -69,7 +69,7 @@ def houses_fast(document: Any) -> FloatArray | None:
         np.isfinite(X).all()
         and ((b >= 0) & (b <= BEDS_MAX)).all()
         and ((a >= 0) & (a <= BATHS_MAX)).all()
-        and ((s > 0) & (s <= SQFT_MAX)).all()
+        and ((s >= SQFT_MIN) & (s <= SQFT_MAX)).all()
     )
     return X if within else None
 

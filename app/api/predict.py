@@ -141,7 +141,9 @@ async def predict_batch(
 
 
 def _predict_csv(body: bytes, loaded: Any, settings: Settings, level: float) -> Response:
-    frame, X = listings.read_csv(body, with_price=False, max_rows=settings.max_csv_rows)
+    frame, X = listings.read_csv(
+        body, with_price=False, max_rows=settings.max_csv_rows, allow_empty=True
+    )
     taken = [c for c in CSV_OUTPUTS if c in frame.columns]
     if taken:
         raise BadInput(

@@ -82,7 +82,7 @@ def test_csv_batch_names_the_bad_line_and_column(client: TestClient) -> None:
     response = client.post("/predict/batch", content=body, headers=CSV)
     assert response.status_code == 422
     [error] = response.json()["detail"]
-    assert error["msg"] == "line 3, column sqft: must be greater than 0, got -4"
+    assert error["msg"] == "line 3, column sqft: must be at least 50, got -4"
     assert error["loc"] == ["body", "line 3", "sqft"]
 
 
@@ -186,3 +186,40 @@ def test_a_csv_with_quoted_fields_is_answered_the_same_way(client: TestClient) -
     assert answer.loc[0, "price"] == one["price"]
     assert answer.loc[0, "price_high"] == one["price_high"]
     assert "sqft 20000 is outside the range" in str(answer.loc[1, "warnings"])
+
+
+def test_an_area_below_fifty_square_feet_is_refused_in_json_and_csv(client: TestClient) -> None:
+    json_batch = client.post(
+        "/predict/batch", json={"listings": [*HOUSES, {"beds": 1, "baths": 1, "sqft": 1e-300}]}
+    )
+    assert json_batch.status_code == 422
+    assert json_batch.json()["detail"][0]["loc"] == ["body", "listings", 3, "sqft"]
+    csv_batch = client.post(
+        "/predict/batch", content=b"beds,baths,sqft\n3,2,1500\n1,1,5e-324\n", headers=CSV
+    )
+    assert csv_batch.status_code == 422
+    [error] = csv_batch.json()["detail"]
+    assert error["msg"] == "line 3, column sqft: must be at least 50, got 4.94066e-324"
+
+
+def test_an_empty_json_batch_is_answered_with_no_predictions(
+    client: TestClient, fitted: str
+) -> None:
+    response = client.post("/predict/batch", json={"listings": []})
+    assert response.status_code == 200
+    assert response.json() == {"model_version": fitted, "level": 0.9, "predictions": []}
+
+
+def test_an_empty_csv_batch_is_answered_with_the_header_and_the_added_columns(
+    client: TestClient, fitted: str
+) -> None:
+    response = client.post("/predict/batch", content=b"beds,baths,sqft,address\n", headers=CSV)
+    assert response.status_code == 200
+    assert response.headers["X-Model-Version"] == fitted
+    assert response.text == "beds,baths,sqft,address,price,price_low,price_high,warnings\n"
+
+
+def test_a_csv_without_a_header_is_still_refused(client: TestClient) -> None:
+    response = client.post("/predict/batch", content=b"", headers=CSV)
+    assert response.status_code == 422
+    assert "empty" in str(response.json()["detail"])

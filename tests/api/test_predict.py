@@ -39,7 +39,7 @@ def test_accepts_half_baths_and_fractional_square_feet(client: TestClient) -> No
         ({"beds": 21, "baths": 2, "sqft": 1500}, "beds", "less_than_equal"),
         ({"beds": -1, "baths": 2, "sqft": 1500}, "beds", "greater_than_equal"),
         ({"beds": 3, "baths": 20.5, "sqft": 1500}, "baths", "less_than_equal"),
-        ({"beds": 3, "baths": 2, "sqft": 0}, "sqft", "greater_than"),
+        ({"beds": 3, "baths": 2, "sqft": 0}, "sqft", "greater_than_equal"),
         ({"beds": 3, "baths": 2, "sqft": 100_001}, "sqft", "less_than_equal"),
         ({"beds": 3, "baths": 2, "sqft": None}, "sqft", "float_type"),
     ],
@@ -119,3 +119,20 @@ def test_a_non_positive_estimate_is_answered_with_a_warning(client: TestClient) 
     assert body["price"] <= 0
     assert "non_positive_estimate" in [w["code"] for w in body["warnings"]]
     assert body["price_low"] == 0.0
+
+
+@pytest.mark.parametrize("sqft", [5e-324, 1e-300, 0.5, 49.99])
+def test_an_area_below_fifty_square_feet_is_refused_naming_the_field(
+    client: TestClient, sqft: float
+) -> None:
+    response = client.post("/predict", json={"beds": 3, "baths": 2, "sqft": sqft})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "sqft"] and error["type"] == "greater_than_equal"
+
+
+def test_the_smallest_accepted_area_has_a_finite_price_per_square_foot(
+    client: TestClient,
+) -> None:
+    body = client.post("/predict", json={"beds": 0, "baths": 0, "sqft": 50}).json()
+    assert body["price_per_sqft"] == body["price"] / 50

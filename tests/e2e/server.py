@@ -24,8 +24,18 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, env: dict[str, str], workers: int = 1, log: Path | None = None) -> None:
+    """`python -m app.serve`, or `command` (its `{port}` and `{workers}` filled in)."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int = 1,
+        log: Path | None = None,
+        command: list[str] | None = None,
+    ) -> None:
         self.port = free_port()
+        template = command or [sys.executable, "-m", "app.serve"]
+        self.command = [a.format(port=self.port, workers=workers) for a in template]
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
@@ -40,7 +50,7 @@ class Server:
     def start(self, timeout: float = 30.0) -> Server:
         output = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.serve"],
+            self.command,
             cwd=ROOT,
             env=self.env,
             stdout=output,
