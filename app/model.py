@@ -302,6 +302,19 @@ def explain_many(model: PriceModel, X: FloatArray, level: float) -> Explanations
     return Explanations(price, low, high, parts, warnings)
 
 
+def least_squares(rows: int) -> LinearRegression:
+    """scikit-learn's LinearRegression, cutting off singular values as `numpy.linalg.lstsq` does.
+
+    Since scikit-learn 1.9 its default `tol=1e-6` is the solver's relative cutoff below which
+    singular values count as zero: a design whose condition number is above a million loses a
+    direction and gets wrong coefficients. Machine precision times the row count, numpy's
+    cutoff, drops only directions that are zero to rounding.
+    """
+    from sklearn.linear_model import LinearRegression  # imported when fitting, not serving
+
+    return LinearRegression(tol=float(np.finfo(np.float64).eps) * max(rows, len(FEATURES) + 1))
+
+
 def fit(X: FloatArray, y: FloatArray) -> PriceModel:
     """Least squares of y on the columns of X with an intercept."""
     if X.ndim != 2 or X.shape[1] != len(FEATURES):
@@ -310,9 +323,7 @@ def fit(X: FloatArray, y: FloatArray) -> PriceModel:
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
     if len(X) < len(FEATURES) + 1:
         raise TooFewRows(len(FEATURES) + 1, len(X))
-    from sklearn.linear_model import LinearRegression  # imported when fitting, not serving
-
-    model = PriceModel.from_estimator(LinearRegression().fit(X, y))
+    model = PriceModel.from_estimator(least_squares(len(X)).fit(X, y))
     ranges = {name: (float(X[:, i].min()), float(X[:, i].max())) for i, name in enumerate(FEATURES)}
     ranges[TARGET] = (float(y.min()), float(y.max()))
     return replace(model, ranges=ranges)
@@ -333,11 +344,11 @@ def regression_metrics(y: FloatArray, predicted: FloatArray) -> dict[str, float]
 
 def out_of_fold(X: FloatArray, y: FloatArray, folds: int = 5, seed: int = 0) -> FloatArray:
     """Estimates of each row by a model fitted without its fold (shuffled k-fold)."""
-    from sklearn.linear_model import LinearRegression
     from sklearn.model_selection import KFold, cross_val_predict
 
     kfold = KFold(n_splits=min(folds, len(X)), shuffle=True, random_state=seed)
-    return np.asarray(cross_val_predict(LinearRegression(), X, y, cv=kfold), dtype=np.float64)
+    estimates = cross_val_predict(least_squares(len(X)), X, y, cv=kfold)
+    return np.asarray(estimates, dtype=np.float64)
 
 
 def cross_validated_metrics(
