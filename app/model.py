@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -20,21 +21,42 @@ UNITS = {"beds": "$ per bedroom", "baths": "$ per bathroom", "sqft": "$ per sq f
 ALGORITHM = "ordinary least squares (scikit-learn LinearRegression, with intercept)"
 DEFAULT_LEVEL = 0.90
 # Bumped whenever the pickled PriceModel changes shape; older artifacts are refused, not guessed at.
-ARTIFACT_FORMAT = 3
+ARTIFACT_FORMAT = 4
+READABLE_FORMATS = (3, 4)  # format 3 has one band of residuals
 QUANTILE_GRID = 1001  # residual quantiles stored at every 0.1 %
 
 FloatArray = npt.NDArray[np.float64]
+
+
+BANDS = 3  # the range is calibrated within thirds of the homes by estimated price
+MIN_BAND = 20  # residuals a band needs at least (a 90 % range needs 19)
+
+
+@dataclass(frozen=True)
+class LevelBounds:
+    """The normalised-residual quantiles of a range at one level, for each band of estimates."""
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    pooled: tuple[bool, ...]  # the band has too few residuals at this level: all residuals used
+    short: bool  # even all residuals are too few for this level
+    low_array: FloatArray
+    high_array: FloatArray
 
 
 @dataclass(frozen=True)
 class Calibration:
     """What a price range needs: how the error scales with the price, and its distribution.
 
-    Normalised split-conformal on cross-validated (out-of-fold) residuals: each residual is
-    divided by a scale that grows with the estimate, s(ŷ) = a + b·max(ŷ, lowest training price),
-    where a and b (b ≥ 0) come from a least-squares fit of |residual| on the estimate. A range at
-    level L is ŷ + q·s(ŷ) for the conformal α/2 and 1 − α/2 quantiles q of the normalised
-    residuals, α = 1 − L, so a $900k house gets a wider range in dollars than a $90k condo.
+    Normalised split-conformal on cross-validated (out-of-fold) residuals, calibrated within
+    bands of the estimate ("Mondrian" conformal). Each residual is divided by a scale that
+    grows with the estimate, s(ŷ) = a + b·max(ŷ, lowest training price), where a and b (b ≥ 0)
+    come from a least-squares fit of |residual| on the estimate. The training homes are split
+    into thirds by their out-of-fold estimate; within each third, a range at level L is
+    ŷ + q·s(ŷ) for the conformal α/2 and 1 − α/2 quantiles q of that third's normalised
+    residuals, α = 1 − L. So the range holds about L of the sales within each band of price,
+    not only overall, and a $900k house gets a wider range in dollars than a $90k condo. A band
+    with too few residuals for a level takes the quantiles of all residuals instead, and says so.
     """
 
     scale_intercept: float
@@ -42,16 +64,19 @@ class Calibration:
     scale_min: float
     price_floor: float
     n: int
-    quantiles: tuple[float, ...]  # of the normalised residuals at probabilities 0, 0.001, … 1
-    _bounds: dict[float, tuple[float, float]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    quantiles: tuple[float, ...]  # of all normalised residuals at probabilities 0, 0.001, … 1
+    band_edges: tuple[float, ...] = ()  # band k + 1 starts at estimate band_edges[k]
+    band_sizes: tuple[int, ...] = ()
+    band_quantiles: tuple[tuple[float, ...], ...] = ()  # each band's, on the same grid
+    _bounds: dict[float, LevelBounds] = field(default_factory=dict, compare=False, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_bounds"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state, _bounds={})
+        # Artifacts of format 3 have no bands: one band, all residuals.
+        defaults = {"band_edges": (), "band_sizes": (), "band_quantiles": ()}
+        self.__dict__.update({**defaults, **state}, _bounds={})
 
     def scale(self, estimate: Any) -> Any:
         return np.maximum(
@@ -63,28 +88,45 @@ class Calibration:
         scaled = self.scale_intercept + self.scale_slope * max(estimate, self.price_floor)
         return max(scaled, self.scale_min)
 
-    def bounds(self, level: float) -> tuple[float, float]:
-        """Lower and upper normalised-residual quantiles of a conformal range at `level`."""
+    def band(self, estimate: float) -> int:
+        return bisect.bisect_right(self.band_edges, estimate)
+
+    def bands(self, estimates: FloatArray) -> npt.NDArray[np.intp]:
+        return np.searchsorted(self.band_edges, estimates, side="right")
+
+    def bounds(self, level: float) -> LevelBounds:
+        """The quantiles of a conformal range at `level`, band by band."""
         cached = self._bounds.get(level)
         if cached is None:
             cached = self._bounds[level] = self._compute_bounds(level)
         return cached
 
-    def _compute_bounds(self, level: float) -> tuple[float, float]:
-        alpha = 1.0 - level
-        # Split conformal takes the k-th smallest residual with k = ⌈(n+1)(1 − α/2)⌉ (and
-        # ⌊(n+1)·α/2⌋ below); on the grid, order statistic k sits at (k − 1)/(n − 1).
-        n = max(self.n, 2)
-        upper = min(1.0, (math.ceil((n + 1) * (1 - alpha / 2)) - 1) / (n - 1))
-        lower = max(0.0, (math.floor((n + 1) * (alpha / 2)) - 1) / (n - 1))
-        grid = np.linspace(0.0, 1.0, len(self.quantiles))
-        q = np.interp([lower, upper], grid, self.quantiles)
-        return float(q[0]), float(q[1])
+    def _compute_bounds(self, level: float) -> LevelBounds:
+        pooled = _conformal(self.quantiles, self.n, level)
+        fallback = pooled or _extremes(self.quantiles)
+        bands = zip(self.band_quantiles, self.band_sizes, strict=True)
+        per_band = [_conformal(q, m, level) for q, m in bands]
+        if not per_band:
+            per_band = [fallback]
+        low = tuple((b or fallback)[0] for b in per_band)
+        high = tuple((b or fallback)[1] for b in per_band)
+        return LevelBounds(
+            low=low,
+            high=high,
+            pooled=tuple(b is None for b in per_band),
+            short=pooled is None,
+            low_array=np.array(low),
+            high_array=np.array(high),
+        )
 
     def describe(self) -> dict[str, Any]:
+        at_default = self.bounds(DEFAULT_LEVEL)
+        edges = [None, *self.band_edges, None]
         return {
-            "method": "normalised split-conformal on 5-fold out-of-fold residuals; "
-            "range = estimate + q × scale, scale = a + b × max(estimate, lowest training price)",
+            "method": "normalised split-conformal on 5-fold out-of-fold residuals, calibrated "
+            f"within {max(len(self.band_sizes), 1)} band(s) of the estimate (thirds of the "
+            "training homes by out-of-fold estimate); range = estimate + q × scale, "
+            "scale = a + b × max(estimate, lowest training price), q the band's quantiles",
             "scale": {
                 "a": self.scale_intercept,
                 "b": self.scale_slope,
@@ -93,15 +135,59 @@ class Calibration:
             },
             "n_residuals": self.n,
             "default_level": DEFAULT_LEVEL,
-            "bounds_at_default_level": list(self.bounds(DEFAULT_LEVEL)),
+            "bounds_at_default_level": list(
+                _conformal(self.quantiles, self.n, DEFAULT_LEVEL) or _extremes(self.quantiles)
+            ),
+            "bands": [
+                {
+                    "estimate_from": edges[k],
+                    "estimate_to": edges[k + 1],
+                    "n_residuals": size,
+                    "bounds_at_default_level": [at_default.low[k], at_default.high[k]],
+                    "calibrated_in_band_at_default_level": not at_default.pooled[k],
+                    "highest_level_calibrated_in_band": _largest_level(size),
+                }
+                for k, size in enumerate(self.band_sizes)
+            ],
             "residual_quantiles": list(self.quantiles),
         }
 
 
-def calibrate(y: FloatArray, out_of_fold: FloatArray, scaled: bool = True) -> Calibration:
+def _conformal(quantiles: tuple[float, ...], n: int, level: float) -> tuple[float, float] | None:
+    """Split-conformal quantiles at `level` from n residuals on a grid; None if n is too few.
+
+    Split conformal takes the k-th smallest residual with k = ⌈(n+1)(1 − α/2)⌉ (and
+    ⌊(n+1)·α/2⌋ below); it exists only when 1 ≤ that k ≤ n. On the grid, order statistic k
+    sits at (k − 1)/(n − 1).
+    """
+    alpha = 1.0 - level
+    upper_k = math.ceil((n + 1) * (1 - alpha / 2) - 1e-9)
+    lower_k = math.floor((n + 1) * (alpha / 2) + 1e-9)
+    if n < 2 or upper_k > n or lower_k < 1:
+        return None
+    grid = np.linspace(0.0, 1.0, len(quantiles))
+    q = np.interp([(lower_k - 1) / (n - 1), (upper_k - 1) / (n - 1)], grid, quantiles)
+    return float(q[0]), float(q[1])
+
+
+def _extremes(quantiles: tuple[float, ...]) -> tuple[float, float]:
+    return quantiles[0], quantiles[-1]
+
+
+def _largest_level(n: int) -> float:
+    """The highest level (in steps of 0.01) that n residuals can calibrate."""
+    levels = [v / 100 for v in range(50, 100)]
+    fits = [v for v in levels if _conformal((0.0, 1.0), n, v) is not None]
+    return max(fits) if fits else 0.0
+
+
+def calibrate(
+    y: FloatArray, out_of_fold: FloatArray, scaled: bool = True, bands: int = BANDS
+) -> Calibration:
     """A Calibration from true prices and out-of-fold estimates of them.
 
-    `scaled=False` fixes the scale at 1: the same dollar width for every house (a baseline).
+    `scaled=False` fixes the scale at 1 and uses one band: the same dollar width for every
+    house (a baseline).
     """
     # Written with few temporaries: 10,000,000 sales are 80 MB an array.
     floor = float(y.min())
@@ -113,7 +199,7 @@ def calibrate(y: FloatArray, out_of_fold: FloatArray, scaled: bool = True) -> Ca
         # A scale never below 1 % of the typical price keeps a flat fit from dividing by ~0.
         scale_min = 0.01 * float(np.median(y))
     else:
-        a, b, scale_min = 1.0, 0.0, 1.0
+        a, b, scale_min, bands = 1.0, 0.0, 1.0, 1
     calibration = Calibration(
         scale_intercept=a,
         scale_slope=b,
@@ -123,9 +209,28 @@ def calibrate(y: FloatArray, out_of_fold: FloatArray, scaled: bool = True) -> Ca
         quantiles=(),
     )
     residual /= calibration.scale(out_of_fold)
+    grid = np.linspace(0.0, 1.0, QUANTILE_GRID)
+    count = max(1, min(bands, len(y) // MIN_BAND))
+    edges = tuple(float(e) for e in np.quantile(out_of_fold, np.arange(1, count) / count))
+    sizes: list[int] = []
+    band_quantiles: list[tuple[float, ...]] = []
+    if count > 1:
+        bounds = [-np.inf, *edges, np.inf]
+        for k in range(count):
+            # Band k holds estimates in [bounds[k], bounds[k + 1]), as `Calibration.bands`.
+            part = residual[(out_of_fold >= bounds[k]) & (out_of_fold < bounds[k + 1])]
+            sizes.append(len(part))
+            band_quantiles.append(tuple(float(v) for v in np.quantile(part, grid)))
+            del part
     residual.sort()
-    grid = np.quantile(residual, np.linspace(0.0, 1.0, QUANTILE_GRID))
-    return replace(calibration, quantiles=tuple(float(v) for v in grid))
+    pooled = tuple(float(v) for v in np.quantile(residual, grid))
+    return replace(
+        calibration,
+        quantiles=pooled,
+        band_edges=edges,
+        band_sizes=tuple(sizes),
+        band_quantiles=tuple(band_quantiles),
+    )
 
 
 def _line_with_rising_slope(x: FloatArray, y: FloatArray) -> tuple[float, float]:
@@ -198,7 +303,12 @@ class PriceModel:
         """Low and high ends of the calibrated range around estimates (never below 0)."""
         if self.calibration is None:
             raise ValueError("this model has no range calibration")
-        q_low, q_high = self.calibration.bounds(level)
+        bounds = self.calibration.bounds(level)
+        q_low: Any = bounds.low[0]
+        q_high: Any = bounds.high[0]
+        if len(bounds.low) > 1:
+            band = self.calibration.bands(estimate)
+            q_low, q_high = bounds.low_array[band], bounds.high_array[band]
         scale = self.calibration.scale(estimate)
         return np.maximum(estimate + q_low * scale, 0.0), estimate + q_high * scale
 
@@ -210,7 +320,9 @@ class PriceModel:
         if self.calibration is None:
             raise ValueError("this model has no range calibration")
         # Plain floats, the same operations in the same order as `interval` on arrays.
-        q_low, q_high = self.calibration.bounds(level)
+        bounds = self.calibration.bounds(level)
+        band = self.calibration.band(price) if len(bounds.low) > 1 else 0
+        q_low, q_high = bounds.low[band], bounds.high[band]
         scale = self.calibration.scale_one(price)
         low, high = max(price + q_low * scale, 0.0), price + q_high * scale
         values = {"beds": beds, "baths": baths, "sqft": sqft}
@@ -219,11 +331,14 @@ class PriceModel:
             low=low,
             high=high,
             contributions=parts,
-            warnings=self.warnings(values, price),
+            warnings=self.warnings(values, price, level, band),
         )
 
-    def warnings(self, values: dict[str, float], price: float) -> list[dict[str, Any]]:
-        """What makes one estimate less trustworthy: inputs or a price outside the data seen."""
+    def warnings(
+        self, values: dict[str, float], price: float, level: float, band: int
+    ) -> list[dict[str, Any]]:
+        """What makes one estimate less trustworthy: inputs or a price outside the data seen,
+        or a range calibrated on fewer sales than its level needs."""
         found = []
         for name in FEATURES:
             low, high = self.ranges.get(name, (-math.inf, math.inf))
@@ -232,7 +347,41 @@ class PriceModel:
         price_warning = self.price_warning(price)
         if price_warning is not None:
             found.append(price_warning)
+        calibration_warning = self.calibration_warning(level, band)
+        if calibration_warning is not None:
+            found.append(calibration_warning)
         return found
+
+    def calibration_warning(self, level: float, band: int) -> dict[str, Any] | None:
+        """A warning when the range at `level` could not be calibrated as it should be."""
+        assert self.calibration is not None
+        bounds = self.calibration.bounds(level)
+        if not (bounds.short or bounds.pooled[band]):
+            return None
+        key = (f"calibration {band}", level)
+        warning = self._warnings.get(key)
+        if warning is None:
+            n = self.calibration.n
+            if bounds.short:
+                warning = {
+                    "code": "range_too_few_sales",
+                    "field": "price_low",
+                    "message": f"{n} training sales are too few to calibrate a {level:.0%} "
+                    "range: it spans the largest errors seen, and may hold the sale price less "
+                    f"often than {level:.0%}",
+                }
+            else:
+                m = self.calibration.band_sizes[band]
+                warning = {
+                    "code": "range_calibrated_on_all_sales",
+                    "field": "price_low",
+                    "message": f"{m} training sales near this estimate are too few to "
+                    f"calibrate a {level:.0%} range on them alone: the range is calibrated on "
+                    f"all {n} sales, and may hold the price of homes like this one less often "
+                    f"than {level:.0%}",
+                }
+            self._warnings[key] = warning
+        return warning
 
     def range_warning(self, name: str, value: float) -> dict[str, Any]:
         # Values repeat across a batch (areas, bedroom counts): one dict serves them all.
@@ -299,6 +448,15 @@ def explain_many(model: PriceModel, X: FloatArray, level: float) -> Explanations
         warning = model.price_warning(value)
         if warning is not None:
             warnings.setdefault(i, []).append(warning)
+    assert model.calibration is not None
+    bounds = model.calibration.bounds(level)
+    if bounds.short or any(bounds.pooled):
+        bands = model.calibration.bands(price) if len(bounds.low) > 1 else np.zeros(len(X), int)
+        for band in range(len(bounds.low)):
+            band_warning = model.calibration_warning(level, band)
+            if band_warning is not None:
+                for i in np.flatnonzero(bands == band).tolist():
+                    warnings.setdefault(i, []).append(band_warning)
     return Explanations(price, low, high, parts, warnings)
 
 

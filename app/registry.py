@@ -21,7 +21,7 @@ import joblib
 
 from .errors import Conflict, NotFound
 from .fsutil import atomic_write, fsync_dir, write_file
-from .model import ARTIFACT_FORMAT, PriceModel
+from .model import ARTIFACT_FORMAT, READABLE_FORMATS, PriceModel
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +147,11 @@ class Registry:
                 f"model version {version}: checksum mismatch (expected {expected}, got {actual})"
             )
         card = self.card(version)
-        if card.get("artifact_format") != ARTIFACT_FORMAT:
+        if card.get("artifact_format") not in READABLE_FORMATS:
+            readable = " and ".join(str(f) for f in READABLE_FORMATS)
             raise CorruptVersion(
                 f"model version {version} was written in artifact format "
-                f"{card.get('artifact_format', 1)}, this service reads format {ARTIFACT_FORMAT}: "
+                f"{card.get('artifact_format', 1)}, this service reads formats {readable}: "
                 "refit it with this release"
             )
         model = joblib.load(io.BytesIO(artifact))

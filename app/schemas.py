@@ -72,7 +72,10 @@ class Contributions(BaseModel):
 
 class EstimateWarning(BaseModel):
     code: str = Field(
-        description="`outside_training_range`, `below_training_prices` or `non_positive_estimate`."
+        description="`outside_training_range`, `below_training_prices`, "
+        "`non_positive_estimate`, `range_calibrated_on_all_sales` (too few training sales near "
+        "this estimate for the level: the range is calibrated on all sales) or "
+        "`range_too_few_sales` (too few training sales for the level at all)."
     )
     field: str | None = Field(None, description="The input or output the warning is about.")
     message: str
@@ -85,7 +88,8 @@ class Estimate(BaseModel):
     price_per_sqft: float = Field(description="The estimate divided by the living area.")
     contributions: Contributions
     warnings: list[EstimateWarning] = Field(
-        description="Empty when the inputs and the estimate lie within the training data."
+        description="Empty when the inputs and the estimate lie within the training data and "
+        "the range is calibrated on enough sales near the estimate."
     )
 
 

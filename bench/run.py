@@ -255,6 +255,9 @@ def main() -> None:
     )
     parser.add_argument("--skip-fit", action="store_true", help="leave out the fitting figures")
     parser.add_argument(
+        "--skip-intervals", action="store_true", help="leave out the price-range table"
+    )
+    parser.add_argument(
         "--fit-rows", default="1000000,10000000", help="comma-separated sizes of the fit CSVs"
     )
     args = parser.parse_args()
@@ -396,6 +399,11 @@ def main() -> None:
     print("=" * 100)
     for name, figure, note in table:
         print(f"{name:<{width}}  {figure}  {note}")
+    if not args.skip_intervals:
+        from bench.intervals import report
+
+        print("\nprice ranges (bench/intervals.py)")
+        print(report())
 
 
 class _asgi(Served):
