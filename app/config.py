@@ -15,6 +15,17 @@ class Settings(BaseSettings):
 
     model_dir: Path = Field(Path("models"), description="Model versions and the ACTIVE pointer.")
     data_dir: Path = Field(Path("data"), description="The listing store that models are fitted on.")
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://user:password@host:5432/db: keep versions, listings, jobs and "
+        "the fit lock in this database instead of model_dir and data_dir (unset: files).",
+    )
+    db_pool_size: int = Field(
+        4, ge=1, le=100, description="Most database connections one process holds in its pool."
+    )
+    db_connect_timeout: float = Field(
+        3.0, gt=0, le=60, description="Seconds a database connection may take to open."
+    )
     api_key: SecretStr | None = Field(
         None, description="Bearer key for the mutating endpoints; unset means they refuse."
     )

@@ -66,6 +66,15 @@ class UnsupportedMediaType(ServiceError):
     status_code = 415
 
 
+class Unavailable(ServiceError):
+    """The shared storage cannot be reached now; the client may try again shortly."""
+
+    status_code = 503
+
+    def __init__(self, detail: Any, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 class NotReady(ServiceError):
     """No model can be served (yet)."""
 

@@ -1,113 +1,45 @@
-"""Retrain jobs: their state on disk, readable from any worker, and the runner that fits them.
+"""Retrain jobs: fitting them one at a time, and the runner that starts the fitting process.
 
-A job file `<data_dir>/jobs/<id>.json` is replaced atomically at each change of state; a marker
-`jobs/pending/<id>` exists while the job is queued or running. Fits run one at a time across all
-processes that share the model directory: the runner holds the inter-process fit lock
-(`<model_dir>/.fit.lock`) for the whole of a fit. A job found `running` while that lock is free
-was interrupted (its process died): it is run again once, then marked failed with the reason.
+Jobs live in the storage (`app.storage`), readable from any worker. Fits run one at a time across
+every process that shares the storage: the fitting process holds the storage's fit lock (an
+flock, or a PostgreSQL advisory lock held by its session) for the whole of a run. A job found
+`running` while that lock is free was interrupted (its process died): it is run again once, then
+marked failed with the reason.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import subprocess
 import sys
 import threading
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from .config import Settings
-from .errors import NotFound, ServiceError
+from .errors import NotFound, ServiceError, Unavailable
 from .fitting import fit_stream, fit_table, judge, select_window
-from .fsutil import atomic_write, fsync_dir
 from .listings import features, target
-from .registry import CorruptVersion, Registry
-from .store import Store
+from .storage import CorruptVersion, Storage, open_storage
+from .storage.base import TERMINAL
 
 log = logging.getLogger(__name__)
 
-TERMINAL = frozenset({"succeeded", "failed"})
+__all__ = ["MAX_ATTEMPTS", "TERMINAL", "JobRunner", "run_job", "run_pending", "settings_env"]
+
 MAX_ATTEMPTS = 2
-_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def fit_lock(model_dir: Path) -> FileLock:
-    model_dir.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(model_dir / ".fit.lock"))
-
-
-class Jobs:
-    def __init__(self, data_dir: Path) -> None:
-        self.root = data_dir / "jobs"
-        self.pending_dir = self.root / "pending"
-
-    def ensure(self) -> None:
-        self.pending_dir.mkdir(parents=True, exist_ok=True)
-
-    def create(self, **fields: Any) -> dict[str, Any]:
-        self.ensure()
-        job = {
-            "job_id": uuid.uuid4().hex,
-            "status": "queued",
-            "created_at": _now(),
-            "attempts": 0,
-            **fields,
-        }
-        self._write(job)
-        marker = self.pending_dir / job["job_id"]
-        marker.touch()
-        fsync_dir(self.pending_dir)
-        return job
-
-    def get(self, job_id: str) -> dict[str, Any]:
-        if not _JOB_ID.match(job_id):
-            raise NotFound(f"no job {job_id!r}")
-        try:
-            job: dict[str, Any] = json.loads((self.root / f"{job_id}.json").read_text())
-        except FileNotFoundError:
-            raise NotFound(f"no job {job_id!r}") from None
-        return job
-
-    def pending(self) -> list[dict[str, Any]]:
-        """Queued and running jobs, oldest first."""
-        if not self.pending_dir.is_dir():
-            return []
-        jobs = []
-        for marker in self.pending_dir.iterdir():
-            try:
-                jobs.append(self.get(marker.name))
-            except NotFound:
-                marker.unlink(missing_ok=True)  # a crash between the two writes of `create`
-        return sorted(jobs, key=lambda j: j["created_at"])
-
-    def has_pending(self) -> bool:
-        return self.pending_dir.is_dir() and any(self.pending_dir.iterdir())
-
-    def update(self, job: dict[str, Any], **changes: Any) -> dict[str, Any]:
-        job = {**job, **changes}
-        self._write(job)
-        if job["status"] in TERMINAL:
-            (self.pending_dir / job["job_id"]).unlink(missing_ok=True)
-        return job
-
-    def _write(self, job: dict[str, Any]) -> None:
-        atomic_write(self.root / f"{job['job_id']}.json", json.dumps(job, indent=2).encode())
-
-
-def run_job(settings: Settings, jobs: Jobs, job: dict[str, Any]) -> dict[str, Any]:
+def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[str, Any]:
     """Fit one job; the caller holds the fit lock."""
+    jobs, registry, store = storage.jobs, storage.registry, storage.store
     if job["status"] == "running" and job["attempts"] >= MAX_ATTEMPTS:
         return jobs.update(
             job,
@@ -117,7 +49,6 @@ def run_job(settings: Settings, jobs: Jobs, job: dict[str, Any]) -> dict[str, An
             "listings are stored and the next fit includes them",
         )
     job = jobs.update(job, status="running", started_at=_now(), attempts=job["attempts"] + 1)
-    registry, store = Registry(settings.model_dir), Store(settings.data_dir)
     try:
         snapshot = store.snapshot()
         if snapshot is None:
@@ -150,7 +81,7 @@ def run_job(settings: Settings, jobs: Jobs, job: dict[str, Any]) -> dict[str, An
         if job.get("force") and not verdict.promote:
             reason = f"forced (the gate said: {verdict.reason})"
         if promoted:
-            registry.activate(version)
+            registry.activate(version, by=f"retrain job {job['job_id']}")
         return jobs.update(
             job,
             status="succeeded",
@@ -188,22 +119,23 @@ def _reason(detail: Any) -> str:
     return str(detail)
 
 
-def run_pending(settings: Settings) -> int:
+def run_pending(settings: Settings, storage: Storage) -> int:
     """Fit every pending job, oldest first, holding the fit lock; return how many ran."""
-    jobs = Jobs(settings.data_dir)
     count = 0
-    with fit_lock(settings.model_dir):
-        while pending := jobs.pending():
-            for job in pending:
-                run_job(settings, jobs, job)
-                count += 1
+    with storage.fit_lock():
+        while (job := storage.jobs.next_pending()) is not None:
+            run_job(settings, storage, job)
+            count += 1
     return count
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The settings as HOUSE_PRICE_* variables, for a child process (the key stays behind)."""
-    values = settings.model_dump(exclude={"api_key"})
-    return {f"HOUSE_PRICE_{k.upper()}": str(v) for k, v in values.items() if v is not None}
+    values = settings.model_dump(exclude={"api_key", "database_url"})
+    env = {f"HOUSE_PRICE_{k.upper()}": str(v) for k, v in values.items() if v is not None}
+    if settings.database_url is not None:
+        env["HOUSE_PRICE_DATABASE_URL"] = settings.database_url.get_secret_value()
+    return env
 
 
 class JobRunner:
@@ -213,9 +145,9 @@ class JobRunner:
     worker that serves predictions.
     """
 
-    def __init__(self, settings: Settings, check_every: float = 1.0) -> None:
+    def __init__(self, settings: Settings, storage: Storage, check_every: float = 1.0) -> None:
         self.settings = settings
-        self.jobs = Jobs(settings.data_dir)
+        self.storage = storage
         self.check_every = check_every
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -238,19 +170,12 @@ class JobRunner:
             if self._stop.is_set():
                 return
             try:
-                if self.jobs.has_pending() and self._fit_lock_free():
+                if self.storage.jobs.has_pending() and self.storage.fit_lock_free():
                     self._run_child()
+            except Unavailable as exc:
+                log.warning("the job runner could not check for jobs: %s", exc.detail)
             except Exception:
                 log.exception("the job runner failed; it tries again")
-
-    def _fit_lock_free(self) -> bool:
-        lock = fit_lock(self.settings.model_dir)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            return False
-        lock.release()
-        return True
 
     def _run_child(self) -> None:
         env = {**os.environ, **settings_env(self.settings)}
@@ -260,7 +185,13 @@ class JobRunner:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: [fit] %(message)s")
-    run_pending(Settings())
+    settings = Settings()
+    storage = open_storage(settings)
+    try:
+        storage.ensure()
+        run_pending(settings, storage)
+    finally:
+        storage.close()
     return 0
 
 

@@ -17,10 +17,9 @@ from .api.docs import ASSETS_DIR, STATIC_PREFIX
 from .config import Settings
 from .errors import ServiceError, handle_service_error, handle_validation_error
 from .fastpath import FastPredict
-from .jobs import JobRunner, Jobs
+from .jobs import JobRunner
 from .middleware import BodyLimit, RequestMetrics
-from .registry import ActiveModel, Registry
-from .store import Store
+from .storage import ActiveModel, Storage, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +33,21 @@ header). Endpoints that change the service need the bearer key (`HOUSE_PRICE_API
 """
 
 
-async def _follow_pointer(active: ActiveModel, interval: float) -> None:
-    """Poll the ACTIVE pointer so this worker serves a new version within `interval` seconds."""
+async def _follow_pointer(active: ActiveModel, storage: Storage, interval: float) -> None:
+    """Follow the active pointer so this worker serves a new version within a second.
+
+    The storage says when the pointer may have changed (PostgreSQL notifies at once; files are
+    polled every `interval` seconds).
+    """
     served = active.current.version if active.current else None
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.to_thread(storage.wait_for_change, interval)
         metrics.TALLY.flush()
         try:
             await asyncio.to_thread(active.refresh)
         except Exception:  # a watcher that dies would freeze this worker on an old version
-            log.exception("checking the ACTIVE pointer failed")
+            log.exception("checking the active pointer failed")
+            await asyncio.sleep(interval)
             continue
         if active.current is not None and active.current.version != served:
             metrics.served(served, active.current.version)
@@ -57,23 +61,18 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        registry = Registry(settings.model_dir)
-        await asyncio.to_thread(registry.ensure)
-        active = ActiveModel(registry)
+        storage = open_storage(settings, listen=True)
+        await asyncio.to_thread(storage.ensure)
+        active = ActiveModel(storage.registry)
         await asyncio.to_thread(active.refresh)
         if active.current is not None:
             metrics.served(None, active.current.version)
-        store, jobs = Store(settings.data_dir), Jobs(settings.data_dir)
-        await asyncio.to_thread(store.ensure)
-        await asyncio.to_thread(jobs.ensure)
-        runner = JobRunner(settings)
+        runner = JobRunner(settings, storage)
         app.state.settings = settings
-        app.state.registry = registry
+        app.state.storage = storage
         app.state.active = active
-        app.state.store = store
-        app.state.jobs = jobs
         app.state.runner = runner
-        watcher = asyncio.create_task(_follow_pointer(active, settings.poll_interval))
+        watcher = asyncio.create_task(_follow_pointer(active, storage, settings.poll_interval))
         # Jobs left pending by a process that died are picked up on the runner's first check.
         runner.start()
         runner.wake()
@@ -84,6 +83,7 @@ def create_app(
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            await asyncio.to_thread(storage.close)
             metrics.TALLY.flush()
             metrics.process_exited()
 

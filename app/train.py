@@ -14,12 +14,10 @@ from tqdm import tqdm
 from .config import Settings
 from .errors import ServiceError
 from .fitting import fit_stream, fit_table, select_window
-from .jobs import fit_lock
 from .listings import read_chunks, read_table
 from .model import FloatArray
-from .registry import Registry
 from .report import write_report
-from .store import Mode, Store
+from .storage import ListingStore, Mode, Storage, open_storage
 
 STREAM_CHUNK_ROWS = 1_000_000
 
@@ -104,16 +102,28 @@ def render(card: dict[str, Any], active: bool) -> str:
 def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None:
     if args.window_days is not None and args.window_days <= 0:
         raise ServiceError("--window-days must be a positive number of days")
-    registry = Registry(args.model_dir or settings.model_dir)
-    store = Store(args.data_dir or settings.data_dir)
+    overrides = {"model_dir": args.model_dir, "data_dir": args.data_dir}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    storage = open_storage(settings)
+    try:
+        return _train(args, settings, storage)
+    finally:
+        storage.close()
+
+
+def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> dict[str, Any] | None:
+    registry, store = storage.registry, storage.store
     window = args.window_days or settings.training_window_days
     stream = _streams(args, window)
-    if args.if_no_active and registry.active_version() is not None:
-        return None
+    if args.if_no_active:
+        storage.ensure()  # a start-up script: a new database gets its schema first
+        if registry.active_version() is not None:
+            return None
     # The file is read and checked in full before anything (even the lock) is written.
     frame = read_table(args.data) if args.data and not stream else None
     new = list(_progress(read_chunks(args.data, args.chunk_rows))) if stream else []
-    with fit_lock(registry.root):
+    storage.ensure()  # only once the data has passed its checks: a bad file writes nothing
+    with storage.fit_lock():
         if args.if_no_active and registry.active_version() is not None:
             return None
         mode: Mode = "append" if args.append else "replace"
@@ -147,7 +157,7 @@ def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None
         card["training"].update({"set": snapshot.set_id, "batches": list(snapshot.batches)})
         version = registry.save(model, card)
         if not args.no_activate:
-            registry.activate(version)
+            registry.activate(version, by="python -m app.train")
     card = registry.card(version)
     if args.report:
         assert training is not None  # a report takes the in-memory fit
@@ -156,7 +166,7 @@ def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None
     return card
 
 
-def _training_set(store: Store, frame: pd.DataFrame | None, *, append: bool) -> pd.DataFrame:
+def _training_set(store: ListingStore, frame: pd.DataFrame | None, *, append: bool) -> pd.DataFrame:
     """The rows the next fit sees: the store's current set, plus or instead of `frame`."""
     snapshot = store.snapshot()
     stored = store.read(snapshot) if snapshot is not None and (frame is None or append) else None
@@ -177,7 +187,7 @@ def _streams(args: argparse.Namespace, window: int | None) -> bool:
     return args.data is not None and window is None and args.report is None
 
 
-def _stored_chunks(store: Store) -> list[FloatArray]:
+def _stored_chunks(store: ListingStore) -> list[FloatArray]:
     snapshot = store.snapshot()
     return [] if snapshot is None else list(store.chunks(snapshot, STREAM_CHUNK_ROWS))
 

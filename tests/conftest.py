@@ -1,25 +1,74 @@
-"""Fixtures: a temporary model directory, the bundled data set, a fitted model, an app client."""
+"""Fixtures: the bundled data set, a storage (files, or a fresh PostgreSQL schema), a fitted
+model, an app client.
+
+Storage fixtures use files unless a test module asks for both engines by overriding `backend`
+(tests/storage/conftest.py does). PostgreSQL tests run against the server at
+HOUSE_PRICE_TEST_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres), each in a
+schema of its own; with no server they are skipped, except under CI, where that is a failure.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from app.config import Settings
 from app.fitting import fit_table
 from app.listings import read_table
 from app.main import create_app
-from app.registry import Registry
-from app.store import Store
+from app.storage import ListingStore, Registry, Storage, open_storage
+from app.storage.postgres import redact
 
 ROOT = Path(__file__).resolve().parent.parent
 SACRAMENTO = ROOT / "data" / "sacramento.csv"
 API_KEY = "test-key-4f1c2a"
+TEST_DATABASE_URL = os.environ.get(
+    "HOUSE_PRICE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(scope="session")
+def database_server() -> str:
+    """The PostgreSQL server the tests use; a failure under CI when it does not answer."""
+    try:
+        psycopg.connect(TEST_DATABASE_URL, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        message = f"no PostgreSQL server at {redact(TEST_DATABASE_URL)}: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message + " (set HOUSE_PRICE_TEST_DATABASE_URL)")
+    return TEST_DATABASE_URL
+
+
+def schema_url(server: str, schema: str) -> str:
+    return make_conninfo(server, options=f"-csearch_path={schema}")
+
+
+@pytest.fixture
+def database_url(database_server: str) -> Iterator[str]:
+    """A connection string to a fresh, empty schema of its own, dropped afterwards."""
+    schema = f"hp_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    yield schema_url(database_server, schema)
+    with psycopg.connect(database_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def backend() -> str:
+    """The storage engine of a test: files, unless the module asks for both."""
+    return "files"
 
 
 @pytest.fixture(scope="session")
@@ -36,10 +85,26 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def registry(model_dir: Path) -> Registry:
-    registry = Registry(model_dir)
-    registry.ensure()
-    return registry
+def settings(
+    model_dir: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Settings:
+    extra: dict[str, Any] = {}
+    if backend == "postgres":
+        extra["database_url"] = request.getfixturevalue("database_url")
+    return make_settings(model_dir, tmp_path, **extra)
+
+
+@pytest.fixture
+def storage(settings: Settings) -> Iterator[Storage]:
+    opened = open_storage(settings)
+    opened.ensure()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def registry(storage: Storage) -> Registry:
+    return storage.registry
 
 
 @pytest.fixture
@@ -62,11 +127,6 @@ def make_settings(model_dir: Path, tmp_path: Path, **overrides: Any) -> Settings
 
 
 @pytest.fixture
-def settings(model_dir: Path, tmp_path: Path) -> Settings:
-    return make_settings(model_dir, tmp_path)
-
-
-@pytest.fixture
 def client(settings: Settings, fitted: str) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
@@ -78,8 +138,7 @@ def auth() -> dict[str, str]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(storage: Storage) -> ListingStore:
     """The listing store of `settings`, holding the bundled data as its training set."""
-    store = Store(tmp_path / "data")
-    store.add(read_table(SACRAMENTO), "replace")
-    return store
+    storage.store.add(read_table(SACRAMENTO), "replace")
+    return storage.store

@@ -1,4 +1,5 @@
-"""Retrain jobs: state on disk, one fit at a time, interrupted jobs finished or failed."""
+"""Retrain jobs on both engines: stored state, one fit at a time, interrupted jobs finished or
+failed."""
 
 from __future__ import annotations
 
@@ -12,23 +13,32 @@ import pytest
 
 from app.config import Settings
 from app.errors import NotFound
-from app.jobs import MAX_ATTEMPTS, Jobs, fit_lock, run_pending, settings_env
+from app.jobs import MAX_ATTEMPTS, run_pending, settings_env
 from app.listings import fingerprint, from_records
-from app.registry import Registry
-from app.store import Store
-from tests.conftest import ROOT, make_settings
+from app.storage import JobStore, ListingStore, Registry, Storage
+from tests.conftest import ROOT
+
+
+@pytest.fixture(params=["files", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def jobs(settings: Settings) -> Jobs:
-    return Jobs(settings.data_dir)
+def jobs(storage: Storage) -> JobStore:
+    return storage.jobs
 
 
 def test_a_queued_job_is_fitted_and_promoted(
-    settings: Settings, store: Store, registry: Registry, fitted: str, jobs: Jobs
+    storage: Storage,
+    settings: Settings,
+    store: ListingStore,
+    registry: Registry,
+    fitted: str,
+    jobs: JobStore,
 ) -> None:
     job = jobs.create(mode="append", force=False)
-    assert run_pending(settings) == 1
+    assert run_pending(settings, storage) == 1
     done = jobs.get(job["job_id"])
     assert done["status"] == "succeeded"
     assert done["promoted"] is True and done["active_version"] == done["version"] != fitted
@@ -44,54 +54,56 @@ def test_a_queued_job_is_fitted_and_promoted(
     assert jobs.pending() == []
 
 
-def test_a_job_with_an_empty_store_fails_with_the_reason(settings: Settings, jobs: Jobs) -> None:
+def test_a_job_with_an_empty_store_fails_with_the_reason(
+    storage: Storage, settings: Settings, jobs: JobStore
+) -> None:
     job = jobs.create(mode="append", force=False)
-    run_pending(settings)
+    run_pending(settings, storage)
     done = jobs.get(job["job_id"])
     assert done["status"] == "failed"
     assert "listing store is empty" in done["reason"]
 
 
 def test_a_job_interrupted_once_is_run_again(
-    settings: Settings, store: Store, fitted: str, jobs: Jobs
+    storage: Storage, settings: Settings, store: ListingStore, fitted: str, jobs: JobStore
 ) -> None:
     job = jobs.update(jobs.create(mode="append", force=False), status="running", attempts=1)
-    run_pending(settings)
+    run_pending(settings, storage)
     done = jobs.get(job["job_id"])
     assert done["status"] == "succeeded" and done["attempts"] == 2
 
 
 def test_a_job_interrupted_too_often_is_failed_with_the_reason(
-    settings: Settings, store: Store, jobs: Jobs
+    storage: Storage, settings: Settings, store: ListingStore, jobs: JobStore
 ) -> None:
     job = jobs.create(mode="append", force=False)
     jobs.update(job, status="running", attempts=MAX_ATTEMPTS)
-    run_pending(settings)
+    run_pending(settings, storage)
     done = jobs.get(job["job_id"])
     assert done["status"] == "failed"
     assert "interrupted" in done["reason"] and "next fit includes them" in done["reason"]
 
 
 def test_force_promotes_what_the_gate_holds_back(
-    settings: Settings, registry: Registry, fitted: str, jobs: Jobs
+    storage: Storage, settings: Settings, registry: Registry, fitted: str, jobs: JobStore
 ) -> None:
-    store = Store(settings.data_dir)
+    store = storage.store
     few = from_records(
         {"beds": 3, "baths": 2, "sqft": 1000 + i, "price": 1e5 + i} for i in range(6)
     )
     store.add(few, "replace")
     held = jobs.create(mode="replace", force=False)
-    run_pending(settings)
+    run_pending(settings, storage)
     assert jobs.get(held["job_id"])["promoted"] is False
     assert registry.active_version() == fitted
     forced = jobs.create(mode="replace", force=True)
-    run_pending(settings)
+    run_pending(settings, storage)
     done = jobs.get(forced["job_id"])
     assert done["promoted"] is True and done["reason"].startswith("forced")
     assert registry.active_version() == done["version"]
 
 
-def test_unknown_and_malformed_job_ids_are_not_found(jobs: Jobs) -> None:
+def test_unknown_and_malformed_job_ids_are_not_found(jobs: JobStore) -> None:
     with pytest.raises(NotFound):
         jobs.get("0" * 32)
     with pytest.raises(NotFound):
@@ -99,11 +111,10 @@ def test_unknown_and_malformed_job_ids_are_not_found(jobs: Jobs) -> None:
 
 
 def test_a_fit_waits_for_the_inter_process_lock(
-    settings: Settings, store: Store, fitted: str, jobs: Jobs
+    storage: Storage, settings: Settings, store: ListingStore, fitted: str, jobs: JobStore
 ) -> None:
     job = jobs.create(mode="append", force=False)
-    lock = fit_lock(settings.model_dir)
-    with lock:
+    with storage.fit_lock():
         child = subprocess.Popen(
             [sys.executable, "-m", "app.jobs"],
             cwd=ROOT,
@@ -139,10 +150,10 @@ def test_settings_are_written_so_that_the_child_reads_them_back(
 
 
 def test_the_training_window_setting_limits_a_retrain_to_recent_sales(
-    model_dir: Path, tmp_path: Path, fitted: str
+    storage: Storage, settings: Settings, fitted: str
 ) -> None:
-    settings = make_settings(model_dir, tmp_path, training_window_days=30)
-    store = Store(settings.data_dir)
+    settings = settings.model_copy(update={"training_window_days": 30})
+    store = storage.store
     rows = [
         {
             "beds": 2 + i % 3,
@@ -154,25 +165,25 @@ def test_the_training_window_setting_limits_a_retrain_to_recent_sales(
         for i in range(200)
     ]
     store.add(from_records(rows), "replace")
-    jobs = Jobs(settings.data_dir)
+    jobs = storage.jobs
     job = jobs.create(mode="replace", force=True)
-    run_pending(settings)
+    run_pending(settings, storage)
     done = jobs.get(job["job_id"])
     assert done["status"] == "succeeded", done
-    window = Registry(model_dir).card(done["version"])["training"]["window"]
+    window = storage.registry.card(done["version"])["training"]["window"]
     assert window["days"] == 30 and done["n_train"] == window["rows_in_window"] < 200
 
 
 def test_a_fit_the_user_can_fix_is_logged_in_one_line_without_a_traceback(
-    settings: Settings, jobs: Jobs, caplog: pytest.LogCaptureFixture
+    storage: Storage, settings: Settings, jobs: JobStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    Store(settings.data_dir).add(
+    storage.store.add(
         from_records({"beds": 3, "baths": 2, "sqft": 1000 + i, "price": 1e5 + i} for i in range(2)),
         "replace",
     )
     job = jobs.create(mode="replace", force=False)
     with caplog.at_level(logging.INFO, logger="app.jobs"):
-        run_pending(settings)
+        run_pending(settings, storage)
     done = jobs.get(job["job_id"])
     assert done["status"] == "failed"
     assert done["reason"].startswith("need at least 4 listings to fit a model, got 2")
@@ -182,9 +193,10 @@ def test_a_fit_the_user_can_fix_is_logged_in_one_line_without_a_traceback(
 
 
 def test_a_fit_that_fails_by_a_bug_is_logged_with_its_traceback(
+    storage: Storage,
     settings: Settings,
-    store: Store,
-    jobs: Jobs,
+    store: ListingStore,
+    jobs: JobStore,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -193,7 +205,7 @@ def test_a_fit_that_fails_by_a_bug_is_logged_with_its_traceback(
 
     monkeypatch.setattr("app.jobs.fit_stream", broken)
     job = jobs.create(mode="append", force=False)
-    run_pending(settings)
+    run_pending(settings, storage)
     assert jobs.get(job["job_id"])["reason"] == "ZeroDivisionError: a bug"
     [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert record.levelno == logging.ERROR and record.exc_info is not None

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from app.listings import fingerprint
-from app.registry import Registry
-from app.store import Store
+from app.storage.files import FileRegistry as Registry
+from app.storage.files import FileStore as Store
 from app.train import main
 from tests.conftest import ROOT, SACRAMENTO
 

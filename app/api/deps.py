@@ -1,4 +1,4 @@
-"""Dependencies shared by the routers: settings, registry, the served model, the bearer key."""
+"""Dependencies shared by the routers: settings, storage, the served model, the bearer key."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..config import Settings
 from ..errors import Forbidden, NotReady, Unauthorized
-from ..jobs import JobRunner, Jobs
-from ..registry import ActiveModel, LoadedModel, Registry
-from ..store import Store
+from ..jobs import JobRunner
+from ..storage import ActiveModel, JobStore, ListingStore, LoadedModel, Registry, Storage
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -25,20 +24,24 @@ def get_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
+def get_storage(request: Request) -> Storage:
+    return cast(Storage, request.app.state.storage)
+
+
 def get_registry(request: Request) -> Registry:
-    return cast(Registry, request.app.state.registry)
+    return get_storage(request).registry
 
 
 def get_active(request: Request) -> ActiveModel:
     return cast(ActiveModel, request.app.state.active)
 
 
-def get_store(request: Request) -> Store:
-    return cast(Store, request.app.state.store)
+def get_store(request: Request) -> ListingStore:
+    return get_storage(request).store
 
 
-def get_jobs(request: Request) -> Jobs:
-    return cast(Jobs, request.app.state.jobs)
+def get_jobs(request: Request) -> JobStore:
+    return get_storage(request).jobs
 
 
 def get_runner(request: Request) -> JobRunner:

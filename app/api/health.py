@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from .. import metrics
-from ..registry import ActiveModel
 from ..schemas import Readiness
+from ..storage import ActiveModel
 from .deps import get_active
 
 router = APIRouter(tags=["operations"])

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.concurrency import run_in_threadpool
 
 from .. import metrics
-from ..registry import ActiveModel, Registry
 from ..schemas import Activation, ModelCard, VersionList
+from ..storage import ActiveModel, Registry
 from .deps import Authorized, Model, get_active, get_registry
 from .predict import json_response
 
@@ -66,7 +66,9 @@ async def activate(
     registry: Annotated[Registry, Depends(get_registry)],
     active: Annotated[ActiveModel, Depends(get_active)],
 ) -> Any:
-    previous = await run_in_threadpool(registry.activate, version)
+    previous = await run_in_threadpool(
+        registry.activate, version, "POST /models/{version}/activate"
+    )
     metrics.ACTIVATIONS.inc()
     # This worker switches now; the others follow the pointer within a poll interval.
     await run_in_threadpool(active.refresh)

@@ -11,8 +11,8 @@ from .. import encode, listings, metrics
 from ..config import Settings
 from ..errors import BadInput
 from ..model import explain_many
-from ..registry import LoadedModel
 from ..schemas import BatchPrediction, House, HouseBatch, Prediction
+from ..storage import LoadedModel
 from .bodies import check_rows, content_type, houses_fast, load_json, validate
 from .deps import Model, get_settings
 

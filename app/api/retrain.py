@@ -13,10 +13,9 @@ from fastapi.concurrency import run_in_threadpool
 from .. import listings
 from ..config import Settings
 from ..errors import BadInput
-from ..jobs import TERMINAL, JobRunner, Jobs
-from ..registry import ActiveModel
+from ..jobs import TERMINAL, JobRunner
 from ..schemas import Job, RetrainRequest
-from ..store import Store
+from ..storage import ActiveModel, JobStore, ListingStore
 from .bodies import content_type, parse_rows
 from .deps import Authorized, get_active, get_jobs, get_runner, get_settings, get_store
 
@@ -63,8 +62,8 @@ _BODY: dict[str, Any] = {
 async def retrain(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
-    store: Annotated[Store, Depends(get_store)],
-    jobs: Annotated[Jobs, Depends(get_jobs)],
+    store: Annotated[ListingStore, Depends(get_store)],
+    jobs: Annotated[JobStore, Depends(get_jobs)],
     runner: Annotated[JobRunner, Depends(get_runner)],
     active: Annotated[ActiveModel, Depends(get_active)],
     wait: Annotated[bool, Query(description="Answer when the fit has finished.")] = False,
@@ -116,7 +115,7 @@ def _iso(value: Any) -> str:
     return str(value.isoformat())
 
 
-async def _wait(jobs: Jobs, job_id: str, seconds: float) -> dict[str, Any]:
+async def _wait(jobs: JobStore, job_id: str, seconds: float) -> dict[str, Any]:
     deadline = time.monotonic() + seconds
     while True:
         job = await run_in_threadpool(jobs.get, job_id)
@@ -131,5 +130,5 @@ async def _wait(jobs: Jobs, job_id: str, seconds: float) -> dict[str, Any]:
     summary="A retrain job's state, from any worker",
     responses={404: {"description": "No such job."}},
 )
-async def get_job(job_id: str, jobs: Annotated[Jobs, Depends(get_jobs)]) -> Any:
+async def get_job(job_id: str, jobs: Annotated[JobStore, Depends(get_jobs)]) -> Any:
     return await run_in_threadpool(jobs.get, job_id)

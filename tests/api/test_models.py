@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from app.fitting import fit_table
 from app.main import create_app
-from app.registry import ARTIFACT, Registry
+from app.storage.files import ARTIFACT
+from app.storage.files import FileRegistry as Registry
 from tests.conftest import API_KEY, make_settings
 
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import httpx
 
-from app.jobs import TERMINAL, Jobs
-from app.registry import Registry
-from app.store import Store
+from app.jobs import TERMINAL
+from app.storage.files import FileJobs as Jobs
+from app.storage.files import FileRegistry as Registry
+from app.storage.files import FileStore as Store
 from tests.conftest import API_KEY
 from tests.e2e.server import Server, fitted_dirs
 

@@ -10,7 +10,7 @@ import httpx
 import pandas as pd
 
 from app.fitting import fit_table
-from app.registry import Registry
+from app.storage.files import FileRegistry as Registry
 from tests.conftest import API_KEY
 from tests.e2e.server import Server
 

@@ -1,0 +1,117 @@
+"""The database command: `python -m app.db upgrade` creates or upgrades the schema, and
+`python -m app.db copy --to URL` moves a file deployment into an empty PostgreSQL database."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Settings
+from .errors import ServiceError
+from .storage.files import FileStorage
+from .storage.postgres import PostgresStorage, redact
+
+
+@dataclass
+class Copied:
+    """What one run of `copy` did: counts of items copied, and of those already there."""
+
+    copied: dict[str, int] = field(default_factory=dict)
+    present: dict[str, int] = field(default_factory=dict)
+
+    def count(self, kind: str, new: bool) -> None:
+        target = self.copied if new else self.present
+        target[kind] = target.get(kind, 0) + 1
+
+
+def copy(source: FileStorage, target: PostgresStorage) -> Copied:
+    """Copy every version, listing set, upload and job, then the pointers; safe to run again.
+
+    Each version and each upload goes in one transaction: a copy cut short leaves the target
+    with whole items only, and the next run copies what is missing.
+    """
+    done = Copied()
+    target.ensure()
+    for version in sorted(source.registry.versions()):
+        artifact, expected = source.registry.artifact(version)
+        actual = hashlib.sha256(artifact).hexdigest()
+        if not secrets.compare_digest(actual, expected):
+            raise ServiceError(f"model version {version}: checksum mismatch, not copied")
+        card = source.registry.card(version)
+        done.count("versions", target.registry.insert(version, artifact, expected, card))
+    for set_id in source.store.sets():
+        for batch in source.store.batches(set_id):
+            path = source.store.batch_path(set_id, batch)
+            accepted = target.store.copy_upload(set_id, path)
+            done.count("uploads", not accepted.duplicate)
+    current = source.store.current_set()
+    if current is not None and target.store.current_set() is None:
+        target.store.set_current(current)
+    for job in source.jobs.all():
+        done.count("jobs", target.jobs.insert(job))
+    active = source.registry.active_version()
+    if active is not None and target.registry.active_version() is None:
+        target.registry.activate(active, by="python -m app.db copy")
+        done.count("active pointer", True)
+    return done
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m app.db", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    upgrade = commands.add_parser("upgrade", help="create or upgrade the database schema")
+    upgrade.add_argument("--url", help="the database (default: HOUSE_PRICE_DATABASE_URL)")
+    copier = commands.add_parser(
+        "copy", help="copy a file deployment (model_dir, data_dir) into a database"
+    )
+    copier.add_argument("--to", required=True, metavar="URL", help="postgresql://…")
+    copier.add_argument("--model-dir", type=Path, help="overrides HOUSE_PRICE_MODEL_DIR")
+    copier.add_argument("--data-dir", type=Path, help="overrides HOUSE_PRICE_DATA_DIR")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = parse_args(argv)
+    settings = Settings()
+    if args.command == "upgrade":
+        url = args.url or (settings.database_url and settings.database_url.get_secret_value())
+        if not url:
+            print("error: give --url or set HOUSE_PRICE_DATABASE_URL", file=sys.stderr)
+            return 2
+        storage = PostgresStorage(url, connect_timeout=settings.db_connect_timeout)
+        try:
+            from .storage.schema import MIGRATIONS
+
+            storage.ensure()
+            print(f"{redact(url)}: schema at version {len(MIGRATIONS)}")
+        except ServiceError as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 1
+        finally:
+            storage.close()
+        return 0
+    source = FileStorage(args.model_dir or settings.model_dir, args.data_dir or settings.data_dir)
+    target = PostgresStorage(args.to, connect_timeout=settings.db_connect_timeout)
+    try:
+        done = copy(source, target)
+    except ServiceError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    finally:
+        target.close()
+    kinds = ("versions", "uploads", "jobs", "active pointer")
+    print(f"copied into {redact(args.to)}:")
+    for kind in kinds:
+        copied, present = done.copied.get(kind, 0), done.present.get(kind, 0)
+        print(f"  {kind:<15}{copied:>6} copied, {present} already there")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

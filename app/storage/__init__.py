@@ -1,0 +1,50 @@
+"""Where versions, listings, jobs and the fit lock live: files, or one PostgreSQL database."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from .base import (
+    Accepted,
+    ActiveModel,
+    CorruptVersion,
+    JobStore,
+    ListingStore,
+    LoadedModel,
+    Mode,
+    Registry,
+    Snapshot,
+    Storage,
+)
+
+__all__ = [
+    "Accepted",
+    "ActiveModel",
+    "CorruptVersion",
+    "JobStore",
+    "ListingStore",
+    "LoadedModel",
+    "Mode",
+    "Registry",
+    "Snapshot",
+    "Storage",
+    "open_storage",
+]
+
+
+def open_storage(settings: Settings, *, listen: bool = False) -> Storage:
+    """The storage the settings name: PostgreSQL when `database_url` is set, else files.
+
+    `listen` (a serving worker) also follows changes of the active version as they happen.
+    """
+    if settings.database_url is not None and settings.database_url.get_secret_value():
+        from .postgres import PostgresStorage
+
+        return PostgresStorage(
+            settings.database_url.get_secret_value(),
+            pool_size=settings.db_pool_size,
+            connect_timeout=settings.db_connect_timeout,
+            listen=listen,
+        )
+    from .files import FileStorage
+
+    return FileStorage(settings.model_dir, settings.data_dir)

@@ -1,0 +1,718 @@
+"""Storage in one PostgreSQL database: replicas on many machines share nothing else.
+
+Versions are rows (artifact bytes, card, SHA-256) written in one transaction and never updated.
+The active pointer is one row, changed in a transaction that also records who changed it and
+announces the change with NOTIFY; serving workers LISTEN, and poll slowly in case their
+listening connection dropped. Each upload is stored with COPY in one transaction, its SHA-256
+unique within its set. Jobs are rows, claimed with FOR UPDATE SKIP LOCKED; a fit holds an
+advisory lock in its own session for its whole run, so a fitting process that dies releases it.
+Each process holds one connection pool, at most one listening connection and, while fitting,
+one more for the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..encode import rows_of
+from ..errors import NotFound, Unavailable
+from ..listings import SOLD_AT, check_frame, required_columns
+from ..model import FloatArray, PriceModel
+from .base import (
+    Accepted,
+    CorruptVersion,
+    LoadedModel,
+    Mode,
+    Snapshot,
+    batch_name,
+    check_version_name,
+    new_set_name,
+    newest_first,
+    prepare_version,
+    verified_model,
+)
+from .files import actor
+from .schema import upgrade
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CHANNEL_SUFFIX = "_active_version"
+FALLBACK_POLL = 0.5  # seconds: a dropped notification is caught up within a second
+_FIT_LOCK = "hashtext(current_schema() || ':fit')"
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+_BATCH = re.compile(r"^(\d{6})-([0-9a-f]{16})\.csv$")
+# COPY's binary format: a header, then per row a field count and (length, value) per field.
+_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+_ROW = np.dtype(
+    [("n", ">i2")] + [(f"{k}{i}", t) for i in range(4) for k, t in (("len", ">i4"), ("v", ">f8"))]
+)
+
+
+def redact(url: str) -> str:
+    """The database URL without its password: host, port, database and user only."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql (unparseable URL)"
+    host, port = parts.get("host", "localhost"), parts.get("port", "5432")
+    return f"postgresql://{parts.get('user', '')}@{host}:{port}/{parts.get('dbname', '')}"
+
+
+def _unavailable(exc: BaseException) -> Unavailable:
+    # psycopg's messages name host, port and user, never the password.
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return Unavailable(f"the database cannot be reached now: {first}")
+
+
+@contextlib.contextmanager
+def database_errors() -> Iterator[None]:
+    """An unreachable database as a 503 the client may retry; other errors pass through."""
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise _unavailable(exc) from None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class _Database:
+    """The process's pool, and the schema name its notifications and locks are scoped to."""
+
+    def __init__(self, url: str, pool_size: int, connect_timeout: float) -> None:
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"connect_timeout": max(1, round(connect_timeout))},
+            timeout=connect_timeout,
+            reconnect_timeout=0,  # keep trying for as long as it takes
+            open=False,
+            name="house-price",
+        )
+        self.pool.open(wait=False)
+
+    def connection(self) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
+        return self.pool.connection()
+
+    def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
+        """A connection of its own, outside the pool (a listener, or a fit's lock)."""
+        return psycopg.connect(
+            self.url, connect_timeout=max(1, round(self.connect_timeout)), **kwargs
+        )
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _guarded(method: Callable[P, R]) -> Callable[P, R]:
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        with database_errors():
+            return method(*args, **kwargs)
+
+    call.__name__, call.__doc__ = method.__name__, method.__doc__
+    return call
+
+
+class PostgresRegistry:
+    def __init__(self, db: _Database) -> None:
+        self.db = db
+
+    @_guarded
+    def save(self, model: PriceModel, card: dict[str, Any]) -> str:
+        new = prepare_version(model, card)
+        with self.db.connection() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO model_versions (version, created_at, sha256, card, artifact) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (new.version, new.created_at, new.sha256, Jsonb(new.card), new.artifact),
+            )
+        log.info("stored model version %s", new.version)
+        return new.version
+
+    def insert(self, version: str, artifact: bytes, sha256: str, card: dict[str, Any]) -> bool:
+        """Store a version as it is (copying a deployment); False if it is there already."""
+        created = datetime.fromisoformat(card["created_at"])
+        with database_errors(), self.db.connection() as conn, conn.transaction():
+            cursor = conn.execute(
+                "INSERT INTO model_versions (version, created_at, sha256, card, artifact) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (version) DO NOTHING",
+                (version, created, sha256, Jsonb(card), artifact),
+            )
+            return cursor.rowcount == 1
+
+    @_guarded
+    def activate(self, version: str, by: str = "") -> str | None:
+        self.load(version)
+        who = actor(by)
+        with self.db.connection() as conn, conn.transaction():
+            row = conn.execute("SELECT version FROM active_version FOR UPDATE").fetchone()
+            previous = row[0] if row else None
+            conn.execute(
+                "INSERT INTO active_version (id, version, changed_at, changed_by) "
+                "VALUES (true, %s, now(), %s) ON CONFLICT (id) DO UPDATE "
+                "SET version = EXCLUDED.version, changed_at = EXCLUDED.changed_at, "
+                "changed_by = EXCLUDED.changed_by",
+                (version, who),
+            )
+            conn.execute(
+                "INSERT INTO activations (version, previous, changed_at, changed_by) "
+                "VALUES (%s, %s, now(), %s)",
+                (version, previous, who),
+            )
+            # Delivered at commit, to every listening worker of every replica.
+            conn.execute("SELECT pg_notify(current_schema() || %s, %s)", (CHANNEL_SUFFIX, version))
+        log.info("active model version is now %s (was %s)", version, previous)
+        return previous
+
+    @_guarded
+    def active_version(self) -> str | None:
+        with self.db.connection() as conn:
+            row = conn.execute("SELECT version FROM active_version").fetchone()
+        return row[0] if row else None
+
+    @_guarded
+    def activations(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT version, previous, changed_at, changed_by FROM activations "
+                "ORDER BY id DESC LIMIT %s",
+                (limit,),
+            ).fetchall()
+        return [
+            {"version": v, "previous": p, "at": at.isoformat(timespec="milliseconds"), "by": by}
+            for v, p, at, by in rows
+        ]
+
+    @_guarded
+    def versions(self) -> list[str]:
+        with self.db.connection() as conn:
+            return [r[0] for r in conn.execute("SELECT version FROM model_versions").fetchall()]
+
+    @_guarded
+    def card(self, version: str) -> dict[str, Any]:
+        check_version_name(version)
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT card FROM model_versions WHERE version = %s", (version,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no model version {version!r}")
+        card: dict[str, Any] = row[0]
+        return card
+
+    @_guarded
+    def cards(self) -> list[dict[str, Any]]:
+        with self.db.connection() as conn:
+            rows = conn.execute("SELECT card FROM model_versions").fetchall()
+        return newest_first([r[0] for r in rows])
+
+    @_guarded
+    def artifact(self, version: str) -> tuple[bytes, str]:
+        check_version_name(version)
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT artifact, sha256 FROM model_versions WHERE version = %s", (version,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no model version {version!r}")
+        return bytes(row[0]), row[1]
+
+    @_guarded
+    def load(self, version: str) -> LoadedModel:
+        check_version_name(version)
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT artifact, sha256, card FROM model_versions WHERE version = %s",
+                (version,),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no model version {version!r}")
+        artifact, sha256, card = row
+        if not isinstance(card, dict):
+            raise CorruptVersion(f"model version {version}: card unreadable")
+        return verified_model(version, bytes(artifact), sha256, card)
+
+
+class PostgresStore:
+    """Listing sets and uploads; each upload's rows are stored with one COPY."""
+
+    def __init__(self, db: _Database) -> None:
+        self.db = db
+
+    @_guarded
+    def current_set(self) -> str | None:
+        with self.db.connection() as conn:
+            row = conn.execute("SELECT current_set FROM store_state").fetchone()
+        return row[0] if row else None
+
+    @_guarded
+    def sets(self) -> list[str]:
+        with self.db.connection() as conn:
+            return [r[0] for r in conn.execute("SELECT id FROM listing_sets ORDER BY id")]
+
+    @_guarded
+    def batches(self, set_id: str) -> list[str]:
+        with self.db.connection() as conn:
+            return self._batches(conn, set_id)
+
+    def _batches(self, conn: psycopg.Connection[Any], set_id: str) -> list[str]:
+        if conn.execute("SELECT 1 FROM listing_sets WHERE id = %s", (set_id,)).fetchone() is None:
+            raise NotFound(f"no training set {set_id!r}")
+        rows = conn.execute(
+            "SELECT seq, sha256 FROM uploads WHERE set_id = %s ORDER BY seq", (set_id,)
+        ).fetchall()
+        return [batch_name(seq, digest) for seq, digest in rows]
+
+    def add(self, frame: pd.DataFrame, mode: Mode) -> Accepted:
+        payload = frame.to_csv(index=False).encode()
+        return self._add(hashlib.sha256(payload).hexdigest(), len(frame), mode, [frame])
+
+    def add_bytes(self, payload: bytes, rows: int, mode: Mode) -> Accepted:
+        frames = _csv_frames(io.BytesIO(payload))
+        return self._add(hashlib.sha256(payload).hexdigest(), rows, mode, frames)
+
+    def add_file(self, path: Path, rows: int, mode: Mode) -> Accepted:
+        digest = hashlib.sha256()
+        with open(path, "rb") as source:
+            while block := source.read(1 << 20):
+                digest.update(block)
+        with open(path, "rb") as source:
+            return self._add(digest.hexdigest(), rows, mode, _csv_frames(source))
+
+    @_guarded
+    def _add(
+        self,
+        digest: str,
+        rows: int,
+        mode: Mode,
+        frames: Iterator[pd.DataFrame] | list[pd.DataFrame],
+        set_id: str | None = None,
+    ) -> Accepted:
+        """Store an upload in one transaction; adds are serialised by the store_state row lock.
+
+        `set_id` names the set (copying a deployment); without it, `mode` chooses as usual.
+        """
+        with self.db.connection() as conn, conn.transaction():
+            state = conn.execute("SELECT current_set FROM store_state FOR UPDATE").fetchone()
+            current = state[0] if state else None
+            target = set_id or current
+            existing = self._uploads(conn, target) if target else []
+            digests = [d for _, d in existing]
+            if set_id is not None:
+                repeated = digest in digests
+            else:
+                repeated = digests == [digest] if mode == "replace" else digest in digests
+            if target is not None and repeated:
+                seq = existing[digests.index(digest)][0]
+                return Accepted(target, batch_name(seq, digest), rows, duplicate=True)
+            if set_id is None and (mode == "replace" or current is None):
+                target = new_set_name()
+                existing = []
+            assert target is not None
+            conn.execute(
+                "INSERT INTO listing_sets (id) VALUES (%s) ON CONFLICT DO NOTHING", (target,)
+            )
+            seq = len(existing) + 1
+            conn.execute(
+                "INSERT INTO uploads (set_id, seq, sha256, rows) VALUES (%s, %s, %s, %s)",
+                (target, seq, digest, rows),
+            )
+            copied = _copy_rows(conn, target, seq, frames)
+            conn.execute(
+                "UPDATE uploads SET rows = %s, first_id = %s, last_id = %s "
+                "WHERE set_id = %s AND seq = %s",
+                (copied.rows, copied.first_id, copied.last_id, target, seq),
+            )
+            if set_id is None and target != current:
+                conn.execute("UPDATE store_state SET current_set = %s", (target,))
+        log.info("stored %d listings as %s/%s", copied.rows, target, batch_name(seq, digest))
+        return Accepted(target, batch_name(seq, digest), copied.rows, duplicate=False)
+
+    def _uploads(self, conn: psycopg.Connection[Any], set_id: str) -> list[tuple[int, str]]:
+        return [
+            (int(seq), str(d))
+            for seq, d in conn.execute(
+                "SELECT seq, sha256 FROM uploads WHERE set_id = %s ORDER BY seq", (set_id,)
+            )
+        ]
+
+    def copy_upload(self, set_id: str, path: Path) -> Accepted:
+        """Store a file of another deployment as the next upload of the set it belongs to."""
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "rb") as source:
+            return self._add(digest, 0, "append", _csv_frames(source), set_id=set_id)
+
+    def set_current(self, set_id: str) -> None:
+        with database_errors(), self.db.connection() as conn:
+            conn.execute("UPDATE store_state SET current_set = %s", (set_id,))
+
+    @_guarded
+    def snapshot(self) -> Snapshot | None:
+        with self.db.connection() as conn:
+            row = conn.execute("SELECT current_set FROM store_state").fetchone()
+            current = row[0] if row else None
+            if current is None:
+                return None
+            return Snapshot(current, tuple(self._batches(conn, current)))
+
+    def chunks(self, snapshot: Snapshot, chunk_rows: int = 1_000_000) -> Iterator[FloatArray]:
+        """Rows of beds, baths, sqft, price in upload order, streamed with COPY TO STDOUT."""
+        with database_errors(), self.db.connection() as conn:
+            for seq, first, last in self._ranges(conn, snapshot):
+                if first is None:
+                    continue
+                query = sql.SQL(
+                    "COPY (SELECT beds, baths, sqft, price FROM listings "
+                    "WHERE id BETWEEN {} AND {} AND set_id = {} AND seq = {} ORDER BY id) "
+                    "TO STDOUT (FORMAT binary)"
+                ).format(first, last, snapshot.set_id, seq)
+                with conn.cursor() as cursor, cursor.copy(query) as copy:
+                    yield from _binary_rows(copy, chunk_rows)
+
+    def _ranges(
+        self, conn: psycopg.Connection[Any], snapshot: Snapshot
+    ) -> list[tuple[int, int | None, int | None]]:
+        wanted = [int(m.group(1)) for b in snapshot.batches if (m := _BATCH.match(b))]
+        rows = conn.execute(
+            "SELECT seq, first_id, last_id FROM uploads WHERE set_id = %s AND seq = ANY(%s) "
+            "ORDER BY seq",
+            (snapshot.set_id, wanted),
+        ).fetchall()
+        if len(rows) != len(wanted):
+            raise NotFound(f"training set {snapshot.set_id} lacks some of its uploads")
+        return [(int(s), f, last) for s, f, last in rows]
+
+    @_guarded
+    def read(self, snapshot: Snapshot) -> pd.DataFrame:
+        with self.db.connection() as conn:
+            frames = []
+            for seq, first, last in self._ranges(conn, snapshot):
+                rows = conn.execute(
+                    "SELECT beds, baths, sqft, price, to_char(sold_at, 'YYYY-MM-DD') "
+                    "FROM listings WHERE id BETWEEN %s AND %s AND set_id = %s AND seq = %s "
+                    "ORDER BY id",
+                    (first, last, snapshot.set_id, seq),
+                ).fetchall()
+                frames.append(pd.DataFrame(rows, columns=[*required_columns(True), SOLD_AT]))
+        if not frames:
+            raise NotFound(f"training set {snapshot.set_id} holds no listings")
+        frame = pd.concat(frames, ignore_index=True)
+        for column in required_columns(True):
+            frame[column] = frame[column].astype(np.float64)
+        if frame[SOLD_AT].isna().all():
+            frame = frame.drop(columns=[SOLD_AT])
+        return frame
+
+
+class _Copied:
+    def __init__(self) -> None:
+        self.rows = 0
+        self.first_id: int | None = None
+        self.last_id: int | None = None
+
+
+def _csv_frames(source: Any, chunk_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+    """The required columns (and sold_at) of a checked CSV, a chunk at a time."""
+    wanted = {*required_columns(True), SOLD_AT}
+    reader = pd.read_csv(
+        source,
+        usecols=lambda c: str(c).strip() in wanted,
+        skipinitialspace=True,
+        chunksize=chunk_rows,
+        dtype={SOLD_AT: str},
+    )
+    for frame in reader:
+        frame.columns = [str(c).strip() for c in frame.columns]
+        yield frame
+
+
+def _copy_rows(
+    conn: psycopg.Connection[Any],
+    set_id: str,
+    seq: int,
+    frames: Iterator[pd.DataFrame] | list[pd.DataFrame],
+) -> _Copied:
+    """COPY checked listings into `listings`, as CSV text built a column at a time."""
+    copied = _Copied()
+    prefix = f"{set_id},{seq},".encode()
+    found = conn.execute("SELECT pg_get_serial_sequence('listings', 'id')").fetchone()
+    assert found is not None
+    sequence = found[0]
+    # The ids this COPY takes are above the sequence's value now (other sessions may take some
+    # in between: readers filter the range by set and upload).
+    before = conn.execute("SELECT pg_sequence_last_value(%s::regclass)", (sequence,)).fetchone()
+    statement = (
+        "COPY listings (set_id, seq, beds, baths, sqft, price, sold_at) FROM STDIN (FORMAT csv)"
+    )
+    with conn.cursor() as cursor, cursor.copy(statement) as copy:
+        for frame in frames:
+            values = check_frame(frame, with_price=True)
+            numbers = rows_of(values)
+            if SOLD_AT in frame.columns:
+                dates = frame[SOLD_AT].fillna("").astype(str).str.strip().tolist()
+                lines = [
+                    prefix + n + b"," + d.encode() for n, d in zip(numbers, dates, strict=True)
+                ]
+            else:
+                lines = [prefix + n + b"," for n in numbers]
+            if lines:
+                copy.write(b"\n".join(lines) + b"\n")
+            copied.rows += len(lines)
+    if copied.rows:
+        after = conn.execute("SELECT currval(%s::regclass)", (sequence,)).fetchone()
+        assert after is not None
+        copied.first_id = (before[0] if before and before[0] is not None else 0) + 1
+        copied.last_id = int(after[0])
+    return copied
+
+
+def _binary_rows(copy: Any, chunk_rows: int) -> Iterator[FloatArray]:
+    """Parse COPY's binary stream of four float8 columns into (m, 4) arrays."""
+    buffer = bytearray()
+    header_read = False
+    width = _ROW.itemsize
+    for block in copy:
+        buffer += block
+        if not header_read:
+            if len(buffer) < len(_HEADER):
+                continue
+            extension = int.from_bytes(buffer[15:19], "big")
+            del buffer[: 19 + extension]
+            header_read = True
+        whole = len(buffer) // width
+        if whole >= chunk_rows:
+            yield _decode(buffer, whole, width)
+            del buffer[: whole * width]
+    if len(buffer) >= width:
+        whole = len(buffer) // width
+        yield _decode(buffer, whole, width)
+        del buffer[: whole * width]
+    if bytes(buffer) not in (b"", b"\xff\xff"):
+        raise ValueError("unexpected end of COPY data")
+
+
+def _decode(buffer: bytearray, rows: int, width: int) -> FloatArray:
+    records = np.frombuffer(bytes(buffer[: rows * width]), dtype=_ROW)
+    out = np.empty((rows, 4), dtype=np.float64)
+    for i in range(4):
+        out[:, i] = records[f"v{i}"]
+    return out
+
+
+class PostgresJobs:
+    def __init__(self, db: _Database) -> None:
+        self.db = db
+
+    @_guarded
+    def create(self, **fields: Any) -> dict[str, Any]:
+        job = {
+            "job_id": uuid.uuid4().hex,
+            "status": "queued",
+            "created_at": _now(),
+            "attempts": 0,
+            **fields,
+        }
+        self.insert(job)
+        return job
+
+    def insert(self, job: dict[str, Any]) -> bool:
+        """Store a job as it is (also when copying a deployment); False if it exists."""
+        with database_errors(), self.db.connection() as conn:
+            cursor = conn.execute(
+                "INSERT INTO jobs (job_id, status, created_at, doc) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (job_id) DO NOTHING",
+                (job["job_id"], job["status"], job["created_at"], Jsonb(job)),
+            )
+            return cursor.rowcount == 1
+
+    @_guarded
+    def get(self, job_id: str) -> dict[str, Any]:
+        if not _JOB_ID.match(job_id):
+            raise NotFound(f"no job {job_id!r}")
+        with self.db.connection() as conn:
+            row = conn.execute("SELECT doc FROM jobs WHERE job_id = %s", (job_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no job {job_id!r}")
+        job: dict[str, Any] = row[0]
+        return job
+
+    @_guarded
+    def pending(self) -> list[dict[str, Any]]:
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT doc FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    @_guarded
+    def has_pending(self) -> bool:
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE status IN ('queued', 'running'))"
+            ).fetchone()
+        return bool(row and row[0])
+
+    @_guarded
+    def next_pending(self) -> dict[str, Any] | None:
+        with self.db.connection() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT doc FROM jobs WHERE status IN ('queued', 'running') "
+                "ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+            ).fetchone()
+        return row[0] if row else None
+
+    @_guarded
+    def update(self, job: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        job = {**job, **changes}
+        with self.db.connection() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = %s, doc = %s WHERE job_id = %s",
+                (job["status"], Jsonb(job), job["job_id"]),
+            )
+        return job
+
+    @_guarded
+    def all(self) -> list[dict[str, Any]]:
+        with self.db.connection() as conn:
+            return [r[0] for r in conn.execute("SELECT doc FROM jobs ORDER BY created_at")]
+
+
+class _Listener:
+    """A thread with its own connection that LISTENs for changes of the active version."""
+
+    def __init__(self, db: _Database) -> None:
+        self.db = db
+        self.changed = threading.Event()
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._thread = threading.Thread(target=self._run, name="active-listener", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        delay = 0.2
+        while not self._stop.is_set():
+            try:
+                with self.db.connect(autocommit=True) as conn:
+                    self._conn = conn
+                    channel = conn.execute("SELECT current_schema() || %s", (CHANNEL_SUFFIX,))
+                    row = channel.fetchone()
+                    assert row is not None
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(row[0])))
+                    self.connected.set()
+                    self.changed.set()  # whatever happened while not listening
+                    delay = 0.2
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.changed.set()
+            except psycopg.Error as exc:
+                if self._stop.is_set():
+                    return
+                log.warning("listening for model changes failed (%s); retrying", exc)
+            finally:
+                self._conn = None
+                self.connected.clear()
+            self._stop.wait(delay)
+            delay = min(delay * 2, 5.0)
+
+    def drop(self) -> None:
+        """Close the listening connection (as a network fault would); it reconnects itself."""
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.pgconn.finish()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.drop()
+        self._thread.join(timeout=5)
+
+
+class PostgresStorage:
+    """The storage of a replica that shares nothing with the others but this database."""
+
+    def __init__(
+        self, url: str, *, pool_size: int = 4, connect_timeout: float = 3.0, listen: bool = False
+    ) -> None:
+        self.url = url
+        self.db = _Database(url, pool_size, connect_timeout)
+        self.registry = PostgresRegistry(self.db)
+        self.store = PostgresStore(self.db)
+        self.jobs = PostgresJobs(self.db)
+        self.listener = _Listener(self.db) if listen else None
+        self._fit_connection: psycopg.Connection[Any] | None = None
+
+    def ensure(self) -> None:
+        with database_errors(), self.db.connection() as conn:
+            upgrade(conn)
+
+    @contextlib.contextmanager
+    def fit_lock(self) -> Iterator[None]:
+        """An advisory lock held by a session of its own for the whole fit."""
+        with database_errors():
+            conn = self.db.connect(autocommit=True)
+        try:
+            with database_errors():
+                conn.execute(f"SELECT pg_advisory_lock({_FIT_LOCK})")
+            yield
+        finally:
+            conn.close()  # ends the session, and with it the lock
+
+    def fit_lock_free(self) -> bool:
+        with database_errors(), self.db.connection() as conn:
+            row = conn.execute(f"SELECT pg_try_advisory_lock({_FIT_LOCK})").fetchone()
+            if row and row[0]:
+                conn.execute(f"SELECT pg_advisory_unlock({_FIT_LOCK})")
+                return True
+            return False
+
+    def wait_for_change(self, timeout: float) -> bool:
+        if self.listener is None:
+            return True
+        # Notified at once; otherwise a slow poll, in case notifications were lost.
+        changed = self.listener.changed.wait(FALLBACK_POLL)
+        self.listener.changed.clear()
+        return changed
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+        self.db.close()
+
+    def describe(self) -> str:
+        return redact(self.url)
+
+
+def advisory_fit_lock_held(url: str) -> bool:
+    """Whether any session holds the fit lock (for tests and operators)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = "
+            f"({_FIT_LOCK})::oid AND granted"
+        ).fetchone()
+    return bool(row and row[0])

@@ -1,0 +1,145 @@
+"""What only the file engine has: folders, read-only files, staging, the ACTIVE file, uploads
+kept byte for byte."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+import stat
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app.errors import BadInput
+from app.fitting import fit_table
+from app.listings import from_records, read_table
+from app.storage.files import ARTIFACT, CARD, CHECKSUM, FileRegistry, FileStore
+from tests.conftest import SACRAMENTO
+
+
+@pytest.fixture
+def backend() -> str:
+    return "files"
+
+
+@pytest.fixture
+def files(model_dir: Path) -> FileRegistry:
+    registry = FileRegistry(model_dir)
+    registry.ensure()
+    return registry
+
+
+@pytest.fixture
+def empty(tmp_path: Path) -> FileStore:
+    return FileStore(tmp_path / "data")
+
+
+def save(registry: FileRegistry, frame: pd.DataFrame) -> str:
+    return registry.save(*fit_table(frame, folds=5, source="test"))
+
+
+def test_a_version_is_a_folder_with_artifact_card_and_checksum(
+    files: FileRegistry, sacramento: pd.DataFrame
+) -> None:
+    version = save(files, sacramento)
+    folder = files.versions_dir / version
+    assert sorted(p.name for p in folder.iterdir()) == sorted([ARTIFACT, CARD, CHECKSUM])
+    digest = hashlib.sha256((folder / ARTIFACT).read_bytes()).hexdigest()
+    assert (folder / CHECKSUM).read_text() == f"{digest}  {ARTIFACT}\n"
+
+
+def test_version_files_are_read_only(files: FileRegistry, sacramento: pd.DataFrame) -> None:
+    folder = files.versions_dir / save(files, sacramento)
+    for path in folder.iterdir():
+        assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
+def test_the_pointer_is_a_one_line_file(files: FileRegistry, sacramento: pd.DataFrame) -> None:
+    version = save(files, sacramento)
+    files.activate(version)
+    assert files.pointer.read_text() == f"{version}\n"
+
+
+def test_leftover_staging_folders_are_swept_once_stale(files: FileRegistry) -> None:
+    stale = files.root / ".staging-old"
+    fresh = files.root / ".staging-new"
+    stale.mkdir()
+    fresh.mkdir()
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    files.ensure()
+    assert not stale.exists()
+    assert fresh.exists()
+
+
+def _flip_pointer(root: str, versions: list[str], rounds: int) -> None:
+    registry = FileRegistry(Path(root))
+    for i in range(rounds):
+        registry.activate(versions[i % len(versions)])
+
+
+def _read_pointer_file(root: str, seconds: float, seen: mp.Queue[str]) -> None:
+    pointer = Path(root) / "ACTIVE"
+    deadline = time.monotonic() + seconds
+    observed: set[str] = set()
+    while time.monotonic() < deadline:
+        observed.add(pointer.read_text())
+    for value in observed:
+        seen.put(value)
+
+
+def test_concurrent_activations_never_expose_a_partial_pointer_file(
+    files: FileRegistry, sacramento: pd.DataFrame
+) -> None:
+    versions = [save(files, sacramento) for _ in range(3)]
+    files.activate(versions[0])
+    ctx = mp.get_context("spawn")
+    seen: mp.Queue[str] = ctx.Queue()
+    reader = ctx.Process(target=_read_pointer_file, args=(str(files.root), 3.0, seen))
+    writers = [
+        ctx.Process(target=_flip_pointer, args=(str(files.root), versions[i:] + versions[:i], 150))
+        for i in range(3)
+    ]
+    reader.start()
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join(60)
+        assert w.exitcode == 0
+    reader.join(60)
+    observed = set()
+    while not seen.empty():
+        observed.add(seen.get())
+    assert observed and observed <= {f"{v}\n" for v in versions}
+    assert not list(files.root.glob(".ACTIVE.*.tmp"))
+
+
+def test_an_upload_is_kept_as_sent_with_its_other_columns(empty: FileStore) -> None:
+    frame = read_table(SACRAMENTO)
+    frame["sold_at"] = "2008-05-21"
+    empty.add(frame, "replace")
+    snapshot = empty.snapshot()
+    assert snapshot is not None
+    back = empty.read(snapshot)
+    assert back["city"].tolist() == frame["city"].tolist()
+
+
+def test_a_tampered_file_is_refused_on_read(empty: FileStore) -> None:
+    rows = from_records({"beds": 3, "baths": 2, "sqft": 1500, "price": p} for p in (1, 2))
+    accepted = empty.add(rows, "append")
+    (empty.sets_dir / accepted.set_id / accepted.batch).write_text(
+        "beds,baths,sqft,price\n3,2,x,1\n"
+    )
+    snapshot = empty.snapshot()
+    assert snapshot is not None
+    with pytest.raises(BadInput):
+        empty.read(snapshot)
+
+
+def test_no_temporary_files_are_left_behind(empty: FileStore) -> None:
+    rows = from_records([{"beds": 3, "baths": 2, "sqft": 1500, "price": 1.0}])
+    empty.add(rows, "append")
+    empty.add(rows.assign(price=2.0), "replace")
+    assert not [p for p in empty.root.rglob("*") if p.name.endswith(".tmp")]

@@ -1,0 +1,235 @@
+"""What only the PostgreSQL engine has: the schema's migrations, NOTIFY, the advisory fit lock
+held by a session, streaming rows, copying a file deployment, and no password anywhere."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from app.config import Settings
+from app.db import copy
+from app.errors import Unavailable
+from app.fitting import fit_stream, fit_table
+from app.jobs import MAX_ATTEMPTS, run_pending, settings_env
+from app.listings import read_chunks, read_table
+from app.storage import Storage, open_storage
+from app.storage.files import FileStorage
+from app.storage.postgres import PostgresStorage, database_errors, redact
+from app.storage.schema import MIGRATIONS
+from bench.common import synthetic_listings
+from tests.conftest import ROOT, SACRAMENTO
+
+
+@pytest.fixture
+def backend() -> str:
+    return "postgres"
+
+
+def pg(storage: Storage) -> PostgresStorage:
+    assert isinstance(storage, PostgresStorage)
+    return storage
+
+
+def _upgrade(url: str) -> None:
+    storage = PostgresStorage(url)
+    storage.ensure()
+    storage.close()
+
+
+def test_the_schema_is_created_once_when_replicas_start_together(settings: Settings) -> None:
+    url = settings.database_url.get_secret_value() if settings.database_url else ""
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_upgrade, args=(url,)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(len(MIGRATIONS),)]
+
+
+def test_upgrading_an_upgraded_schema_applies_nothing(storage: Storage) -> None:
+    from app.storage.schema import upgrade
+
+    with pg(storage).db.connection() as conn:
+        assert upgrade(conn) == []
+
+
+def test_a_listening_worker_learns_of_an_activation_at_once(
+    settings: Settings, storage: Storage, sacramento: object
+) -> None:
+    version = storage.registry.save(*fit_table(read_table(SACRAMENTO), folds=5, source="t"))
+    listener = open_storage(settings, listen=True)
+    try:
+        assert pg(listener).listener is not None
+        assert pg(listener).listener.connected.wait(10)  # type: ignore[union-attr]
+        listener.wait_for_change(0.2)  # the wake-up every new connection gives
+        start = time.monotonic()
+        storage.registry.activate(version)
+        assert listener.wait_for_change(5) is True
+        assert time.monotonic() - start < 0.4
+        assert listener.registry.active_version() == version
+    finally:
+        listener.close()
+
+
+def test_a_dropped_listening_connection_reconnects_by_itself(
+    settings: Settings, storage: Storage
+) -> None:
+    version = storage.registry.save(*fit_table(read_table(SACRAMENTO), folds=5, source="t"))
+    listener = open_storage(settings, listen=True)
+    try:
+        watcher = pg(listener).listener
+        assert watcher is not None and watcher.connected.wait(10)
+        watcher.drop()
+        deadline = time.monotonic() + 10
+        while not watcher.connected.is_set() or watcher._conn is None:
+            assert time.monotonic() < deadline, "the listener never came back"
+            time.sleep(0.05)
+        time.sleep(0.3)
+        listener.wait_for_change(0.1)
+        storage.registry.activate(version)
+        assert watcher.changed.wait(2)
+    finally:
+        listener.close()
+
+
+def test_the_fit_lock_is_held_by_a_session_and_freed_when_its_process_dies(
+    storage: Storage, settings: Settings
+) -> None:
+    env = {**settings_env(settings), "PATH": "/usr/bin:/bin"}
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom app.config import Settings\nfrom app.storage import open_storage\n"
+            "s = open_storage(Settings())\nwith s.fit_lock():\n print('held', flush=True)\n"
+            " time.sleep(60)",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert storage.fit_lock_free() is False
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+        deadline = time.monotonic() + 10
+        while not storage.fit_lock_free():
+            assert time.monotonic() < deadline, "the lock outlived its process"
+            time.sleep(0.05)
+    finally:
+        holder.kill()
+
+
+def test_a_fit_killed_twice_is_run_again_once_then_failed_with_the_reason(
+    storage: Storage, settings: Settings, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.csv"
+    synthetic_listings(1_500_000, seed=1).to_csv(big, index=False)
+    storage.store.add_file(big, 1_500_000, "replace")
+    job = storage.jobs.create(mode="replace", force=False)
+    env = {**settings_env(settings), "PATH": "/usr/bin:/bin"}
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        child = subprocess.Popen([sys.executable, "-m", "app.jobs"], cwd=ROOT, env=env)
+        deadline = time.monotonic() + 60
+        while storage.jobs.get(job["job_id"])["attempts"] < attempt:
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)  # mid-fit: the job is left `running`
+        child.wait(10)
+        assert storage.jobs.get(job["job_id"])["status"] == "running"
+    run_pending(settings, storage)
+    done = storage.jobs.get(job["job_id"])
+    assert done["status"] == "failed" and done["attempts"] == MAX_ATTEMPTS
+    assert "interrupted 2 times" in done["reason"]
+
+
+def test_rows_streamed_from_the_database_fit_as_the_file_does(
+    storage: Storage, tmp_path: Path
+) -> None:
+    path = tmp_path / "sales.csv"
+    synthetic_listings(30_000, seed=7).to_csv(path, index=False)
+    storage.store.add_file(path, 30_000, "replace")
+    snapshot = storage.store.snapshot()
+    assert snapshot is not None
+    from_db, _ = fit_stream(list(storage.store.chunks(snapshot, 7_001)), folds=5, source="t")
+    from_file, _ = fit_stream(list(read_chunks(path, 7_001)), folds=5, source="t")
+    np.testing.assert_allclose(from_db.weights, from_file.weights, rtol=1e-9)
+    assert from_db.intercept == pytest.approx(from_file.intercept, rel=1e-9)
+
+
+def test_a_file_deployment_copied_serves_the_same_and_copies_nothing_twice(
+    storage: Storage, settings: Settings, tmp_path: Path
+) -> None:
+    files = FileStorage(tmp_path / "files-models", tmp_path / "files-data")
+    files.ensure()
+    frame = read_table(SACRAMENTO)
+    first = files.store.add(frame, "replace")
+    files.store.add(frame.head(300), "append")
+    versions = [files.registry.save(*fit_table(frame, folds=5, source="t")) for _ in range(2)]
+    files.store.add(frame.tail(200), "replace")
+    files.registry.activate(versions[0])
+    files.jobs.create(mode="append", force=False)
+    target = pg(storage)
+    done = copy(files, target)
+    assert done.copied == {"versions": 2, "uploads": 3, "jobs": 1, "active pointer": 1}
+    again = copy(files, target)
+    assert again.copied == {} and again.present == {"versions": 2, "uploads": 3, "jobs": 1}
+    assert sorted(target.registry.versions()) == sorted(versions)
+    assert target.registry.active_version() == versions[0]
+    for version in versions:
+        assert target.registry.artifact(version) == files.registry.artifact(version)
+        assert target.registry.card(version) == files.registry.card(version)
+    served = target.registry.load(versions[0]).model
+    assert served.explain(3, 2, 1500, 0.9) == files.registry.load(versions[0]).model.explain(
+        3, 2, 1500, 0.9
+    )
+    assert target.store.sets() == files.store.sets()
+    assert target.store.batches(first.set_id) == files.store.batches(first.set_id)
+    assert target.store.current_set() == files.store.current_set()
+    old = target.store.snapshot()
+    assert old is not None
+    assert target.store.read(old)["price"].tolist() == frame.tail(200)["price"].tolist()
+    assert [j["job_id"] for j in target.jobs.all()] == [j["job_id"] for j in files.jobs.all()]
+
+
+def test_an_unreachable_database_is_a_503_that_never_shows_the_password() -> None:
+    url = "postgresql://house:s3cr3t-pw@127.0.0.1:9/nowhere"
+    storage = PostgresStorage(url, connect_timeout=1)
+    try:
+        with pytest.raises(Unavailable) as raised:
+            storage.registry.active_version()
+    finally:
+        storage.close()
+    assert raised.value.status_code == 503
+    assert raised.value.headers == {"Retry-After": "5"}
+    assert "s3cr3t-pw" not in str(raised.value.detail)
+    assert "s3cr3t-pw" not in redact(url) and "house@127.0.0.1:9/nowhere" in redact(url)
+
+
+def test_database_errors_leave_other_errors_alone() -> None:
+    with pytest.raises(ValueError), database_errors():
+        raise ValueError("not a database problem")
+
+
+def test_logs_of_a_failed_connection_hold_no_password(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    storage = PostgresStorage(
+        "postgresql://house:s3cr3t-pw@127.0.0.1:9/nowhere", connect_timeout=1, listen=True
+    )
+    time.sleep(1.5)
+    storage.close()
+    assert "s3cr3t-pw" not in caplog.text
