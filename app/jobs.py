@@ -17,11 +17,9 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
 from .config import Settings
 from .errors import NotFound, ServiceError, Unavailable
-from .fitting import fit_stream, fit_table, judge, select_window
+from .fitting import fit_stream, fit_table, judge, judge_chunks, select_window
 from .listings import features, target
 from .storage import CorruptVersion, Storage, open_storage
 from .storage.base import TERMINAL
@@ -62,9 +60,9 @@ def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[s
         if settings.training_window_days is None:
             # Only the four columns, and the fit from sufficient statistics: a training set
             # grown by appends to millions of sales fits in a few hundred megabytes.
-            rows = np.concatenate(list(store.chunks(snapshot)))
-            verdict = judge(rows[:, :3], rows[:, 3], champion, tolerance)
-            model, card = fit_stream([rows], folds=settings.cv_folds, source="listing store")
+            chunks = list(store.chunks(snapshot))
+            verdict = judge_chunks(chunks, champion, tolerance)
+            model, card = fit_stream(chunks, folds=settings.cv_folds, source="listing store")
         else:
             frame = store.read(snapshot)
             window = settings.training_window_days

@@ -167,9 +167,21 @@ class VersionSummary(BaseModel):
     metrics: dict[str, Any]
 
 
+class ActivationRecord(BaseModel):
+    """One change of the active version: to which, from which, when and by whom."""
+
+    version: str
+    previous: str | None
+    at: str
+    by: str
+
+
 class VersionList(BaseModel):
     active_version: str | None
     versions: list[VersionSummary]
+    activations: list[ActivationRecord] = Field(
+        description="The latest changes of the active version, newest first (at most 20)."
+    )
 
 
 class Activation(BaseModel):
@@ -181,6 +193,9 @@ class Readiness(BaseModel):
     status: str = Field(description="`ready`, or `unavailable` with a reason.")
     model_version: str | None = None
     reason: str | None = None
+    storage: str | None = Field(
+        None, description="Where versions and listings live (files, or the database, no password)."
+    )
 
 
 class Listing(BaseModel):

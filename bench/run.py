@@ -11,7 +11,10 @@
 - fit: wall time and peak memory of `python -m app.train` on synthetic CSVs, beside the time
   pandas alone takes to read the same file;
 - ready: from process start to /health/ready = 200;
-- /predict p99 with and without a concurrent 1,000,000-row /retrain.
+- /predict p99 with and without a concurrent 1,000,000-row /retrain;
+- storage (bench/storage.py): files and PostgreSQL side by side, a 1,000,000-row upload
+  acknowledged, a retrain job over 10,000,000 stored rows, /predict;
+- the price range's coverage and width (bench/intervals.py), printed after the table.
 """
 
 from __future__ import annotations
@@ -257,6 +260,10 @@ def main() -> None:
     parser.add_argument(
         "--skip-intervals", action="store_true", help="leave out the price-range table"
     )
+    parser.add_argument("--skip-storage", action="store_true", help="leave out files vs PostgreSQL")
+    parser.add_argument(
+        "--storage-fit-rows", type=int, default=10_000_000, help="rows of the storage fit"
+    )
     parser.add_argument(
         "--fit-rows", default="1000000,10000000", help="comma-separated sizes of the fit CSVs"
     )
@@ -392,6 +399,18 @@ def main() -> None:
                 f"p50 {np.percentile(values, 50):.2f} ms, p99 {np.percentile(values, 99):.2f} ms",
                 f"({len(values):,} requests, one connection)",
             )
+
+        if not args.skip_storage:
+            print("storage: files and PostgreSQL", flush=True)
+            from bench.storage import measure as measure_storage
+
+            storage_args = argparse.Namespace(
+                upload_rows=1_000_000,
+                fit_rows=args.storage_fit_rows,
+                seconds=args.seconds,
+                runs=args.runs,
+            )
+            measure_storage(storage_args, row, wrk, work)
 
     width = max(len(r[0]) for r in table)
     print("\n" + "=" * 100)

@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 
 from .. import metrics
 from ..schemas import Readiness
-from ..storage import ActiveModel
-from .deps import get_active
+from ..storage import ActiveModel, Storage
+from .deps import get_active, get_storage
 
 router = APIRouter(tags=["operations"])
 
@@ -28,12 +28,26 @@ async def live() -> dict[str, str]:
     "version keeps serving and `reason` says why the pointer was not followed.",
     responses={503: {"model": Readiness, "description": "No model can be served."}},
 )
-async def ready(active: Annotated[ActiveModel, Depends(get_active)]) -> Any:
+async def ready(
+    active: Annotated[ActiveModel, Depends(get_active)],
+    storage: Annotated[Storage, Depends(get_storage)],
+) -> Any:
     current = active.current
+    where = storage.describe()
     if current is None:
-        body = {"status": "unavailable", "model_version": None, "reason": active.error}
+        body = {
+            "status": "unavailable",
+            "model_version": None,
+            "reason": active.error,
+            "storage": where,
+        }
         return _json(body, 503)
-    body = {"status": "ready", "model_version": current.version, "reason": active.error}
+    body = {
+        "status": "ready",
+        "model_version": current.version,
+        "reason": active.error,
+        "storage": where,
+    }
     response = _json(body, 200)
     response.headers["X-Model-Version"] = current.version
     return response

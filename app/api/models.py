@@ -29,12 +29,19 @@ async def model_card(loaded: Model) -> Any:
     return json_response(loaded.card, loaded.version)
 
 
-@router.get("/models", response_model=VersionList, summary="All model versions, newest first")
+@router.get(
+    "/models",
+    response_model=VersionList,
+    summary="All model versions, newest first, and the latest activations",
+    responses={503: {"description": "The database cannot be reached now; retry later."}},
+)
 async def list_versions(registry: Annotated[Registry, Depends(get_registry)]) -> Any:
     cards = await run_in_threadpool(registry.cards)
-    active = registry.active_version()
+    active = await run_in_threadpool(registry.active_version)
+    activations = await run_in_threadpool(registry.activations)
     return {
         "active_version": active,
+        "activations": activations,
         "versions": [
             {
                 "version": c["version"],

@@ -32,7 +32,6 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..encode import rows_of
 from ..errors import NotFound, Unavailable
 from ..listings import SOLD_AT, check_frame, required_columns
 from ..model import FloatArray, PriceModel
@@ -57,16 +56,12 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
+APPLICATION = "house-price"  # how its connections show in pg_stat_activity
 CHANNEL_SUFFIX = "_active_version"
 FALLBACK_POLL = 0.5  # seconds: a dropped notification is caught up within a second
 _FIT_LOCK = "hashtext(current_schema() || ':fit')"
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 _BATCH = re.compile(r"^(\d{6})-([0-9a-f]{16})\.csv$")
-# COPY's binary format: a header, then per row a field count and (length, value) per field.
-_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
-_ROW = np.dtype(
-    [("n", ">i2")] + [(f"{k}{i}", t) for i in range(4) for k, t in (("len", ">i4"), ("v", ">f8"))]
-)
 
 
 def redact(url: str) -> str:
@@ -108,7 +103,10 @@ class _Database:
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"connect_timeout": max(1, round(connect_timeout))},
+            kwargs={
+                "connect_timeout": max(1, round(connect_timeout)),
+                "application_name": APPLICATION,
+            },
             timeout=connect_timeout,
             reconnect_timeout=0,  # keep trying for as long as it takes
             open=False,
@@ -122,7 +120,10 @@ class _Database:
     def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
         """A connection of its own, outside the pool (a listener, or a fit's lock)."""
         return psycopg.connect(
-            self.url, connect_timeout=max(1, round(self.connect_timeout)), **kwargs
+            self.url,
+            connect_timeout=max(1, round(self.connect_timeout)),
+            application_name=APPLICATION,
+            **kwargs,
         )
 
     def close(self) -> None:
@@ -338,20 +339,18 @@ class PostgresStore:
                 "INSERT INTO listing_sets (id) VALUES (%s) ON CONFLICT DO NOTHING", (target,)
             )
             seq = len(existing) + 1
-            conn.execute(
-                "INSERT INTO uploads (set_id, seq, sha256, rows) VALUES (%s, %s, %s, %s)",
+            inserted = conn.execute(
+                "INSERT INTO uploads (set_id, seq, sha256, rows) VALUES (%s, %s, %s, %s) "
+                "RETURNING id",
                 (target, seq, digest, rows),
-            )
-            copied = _copy_rows(conn, target, seq, frames)
-            conn.execute(
-                "UPDATE uploads SET rows = %s, first_id = %s, last_id = %s "
-                "WHERE set_id = %s AND seq = %s",
-                (copied.rows, copied.first_id, copied.last_id, target, seq),
-            )
+            ).fetchone()
+            assert inserted is not None
+            copied = _copy_chunks(conn, int(inserted[0]), frames)
+            conn.execute("UPDATE uploads SET rows = %s WHERE id = %s", (copied, inserted[0]))
             if set_id is None and target != current:
                 conn.execute("UPDATE store_state SET current_set = %s", (target,))
-        log.info("stored %d listings as %s/%s", copied.rows, target, batch_name(seq, digest))
-        return Accepted(target, batch_name(seq, digest), copied.rows, duplicate=False)
+        log.info("stored %d listings as %s/%s", copied, target, batch_name(seq, digest))
+        return Accepted(target, batch_name(seq, digest), copied, duplicate=False)
 
     def _uploads(self, conn: psycopg.Connection[Any], set_id: str) -> list[tuple[int, str]]:
         return [
@@ -381,59 +380,57 @@ class PostgresStore:
             return Snapshot(current, tuple(self._batches(conn, current)))
 
     def chunks(self, snapshot: Snapshot, chunk_rows: int = 1_000_000) -> Iterator[FloatArray]:
-        """Rows of beds, baths, sqft, price in upload order, streamed with COPY TO STDOUT."""
-        with database_errors(), self.db.connection() as conn:
-            for seq, first, last in self._ranges(conn, snapshot):
-                if first is None:
-                    continue
-                query = sql.SQL(
-                    "COPY (SELECT beds, baths, sqft, price FROM listings "
-                    "WHERE id BETWEEN {} AND {} AND set_id = {} AND seq = {} ORDER BY id) "
-                    "TO STDOUT (FORMAT binary)"
-                ).format(first, last, snapshot.set_id, seq)
-                with conn.cursor() as cursor, cursor.copy(query) as copy:
-                    yield from _binary_rows(copy, chunk_rows)
+        """Rows of beds, baths, sqft, price in upload order, a stored chunk at a time.
 
-    def _ranges(
-        self, conn: psycopg.Connection[Any], snapshot: Snapshot
-    ) -> list[tuple[int, int | None, int | None]]:
+        A server-side cursor hands over one chunk (one row of arrays) per fetch, so memory is
+        that of a chunk whatever the size of the set. `chunk_rows` splits a stored chunk further.
+        """
+        with database_errors(), self.db.connection() as conn, conn.transaction():
+            uploads = self._uploads_of(conn, snapshot)
+            with conn.cursor(name=f"chunks_{uuid.uuid4().hex}", binary=True) as cursor:
+                cursor.itersize = 1
+                cursor.execute(
+                    "SELECT c.rows, c.beds, c.baths, c.sqft, c.price "
+                    "FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(id, n) "
+                    "JOIN listing_chunks c ON c.upload_id = u.id ORDER BY u.n, c.chunk",
+                    (uploads,),
+                )
+                for rows, *columns in cursor:
+                    values = np.empty((rows, 4), dtype=np.float64)
+                    for i, blob in enumerate(columns):
+                        values[:, i] = np.frombuffer(blob, dtype=_DOUBLES)
+                    for start in range(0, len(values), chunk_rows):
+                        yield values[start : start + chunk_rows]
+
+    def _uploads_of(self, conn: psycopg.Connection[Any], snapshot: Snapshot) -> list[int]:
         wanted = [int(m.group(1)) for b in snapshot.batches if (m := _BATCH.match(b))]
         rows = conn.execute(
-            "SELECT seq, first_id, last_id FROM uploads WHERE set_id = %s AND seq = ANY(%s) "
-            "ORDER BY seq",
+            "SELECT id FROM uploads WHERE set_id = %s AND seq = ANY(%s) ORDER BY seq",
             (snapshot.set_id, wanted),
         ).fetchall()
         if len(rows) != len(wanted):
             raise NotFound(f"training set {snapshot.set_id} lacks some of its uploads")
-        return [(int(s), f, last) for s, f, last in rows]
+        return [int(r[0]) for r in rows]
 
     @_guarded
     def read(self, snapshot: Snapshot) -> pd.DataFrame:
         with self.db.connection() as conn:
-            frames = []
-            for seq, first, last in self._ranges(conn, snapshot):
-                rows = conn.execute(
-                    "SELECT beds, baths, sqft, price, to_char(sold_at, 'YYYY-MM-DD') "
-                    "FROM listings WHERE id BETWEEN %s AND %s AND set_id = %s AND seq = %s "
-                    "ORDER BY id",
-                    (first, last, snapshot.set_id, seq),
-                ).fetchall()
-                frames.append(pd.DataFrame(rows, columns=[*required_columns(True), SOLD_AT]))
-        if not frames:
+            uploads = self._uploads_of(conn, snapshot)
+            per_chunk = conn.execute(
+                "SELECT c.rows, (SELECT array_agg(to_char(d, 'YYYY-MM-DD') ORDER BY line) "
+                "FROM unnest(c.sold_at) WITH ORDINALITY AS s (d, line)) "
+                "FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(id, n) "
+                "JOIN listing_chunks c ON c.upload_id = u.id ORDER BY u.n, c.chunk",
+                (uploads,),
+            ).fetchall()
+        if not uploads:
             raise NotFound(f"training set {snapshot.set_id} holds no listings")
-        frame = pd.concat(frames, ignore_index=True)
-        for column in required_columns(True):
-            frame[column] = frame[column].astype(np.float64)
-        if frame[SOLD_AT].isna().all():
-            frame = frame.drop(columns=[SOLD_AT])
+        values = list(self.chunks(snapshot))
+        table = np.concatenate(values) if values else np.empty((0, 4))
+        frame = pd.DataFrame(table, columns=list(required_columns(True)))
+        if any(dates is not None for _, dates in per_chunk):
+            frame[SOLD_AT] = [d for rows, dates in per_chunk for d in (dates or [None] * rows)]
         return frame
-
-
-class _Copied:
-    def __init__(self) -> None:
-        self.rows = 0
-        self.first_id: int | None = None
-        self.last_id: int | None = None
 
 
 def _csv_frames(source: Any, chunk_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
@@ -451,77 +448,69 @@ def _csv_frames(source: Any, chunk_rows: int = 1_000_000) -> Iterator[pd.DataFra
         yield frame
 
 
-def _copy_rows(
+# PostgreSQL's binary formats, written with numpy: COPY's file header, and a date[] (a header
+# of ndim, has-nulls flag, element type, length and lower bound; then per element its length,
+# -1 for NULL, and its bytes). Numbers are stored as little-endian doubles in bytea.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+_DOUBLES = np.dtype("<f8")
+_DATE = 1082
+_DATE_ELEMENT = np.dtype([("len", ">i4"), ("v", ">i4")])
+_EPOCH = np.datetime64("2000-01-01", "D")  # PostgreSQL's dates count days from here
+
+
+def _date_array_bytes(dates: pd.Series[Any]) -> bytes | None:
+    """A date[] of checked YYYY-MM-DD text (NULL where empty); None when no row has a date."""
+    text = dates.astype("string").str.strip()
+    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    has_date = np.asarray(parsed.notna())
+    if not has_date.any():
+        return None
+    elements = np.empty(len(dates), dtype=_DATE_ELEMENT)
+    days = (parsed.to_numpy(dtype="datetime64[D]") - _EPOCH).astype(np.int64)
+    elements["len"] = np.where(has_date, 4, -1)
+    elements["v"] = np.where(has_date, days, 0)
+    table = elements.view(np.uint8).reshape(len(dates), _DATE_ELEMENT.itemsize)
+    keep = np.ones(table.shape, dtype=bool)
+    keep[~has_date, 4:] = False  # a NULL is its length alone
+    header = np.array([1, int(not has_date.all()), _DATE, len(dates), 1], dtype=">i4").tobytes()
+    return header + table[keep].tobytes()
+
+
+def _field(value: bytes | None) -> bytes:
+    if value is None:
+        return b"\xff\xff\xff\xff"
+    return len(value).to_bytes(4, "big", signed=True) + value
+
+
+def _copy_chunks(
     conn: psycopg.Connection[Any],
-    set_id: str,
-    seq: int,
+    upload: int,
     frames: Iterator[pd.DataFrame] | list[pd.DataFrame],
-) -> _Copied:
-    """COPY checked listings into `listings`, as CSV text built a column at a time."""
-    copied = _Copied()
-    prefix = f"{set_id},{seq},".encode()
-    found = conn.execute("SELECT pg_get_serial_sequence('listings', 'id')").fetchone()
-    assert found is not None
-    sequence = found[0]
-    # The ids this COPY takes are above the sequence's value now (other sessions may take some
-    # in between: readers filter the range by set and upload).
-    before = conn.execute("SELECT pg_sequence_last_value(%s::regclass)", (sequence,)).fetchone()
+) -> int:
+    """COPY checked listings into `listing_chunks`, a row of arrays per frame; the row count."""
+    rows = 0
     statement = (
-        "COPY listings (set_id, seq, beds, baths, sqft, price, sold_at) FROM STDIN (FORMAT csv)"
+        "COPY listing_chunks (upload_id, chunk, rows, beds, baths, sqft, price, sold_at) "
+        "FROM STDIN (FORMAT binary)"
     )
     with conn.cursor() as cursor, cursor.copy(statement) as copy:
-        for frame in frames:
+        copy.write(_COPY_HEADER)
+        for chunk, frame in enumerate(frames):
             values = check_frame(frame, with_price=True)
-            numbers = rows_of(values)
-            if SOLD_AT in frame.columns:
-                dates = frame[SOLD_AT].fillna("").astype(str).str.strip().tolist()
-                lines = [
-                    prefix + n + b"," + d.encode() for n, d in zip(numbers, dates, strict=True)
-                ]
-            else:
-                lines = [prefix + n + b"," for n in numbers]
-            if lines:
-                copy.write(b"\n".join(lines) + b"\n")
-            copied.rows += len(lines)
-    if copied.rows:
-        after = conn.execute("SELECT currval(%s::regclass)", (sequence,)).fetchone()
-        assert after is not None
-        copied.first_id = (before[0] if before and before[0] is not None else 0) + 1
-        copied.last_id = int(after[0])
-    return copied
-
-
-def _binary_rows(copy: Any, chunk_rows: int) -> Iterator[FloatArray]:
-    """Parse COPY's binary stream of four float8 columns into (m, 4) arrays."""
-    buffer = bytearray()
-    header_read = False
-    width = _ROW.itemsize
-    for block in copy:
-        buffer += block
-        if not header_read:
-            if len(buffer) < len(_HEADER):
+            if not len(values):
                 continue
-            extension = int.from_bytes(buffer[15:19], "big")
-            del buffer[: 19 + extension]
-            header_read = True
-        whole = len(buffer) // width
-        if whole >= chunk_rows:
-            yield _decode(buffer, whole, width)
-            del buffer[: whole * width]
-    if len(buffer) >= width:
-        whole = len(buffer) // width
-        yield _decode(buffer, whole, width)
-        del buffer[: whole * width]
-    if bytes(buffer) not in (b"", b"\xff\xff"):
-        raise ValueError("unexpected end of COPY data")
-
-
-def _decode(buffer: bytearray, rows: int, width: int) -> FloatArray:
-    records = np.frombuffer(bytes(buffer[: rows * width]), dtype=_ROW)
-    out = np.empty((rows, 4), dtype=np.float64)
-    for i in range(4):
-        out[:, i] = records[f"v{i}"]
-    return out
+            dates = _date_array_bytes(frame[SOLD_AT]) if SOLD_AT in frame.columns else None
+            fields = [
+                upload.to_bytes(8, "big"),
+                chunk.to_bytes(4, "big"),
+                len(values).to_bytes(4, "big"),
+                *(values[:, i].astype(_DOUBLES).tobytes() for i in range(4)),
+                dates,
+            ]
+            copy.write((8).to_bytes(2, "big") + b"".join(_field(f) for f in fields))
+            rows += len(values)
+        copy.write(b"\xff\xff")
+    return rows
 
 
 class PostgresJobs:

@@ -19,10 +19,19 @@ def test_live_answers_while_the_process_runs(client: TestClient) -> None:
     assert client.get("/health/live").json() == {"status": "alive"}
 
 
-def test_ready_names_the_served_version(client: TestClient, fitted: str) -> None:
+def test_ready_names_the_served_version_and_the_storage(
+    client: TestClient, fitted: str, model_dir: Path
+) -> None:
     response = client.get("/health/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "model_version": fitted, "reason": None}
+    body = response.json()
+    assert body == {
+        "status": "ready",
+        "model_version": fitted,
+        "reason": None,
+        "storage": body["storage"],
+    }
+    assert body["storage"].startswith("files (") and str(model_dir) in body["storage"]
 
 
 def test_not_ready_without_a_model_says_why(tmp_path: Path, model_dir: Path) -> None:

@@ -66,6 +66,16 @@ def test_activate_switches_the_served_version(
     assert answer.headers["X-Model-Version"] == second
 
 
+def test_models_shows_who_activated_what_and_when(
+    client: TestClient, fitted: str, second: str, auth: dict[str, str]
+) -> None:
+    client.post(f"/models/{second}/activate", headers=auth)
+    latest, first = client.get("/models").json()["activations"][:2]
+    assert (latest["version"], latest["previous"]) == (second, fitted)
+    assert latest["by"].startswith("POST /models/{version}/activate on ")
+    assert (first["version"], first["previous"]) == (fitted, None)
+
+
 def test_activate_without_a_key_is_a_401(client: TestClient, second: str) -> None:
     response = client.post(f"/models/{second}/activate")
     assert response.status_code == 401

@@ -233,3 +233,23 @@ def test_logs_of_a_failed_connection_hold_no_password(caplog: pytest.LogCaptureF
     time.sleep(1.5)
     storage.close()
     assert "s3cr3t-pw" not in caplog.text
+
+
+def test_the_listings_view_shows_every_sale_exactly_as_stored(
+    storage: Storage, settings: Settings
+) -> None:
+    rng = np.random.default_rng(3)
+    frame = read_table(SACRAMENTO).head(300).copy()
+    frame["price"] = rng.uniform(1, 2e6, len(frame))  # no round numbers: every bit counts
+    frame["sqft"] = rng.uniform(50, 1e5, len(frame))
+    frame["sold_at"] = [f"2026-01-{1 + i % 28:02d}" if i % 3 else "" for i in range(len(frame))]
+    storage.store.add(frame, "replace")
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url.get_secret_value()) as conn:
+        rows = conn.execute(
+            "SELECT beds, baths, sqft, price, to_char(sold_at, 'YYYY-MM-DD') FROM listings "
+            "ORDER BY seq, chunk, line"
+        ).fetchall()
+    expected = frame[["beds", "baths", "sqft", "price"]].to_numpy()
+    assert np.array_equal(np.array([r[:4] for r in rows]), expected)
+    assert [r[4] or "" for r in rows] == frame["sold_at"].tolist()
