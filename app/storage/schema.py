@@ -82,8 +82,8 @@ MIGRATIONS: tuple[str, ...] = (
         END
         FROM (
             SELECT (bits >> 63) & 1 AS sign_bit, (bits >> 52) & 2047 AS e,
-                   (bits & 4503599627370495)::float8 AS m  -- | and << bind alike: shifts parenthesised
-            FROM (
+                   (bits & 4503599627370495)::float8 AS m
+            FROM (  -- `|` and `<<` bind alike in SQL: every shift is parenthesised
                 SELECT get_byte(b, 8 * i)::bigint
                      | (get_byte(b, 8 * i + 1)::bigint << 8)
                      | (get_byte(b, 8 * i + 2)::bigint << 16)
