@@ -158,6 +158,7 @@ def measure(args: argparse.Namespace, row: Row, wrk: str | None, work: Path) -> 
                         f"{engine}: /predict",
                         f"{result['rps']:,.0f} req/s, p50 {result['p50']:.2f} ms, "
                         f"p99 {result['p99']:.2f} ms",
+                        "",
                     )
         if args.fit_rows:
             with engine_env(engine, work) as env:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.conftest import API_KEY, ROOT, SACRAMENTO
@@ -76,6 +77,13 @@ def test_train_serve_retrain_and_roll_back_with_nothing_but_the_database(
         for path in ("/model", "/models", "/metrics", "/health/ready", f"/jobs/{job['job_id']}"):
             answers.append(httpx.get(f"{server.url}{path}").text)
         answers.append(retrain.text)
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'house-price'"
+            ).fetchone()
+        # Two workers: each one pool (at most 4) and one listening connection; the fit's
+        # process has ended and taken its connections with it.
+        assert row is not None and 2 <= row[0] <= 2 * (4 + 1)
     assert ready["model_version"] == first
     assert not Path("/proc/house-price-none").exists()
     logged = log.read_text()
