@@ -1,5 +1,6 @@
-"""The database command: `python -m app.db upgrade` creates or upgrades the schema, and
-`python -m app.db copy --to URL` moves a file deployment into an empty PostgreSQL database."""
+"""The storage command: `python -m app.db upgrade` creates or upgrades the database schema,
+`copy --to URL` moves a file deployment into a PostgreSQL database, and `prune --keep N` removes
+old versions, jobs and uploads (from whichever storage the settings name)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import retention
 from .config import Settings
 from .errors import ServiceError
+from .storage import open_storage
 from .storage.files import FileStorage
 from .storage.postgres import PostgresStorage, redact
 
@@ -72,13 +75,65 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     copier.add_argument("--to", required=True, metavar="URL", help="postgresql://…")
     copier.add_argument("--model-dir", type=Path, help="overrides HOUSE_PRICE_MODEL_DIR")
     copier.add_argument("--data-dir", type=Path, help="overrides HOUSE_PRICE_DATA_DIR")
-    return parser.parse_args(argv)
+    pruner = commands.add_parser(
+        "prune",
+        help="remove versions beyond the newest N (never the active one, the one it replaced, "
+        "or one marked kept), old finished jobs and, with --listings, unused uploads",
+    )
+    pruner.add_argument("--keep", type=int, required=True, metavar="N", help="versions to keep")
+    pruner.add_argument(
+        "--jobs-days", type=float, metavar="D", help="remove jobs finished more than D days ago"
+    )
+    pruner.add_argument(
+        "--listings",
+        action="store_true",
+        help="remove uploads no remaining version was fitted on (not the current set's)",
+    )
+    pruner.add_argument("--yes", action="store_true", help="remove (without it: a dry run)")
+    args = parser.parse_args(argv)
+    if args.command == "prune" and args.keep < 0:
+        parser.error("--keep must be 0 or more")
+    return args
+
+
+def prune(args: argparse.Namespace, settings: Settings) -> int:
+    storage = open_storage(settings)
+    try:
+        storage.ensure()
+        chosen = retention.plan(storage, args.keep, args.jobs_days, args.listings)
+        for version, why in sorted(chosen.protected.items(), reverse=True):
+            if why != "among the newest":
+                print(f"keep    version {version} ({why})")
+        items = [
+            *(f"version {v}" for v in chosen.versions),
+            *(f"job {j}" for j in chosen.jobs),
+            *(f"upload {s}/{b}" for s, b in chosen.uploads),
+        ]
+        if not args.yes:
+            for item in items:
+                print(f"would remove {item}")
+            print(f"dry run: {len(items)} to remove; run again with --yes to remove them")
+            return 0
+        done = retention.carry_out(storage, chosen)
+        for item in done.removed:
+            print(f"removed {item}")
+        for item in done.skipped:
+            print(f"skipped {item}")
+        print(f"{len(done.removed)} removed, {len(done.skipped)} skipped")
+    except ServiceError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    finally:
+        storage.close()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = parse_args(argv)
     settings = Settings()
+    if args.command == "prune":
+        return prune(args, settings)
     if args.command == "upgrade":
         url = args.url or (settings.database_url and settings.database_url.get_secret_value())
         if not url:

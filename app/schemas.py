@@ -163,8 +163,14 @@ class VersionSummary(BaseModel):
     version: str
     created_at: str
     active: bool
+    kept: bool = Field(description="Marked kept: pruning never removes it.")
     n_train: int
     metrics: dict[str, Any]
+
+
+class KeptVersion(BaseModel):
+    version: str
+    kept: bool
 
 
 class ActivationRecord(BaseModel):
@@ -181,6 +187,9 @@ class VersionList(BaseModel):
     versions: list[VersionSummary]
     activations: list[ActivationRecord] = Field(
         description="The latest changes of the active version, newest first (at most 20)."
+    )
+    next_page_token: str | None = Field(
+        description="Pass as `page_token` for the next page; null on the last page."
     )
 
 

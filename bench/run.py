@@ -13,7 +13,8 @@
 - ready: from process start to /health/ready = 200;
 - /predict p99 with and without a concurrent 1,000,000-row /retrain;
 - storage (bench/storage.py): files and PostgreSQL side by side, a 1,000,000-row upload
-  acknowledged, a retrain job over 10,000,000 stored rows, /predict;
+  acknowledged, a retrain job over 10,000,000 stored rows, /predict; and `GET /models?limit=100`
+  with 10,000 stored versions (bench/models_page.py);
 - the price range's coverage and width (bench/intervals.py), printed after the table.
 """
 
@@ -411,6 +412,10 @@ def main() -> None:
                 runs=args.runs,
             )
             measure_storage(storage_args, row, wrk, work)
+            print("GET /models with 10,000 versions", flush=True)
+            from bench.models_page import measure as measure_models
+
+            measure_models(10_000, row, work)
 
     width = max(len(r[0]) for r in table)
     print("\n" + "=" * 100)

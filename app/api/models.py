@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from .. import metrics
-from ..schemas import Activation, ModelCard, VersionList
+from ..schemas import Activation, KeptVersion, ModelCard, VersionList
 from ..storage import ActiveModel, Registry
+from . import paging
 from .deps import Authorized, Model, get_active, get_registry
 from .predict import json_response
 
@@ -32,26 +33,35 @@ async def model_card(loaded: Model) -> Any:
 @router.get(
     "/models",
     response_model=VersionList,
-    summary="All model versions, newest first, and the latest activations",
-    responses={503: {"description": "The database cannot be reached now; retry later."}},
+    summary="Model versions, newest first, a page at a time; the active one; latest activations",
+    description="Versions come newest first (by name, which starts with the creation time), "
+    "`limit` at a time. Pass the answer's `next_page_token` as `page_token` for the next page; "
+    "it is null on the last one. A version created while a client pages through never appears "
+    "twice and never makes it miss an older one.",
+    responses={
+        422: {"description": "A limit out of range, or a page token this service did not give."},
+        503: {"description": "The database cannot be reached now; retry later."},
+    },
 )
-async def list_versions(registry: Annotated[Registry, Depends(get_registry)]) -> Any:
-    cards = await run_in_threadpool(registry.cards)
+async def list_versions(
+    registry: Annotated[Registry, Depends(get_registry)],
+    limit: Annotated[int, Query(ge=1, le=1000, description="Versions per page.")] = 100,
+    page_token: Annotated[
+        str | None, Query(description="`next_page_token` of the previous page.")
+    ] = None,
+) -> Any:
+    before = paging.decode(page_token) if page_token is not None else None
+    # One more than asked: whether a next page exists, without a second query.
+    found = await run_in_threadpool(registry.page, limit + 1, before)
     active = await run_in_threadpool(registry.active_version)
     activations = await run_in_threadpool(registry.activations)
+    page = found[:limit]
+    more = len(found) > limit
     return {
         "active_version": active,
         "activations": activations,
-        "versions": [
-            {
-                "version": c["version"],
-                "created_at": c["created_at"],
-                "active": c["version"] == active,
-                "n_train": c["training"]["rows"],
-                "metrics": c["metrics"]["cv"],
-            }
-            for c in cards
-        ],
+        "versions": [{**v, "active": v["version"] == active} for v in page],
+        "next_page_token": paging.encode(page[-1]["version"]) if more else None,
     }
 
 
@@ -80,3 +90,35 @@ async def activate(
     # This worker switches now; the others follow the pointer within a poll interval.
     await run_in_threadpool(active.refresh)
     return json_response({"active_version": version, "previous_version": previous}, version)
+
+
+_VERSION = Annotated[str, Path(examples=["v20261126-231752-3f9a1c"])]
+_KEEP_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong bearer key."},
+    403: {"description": "No API key is configured on the server."},
+    404: {"description": "No such version."},
+}
+
+
+@router.post(
+    "/models/{version}/keep",
+    response_model=KeptVersion,
+    summary="Mark a version kept: `python -m app.db prune` never removes it",
+    dependencies=[Authorized],
+    responses=_KEEP_RESPONSES,
+)
+async def keep(version: _VERSION, registry: Annotated[Registry, Depends(get_registry)]) -> Any:
+    await run_in_threadpool(registry.set_kept, version, True)
+    return {"version": version, "kept": True}
+
+
+@router.delete(
+    "/models/{version}/keep",
+    response_model=KeptVersion,
+    summary="Unmark a kept version: pruning treats it like any other again",
+    dependencies=[Authorized],
+    responses=_KEEP_RESPONSES,
+)
+async def unkeep(version: _VERSION, registry: Annotated[Registry, Depends(get_registry)]) -> Any:
+    await run_in_threadpool(registry.set_kept, version, False)
+    return {"version": version, "kept": False}

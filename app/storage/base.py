@@ -67,7 +67,13 @@ class Snapshot:
 
 
 def new_version_name(now: datetime) -> str:
-    return f"v{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    """`v<date>-<time>-<microseconds as 5 hex digits><one random hex digit>`.
+
+    Names sort in the order versions were made (to the microsecond, on one clock), which is what
+    paging and pruning go by; the random digit sets apart two made in the same microsecond, and
+    a name taken already is drawn again by the engine.
+    """
+    return f"v{now:%Y%m%d-%H%M%S}-{now.microsecond:05x}{secrets.randbelow(16):x}"
 
 
 def new_set_name() -> str:
@@ -135,6 +141,28 @@ def verified_model(
     return LoadedModel(version=version, model=model, card=card)
 
 
+def summary(card: dict[str, Any], kept: bool) -> dict[str, Any]:
+    """What a list of versions shows of one."""
+    return {
+        "version": card["version"],
+        "created_at": card["created_at"],
+        "n_train": card["training"]["rows"],
+        "metrics": card["metrics"]["cv"],
+        "kept": kept,
+    }
+
+
+def check_deletable(version: str, active: str | None, previous: str | None) -> None:
+    """Refuse to remove the active version or the one it replaced (the rollback target)."""
+    if version == active:
+        raise Conflict(f"model version {version} is active: it is never removed")
+    if version == previous:
+        raise Conflict(
+            f"model version {version} is the one the active version replaced (the rollback "
+            "target): it is never removed"
+        )
+
+
 def newest_first(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(cards, key=lambda c: (c.get("created_at", ""), c["version"]), reverse=True)
 
@@ -169,6 +197,25 @@ class Registry(Protocol):
     def artifact(self, version: str) -> tuple[bytes, str]:
         """A version's artifact bytes and stored SHA-256, unverified (for copying)."""
 
+    def page(self, limit: int, before: str | None = None) -> list[dict[str, Any]]:
+        """Up to `limit` version summaries, newest first, from just below `before` on.
+
+        Ordered by version name (which begins with the creation time, to the microsecond): a client
+        paging with the last name it saw never meets a version twice, and a version created
+        meanwhile never makes it skip an older one.
+        """
+
+    def set_kept(self, version: str, kept: bool) -> None:
+        """Mark a version kept (never pruned), or unmark it."""
+
+    def kept(self) -> set[str]: ...
+
+    def previous_version(self) -> str | None:
+        """The version the active one replaced (the rollback target), if the history says."""
+
+    def delete(self, version: str) -> None:
+        """Remove a version whole, unless it is active or the one the active one replaced."""
+
 
 class ListingStore(Protocol):
     """The listings models are fitted on: sets of uploads, each stored whole or not at all."""
@@ -189,6 +236,12 @@ class ListingStore(Protocol):
         """Store a checked CSV file without holding it in memory."""
 
     def snapshot(self) -> Snapshot | None: ...
+
+    def uploads(self) -> list[tuple[str, str]]:
+        """Every stored upload as (set, batch)."""
+
+    def delete_upload(self, set_id: str, batch: str) -> None:
+        """Remove an upload whole (its set stays, even if empty)."""
 
     def chunks(self, snapshot: Snapshot, chunk_rows: int = 1_000_000) -> Iterator[FloatArray]:
         """The (m, 4) arrays of beds, baths, sqft, price of a snapshot, in order."""
@@ -216,6 +269,9 @@ class JobStore(Protocol):
 
     def all(self) -> list[dict[str, Any]]:
         """Every job, oldest first (for copying a deployment)."""
+
+    def delete(self, job_id: str) -> None:
+        """Remove a finished job; a queued or running one is never removed."""
 
 
 class Storage(Protocol):

@@ -29,10 +29,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from ..errors import NotFound
+from ..errors import Conflict, NotFound
 from ..fsutil import atomic_write, fsync_dir, write_file
 from ..listings import read_chunks, read_table
 from ..model import FloatArray, PriceModel
@@ -46,10 +47,12 @@ from .base import (
     Mode,
     Snapshot,
     batch_name,
+    check_deletable,
     check_version_name,
     new_set_name,
     newest_first,
     prepare_version,
+    summary,
     verified_model,
 )
 
@@ -81,10 +84,14 @@ class FileRegistry:
         self.root = root
         self.versions_dir = root / "versions"
         self.pointer = root / POINTER
+        self.kept_dir = root / "kept"
 
     def ensure(self) -> None:
         self.versions_dir.mkdir(parents=True, exist_ok=True)
         self._sweep_staging()
+        # A removal cut short leaves a hidden folder: it stopped being a version when renamed.
+        for trash in self.root.glob(".trash-*"):
+            shutil.rmtree(trash, ignore_errors=True)
 
     def save(self, model: PriceModel, card: dict[str, Any]) -> str:
         self.ensure()
@@ -100,7 +107,14 @@ class FileRegistry:
             for name in (ARTIFACT, CARD, CHECKSUM):
                 os.chmod(staging / name, 0o444)
             fsync_dir(staging)
+            # rename(2) onto an existing, non-empty folder fails: a name is never taken twice.
             os.rename(staging, self.versions_dir / new.version)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            if (self.versions_dir / new.version).exists():
+                log.info("version name %s taken meanwhile (%s); drawing another", new.version, exc)
+                return self.save(model, card)
+            raise
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -149,8 +163,8 @@ class FileRegistry:
     def card(self, version: str) -> dict[str, Any]:
         folder = self._folder(version)
         try:
-            card: dict[str, Any] = json.loads((folder / CARD).read_text())
-        except (OSError, ValueError) as exc:
+            card: dict[str, Any] = orjson.loads((folder / CARD).read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
             raise CorruptVersion(f"model version {version}: card unreadable ({exc})") from None
         return card
 
@@ -175,6 +189,61 @@ class FileRegistry:
     def load(self, version: str) -> LoadedModel:
         artifact, expected = self.artifact(version)
         return verified_model(version, artifact, expected, self.card(version))
+
+    def page(self, limit: int, before: str | None = None) -> list[dict[str, Any]]:
+        names = sorted(self.versions(), reverse=True)
+        if before is not None:
+            names = [n for n in names if n < before]
+        kept = self.kept()
+        found = []
+        for name in names:
+            try:
+                found.append(summary(self.card(name), name in kept))
+            except (CorruptVersion, NotFound) as exc:  # removed meanwhile, or damaged
+                log.warning("%s", exc.detail)
+            if len(found) == limit:
+                break
+        return found
+
+    def set_kept(self, version: str, kept: bool) -> None:
+        self._folder(version)
+        marker = self.kept_dir / version
+        if kept:
+            self.kept_dir.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+            fsync_dir(self.kept_dir)
+        else:
+            marker.unlink(missing_ok=True)
+
+    def kept(self) -> set[str]:
+        if not self.kept_dir.is_dir():
+            return set()
+        return {p.name for p in self.kept_dir.iterdir() if VERSION_PATTERN.match(p.name)}
+
+    def previous_version(self) -> str | None:
+        """The version the active one replaced, from the activation history."""
+        latest = self.activations(limit=1)
+        active = self.active_version()
+        if latest and latest[0]["version"] == active:
+            previous: str | None = latest[0]["previous"]
+            return previous
+        return None
+
+    def delete(self, version: str) -> None:
+        folder = self._folder(version)
+        check_deletable(version, self.active_version(), self.previous_version())
+        # Renamed whole first: from that instant it is no version, and a crash leaves a hidden
+        # folder that the next start sweeps.
+        trash = self.root / f".trash-{version}-{uuid.uuid4().hex[:8]}"
+        os.rename(folder, trash)
+        fsync_dir(self.versions_dir)
+        if self.active_version() == version:  # activated at that very moment: put it back
+            os.rename(trash, folder)
+            fsync_dir(self.versions_dir)
+            check_deletable(version, version, None)
+        shutil.rmtree(trash, ignore_errors=True)
+        (self.kept_dir / version).unlink(missing_ok=True)
+        log.info("removed model version %s", version)
 
     def _folder(self, version: str) -> Path:
         check_version_name(version)
@@ -259,7 +328,7 @@ class FileStore:
                 if mode == "replace" or current is None:
                     current = self._new_set()
                     existing = []
-                batch = batch_name(len(existing) + 1, digest)
+                batch = batch_name(_next_seq(existing), digest)
                 os.rename(staged, self.sets_dir / current / batch)
                 fsync_dir(self.sets_dir / current)
                 if self.current_set() != current:
@@ -268,6 +337,17 @@ class FileStore:
             staged.unlink(missing_ok=True)
         log.info("stored %d listings as %s/%s", rows, current, batch)
         return Accepted(current, batch, rows, duplicate=False)
+
+    def uploads(self) -> list[tuple[str, str]]:
+        return [(s, b) for s in self.sets() for b in self.batches(s)]
+
+    def delete_upload(self, set_id: str, batch: str) -> None:
+        path = self._set_folder(set_id) / batch
+        if not _BATCH.match(batch) or not path.is_file():
+            raise NotFound(f"no upload {batch!r} in training set {set_id!r}")
+        path.unlink()
+        fsync_dir(path.parent)
+        log.info("removed upload %s/%s", set_id, batch)
 
     def chunks(self, snapshot: Snapshot, chunk_rows: int = 1_000_000) -> Iterator[FloatArray]:
         folder = self._set_folder(snapshot.set_id)
@@ -298,6 +378,11 @@ class FileStore:
         if not SET_PATTERN.match(set_id) or not folder.is_dir():
             raise NotFound(f"no training set {set_id!r}")
         return folder
+
+
+def _next_seq(batches: list[str]) -> int:
+    """One past the highest sequence number (uploads removed by pruning leave gaps)."""
+    return max((int(b[:6]) for b in batches), default=0) + 1
 
 
 class FileJobs:
@@ -363,6 +448,12 @@ class FileJobs:
             return []
         jobs = [self.get(p.stem) for p in self.root.glob("*.json") if _JOB_ID.match(p.stem)]
         return sorted(jobs, key=lambda j: j["created_at"])
+
+    def delete(self, job_id: str) -> None:
+        job = self.get(job_id)
+        if job["status"] not in TERMINAL:
+            raise Conflict(f"job {job_id} is {job['status']}: only finished jobs are removed")
+        (self.root / f"{job_id}.json").unlink(missing_ok=True)
 
     def _write(self, job: dict[str, Any]) -> None:
         atomic_write(self.root / f"{job['job_id']}.json", json.dumps(job, indent=2).encode())

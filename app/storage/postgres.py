@@ -32,7 +32,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..errors import NotFound, Unavailable
+from ..errors import Conflict, NotFound, Unavailable
 from ..listings import SOLD_AT, check_frame, required_columns
 from ..model import FloatArray, PriceModel
 from .base import (
@@ -42,10 +42,12 @@ from .base import (
     Mode,
     Snapshot,
     batch_name,
+    check_deletable,
     check_version_name,
     new_set_name,
     newest_first,
     prepare_version,
+    summary,
     verified_model,
 )
 from .files import actor
@@ -145,13 +147,16 @@ class PostgresRegistry:
 
     @_guarded
     def save(self, model: PriceModel, card: dict[str, Any]) -> str:
-        new = prepare_version(model, card)
-        with self.db.connection() as conn, conn.transaction():
-            conn.execute(
-                "INSERT INTO model_versions (version, created_at, sha256, card, artifact) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                (new.version, new.created_at, new.sha256, Jsonb(new.card), new.artifact),
-            )
+        while True:
+            new = prepare_version(model, card)
+            with self.db.connection() as conn, conn.transaction():
+                inserted = conn.execute(
+                    "INSERT INTO model_versions (version, created_at, sha256, card, artifact) "
+                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (version) DO NOTHING",
+                    (new.version, new.created_at, new.sha256, Jsonb(new.card), new.artifact),
+                )
+            if inserted.rowcount == 1:  # else the name was taken meanwhile: draw another
+                break
         log.info("stored model version %s", new.version)
         return new.version
 
@@ -242,6 +247,73 @@ class PostgresRegistry:
         if row is None:
             raise NotFound(f"no model version {version!r}")
         return bytes(row[0]), row[1]
+
+    @_guarded
+    def page(self, limit: int, before: str | None = None) -> list[dict[str, Any]]:
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT v.version, v.card -> 'created_at', v.card -> 'training' -> 'rows', "
+                "v.card -> 'metrics' -> 'cv', k.version IS NOT NULL "
+                "FROM model_versions v LEFT JOIN kept_versions k ON k.version = v.version "
+                "WHERE %s::text IS NULL OR v.version < %s "
+                "ORDER BY v.version DESC LIMIT %s",
+                (before, before, limit),
+            ).fetchall()
+        return [
+            summary(
+                {
+                    "version": version,
+                    "created_at": created,
+                    "training": {"rows": n_train},
+                    "metrics": {"cv": cv},
+                },
+                kept,
+            )
+            for version, created, n_train, cv, kept in rows
+        ]
+
+    @_guarded
+    def set_kept(self, version: str, kept: bool) -> None:
+        self.card(version)  # 404 for an unknown version
+        with self.db.connection() as conn:
+            if kept:
+                conn.execute(
+                    "INSERT INTO kept_versions (version) VALUES (%s) ON CONFLICT DO NOTHING",
+                    (version,),
+                )
+            else:
+                conn.execute("DELETE FROM kept_versions WHERE version = %s", (version,))
+
+    @_guarded
+    def kept(self) -> set[str]:
+        with self.db.connection() as conn:
+            return {r[0] for r in conn.execute("SELECT version FROM kept_versions")}
+
+    @_guarded
+    def previous_version(self) -> str | None:
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT a.previous FROM activations a JOIN active_version v "
+                "ON v.version = a.version ORDER BY a.id DESC LIMIT 1"
+            ).fetchone()
+        return row[0] if row else None
+
+    @_guarded
+    def delete(self, version: str) -> None:
+        check_version_name(version)
+        with self.db.connection() as conn, conn.transaction():
+            # The pointer's row is locked for the check and the removal: an activation waits.
+            row = conn.execute("SELECT version FROM active_version FOR SHARE").fetchone()
+            active = row[0] if row else None
+            latest = conn.execute(
+                "SELECT version, previous FROM activations ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            previous = latest[1] if latest and latest[0] == active else None
+            check_deletable(version, active, previous)
+            deleted = conn.execute("DELETE FROM model_versions WHERE version = %s", (version,))
+            if deleted.rowcount != 1:
+                raise NotFound(f"no model version {version!r}")
+        log.info("removed model version %s", version)
 
     @_guarded
     def load(self, version: str) -> LoadedModel:
@@ -338,7 +410,7 @@ class PostgresStore:
             conn.execute(
                 "INSERT INTO listing_sets (id) VALUES (%s) ON CONFLICT DO NOTHING", (target,)
             )
-            seq = len(existing) + 1
+            seq = max((s for s, _ in existing), default=0) + 1
             inserted = conn.execute(
                 "INSERT INTO uploads (set_id, seq, sha256, rows) VALUES (%s, %s, %s, %s) "
                 "RETURNING id",
@@ -365,6 +437,27 @@ class PostgresStore:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         with open(path, "rb") as source:
             return self._add(digest, 0, "append", _csv_frames(source), set_id=set_id)
+
+    @_guarded
+    def uploads(self) -> list[tuple[str, str]]:
+        with self.db.connection() as conn:
+            rows = conn.execute("SELECT set_id, seq, sha256 FROM uploads ORDER BY set_id, seq")
+            return [(set_id, batch_name(seq, digest)) for set_id, seq, digest in rows]
+
+    @_guarded
+    def delete_upload(self, set_id: str, batch: str) -> None:
+        match = _BATCH.match(batch)
+        if not match:
+            raise NotFound(f"no upload {batch!r} in training set {set_id!r}")
+        seq, digest = int(match.group(1)), match.group(2)
+        with self.db.connection() as conn, conn.transaction():
+            deleted = conn.execute(
+                "DELETE FROM uploads WHERE set_id = %s AND seq = %s AND sha256 LIKE %s",
+                (set_id, seq, f"{digest}%"),
+            )
+            if deleted.rowcount != 1:
+                raise NotFound(f"no upload {batch!r} in training set {set_id!r}")
+        log.info("removed upload %s/%s", set_id, batch)
 
     def set_current(self, set_id: str) -> None:
         with database_errors(), self.db.connection() as conn:
@@ -589,6 +682,17 @@ class PostgresJobs:
     def all(self) -> list[dict[str, Any]]:
         with self.db.connection() as conn:
             return [r[0] for r in conn.execute("SELECT doc FROM jobs ORDER BY created_at")]
+
+    @_guarded
+    def delete(self, job_id: str) -> None:
+        job = self.get(job_id)
+        with self.db.connection() as conn:
+            deleted = conn.execute(
+                "DELETE FROM jobs WHERE job_id = %s AND status IN ('succeeded', 'failed')",
+                (job_id,),
+            )
+        if deleted.rowcount != 1:
+            raise Conflict(f"job {job_id} is {job['status']}: only finished jobs are removed")
 
 
 class _Listener:

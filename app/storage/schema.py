@@ -25,12 +25,17 @@ MIGRATIONS: tuple[str, ...] = (
         changed_at  timestamptz NOT NULL,
         changed_by  text NOT NULL
     );
+    -- History: it may name versions removed since (python -m app.db prune).
     CREATE TABLE activations (
         id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        version     text NOT NULL REFERENCES model_versions (version),
+        version     text NOT NULL,
         previous    text,
         changed_at  timestamptz NOT NULL,
         changed_by  text NOT NULL
+    );
+    CREATE TABLE kept_versions (
+        version     text PRIMARY KEY REFERENCES model_versions (version) ON DELETE CASCADE,
+        kept_at     timestamptz NOT NULL DEFAULT now()
     );
     CREATE TABLE listing_sets (
         id          text PRIMARY KEY,
@@ -56,7 +61,7 @@ MIGRATIONS: tuple[str, ...] = (
     -- chunk as it is stored, with no per-value work on either side. Written by one COPY in the
     -- upload's transaction.
     CREATE TABLE listing_chunks (
-        upload_id   bigint NOT NULL REFERENCES uploads (id),
+        upload_id   bigint NOT NULL REFERENCES uploads (id) ON DELETE CASCADE,
         chunk       integer NOT NULL,
         rows        integer NOT NULL,
         beds        bytea NOT NULL,

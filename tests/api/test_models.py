@@ -131,3 +131,46 @@ def test_the_key_never_appears_in_logs(
         client.post(f"/models/{second}/activate", headers={"Authorization": "Bearer wrong"})
     assert caplog.records, "expected the activation to be logged"
     assert API_KEY not in caplog.text
+
+
+def test_models_come_a_page_at_a_time_with_a_token_for_the_next(
+    client: TestClient, fitted: str, second: str, registry: Registry, sacramento: pd.DataFrame
+) -> None:
+    third = registry.save(*fit_table(sacramento.head(300), folds=5, source="third"))
+    first_page = client.get("/models?limit=2").json()
+    assert [v["version"] for v in first_page["versions"]] == [third, second]
+    assert first_page["active_version"] == fitted
+    token = first_page["next_page_token"]
+    assert isinstance(token, str) and second not in token  # opaque
+    last_page = client.get("/models", params={"limit": 2, "page_token": token}).json()
+    assert [v["version"] for v in last_page["versions"]] == [fitted]
+    assert last_page["versions"][0]["active"] is True
+    assert last_page["next_page_token"] is None
+
+
+@pytest.mark.parametrize("token", ["nonsense", "eyJiZWZvcmUiOiIuLi8uLiJ9", ""])
+def test_a_page_token_the_service_did_not_give_is_a_422_naming_it(
+    client: TestClient, token: str
+) -> None:
+    response = client.get("/models", params={"page_token": token})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "page_token"]
+
+
+@pytest.mark.parametrize("limit", [0, 1001, -5])
+def test_a_limit_outside_1_to_1000_is_a_422(client: TestClient, limit: int) -> None:
+    response = client.get(f"/models?limit={limit}")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "limit"]
+
+
+def test_a_version_can_be_marked_kept_and_unmarked_with_the_key(
+    client: TestClient, second: str, auth: dict[str, str]
+) -> None:
+    assert client.post(f"/models/{second}/keep").status_code == 401
+    kept = client.post(f"/models/{second}/keep", headers=auth)
+    assert kept.json() == {"version": second, "kept": True}
+    listed = {v["version"]: v["kept"] for v in client.get("/models").json()["versions"]}
+    assert listed[second] is True
+    assert client.delete(f"/models/{second}/keep", headers=auth).json()["kept"] is False
+    assert client.post("/models/v20000101-000000-abcdef/keep", headers=auth).status_code == 404
