@@ -149,6 +149,7 @@ class JobRunner:
         self.check_every = check_every
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._unavailable: str | None = None
         self._thread = threading.Thread(target=self._loop, name="job-runner", daemon=True)
 
     def start(self) -> None:
@@ -170,8 +171,11 @@ class JobRunner:
             try:
                 if self.storage.jobs.has_pending() and self.storage.fit_lock_free():
                     self._run_child()
+                self._unavailable = None
             except Unavailable as exc:
-                log.warning("the job runner could not check for jobs: %s", exc.detail)
+                if self._unavailable is None:  # once an outage, not once a second
+                    log.warning("the job runner cannot check for jobs: %s", exc.detail)
+                self._unavailable = exc.detail
             except Exception:
                 log.exception("the job runner failed; it tries again")
 

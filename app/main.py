@@ -15,7 +15,7 @@ from . import __version__, metrics
 from .api import docs, health, models, openapi, predict, retrain
 from .api.docs import ASSETS_DIR, STATIC_PREFIX
 from .config import Settings
-from .errors import ServiceError, handle_service_error, handle_validation_error
+from .errors import ServiceError, Unavailable, handle_service_error, handle_validation_error
 from .fastpath import FastPredict
 from .jobs import JobRunner
 from .middleware import BodyLimit, RequestMetrics
@@ -33,7 +33,9 @@ header). Endpoints that change the service need the bearer key (`HOUSE_PRICE_API
 """
 
 
-async def _follow_pointer(active: ActiveModel, storage: Storage, interval: float) -> None:
+async def _follow_pointer(
+    active: ActiveModel, storage: Storage, interval: float, storage_ready: asyncio.Event
+) -> None:
     """Follow the active pointer so this worker serves a new version within a second.
 
     The storage says when the pointer may have changed (PostgreSQL notifies at once; files are
@@ -44,7 +46,14 @@ async def _follow_pointer(active: ActiveModel, storage: Storage, interval: float
         await asyncio.to_thread(storage.wait_for_change, interval)
         metrics.TALLY.flush()
         try:
+            if not storage_ready.is_set():  # started while the database was down
+                await asyncio.to_thread(storage.ensure)
+                storage_ready.set()
+                log.info("the storage is reachable: %s", storage.describe())
             await asyncio.to_thread(active.refresh)
+        except Unavailable as exc:
+            active.error = f"waiting for the storage: {exc.detail}"
+            continue
         except Exception:  # a watcher that dies would freeze this worker on an old version
             log.exception("checking the active pointer failed")
             await asyncio.sleep(interval)
@@ -62,7 +71,14 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage = open_storage(settings, listen=True)
-        await asyncio.to_thread(storage.ensure)
+        storage_ready = asyncio.Event()
+        try:
+            await asyncio.to_thread(storage.ensure)
+            storage_ready.set()
+        except Unavailable as exc:
+            # Start anyway: /health/ready says why nothing is served, and the watcher below
+            # sets the storage up as soon as it answers.
+            log.warning("starting without the storage (%s): %s", storage.describe(), exc.detail)
         active = ActiveModel(storage.registry)
         await asyncio.to_thread(active.refresh)
         if active.current is not None:
@@ -72,7 +88,9 @@ def create_app(
         app.state.storage = storage
         app.state.active = active
         app.state.runner = runner
-        watcher = asyncio.create_task(_follow_pointer(active, storage, settings.poll_interval))
+        watcher = asyncio.create_task(
+            _follow_pointer(active, storage, settings.poll_interval, storage_ready)
+        )
         # Jobs left pending by a process that died are picked up on the runner's first check.
         runner.start()
         runner.wake()

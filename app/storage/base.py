@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol
 import joblib
 import pandas as pd
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, Unavailable
 from ..model import ARTIFACT_FORMAT, READABLE_FORMATS, FloatArray, PriceModel
 
 log = logging.getLogger(__name__)
@@ -318,6 +318,9 @@ class ActiveModel:
         except OSError as exc:
             self._fail(f"cannot read the active pointer: {exc}")
             return False
+        except Unavailable as exc:  # the model in memory goes on serving
+            self._fail(f"cannot read the active pointer: {exc.detail}")
+            return False
         if version is None:
             if self.current is None:
                 self._fail("no active model version: fit one with `python -m app.train`")
@@ -328,6 +331,9 @@ class ActiveModel:
             return False
         try:
             loaded = self.registry.load(version)
+        except Unavailable as exc:
+            self._fail(f"cannot load active version {version}: {exc.detail}")
+            return False
         except (CorruptVersion, NotFound) as exc:
             # Keep serving the last good model; the pointer is retried on the next check.
             self._fail(f"active version {version} refused: {exc.detail}")

@@ -103,7 +103,8 @@ class _Database:
         self.connect_timeout = connect_timeout
         self.pool = ConnectionPool(
             url,
-            min_size=1,
+            # A fixed number: what a replica costs the database is known in advance.
+            min_size=pool_size,
             max_size=pool_size,
             kwargs={
                 "connect_timeout": max(1, round(connect_timeout)),
