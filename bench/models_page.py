@@ -60,7 +60,9 @@ def measure(versions: int, row: Row, work: Path) -> None:
                 first = timed(client, "/models?limit=100", 100)
                 token = ""
                 for _ in range(versions // 200):  # halfway down the list
-                    query = {"limit": 100, **({"page_token": token} if token else {})}
+                    query: dict[str, str | int] = {"limit": 100}
+                    if token:
+                        query["page_token"] = token
                     token = client.get("/models", params=query).json()["next_page_token"]
                 deep = timed(client, f"/models?limit=100&page_token={token}", 100)
             for name, values in (("first page", first), ("page halfway down", deep)):

@@ -14,7 +14,8 @@
 - /predict p99 with and without a concurrent 1,000,000-row /retrain;
 - storage (bench/storage.py): files and PostgreSQL side by side, a 1,000,000-row upload
   acknowledged, a retrain job over 10,000,000 stored rows, /predict; and `GET /models?limit=100`
-  with 10,000 stored versions (bench/models_page.py);
+  with 10,000 stored versions (bench/models_page.py); convergence of six workers after an
+  activation, polling files against LISTEN/NOTIFY (bench/convergence.py);
 - the price range's coverage and width (bench/intervals.py), printed after the table.
 """
 
@@ -416,6 +417,10 @@ def main() -> None:
             from bench.models_page import measure as measure_models
 
             measure_models(10_000, row, work)
+            print("convergence of six workers", flush=True)
+            from bench.convergence import measure as measure_convergence
+
+            measure_convergence(20, row, work)
 
     width = max(len(r[0]) for r in table)
     print("\n" + "=" * 100)

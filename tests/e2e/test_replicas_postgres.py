@@ -15,37 +15,11 @@ import httpx
 
 from app.config import Settings
 from app.storage import open_storage
+from bench.convergence import converged_after
 from tests.conftest import API_KEY, ROOT, SACRAMENTO
 from tests.e2e.server import Server
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
-HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
-
-
-def version_of(url: str) -> str:
-    # A new connection each time, so that the kernel spreads requests over the workers.
-    response = httpx.post(f"{url}/predict", json=HOUSE, headers={"Connection": "close"})
-    return response.headers["x-model-version"]
-
-
-def converged_after(urls: list[str], version: str, start: float, limit: float = 5.0) -> float:
-    """Seconds from `start` to the first of 12 answers in a row with `version` from every replica.
-
-    The answers after that first one only confirm it: asking takes time of its own.
-    """
-    streak = dict.fromkeys(urls, 0)
-    since = dict.fromkeys(urls, start)
-    while min(streak.values()) < 12:
-        for url in urls:
-            asked = time.monotonic()
-            if version_of(url) == version:
-                if streak[url] == 0:
-                    since[url] = asked
-                streak[url] += 1
-            else:
-                streak[url] = 0
-        assert time.monotonic() - start < limit, streak
-    return max(since.values()) - start
 
 
 def csv_rows(tag: int, n: int) -> bytes:

@@ -1,0 +1,124 @@
+"""Convergence: from an activation to the last of six workers answering with the new version.
+
+Three replicas of two workers each (`python -m app.serve`), for files (the replicas share the
+folders; workers poll the pointer every 0.2 s) and for PostgreSQL (they share the database;
+workers are notified), 20 activations each, alternating between two versions through replica 1.
+A replica counts as converged at the first of 12 answers in a row (each on a new connection, so
+the kernel spreads them over its workers) that come from the new version.
+
+Run: .venv/bin/python -m bench.convergence [--activations 20]  (also part of `make bench`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import ROOT
+from bench.storage import KEY, Row, engine_env
+
+HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
+
+
+def version_of(url: str) -> str:
+    response = httpx.post(f"{url}/predict", json=HOUSE, headers={"Connection": "close"})
+    return response.headers["x-model-version"]
+
+
+def converged_after(urls: list[str], version: str, start: float, limit: float = 10.0) -> float:
+    """Seconds from `start` until every replica answers with `version` for good.
+
+    Each replica is asked by a thread of its own, one request after another; a replica's time
+    is when the first of 12 answers in a row from `version` was asked for (the rest only
+    confirm it), so the figure is not the time the asking itself takes.
+    """
+    since: dict[str, float] = {}
+
+    def watch(url: str) -> None:
+        streak = 0
+        while streak < 12:
+            asked = time.monotonic()
+            if version_of(url) == version:
+                if streak == 0:
+                    since[url] = asked
+                streak += 1
+            else:
+                streak = 0
+            if time.monotonic() - start > limit:
+                return
+
+    threads = [threading.Thread(target=watch, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if len(since) < len(urls) or time.monotonic() - start > limit + 1:
+        raise TimeoutError(f"no convergence within {limit} s")
+    return max(since.values()) - start
+
+
+def measure(activations: int, row: Row, work: Path) -> None:
+    from bench.run import Served
+
+    for engine in ("files", "postgres"):
+        with engine_env(engine, work) as env:
+            env = {**env, "HOUSE_PRICE_WORKERS": "2"}
+            full = {**os.environ, **env}
+            train = [sys.executable, "-m", "app.train", "--data", str(ROOT / "data/sacramento.csv")]
+            for _ in range(2):  # two versions to switch between
+                subprocess.run(train, cwd=ROOT, env=full, check=True, capture_output=True)
+            servers = [Served([sys.executable, "-m", "app.serve"], env, "/health/ready")]
+            servers += [Served([sys.executable, "-m", "app.serve"], env, "/health/ready")]
+            servers += [Served([sys.executable, "-m", "app.serve"], env, "/health/ready")]
+            try:
+                urls = [s.url for s in servers]
+                versions = [v["version"] for v in httpx.get(f"{urls[0]}/models").json()["versions"]]
+                times = []
+                for i in range(activations):
+                    target = versions[i % 2]
+                    start = time.monotonic()
+                    httpx.post(
+                        f"{urls[0]}/models/{target}/activate",
+                        headers={"Authorization": f"Bearer {KEY}"},
+                    ).raise_for_status()
+                    times.append(converged_after(urls, target, start))
+            finally:
+                for server in servers:
+                    server.__exit__()
+            how = "polling every 0.2 s" if engine == "files" else "LISTEN/NOTIFY"
+            row(
+                f"{engine}: activation to all 6 workers ({how})",
+                f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms",
+                f"({activations} activations, 3 replicas x 2 workers)",
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--activations", type=int, default=20)
+    args = parser.parse_args()
+    table: list[tuple[str, str, str]] = []
+
+    def row(name: str, figure: str, note: str = "") -> None:
+        table.append((name, figure, note))
+        print(f"  {name}: {figure} {note}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="house-price-bench-convergence-") as tmp:
+        measure(args.activations, row, Path(tmp))
+    width = max(len(r[0]) for r in table)
+    print()
+    for name, figure, note in table:
+        print(f"{name:<{width}}  {figure}  {note}")
+
+
+if __name__ == "__main__":
+    main()
