@@ -253,3 +253,24 @@ def test_the_listings_view_shows_every_sale_exactly_as_stored(
     expected = frame[["beds", "baths", "sqft", "price"]].to_numpy()
     assert np.array_equal(np.array([r[:4] for r in rows]), expected)
     assert [r[4] or "" for r in rows] == frame["sold_at"].tolist()
+
+
+def test_replicas_starting_together_on_an_empty_database_fit_the_bundled_sales_once(
+    settings: Settings,
+) -> None:
+    # What each compose replica runs before serving.
+    command = [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO), "--if-no-active"]
+    env = {**settings_env(settings), "PATH": "/usr/bin:/bin"}
+    starts = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in starts]
+    assert [p.returncode for p in starts] == [0, 0, 0]
+    assert sum("nothing to fit" in out for out in outputs) == 2
+    storage = open_storage(settings)
+    try:
+        assert len(storage.registry.versions()) == 1
+        assert len(storage.store.uploads()) == 1
+    finally:
+        storage.close()
