@@ -6,7 +6,9 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -60,3 +62,22 @@ def start_server(env: dict[str, str], workers: int = 1) -> tuple[subprocess.Pope
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q)) if values else float("nan")
+
+
+Row = Callable[[str, str, str], None]
+
+
+def print_table(measure: Callable[[Row, Path], None], prefix: str) -> None:
+    """Run `measure` in a temporary folder, printing each row as it comes, then the table."""
+    table: list[tuple[str, str, str]] = []
+
+    def row(name: str, figure: str, note: str = "") -> None:
+        table.append((name, figure, note))
+        print(f"  {name}: {figure} {note}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        measure(row, Path(tmp))
+    width = max(len(r[0]) for r in table)
+    print()
+    for name, figure, note in table:
+        print(f"{name:<{width}}  {figure}  {note}")

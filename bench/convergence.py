@@ -16,15 +16,14 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.common import ROOT
-from bench.storage import KEY, Row, engine_env
+from bench.common import ROOT, Row, print_table
+from bench.storage import KEY, engine_env
 
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
 
@@ -106,18 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--activations", type=int, default=20)
     args = parser.parse_args()
-    table: list[tuple[str, str, str]] = []
-
-    def row(name: str, figure: str, note: str = "") -> None:
-        table.append((name, figure, note))
-        print(f"  {name}: {figure} {note}", flush=True)
-
-    with tempfile.TemporaryDirectory(prefix="house-price-bench-convergence-") as tmp:
-        measure(args.activations, row, Path(tmp))
-    width = max(len(r[0]) for r in table)
-    print()
-    for name, figure, note in table:
-        print(f"{name:<{width}}  {figure}  {note}")
+    print_table(lambda row, work: measure(args.activations, row, work), "house-price-bench-")
 
 
 if __name__ == "__main__":

@@ -14,14 +14,13 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.common import ROOT
-from bench.storage import Row, engine_env
+from bench.common import ROOT, Row, print_table
+from bench.storage import engine_env
 
 SAVE = (
     "import sys\nfrom app.config import Settings\nfrom app.fitting import fit_table\n"
@@ -78,18 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--versions", type=int, default=10_000)
     args = parser.parse_args()
-    table: list[tuple[str, str, str]] = []
-
-    def row(name: str, figure: str, note: str = "") -> None:
-        table.append((name, figure, note))
-        print(f"  {name}: {figure} {note}", flush=True)
-
-    with tempfile.TemporaryDirectory(prefix="house-price-bench-models-") as tmp:
-        measure(args.versions, row, Path(tmp))
-    width = max(len(r[0]) for r in table)
-    print()
-    for name, figure, note in table:
-        print(f"{name:<{width}}  {figure}  {note}")
+    print_table(lambda row, work: measure(args.versions, row, work), "house-price-bench-")
 
 
 if __name__ == "__main__":

@@ -18,10 +18,9 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from bench.common import ROOT, synthetic_listings
+from bench.common import ROOT, Row, print_table, synthetic_listings
 
 DATABASE = os.environ.get(
     "HOUSE_PRICE_BENCH_DATABASE_URL",
@@ -39,8 +38,6 @@ DATABASE = os.environ.get(
     ),
 )
 KEY = "bench-key"
-
-Row = Callable[[str, str, str], None]
 
 
 @contextmanager
@@ -184,18 +181,7 @@ def main() -> None:
     from bench.run import ensure_wrk
 
     wrk = None if args.skip_wrk else ensure_wrk()
-    table: list[tuple[str, str, str]] = []
-
-    def row(name: str, figure: str, note: str = "") -> None:
-        table.append((name, figure, note))
-        print(f"  {name}: {figure} {note}", flush=True)
-
-    with tempfile.TemporaryDirectory(prefix="house-price-bench-storage-") as tmp:
-        measure(args, row, wrk, Path(tmp))
-    width = max(len(r[0]) for r in table)
-    print()
-    for name, figure, note in table:
-        print(f"{name:<{width}}  {figure}  {note}")
+    print_table(lambda row, work: measure(args, row, wrk, work), "house-price-bench-")
 
 
 if __name__ == "__main__":

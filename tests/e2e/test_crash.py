@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,8 +16,8 @@ import pytest
 from app.config import Settings
 from app.jobs import TERMINAL
 from app.storage import JobStore, open_storage
-from tests.conftest import API_KEY, ROOT, SACRAMENTO
-from tests.e2e.server import Server, fitted_dirs
+from tests.conftest import API_KEY
+from tests.e2e.server import Server, fitted_dirs, train
 
 TRIALS = 21
 AUTH = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "text/csv"}
@@ -94,14 +92,7 @@ def deployment(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
         "HOUSE_PRICE_MODEL_DIR": str(tmp_path / "unused-models"),
         "HOUSE_PRICE_DATA_DIR": str(tmp_path / "unused-data"),
     }
-    trained = subprocess.run(
-        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)],
-        cwd=ROOT,
-        env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        timeout=120,
-    )
-    assert trained.returncode == 0, trained.stderr
+    train(env)
     return env
 
 

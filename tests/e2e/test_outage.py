@@ -3,8 +3,6 @@ retry, and everything works again when it is back, with no restart and no leaked
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -17,8 +15,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from tests.conftest import API_KEY, ROOT, SACRAMENTO
-from tests.e2e.server import Server
+from tests.conftest import API_KEY
+from tests.e2e.server import Server, train
 
 AUTH = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "text/csv"}
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
@@ -98,14 +96,7 @@ def test_estimates_go_on_through_an_outage_and_the_rest_comes_back(
         "HOUSE_PRICE_DB_CONNECT_TIMEOUT": "1",
         "HOUSE_PRICE_ACCESS_LOG": "false",
     }
-    fitted = subprocess.run(
-        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)],
-        cwd=ROOT,
-        env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        timeout=120,
-    )
-    assert fitted.returncode == 0, fitted.stderr
+    train(env)
     replicas = [Server(env, workers=2, log=tmp_path / f"r{i}.log") for i in range(2)]
     for replica in replicas:
         replica.start()
@@ -131,7 +122,11 @@ def test_estimates_go_on_through_an_outage_and_the_rest_comes_back(
         models = httpx.get(f"{replicas[1].url}/models", timeout=30)
         live = httpx.get(f"{replicas[0].url}/health/live")
         ready = httpx.get(f"{replicas[1].url}/health/ready")
+        late = Server(env, log=tmp_path / "late.log")
+        replicas.append(late)  # stopped with the others
+        late.start(ready=False)  # starts while the database is down
         time.sleep(max(0.0, 5.5 - (time.monotonic() - down_since)))
+        late_ready = httpx.get(f"{late.url}/health/ready")
         set_outage(database_server, name, down=False)
 
         assert refused.status_code == 503 and "Retry-After" in refused.headers
@@ -140,6 +135,13 @@ def test_estimates_go_on_through_an_outage_and_the_rest_comes_back(
         assert models.status_code == 503 and "Retry-After" in models.headers
         assert live.status_code == 200
         assert ready.status_code == 200 and "database" in (ready.json()["reason"] or "")
+        assert late_ready.status_code == 503 and "database" in late_ready.json()["reason"]
+        deadline = time.monotonic() + 15
+        while httpx.get(f"{late.url}/health/ready").status_code != 200:
+            assert time.monotonic() < deadline, "the late replica never became ready"
+            time.sleep(0.2)
+        late.stop()
+        replicas.remove(late)
 
         deadline = time.monotonic() + 30
         while True:  # the pools reconnect by themselves

@@ -7,16 +7,14 @@ password appears in no log line and no answer.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tests.conftest import API_KEY, ROOT, SACRAMENTO
-from tests.e2e.server import Server
+from tests.conftest import API_KEY
+from tests.e2e.server import Server, train
 
 PASSWORD = "pw-7c1e9f-never-shown"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -39,18 +37,10 @@ def test_train_serve_retrain_and_roll_back_with_nothing_but_the_database(
         "HOUSE_PRICE_MODEL_DIR": "/proc/house-price-none/models",
         "HOUSE_PRICE_DATA_DIR": "/proc/house-price-none/data",
     }
-    trained = subprocess.run(
-        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)],
-        cwd=ROOT,
-        env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert trained.returncode == 0, trained.stderr
-    first = trained.stdout.split()[2]
+    printed = train(env)
+    first = printed.split()[2]
     log = tmp_path / "server.log"
-    answers: list[str] = [trained.stdout, trained.stderr]
+    answers: list[str] = [printed]
     with Server(env, workers=2, log=log) as server:
         house = {"beds": 3, "baths": 2, "sqft": 1500}
         predicted = httpx.post(f"{server.url}/predict", json=house)

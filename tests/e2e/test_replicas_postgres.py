@@ -5,19 +5,18 @@ other."""
 from __future__ import annotations
 
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from app.config import Settings
 from app.storage import open_storage
 from bench.convergence import converged_after
-from tests.conftest import API_KEY, ROOT, SACRAMENTO
-from tests.e2e.server import Server
+from tests.conftest import API_KEY
+from tests.e2e.server import Server, train
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -35,14 +34,7 @@ def test_three_replicas_converge_and_serialise_concurrent_retrains(
         "HOUSE_PRICE_API_KEY": API_KEY,
         "HOUSE_PRICE_ACCESS_LOG": "false",
     }
-    trained = subprocess.run(
-        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)],
-        cwd=ROOT,
-        env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        timeout=120,
-    )
-    assert trained.returncode == 0, trained.stderr
+    train(env)
     replicas = []
     for i in range(3):  # each with folders of its own that nothing is written to
         own = {
@@ -78,6 +70,12 @@ def test_three_replicas_converge_and_serialise_concurrent_retrains(
             f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
         )
         assert max(times) < 1.0
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'house-price'"
+            ).fetchone()
+        # Six workers, each a pool of 4 and a listening connection: 30, within the 40 allowed.
+        assert row is not None and row[0] <= 6 * (4 + 1)
 
         answers: dict[int, httpx.Response] = {}
 
