@@ -96,7 +96,7 @@ def _now() -> str:
 
 
 class _Database:
-    """The process's pool, and the schema name its notifications and locks are scoped to."""
+    """The process's connections: one pool, and connections of their own when asked."""
 
     def __init__(self, url: str, pool_size: int, connect_timeout: float) -> None:
         self.url = url
@@ -111,7 +111,9 @@ class _Database:
                 "application_name": APPLICATION,
             },
             timeout=connect_timeout,
-            reconnect_timeout=0,  # keep trying for as long as it takes
+            # A connection lost in an outage is tried again with a growing delay for a minute;
+            # after that the pool grows back as soon as a request waits for a connection.
+            reconnect_timeout=60,
             open=False,
             name="house-price",
         )
