@@ -152,19 +152,13 @@ class PostgresRegistry:
     def save(self, model: PriceModel, card: dict[str, Any]) -> str:
         while True:
             new = prepare_version(model, card)
-            with self.db.connection() as conn, conn.transaction():
-                inserted = conn.execute(
-                    "INSERT INTO model_versions (version, created_at, sha256, card, artifact) "
-                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (version) DO NOTHING",
-                    (new.version, new.created_at, new.sha256, Jsonb(new.card), new.artifact),
-                )
-            if inserted.rowcount == 1:  # else the name was taken meanwhile: draw another
-                break
+            if self.insert(new.version, new.artifact, new.sha256, new.card):
+                break  # else the name was taken meanwhile: draw another
         log.info("stored model version %s", new.version)
         return new.version
 
     def insert(self, version: str, artifact: bytes, sha256: str, card: dict[str, Any]) -> bool:
-        """Store a version as it is (copying a deployment); False if it is there already."""
+        """Store a version, in one transaction; False if one of that name is there already."""
         created = datetime.fromisoformat(card["created_at"])
         with database_errors(), self.db.connection() as conn, conn.transaction():
             cursor = conn.execute(
