@@ -112,4 +112,8 @@ async def handle_service_error(request: Request, exc: Exception) -> Response:
     from starlette.responses import JSONResponse
 
     assert isinstance(exc, ServiceError)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    detail = exc.detail
+    if exc.status_code == 422 and not isinstance(detail, list):
+        # Every 422 has FastAPI's shape, a list of errors: one way for clients to read them.
+        detail = [{"loc": ["body"], "msg": str(detail), "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)

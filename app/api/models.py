@@ -12,6 +12,7 @@ from ..schemas import Activation, KeptVersion, ModelCard, VersionList
 from ..storage import ActiveModel, Registry
 from . import paging
 from .deps import Authorized, Model, get_active, get_registry
+from .openapi import unprocessable
 from .predict import json_response
 
 router = APIRouter(tags=["models"])
@@ -39,7 +40,7 @@ async def model_card(loaded: Model) -> Any:
     "it is null on the last one. A version created while a client pages through never appears "
     "twice and never makes it miss an older one.",
     responses={
-        422: {"description": "A limit out of range, or a page token this service did not give."},
+        422: unprocessable("A limit out of range, or a page token this service did not give."),
         503: {"description": "The database cannot be reached now; retry later."},
     },
 )

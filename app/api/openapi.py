@@ -16,6 +16,16 @@ from ..schemas import HouseBatch, RetrainRequest
 RAW_BODIES: tuple[type[BaseModel], ...] = (HouseBatch, RetrainRequest)
 
 
+def unprocessable(description: str) -> dict[str, Any]:
+    """A documented 422: FastAPI's list of errors, each naming where (`loc`) and what (`msg`)."""
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+        },
+    }
+
+
 def install(app: FastAPI, bodies: Sequence[type[BaseModel]] = RAW_BODIES) -> None:
     """Make `app.openapi()` add `bodies` (and the models they use) to `components/schemas`."""
     generate: Callable[[], dict[str, Any]] = app.openapi

@@ -15,6 +15,7 @@ from ..schemas import BatchPrediction, House, HouseBatch, Prediction
 from ..storage import LoadedModel
 from .bodies import check_rows, content_type, houses_fast, load_json, validate
 from .deps import Model, get_settings
+from .openapi import unprocessable
 
 router = APIRouter(tags=["predict"])
 
@@ -30,7 +31,7 @@ Level = Annotated[
 ]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"description": "A field is missing, unknown, of the wrong type or out of range."},
+    422: unprocessable("A field is missing, unknown, of the wrong type or out of range."),
     503: {"description": "No model version can be served; the detail says why."},
 }
 

@@ -18,6 +18,7 @@ from ..schemas import Job, RetrainRequest
 from ..storage import ActiveModel, JobStore, ListingStore
 from .bodies import content_type, parse_rows
 from .deps import Authorized, get_active, get_jobs, get_runner, get_settings, get_store
+from .openapi import unprocessable
 
 router = APIRouter(tags=["retrain"])
 
@@ -55,7 +56,7 @@ _BODY: dict[str, Any] = {
         403: {"description": "No API key is configured on the server."},
         413: {"description": "Too many rows or too large a body."},
         415: {"description": "Neither JSON nor CSV."},
-        422: {"description": "A bad row; nothing was stored."},
+        422: unprocessable("A bad row; nothing was stored."),
     },
     openapi_extra=_BODY,
 )

@@ -93,7 +93,8 @@ def test_csv_batch_with_a_price_column_is_refused_rather_than_overwritten(
         "/predict/batch", content="beds,baths,sqft,price\n3,2,1500,1\n", headers=CSV
     )
     assert response.status_code == 422
-    assert "already has the column(s) price" in response.json()["detail"]
+    [error] = response.json()["detail"]
+    assert "already has the column(s) price" in error["msg"] and error["loc"] == ["body"]
 
 
 def test_other_content_types_are_a_415(client: TestClient) -> None:

@@ -135,7 +135,7 @@ def test_mode_in_the_query_with_a_json_body_is_refused(
 ) -> None:
     response = client.post("/retrain?mode=replace", json={"listings": NEW_SALES}, headers=auth)
     assert response.status_code == 422
-    assert "fields of the body" in response.json()["detail"]
+    assert "fields of the body" in response.json()["detail"][0]["msg"]
 
 
 def test_an_empty_list_and_an_unknown_mode_are_refused(
