@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 from .config import Settings
@@ -22,17 +21,13 @@ from .errors import NotFound, ServiceError, Unavailable
 from .fitting import fit_stream, fit_table, judge, judge_chunks, select_window
 from .listings import features, target
 from .storage import CorruptVersion, Storage, open_storage
-from .storage.base import TERMINAL
+from .storage.base import TERMINAL, now_text
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MAX_ATTEMPTS", "TERMINAL", "JobRunner", "run_job", "run_pending", "settings_env"]
 
 MAX_ATTEMPTS = 2
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[str, Any]:
@@ -42,11 +37,11 @@ def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[s
         return jobs.update(
             job,
             status="failed",
-            finished_at=_now(),
+            finished_at=now_text(),
             reason=f"interrupted {job['attempts']} times (the process fitting it died); its "
             "listings are stored and the next fit includes them",
         )
-    job = jobs.update(job, status="running", started_at=_now(), attempts=job["attempts"] + 1)
+    job = jobs.update(job, status="running", started_at=now_text(), attempts=job["attempts"] + 1)
     try:
         snapshot = store.snapshot()
         if snapshot is None:
@@ -83,7 +78,7 @@ def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[s
         return jobs.update(
             job,
             status="succeeded",
-            finished_at=_now(),
+            finished_at=now_text(),
             version=version,
             promoted=promoted,
             reason=reason,
@@ -100,11 +95,11 @@ def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[s
     except ServiceError as exc:  # the data or the state says no: the reason says what to do
         reason = _reason(exc.detail)
         log.warning("job %s failed: %s", job["job_id"], reason)
-        return jobs.update(job, status="failed", finished_at=_now(), reason=reason)
+        return jobs.update(job, status="failed", finished_at=now_text(), reason=reason)
     except Exception as exc:  # a bug: the traceback is for whoever fixes it
         log.exception("job %s failed", job["job_id"])
         return jobs.update(
-            job, status="failed", finished_at=_now(), reason=f"{type(exc).__name__}: {exc}"
+            job, status="failed", finished_at=now_text(), reason=f"{type(exc).__name__}: {exc}"
         )
 
 

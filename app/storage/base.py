@@ -13,6 +13,7 @@ import io
 import logging
 import re
 import secrets
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 Mode = Literal["append", "replace"]
 VERSION_PATTERN = re.compile(r"^v\d{8}-\d{6}-[0-9a-f]{6}$")
 SET_PATTERN = re.compile(r"^s\d{8}-\d{6}-[0-9a-f]{6}$")
+BATCH_PATTERN = re.compile(r"^(\d{6})-([0-9a-f]{16})\.csv$")  # an upload: its order, SHA-256
+JOB_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 TERMINAL = frozenset({"succeeded", "failed"})
 
 
@@ -64,6 +67,27 @@ class Snapshot:
 
 
 # -- what both engines share ----------------------------------------------------------------
+
+
+def now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def new_job(**fields: Any) -> dict[str, Any]:
+    """A queued job with a fresh id, as both engines store it."""
+    return {
+        "job_id": uuid.uuid4().hex,
+        "status": "queued",
+        "created_at": now_text(),
+        "attempts": 0,
+        **fields,
+    }
+
+
+def check_job_id(job_id: str) -> None:
+    """404 for a name that cannot be a job's (it also keeps a client's name out of paths)."""
+    if not JOB_ID_PATTERN.match(job_id):
+        raise NotFound(f"no job {job_id!r}")
 
 
 def new_version_name(now: datetime) -> str:

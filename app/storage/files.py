@@ -19,13 +19,11 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import socket
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,8 @@ from ..fsutil import atomic_write, fsync_dir, write_file
 from ..listings import read_chunks, read_table
 from ..model import FloatArray, PriceModel
 from .base import (
+    BATCH_PATTERN,
+    JOB_ID_PATTERN,
     SET_PATTERN,
     TERMINAL,
     VERSION_PATTERN,
@@ -48,9 +48,12 @@ from .base import (
     Snapshot,
     batch_name,
     check_deletable,
+    check_job_id,
     check_version_name,
+    new_job,
     new_set_name,
     newest_first,
+    now_text,
     prepare_version,
     summary,
     verified_model,
@@ -64,12 +67,6 @@ CHECKSUM = "model.joblib.sha256"
 POINTER = "ACTIVE"
 HISTORY = "activations.jsonl"
 _STALE_STAGING_SECONDS = 3600
-_BATCH = re.compile(r"^(\d{6})-([0-9a-f]{16})\.csv$")
-_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def actor(by: str = "") -> str:
@@ -127,7 +124,7 @@ class FileRegistry:
         previous = self.active_version()
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write(self.pointer, f"{version}\n".encode())
-        entry = {"version": version, "previous": previous, "at": _now(), "by": actor(by)}
+        entry = {"version": version, "previous": previous, "at": now_text(), "by": actor(by)}
         with open(self.root / HISTORY, "ab") as history:
             history.write(json.dumps(entry).encode() + b"\n")
             history.flush()
@@ -288,7 +285,7 @@ class FileStore:
 
     def batches(self, set_id: str) -> list[str]:
         folder = self._set_folder(set_id)
-        return sorted(p.name for p in folder.iterdir() if _BATCH.match(p.name))
+        return sorted(p.name for p in folder.iterdir() if BATCH_PATTERN.match(p.name))
 
     def batch_path(self, set_id: str, batch: str) -> Path:
         return self._set_folder(set_id) / batch
@@ -343,7 +340,7 @@ class FileStore:
 
     def delete_upload(self, set_id: str, batch: str) -> None:
         path = self._set_folder(set_id) / batch
-        if not _BATCH.match(batch) or not path.is_file():
+        if not BATCH_PATTERN.match(batch) or not path.is_file():
             raise NotFound(f"no upload {batch!r} in training set {set_id!r}")
         path.unlink()
         fsync_dir(path.parent)
@@ -397,21 +394,14 @@ class FileJobs:
 
     def create(self, **fields: Any) -> dict[str, Any]:
         self.ensure()
-        job = {
-            "job_id": uuid.uuid4().hex,
-            "status": "queued",
-            "created_at": _now(),
-            "attempts": 0,
-            **fields,
-        }
+        job = new_job(**fields)
         self._write(job)
         (self.pending_dir / job["job_id"]).touch()
         fsync_dir(self.pending_dir)
         return job
 
     def get(self, job_id: str) -> dict[str, Any]:
-        if not _JOB_ID.match(job_id):
-            raise NotFound(f"no job {job_id!r}")
+        check_job_id(job_id)
         try:
             job: dict[str, Any] = json.loads((self.root / f"{job_id}.json").read_text())
         except FileNotFoundError:
@@ -446,7 +436,7 @@ class FileJobs:
     def all(self) -> list[dict[str, Any]]:
         if not self.root.is_dir():
             return []
-        jobs = [self.get(p.stem) for p in self.root.glob("*.json") if _JOB_ID.match(p.stem)]
+        jobs = [self.get(p.stem) for p in self.root.glob("*.json") if JOB_ID_PATTERN.match(p.stem)]
         return sorted(jobs, key=lambda j: j["created_at"])
 
     def delete(self, job_id: str) -> None:

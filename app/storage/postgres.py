@@ -16,11 +16,10 @@ import contextlib
 import hashlib
 import io
 import logging
-import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -36,6 +35,7 @@ from ..errors import Conflict, NotFound, Unavailable
 from ..listings import SOLD_AT, check_frame, required_columns
 from ..model import FloatArray, PriceModel
 from .base import (
+    BATCH_PATTERN,
     Accepted,
     CorruptVersion,
     LoadedModel,
@@ -43,7 +43,9 @@ from .base import (
     Snapshot,
     batch_name,
     check_deletable,
+    check_job_id,
     check_version_name,
+    new_job,
     new_set_name,
     newest_first,
     prepare_version,
@@ -62,8 +64,6 @@ APPLICATION = "house-price"  # how its connections show in pg_stat_activity
 CHANNEL_SUFFIX = "_active_version"
 FALLBACK_POLL = 0.5  # seconds: a dropped notification is caught up within a second
 _FIT_LOCK = "hashtext(current_schema() || ':fit')"
-_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-_BATCH = re.compile(r"^(\d{6})-([0-9a-f]{16})\.csv$")
 
 
 def redact(url: str) -> str:
@@ -89,10 +89,6 @@ def database_errors() -> Iterator[None]:
         yield
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise _unavailable(exc) from None
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class _Database:
@@ -443,7 +439,7 @@ class PostgresStore:
 
     @_guarded
     def delete_upload(self, set_id: str, batch: str) -> None:
-        match = _BATCH.match(batch)
+        match = BATCH_PATTERN.match(batch)
         if not match:
             raise NotFound(f"no upload {batch!r} in training set {set_id!r}")
         seq, digest = int(match.group(1)), match.group(2)
@@ -493,7 +489,7 @@ class PostgresStore:
                         yield values[start : start + chunk_rows]
 
     def _uploads_of(self, conn: psycopg.Connection[Any], snapshot: Snapshot) -> list[int]:
-        wanted = [int(m.group(1)) for b in snapshot.batches if (m := _BATCH.match(b))]
+        wanted = [int(m.group(1)) for b in snapshot.batches if (m := BATCH_PATTERN.match(b))]
         rows = conn.execute(
             "SELECT id FROM uploads WHERE set_id = %s AND seq = ANY(%s) ORDER BY seq",
             (snapshot.set_id, wanted),
@@ -609,13 +605,7 @@ class PostgresJobs:
 
     @_guarded
     def create(self, **fields: Any) -> dict[str, Any]:
-        job = {
-            "job_id": uuid.uuid4().hex,
-            "status": "queued",
-            "created_at": _now(),
-            "attempts": 0,
-            **fields,
-        }
+        job = new_job(**fields)
         self.insert(job)
         return job
 
@@ -631,8 +621,7 @@ class PostgresJobs:
 
     @_guarded
     def get(self, job_id: str) -> dict[str, Any]:
-        if not _JOB_ID.match(job_id):
-            raise NotFound(f"no job {job_id!r}")
+        check_job_id(job_id)
         with self.db.connection() as conn:
             row = conn.execute("SELECT doc FROM jobs WHERE job_id = %s", (job_id,)).fetchone()
         if row is None:
