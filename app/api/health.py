@@ -33,21 +33,14 @@ async def ready(
     storage: Annotated[Storage, Depends(get_storage)],
 ) -> Any:
     current = active.current
-    where = storage.describe()
-    if current is None:
-        body = {
-            "status": "unavailable",
-            "model_version": None,
-            "reason": active.error,
-            "storage": where,
-        }
-        return _json(body, 503)
     body = {
-        "status": "ready",
-        "model_version": current.version,
+        "status": "ready" if current else "unavailable",
+        "model_version": current.version if current else None,
         "reason": active.error,
-        "storage": where,
+        "storage": storage.describe(),
     }
+    if current is None:
+        return _json(body, 503)
     response = _json(body, 200)
     response.headers["X-Model-Version"] = current.version
     return response
