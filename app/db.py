@@ -115,57 +115,55 @@ def prune(args: argparse.Namespace, settings: Settings) -> int:
             print(f"dry run: {len(items)} to remove; run again with --yes to remove them")
             return 0
         done = retention.carry_out(storage, chosen)
-        for item in done.removed:
-            print(f"removed {item}")
-        for item in done.skipped:
-            print(f"skipped {item}")
-        print(f"{len(done.removed)} removed, {len(done.skipped)} skipped")
-    except ServiceError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 1
     finally:
         storage.close()
+    for item in done.removed:
+        print(f"removed {item}")
+    for item in done.skipped:
+        print(f"skipped {item}")
+    print(f"{len(done.removed)} removed, {len(done.skipped)} skipped")
+    return 0
+
+
+def upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from .storage.schema import MIGRATIONS
+
+    url = args.url or (settings.database_url and settings.database_url.get_secret_value())
+    if not url:
+        print("error: give --url or set HOUSE_PRICE_DATABASE_URL", file=sys.stderr)
+        return 2
+    storage = PostgresStorage(url, connect_timeout=settings.db_connect_timeout)
+    try:
+        storage.ensure()
+    finally:
+        storage.close()
+    print(f"{redact(url)}: schema at version {len(MIGRATIONS)}")
+    return 0
+
+
+def copy_command(args: argparse.Namespace, settings: Settings) -> int:
+    source = FileStorage(args.model_dir or settings.model_dir, args.data_dir or settings.data_dir)
+    target = PostgresStorage(args.to, connect_timeout=settings.db_connect_timeout)
+    try:
+        done = copy(source, target)
+    finally:
+        target.close()
+    print(f"copied into {redact(args.to)}:")
+    for kind in ("versions", "uploads", "jobs", "active pointer"):
+        copied, present = done.copied.get(kind, 0), done.present.get(kind, 0)
+        print(f"  {kind:<15}{copied:>6} copied, {present} already there")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = parse_args(argv)
-    settings = Settings()
-    if args.command == "prune":
-        return prune(args, settings)
-    if args.command == "upgrade":
-        url = args.url or (settings.database_url and settings.database_url.get_secret_value())
-        if not url:
-            print("error: give --url or set HOUSE_PRICE_DATABASE_URL", file=sys.stderr)
-            return 2
-        storage = PostgresStorage(url, connect_timeout=settings.db_connect_timeout)
-        try:
-            from .storage.schema import MIGRATIONS
-
-            storage.ensure()
-            print(f"{redact(url)}: schema at version {len(MIGRATIONS)}")
-        except ServiceError as exc:
-            print(f"error: {exc.detail}", file=sys.stderr)
-            return 1
-        finally:
-            storage.close()
-        return 0
-    source = FileStorage(args.model_dir or settings.model_dir, args.data_dir or settings.data_dir)
-    target = PostgresStorage(args.to, connect_timeout=settings.db_connect_timeout)
+    command = {"prune": prune, "upgrade": upgrade, "copy": copy_command}[args.command]
     try:
-        done = copy(source, target)
-    except ServiceError as exc:
+        return command(args, Settings())
+    except ServiceError as exc:  # what the data or the database says no to, in one line
         print(f"error: {exc.detail}", file=sys.stderr)
         return 1
-    finally:
-        target.close()
-    kinds = ("versions", "uploads", "jobs", "active pointer")
-    print(f"copied into {redact(args.to)}:")
-    for kind in kinds:
-        copied, present = done.copied.get(kind, 0), done.present.get(kind, 0)
-        print(f"  {kind:<15}{copied:>6} copied, {present} already there")
-    return 0
 
 
 if __name__ == "__main__":
