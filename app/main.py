@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
 from . import __version__, metrics
-from .api import docs, health, models, openapi, predict, retrain
+from .api import docs, health, models, openapi, page, predict, retrain
 from .api.docs import ASSETS_DIR, STATIC_PREFIX
 from .config import Settings
 from .errors import ServiceError, Unavailable, handle_service_error, handle_validation_error
@@ -20,6 +20,7 @@ from .fastpath import FastPredict
 from .jobs import JobRunner
 from .middleware import BodyLimit, RequestMetrics
 from .storage import ActiveModel, Storage, open_storage
+from .web.assets import PageAssets
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ def create_app(
         app.state.storage = storage
         app.state.active = active
         app.state.runner = runner
+        app.state.page = PageAssets(settings.default_level)
         watcher = asyncio.create_task(
             _follow_pointer(active, storage, settings.poll_interval, storage_ready)
         )
@@ -116,7 +118,8 @@ def create_app(
     app.add_exception_handler(ServiceError, handle_service_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.mount(STATIC_PREFIX, StaticFiles(directory=ASSETS_DIR), name="swagger-ui")
-    for router in (predict.router, retrain.router, models.router, health.router, docs.router):
+    routers = (predict.router, retrain.router, models.router, health.router, docs.router, page.router)
+    for router in routers:
         app.include_router(router)
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -1,0 +1,70 @@
+"""The page's files, read once: the HTML with its settings filled in, each file's ETag and URL.
+
+Every asset lives under `static/page/<tag>/`, where the tag is the package version and a digest
+of all the files, so a browser may keep them for a year: a release that changes any file changes
+every URL. The HTML names its assets by relative URLs, so the page also works under a root path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+
+STATIC_DIR = Path(__file__).parent / "static"
+PREFIX = "static/page"
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    media_type: str
+    etag: str
+
+    @classmethod
+    def of(cls, body: bytes, media_type: str) -> Asset:
+        return cls(body, media_type, f'"{hashlib.sha256(body).hexdigest()[:24]}"')
+
+
+class PageAssets:
+    """The page (`html`) and its static files (`files`, by name) as the service serves them."""
+
+    def __init__(self, default_level: float, directory: Path = STATIC_DIR) -> None:
+        sources = {
+            p.relative_to(directory).as_posix(): p.read_bytes()
+            for p in sorted(directory.rglob("*"))
+            if p.is_file()
+        }
+        template = sources.pop("index.html").decode()
+        digest = hashlib.sha256()
+        for name, body in sources.items():
+            digest.update(name.encode() + b"\0" + body + b"\0")
+        self.tag = f"{__version__}-{digest.hexdigest()[:12]}"
+        self.prefix = f"{PREFIX}/{self.tag}"
+        self.files = {name: Asset.of(body, _media_type(name)) for name, body in sources.items()}
+        html = (
+            template.replace("{{static}}", self.prefix)
+            .replace("{{default_level}}", f"{default_level:g}")
+            .replace("{{default_percent}}", f"{round(default_level * 100)}")
+            .replace("{{version}}", __version__)
+        )
+        self.html = Asset.of(html.encode(), _TYPES[".html"])
+
+    @property
+    def total_bytes(self) -> int:
+        """What a browser downloads for the page: the HTML and every static file."""
+        return len(self.html.body) + sum(len(a.body) for a in self.files.values())
+
+
+def _media_type(name: str) -> str:
+    suffix = Path(name).suffix
+    return _TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"

@@ -1,0 +1,98 @@
+// Check a list: a CSV of homes in, a preview of the answer, its row count and a Download of the
+// whole answer exactly as /predict/batch sent it.
+
+import { call, messages } from "./api.js";
+import { readCsv } from "./csv.js";
+import { chosenLevel } from "./estimate.js";
+import { money, plural } from "./format.js";
+
+const PREVIEW_ROWS = 10;
+const MONEY = new Set(["price", "price_low", "price_high"]);
+const $ = (id) => document.getElementById(id);
+let download = null; // the object URL of the last answer, released when replaced
+
+function reset(status) {
+  $("list-status").textContent = status;
+  $("list-errors").hidden = true;
+  $("list-errors").replaceChildren();
+  $("download-row").hidden = true;
+  $("preview-wrap").hidden = true;
+  if (download) URL.revokeObjectURL(download);
+  download = null;
+}
+
+async function check(file) {
+  if (!file) return;
+  reset(`Estimating ${file.name}…`);
+  const answer = await call(`predict/batch?level=${chosenLevel()}`, {
+    method: "POST", csv: file, as: "blob",
+  });
+  if (!answer.ok) {
+    const found = messages(answer.data, answer.status);
+    $("list-status").textContent = answer.status === 422
+      ? `${file.name} was not estimated: ${plural(found.length, "problem")} found (at most ten are listed).`
+      : `${file.name} was not estimated: ${found.join("; ")}`;
+    if (answer.status === 422) {
+      $("list-errors").replaceChildren(...found.map((text) => {
+        const item = document.createElement("li");
+        item.textContent = text;
+        return item;
+      }));
+      $("list-errors").hidden = false;
+    }
+    return;
+  }
+  const table = readCsv(await answer.data.text(), PREVIEW_ROWS);
+  $("list-status").textContent = `${file.name}: ${plural(table.count, "home")} estimated.`;
+  preview(table);
+  download = URL.createObjectURL(answer.data);
+  const link = $("download");
+  link.href = download;
+  link.download = `${file.name.replace(/\.csv$/i, "")}-estimates.csv`;
+  link.setAttribute("aria-label", `Download the estimates of ${plural(table.count, "home")} as CSV`);
+  $("download-help").textContent = `${link.download}, every row with price, price_low, price_high and warnings`;
+  $("download-row").hidden = false;
+}
+
+function preview({ header, rows, count }) {
+  const head = document.createElement("tr");
+  for (const name of header) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = name;
+    head.append(th);
+  }
+  $("preview").tHead.replaceChildren(head);
+  $("preview").tBodies[0].replaceChildren(...rows.map((cells) => {
+    const tr = document.createElement("tr");
+    cells.forEach((cell, i) => {
+      const td = document.createElement("td");
+      const value = Number(cell);
+      const asMoney = MONEY.has(header[i]) && cell !== "" && Number.isFinite(value);
+      td.textContent = asMoney ? money(value) : cell;
+      if (asMoney) td.className = "num";
+      tr.append(td);
+    });
+    return tr;
+  }));
+  $("preview-caption").textContent = count > rows.length
+    ? `The first ${rows.length} of ${plural(count, "home")}`
+    : `All ${plural(count, "home")}`;
+  $("preview-wrap").hidden = false;
+}
+
+export function startBatch() {
+  const input = $("csv-file");
+  input.addEventListener("change", () => check(input.files[0]));
+  const drop = $("drop");
+  drop.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    drop.classList.add("over");
+  });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    check(event.dataTransfer.files[0]);
+  });
+}

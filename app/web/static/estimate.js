@@ -1,0 +1,236 @@
+// Estimate one home: the form, its URL (?beds=3&baths=2&sqft=1500), the answer and its parts.
+
+import { call, fieldOf, messages } from "./api.js";
+import { drawCurve, hideCurve } from "./curve.js";
+import { money, number, percent, signedMoney } from "./format.js";
+
+const FIELDS = ["beds", "baths", "sqft"];
+const PART_NAMES = { intercept: "Base (intercept)", beds: "Bedrooms", baths: "Bathrooms", sqft: "Square feet" };
+const $ = (id) => document.getElementById(id);
+
+let asked = 0; // the latest request; an older answer arriving late is dropped
+let card = null;
+
+/** The level the page asks for: the Confidence control, as a fraction. */
+export function chosenLevel() {
+  return Number($("level").value) / 100;
+}
+
+function defaultLevel() {
+  return Number(document.body.dataset.defaultLevel);
+}
+
+function showLevel() {
+  $("level-value").textContent = percent(chosenLevel());
+}
+
+function setError(field, text) {
+  const input = $(field);
+  const box = $(`${field}-error`);
+  box.textContent = text;
+  box.hidden = !text;
+  if (input) input.setAttribute("aria-invalid", text ? "true" : "false");
+}
+
+function clearErrors() {
+  for (const field of [...FIELDS, "level"]) setError(field, "");
+  $("form-error").hidden = true;
+  $("form-error").textContent = "";
+}
+
+/** No answer on screen: nothing stale may look current. */
+function clearAnswer(message) {
+  $("answer").hidden = true;
+  $("placeholder").hidden = false;
+  $("placeholder").textContent = message;
+  hideCurve();
+}
+
+function inputs() {
+  const body = {};
+  for (const field of FIELDS) {
+    const text = $(field).value.trim();
+    if (text !== "") body[field] = Number(text);
+  }
+  return body;
+}
+
+function urlFor(body, level) {
+  const query = new URLSearchParams();
+  for (const field of FIELDS) if (field in body) query.set(field, String(body[field]));
+  if (Math.abs(level - defaultLevel()) > 1e-9) query.set("level", String(level));
+  const text = query.toString();
+  return `${location.pathname}${text ? `?${text}` : ""}`;
+}
+
+/** Estimate what the form holds; `remember` puts the inputs in the address bar. */
+export async function estimate(remember = true) {
+  const body = inputs();
+  const level = chosenLevel();
+  if (remember) {
+    const url = urlFor(body, level);
+    if (url !== `${location.pathname}${location.search}`) history.pushState(null, "", url);
+  }
+  clearErrors();
+  clearAnswer("Estimating…");
+  $("estimate-status").textContent = "";
+  const mine = ++asked;
+  const answer = await call(`predict?level=${level}`, { method: "POST", json: body });
+  if (mine !== asked) return;
+  if (!answer.ok) {
+    showErrors(answer);
+    return;
+  }
+  show(answer.data, body);
+  drawCurve(body, answer.data, card);
+}
+
+function showErrors(answer) {
+  const leftover = [];
+  const detail = Array.isArray(answer.data.detail) ? answer.data.detail : null;
+  if (answer.status === 422 && detail) {
+    const byField = {};
+    for (const error of detail) {
+      const field = fieldOf(error);
+      if ([...FIELDS, "level"].includes(field)) (byField[field] ||= []).push(error.msg);
+      else leftover.push(error.msg);
+    }
+    for (const [field, texts] of Object.entries(byField)) setError(field, texts.join("; "));
+    const first = FIELDS.find((f) => f in byField);
+    if (first) $(first).focus();
+  } else {
+    leftover.push(...messages(answer.data, answer.status));
+  }
+  if (leftover.length) {
+    $("form-error").textContent = leftover.join("; ");
+    $("form-error").hidden = false;
+  }
+  clearAnswer("No estimate: correct the marked field and press Estimate again.");
+  $("estimate-status").textContent = "No estimate: the service found a problem with the inputs.";
+}
+
+function show(data, body) {
+  $("price").textContent = money(data.price);
+  $("per-sqft").textContent = `${money(data.price_per_sqft)} per sq ft`;
+  $("answer-version").textContent = data.model_version;
+  showRange(data);
+  showWarnings(data.warnings);
+  showParts(data.contributions, data.price, body);
+  $("placeholder").hidden = true;
+  $("answer").hidden = false;
+  $("estimate-status").textContent = `Estimated price ${money(data.price)}, range ${money(
+    data.price_low)} to ${money(data.price_high)}.`;
+}
+
+function showRange(data) {
+  const low = data.price_low;
+  const high = data.price_high;
+  const pad = (high - low) * 0.15 || Math.abs(data.price) * 0.1 || 1;
+  const from = Math.min(low, data.price) - pad;
+  const to = Math.max(high, data.price) + pad;
+  const at = (value) => `${((value - from) / (to - from)) * 100}%`;
+  $("range-band").style.left = at(low);
+  $("range-band").style.right = `${100 - parseFloat(at(high))}%`;
+  $("range-mark").style.left = at(data.price);
+  $("price-low").textContent = money(low);
+  $("price-high").textContent = money(high);
+  $("range-bar").setAttribute("aria-label",
+    `Range from ${money(low)} to ${money(high)}, with the estimate ${money(data.price)} marked`);
+  $("range-words").textContent =
+    `${percent(data.level)} of similar homes sold within this range.`;
+}
+
+function showWarnings(warnings) {
+  const list = $("warnings");
+  list.replaceChildren(...warnings.map((w) => {
+    const item = document.createElement("li");
+    item.textContent = sentence(w.message);
+    return item;
+  }));
+  list.hidden = warnings.length === 0;
+}
+
+function sentence(text) {
+  const trimmed = text.trim();
+  const first = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}
+
+/** A waterfall: each part a bar from the running total before it to the one after. */
+function showParts(parts, price, body) {
+  const order = ["intercept", "beds", "baths", "sqft"];
+  let total = 0;
+  const steps = order.map((name) => {
+    const start = total;
+    total += parts[name];
+    return { name, value: parts[name], start, end: total };
+  });
+  const ends = [0, ...steps.map((s) => s.end)];
+  const low = Math.min(...ends);
+  const high = Math.max(...ends);
+  const span = high - low || 1;
+  const place = (bar, a, b) => {
+    bar.style.left = `${((Math.min(a, b) - low) / span) * 100}%`;
+    bar.style.width = `${(Math.abs(b - a) / span) * 100}%`;
+  };
+  const rows = steps.map((step) => {
+    const label = step.name === "intercept" ? PART_NAMES.intercept
+      : `${PART_NAMES[step.name]} (${number(body[step.name])})`;
+    return row(label, signedMoney(step.value), (bar) => {
+      bar.className = `part-bar ${step.value >= 0 ? "up" : "down"}`;
+      place(bar, step.start, step.end);
+    });
+  });
+  const sum = row("Estimated price", money(price), (bar) => {
+    bar.className = "part-bar total";
+    place(bar, 0, price);
+  });
+  sum.className = "sum";
+  $("parts").tBodies[0].replaceChildren(...rows, sum);
+}
+
+function row(label, amount, drawBar) {
+  const tr = document.createElement("tr");
+  const th = document.createElement("th");
+  th.scope = "row";
+  th.textContent = label;
+  const cell = document.createElement("td");
+  cell.className = "bar-cell";
+  const bar = document.createElement("span");
+  bar.setAttribute("aria-hidden", "true");
+  drawBar(bar);
+  cell.append(bar);
+  const value = document.createElement("td");
+  value.className = "num";
+  value.textContent = amount;
+  tr.append(th, cell, value);
+  return tr;
+}
+
+/** Fill the form from the address bar; estimate when it names a home. */
+function fromUrl() {
+  const query = new URLSearchParams(location.search);
+  for (const field of FIELDS) $(field).value = query.get(field) ?? "";
+  const level = Number(query.get("level"));
+  $("level").value = String(Math.round((level >= 0.5 && level <= 0.99 ? level : defaultLevel()) * 100));
+  showLevel();
+  if (FIELDS.some((f) => query.has(f))) estimate(false);
+  else {
+    clearErrors();
+    clearAnswer("Enter a home and press Estimate.");
+  }
+}
+
+export function setCard(value) {
+  card = value;
+}
+
+export function startEstimate() {
+  $("estimate-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    estimate();
+  });
+  $("level").addEventListener("input", showLevel);
+  window.addEventListener("popstate", fromUrl);
+  fromUrl();
+}
