@@ -118,9 +118,8 @@ def create_app(
     app.add_exception_handler(ServiceError, handle_service_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.mount(STATIC_PREFIX, StaticFiles(directory=ASSETS_DIR), name="swagger-ui")
-    routers = (predict.router, retrain.router, models.router, health.router, docs.router, page.router)
-    for router in routers:
-        app.include_router(router)
+    for module in (predict, retrain, models, health, docs, page):
+        app.include_router(module.router)
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -145,3 +146,16 @@ def test_two_replicas_on_shared_volumes_agree_and_survive_a_restart(
         replica.wait_healthy()
     TIMINGS["restart_to_healthy"] = time.monotonic() - start
     assert first.version() == second.version() == new
+
+
+def test_the_image_serves_the_page_and_every_asset_it_names(replicas: list[Replica]) -> None:
+    replica = replicas[0]
+    replica.wait_healthy()
+    page = httpx.get(f"{replica.url}/", timeout=5)
+    assert page.status_code == 200 and 'label for="sqft"' in page.text
+    assets = re.findall(r'(?:src|href)="(static/page/[^"]+)"', page.text)
+    assert len(assets) >= 3, page.text[:500]
+    for asset in assets:
+        response = httpx.get(f"{replica.url}/{asset}", timeout=5)
+        assert response.status_code == 200, asset
+        assert "immutable" in response.headers["cache-control"]

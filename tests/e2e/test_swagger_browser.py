@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import API_KEY
+from tests.e2e.chromium import CHROMIUM_FLAGS, chromium
 from tests.e2e.server import Server
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-    # Anything not on this machine fails at once instead of hanging, so a CDN asset would show.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert path, "headless Chromium is needed: apt-get install -y chromium"
-    return path
 
 
 def render(url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,506 @@
+"""The page at `/` in a real headless Chromium (Playwright), against a real uvicorn server.
+
+Every request the page makes must go to that server: anything else is aborted and fails the
+test, as does any error in the page's scripts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+
+from tests.conftest import API_KEY, SACRAMENTO
+from tests.e2e.chromium import CHROMIUM_FLAGS, chromium
+from tests.e2e.server import Server, fitted_dirs
+
+pytestmark = pytest.mark.browser
+
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 375, "height": 740}
+# Where the screenshots go besides the test's temporary folder (for docs/, say).
+SCREENSHOT_DIR = os.environ.get("HOUSE_PRICE_SCREENSHOT_DIR")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("page-server")
+    with Server(fitted_dirs(folder), log=folder / "server.log") as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+class Visit:
+    """A fresh browser tab (its own session storage) that may only talk to the server."""
+
+    def __init__(self, browser: Browser, server: Server) -> None:
+        self.browser = browser
+        self.server = server
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        self.contexts: list[Any] = []
+
+    def open(self, path: str = "/", viewport: ViewportSize = DESKTOP) -> Page:
+        context = self.browser.new_context(viewport=viewport, accept_downloads=True)
+        self.contexts.append(context)
+        context.route("**/*", self._only_the_server)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._console)
+        page.goto(self.server.url + path)
+        # The page is ready once it has listed the versions.
+        expect(page.locator("#versions tbody tr").first).to_be_visible()
+        return page
+
+    def _console(self, message: Any) -> None:
+        # An answer of 4xx is the page's to show (the tests check it does), not a script error.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.errors.append(message.text)
+
+    def _only_the_server(self, route: Any) -> None:
+        if route.request.url.startswith(self.server.url + "/"):
+            route.continue_()
+        else:
+            self.foreign.append(route.request.url)
+            route.abort()
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def visit(browser: Browser, server: Server) -> Iterator[Visit]:
+    opened = Visit(browser, server)
+    yield opened
+    opened.close()
+    assert not opened.foreign, f"the page asked another origin: {opened.foreign}"
+    assert not opened.errors, f"errors in the page: {opened.errors}"
+
+
+def api(server: Server, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    return httpx.request(method, server.url + path, timeout=60, **kwargs)
+
+
+def money(value: float) -> str:
+    return f"{'−' if round(value) < 0 else ''}${abs(value):,.0f}"
+
+
+def estimate(page: Page, beds: str, baths: str, sqft: str) -> None:
+    page.fill("#beds", beds)
+    page.fill("#baths", baths)
+    page.fill("#sqft", sqft)
+    page.click("#estimate-button")
+
+
+def homes_csv(rows: int, seed: int = 0) -> bytes:
+    """Homes with an address column whose values hold commas and quotes (CSV quoting)."""
+    rng = np.random.default_rng(seed)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["address", "beds", "baths", "sqft"])
+    for i in range(rows):
+        writer.writerow(
+            [
+                f'{i + 1} Oak St, Apt "{i % 7}"',
+                int(rng.integers(1, 6)),
+                float(rng.integers(2, 8)) / 2,
+                int(rng.integers(600, 4000)),
+            ]
+        )
+    return out.getvalue().encode()
+
+
+def test_the_form_shows_predicts_price_range_and_parts(visit: Visit) -> None:
+    page = visit.open()
+    estimate(page, "3", "2", "1500")
+    expect(page.locator("#answer")).to_be_visible()
+    answer = api(visit.server, "POST", "/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
+    body = answer.json()
+    expect(page.locator("#price")).to_have_text(money(body["price"]))
+    assert page.inner_text("#price").startswith("$") and "," in page.inner_text("#price")
+    expect(page.locator("#price-low")).to_have_text(money(body["price_low"]))
+    expect(page.locator("#price-high")).to_have_text(money(body["price_high"]))
+    expect(page.locator("#range-words")).to_have_text(
+        "90 % of similar homes sold within this range."
+    )
+    expect(page.locator("#answer-version")).to_have_text(body["model_version"])
+    expect(page.locator("#per-sqft")).to_have_text(f"{money(body['price_per_sqft'])} per sq ft")
+    # The bar: the range's band and the estimate's mark, placed in order.
+    band = page.locator("#range-band").bounding_box()
+    mark = page.locator("#range-mark").bounding_box()
+    assert band and mark and band["x"] < mark["x"] < band["x"] + band["width"]
+    # The parts: one row each, then the total, which is the price.
+    rows = page.locator("#parts tbody tr")
+    expect(rows).to_have_count(5)
+    parts = body["contributions"]
+    for i, name in enumerate(("intercept", "beds", "baths", "sqft")):
+        amount = rows.nth(i).locator("td.num").inner_text()
+        assert amount.lstrip("+") == money(parts[name]), (name, amount)
+        assert rows.nth(i).locator(".part-bar").bounding_box()
+    expect(rows.nth(4).locator("td.num")).to_have_text(money(body["price"]))
+    assert abs(sum(parts.values()) - body["price"]) < 1e-6
+    # The address bar holds the inputs.
+    assert page.url.endswith("/?beds=3&baths=2&sqft=1500")
+
+
+def test_the_chart_plots_the_services_batch_answer_for_a_grid_of_sizes(visit: Visit) -> None:
+    page = visit.open()
+    with page.expect_request("**/predict/batch**") as sent:
+        estimate(page, "3", "2", "1500")
+    expect(page.locator("#curve-figure")).to_be_visible()
+    posted = sent.value.post_data_json
+    assert posted is not None
+    grid = posted["listings"]
+    assert len(grid) == 41 and {(h["beds"], h["baths"]) for h in grid} == {(3, 2)}
+    sizes = [h["sqft"] for h in grid]
+    assert sizes == sorted(sizes) and sizes[0] <= 1500 <= sizes[-1]
+    answer = api(visit.server, "POST", "/predict/batch", json={"listings": grid}).json()
+    first, last = answer["predictions"][0], answer["predictions"][-1]
+    description = page.inner_text("#curve-desc")
+    assert money(first["price"]) in description and money(last["price"]) in description
+    points = page.locator("#curve polyline").get_attribute("points") or ""
+    assert len(points.split()) == 41
+    expect(page.locator("#curve circle.home")).to_have_count(1)
+
+
+def test_sqft_zero_shows_the_apis_error_next_to_the_field_and_no_stale_result(
+    visit: Visit,
+) -> None:
+    page = visit.open()
+    estimate(page, "3", "2", "1500")
+    expect(page.locator("#answer")).to_be_visible()
+    page.fill("#sqft", "0")
+    page.click("#estimate-button")
+    refused = api(visit.server, "POST", "/predict", json={"beds": 3, "baths": 2, "sqft": 0})
+    assert refused.status_code == 422
+    expect(page.locator("#sqft-error")).to_have_text(refused.json()["detail"][0]["msg"])
+    expect(page.locator("#sqft")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#answer")).to_be_hidden()
+    expect(page.locator("#curve-figure")).to_be_hidden()
+    expect(page.locator("#beds-error")).to_be_hidden()
+
+
+def test_25_bedrooms_shows_the_apis_error_next_to_bedrooms(visit: Visit) -> None:
+    page = visit.open()
+    estimate(page, "25", "2", "1500")
+    refused = api(visit.server, "POST", "/predict", json={"beds": 25, "baths": 2, "sqft": 1500})
+    expect(page.locator("#beds-error")).to_have_text(refused.json()["detail"][0]["msg"])
+    expect(page.locator("#answer")).to_be_hidden()
+    # Corrected, the error goes and the answer comes.
+    page.fill("#beds", "4")
+    page.press("#beds", "Enter")
+    expect(page.locator("#answer")).to_be_visible()
+    expect(page.locator("#beds-error")).to_be_hidden()
+
+
+def test_reloading_a_shared_url_shows_that_homes_estimate(visit: Visit) -> None:
+    page = visit.open("/?beds=4&baths=3&sqft=2400")
+    body = api(visit.server, "POST", "/predict", json={"beds": 4, "baths": 3, "sqft": 2400}).json()
+    expect(page.locator("#price")).to_have_text(money(body["price"]))
+    expect(page.locator("#sqft")).to_have_value("2400")
+    page.reload()
+    expect(page.locator("#price")).to_have_text(money(body["price"]))
+    expect(page.locator("#beds")).to_have_value("4")
+
+
+def test_the_confidence_control_asks_for_that_level_and_keeps_it_in_the_url(
+    visit: Visit,
+) -> None:
+    page = visit.open()
+    page.fill("#level", "95")
+    expect(page.locator("#level-value")).to_have_text("95 %")
+    estimate(page, "3", "2", "1500")
+    body = api(
+        visit.server, "POST", "/predict?level=0.95", json={"beds": 3, "baths": 2, "sqft": 1500}
+    ).json()
+    expect(page.locator("#price-low")).to_have_text(money(body["price_low"]))
+    expect(page.locator("#range-words")).to_have_text(
+        "95 % of similar homes sold within this range."
+    )
+    assert page.url.endswith("level=0.95")
+
+
+def test_each_warning_is_shown_in_words(visit: Visit) -> None:
+    page = visit.open("/?beds=12&baths=2&sqft=9000")
+    body = api(visit.server, "POST", "/predict", json={"beds": 12, "baths": 2, "sqft": 9000}).json()
+    assert len(body["warnings"]) == 2
+    items = page.locator("#warnings li")
+    expect(items).to_have_count(2)
+    for item, warning in zip(items.all(), body["warnings"], strict=True):
+        assert warning["message"].lower() in item.inner_text().lower()
+
+
+def test_a_csv_of_1000_rows_is_previewed_and_its_download_is_the_batch_answer(
+    visit: Visit, tmp_path: Path
+) -> None:
+    path = tmp_path / "homes.csv"
+    path.write_bytes(homes_csv(1000))
+    page = visit.open()
+    page.set_input_files("#csv-file", str(path))
+    expect(page.locator("#list-status")).to_have_text("homes.csv: 1,000 homes estimated.")
+    expect(page.locator("#preview-caption")).to_have_text("The first 10 of 1,000 homes")
+    rows = page.locator("#preview tbody tr")
+    expect(rows).to_have_count(10)
+    answer = api(
+        visit.server,
+        "POST",
+        "/predict/batch",
+        content=path.read_bytes(),
+        headers={"Content-Type": "text/csv"},
+    )
+    first = next(csv.DictReader(io.StringIO(answer.text)))
+    cells = rows.first.locator("td").all_inner_texts()
+    assert cells[0] == '1 Oak St, Apt "0"'
+    assert money(float(first["price"])) in cells
+    assert money(float(first["price_high"])) in cells
+    with page.expect_download() as download:
+        page.click("#download")
+    assert download.value.suggested_filename == "homes-estimates.csv"
+    assert Path(download.value.path()).read_bytes() == answer.content
+
+
+def test_a_csv_of_100000_rows_works(visit: Visit, tmp_path: Path) -> None:
+    path = tmp_path / "many.csv"
+    path.write_bytes(homes_csv(100_000, seed=1))
+    page = visit.open()
+    started = time.perf_counter()
+    page.set_input_files("#csv-file", str(path))
+    expect(page.locator("#list-status")).to_have_text(
+        "many.csv: 100,000 homes estimated.", timeout=60_000
+    )
+    shown = time.perf_counter() - started
+    with page.expect_download() as download:
+        page.click("#download")
+    answer = api(
+        visit.server,
+        "POST",
+        "/predict/batch",
+        content=path.read_bytes(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert Path(download.value.path()).read_bytes() == answer.content
+    print(f"100,000 rows ({path.stat().st_size:,} bytes): preview and count in {shown:.2f} s")
+
+
+def test_bad_rows_are_listed_with_their_line_numbers_and_nothing_is_offered(
+    visit: Visit, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("beds,baths,sqft\n3,2,1500\n3,2,-5\n2,x,800\n")
+    page = visit.open()
+    page.set_input_files("#csv-file", str(path))
+    errors = page.locator("#list-errors li")
+    expect(errors).to_have_count(2)
+    expect(errors.first).to_contain_text("line 3, column sqft")
+    expect(errors.nth(1)).to_contain_text("line 4, column baths")
+    expect(page.locator("#download-row")).to_be_hidden()
+    expect(page.locator("#preview-wrap")).to_be_hidden()
+
+
+def test_without_the_key_the_controls_say_a_key_is_needed(visit: Visit) -> None:
+    page = visit.open()
+    expect(page.locator("#key-needed")).to_be_visible()
+    expect(page.locator("#key-needed")).to_contain_text("An API key is needed")
+    expect(page.locator("#retrain-button")).to_be_disabled()
+    expect(page.locator("#sales-file")).to_be_disabled()
+    for button in page.locator("button.activate").all():
+        expect(button).to_be_disabled()
+    # The card and the versions need no key.
+    expect(page.locator("#card dl")).to_contain_text("932 sales")
+
+
+def sales_csv(rows: int) -> bytes:
+    lines = SACRAMENTO.read_text().splitlines()
+    header = lines[0].split(",")
+    keep = [header.index(c) for c in ("beds", "baths", "sqft", "price")]
+    out = ["beds,baths,sqft,price"]
+    for line in lines[1 : rows + 1]:
+        cells = line.split(",")
+        out.append(",".join(cells[i] for i in keep))
+    return ("\n".join(out) + "\n").encode()
+
+
+def test_with_the_key_a_retrain_ends_with_its_reason_and_a_new_version_listed(
+    visit: Visit, tmp_path: Path
+) -> None:
+    before = {v["version"] for v in api(visit.server, "GET", "/models").json()["versions"]}
+    path = tmp_path / "sales.csv"
+    path.write_bytes(sales_csv(120))
+    page = visit.open()
+    page.fill("#api-key", API_KEY)
+    page.click("#use-key")
+    expect(page.locator("#key-needed")).to_be_hidden()
+    expect(page.locator("#api-key")).to_have_value("")
+    assert page.evaluate("sessionStorage.getItem('house-price-api-key')") == API_KEY
+    page.set_input_files("#sales-file", str(path))
+    with page.expect_response("**/retrain?**") as sent:
+        page.click("#retrain-button")
+    location = sent.value.header_value("location")
+    assert location and location.startswith("/jobs/")
+    job_id = location.removeprefix("/jobs/")
+    expect(page.locator("#job-reason")).to_contain_text("Reason: ", timeout=60_000)
+    expect(page.locator("#job-status")).to_contain_text("Done: ")
+    job = api(visit.server, "GET", f"/jobs/{job_id}").json()
+    expect(page.locator("#job-reason")).to_have_text(f"Reason: {job['reason']}")
+    after = api(visit.server, "GET", "/models").json()["versions"]
+    new = [v["version"] for v in after if v["version"] not in before]
+    assert new == [job["version"]]
+    expect(page.locator("#versions tbody th", has_text=job["version"])).to_be_visible()
+    # The key never went into an address and never reached the log.
+    assert API_KEY not in page.url
+    log = visit.server.log
+    assert log is not None and API_KEY not in log.read_text()
+
+
+def test_rollback_asks_first_and_then_activates_the_chosen_version(visit: Visit) -> None:
+    # A second version to roll back to.
+    sent = api(
+        visit.server,
+        "POST",
+        "/retrain?wait=true",
+        content=sales_csv(60),
+        headers={"Content-Type": "text/csv", "Authorization": f"Bearer {API_KEY}"},
+    )
+    assert sent.json()["status"] == "succeeded"
+    active = api(visit.server, "GET", "/model").json()["version"]
+    page = visit.open()
+    page.fill("#api-key", API_KEY)
+    page.press("#api-key", "Enter")
+    target = page.locator("button.activate").first
+    version = target.get_attribute("data-version")
+    assert version and version != active
+    target.click()
+    expect(page.locator("#confirm")).to_be_visible()
+    expect(page.locator("#confirm-title")).to_have_text(f"Activate {version}?")
+    page.click("#confirm-no")
+    expect(page.locator("#confirm")).to_be_hidden()
+    assert api(visit.server, "GET", "/model").json()["version"] == active
+    target.click()
+    page.click("#confirm-yes")
+    expect(page.locator("#activate-status")).to_have_text(
+        f"{version} is now active (it replaced {active})."
+    )
+    assert api(visit.server, "GET", "/model").json()["version"] == version
+    expect(page.locator("#serving")).to_contain_text(version)
+
+
+# Every element Tab may stop at, in document order, as the browser decides what is shown.
+_FOCUSABLE = """() => {
+  const seen = new Set();
+  return [...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')]
+    .filter((el) => el.tabIndex >= 0 && !el.disabled && el.getClientRects().length > 0)
+    .filter((el) => {
+      if (el.type !== 'radio') return true;
+      if (seen.has(el.name)) return false;
+      seen.add(el.name);
+      return true;
+    })
+    .map((el) => el.id || el.getAttribute('aria-label') || el.textContent.trim());
+}"""
+_ACTIVE = """() => {
+  const el = document.activeElement;
+  if (el === document.body) return null;
+  return el.id || el.getAttribute('aria-label') || el.textContent.trim();
+}"""
+
+
+def test_keyboard_alone_reaches_every_control_in_order_and_enter_estimates(
+    visit: Visit,
+) -> None:
+    page = visit.open()
+    expected = page.evaluate(_FOCUSABLE)
+    top = ["Skip to the estimate", "Estimate", "Check a list", "The model", "API docs"]
+    assert expected[:8] == [*top, "beds", "baths", "sqft"]
+    reached = []
+    for _ in range(len(expected)):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate(_ACTIVE))
+    assert reached == expected
+    # From the top again, by keyboard only: to Bedrooms, type the home, Enter.
+    page.goto(visit.server.url + "/")
+    expect(page.locator("#versions tbody tr").first).to_be_visible()
+    while page.evaluate(_ACTIVE) != "beds":
+        page.keyboard.press("Tab")
+    page.keyboard.type("3")
+    page.keyboard.press("Tab")
+    page.keyboard.type("2")
+    page.keyboard.press("Tab")
+    page.keyboard.type("1500")
+    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowRight")  # Confidence 90 % → 91 %
+    page.keyboard.press("Enter")
+    body = api(
+        visit.server, "POST", "/predict?level=0.91", json={"beds": 3, "baths": 2, "sqft": 1500}
+    ).json()
+    expect(page.locator("#price")).to_have_text(money(body["price"]))
+    expect(page.locator("#price-high")).to_have_text(money(body["price_high"]))
+
+
+def serious(page: Page) -> list[dict[str, Any]]:
+    results = Axe().run(page)
+    return [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_axe_finds_no_serious_or_critical_violations_on_desktop_or_phone(
+    visit: Visit, tmp_path: Path
+) -> None:
+    path = tmp_path / "homes.csv"
+    path.write_bytes(homes_csv(20))
+    for viewport in (DESKTOP, PHONE):
+        page = visit.open("/?beds=12&baths=2&sqft=9000", viewport=viewport)
+        expect(page.locator("#curve-figure")).to_be_visible()
+        page.set_input_files("#csv-file", str(path))
+        expect(page.locator("#preview-wrap")).to_be_visible()
+        found = serious(page)
+        assert not found, [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in found]
+        page.fill("#api-key", API_KEY)
+        page.click("#use-key")
+        page.fill("#sqft", "0")
+        page.click("#estimate-button")
+        expect(page.locator("#sqft-error")).to_be_visible()
+        found = serious(page)
+        assert not found, [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in found]
+
+
+def test_screenshots_of_the_desktop_and_phone_layouts(
+    visit: Visit, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    folder = tmp_path_factory.mktemp("page-screenshots")
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page = visit.open("/?beds=3&baths=2&sqft=1500", viewport=viewport)
+        expect(page.locator("#curve-figure")).to_be_visible()
+        # Readable at this width: nothing wider than the screen, no text below 12 px.
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        smallest = page.evaluate(
+            """() => Math.min(...[...document.querySelectorAll('body *')]
+                 .filter((el) => el.getClientRects().length && el.childNodes.length
+                    && [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim()))
+                 .map((el) => parseFloat(getComputedStyle(el).fontSize)))"""
+        )
+        assert smallest >= 12, smallest
+        shot = folder / f"page-{name}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 20_000
+        if SCREENSHOT_DIR:
+            shutil.copy(shot, Path(SCREENSHOT_DIR) / shot.name)
+        print(f"{name} layout: {shot}")
