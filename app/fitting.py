@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import listings
 from .errors import BadInput
-from .listings import SOLD_AT
+from .listings import SOLD_AT, SaleDates
 from .model import (
     ALGORITHM,
     FEATURES,
@@ -86,16 +86,18 @@ def fit_table(
         "fingerprint": listings.fingerprint(frame),
         "source": source,
         "window": window,
+        "sold_at": SaleDates.of(frame).describe(),
     }
     return model, describe(model, y, predicted, min(folds, len(X)), X, training)
 
 
 def fit_stream(
-    chunks: list[FloatArray], *, folds: int, source: str
+    chunks: list[FloatArray], *, folds: int, source: str, dates: SaleDates | None = None
 ) -> tuple[PriceModel, dict[str, Any]]:
     """`fit_table` for a training set held as (m, 4) arrays: the same model and card.
 
-    The list is emptied as it is used (see `streaming.fit_chunks`).
+    The list is emptied as it is used (see `streaming.fit_chunks`). `dates` are the sale dates
+    gathered while the chunks were read.
 
     Solved from sufficient statistics (app.streaming), so 10,000,000 sales fit in well under a
     gigabyte; the coefficients equal the in-memory fit's to about 1e-10 relative.
@@ -108,6 +110,7 @@ def fit_stream(
         "fingerprint": fingerprint,
         "source": source,
         "window": {"days": None},
+        "sold_at": (dates or SaleDates()).describe(),
         "method": "sufficient statistics, read in chunks",
     }
     card = describe(result.model, result.y, result.out_of_fold, min(folds, rows), None, training)

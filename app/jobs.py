@@ -19,7 +19,7 @@ from typing import Any
 from .config import Settings
 from .errors import NotFound, ServiceError, Unavailable
 from .fitting import fit_stream, fit_table, judge, judge_chunks, select_window
-from .listings import features, target
+from .listings import SaleDates, features, target
 from .storage import CorruptVersion, Storage, open_storage
 from .storage.base import TERMINAL, now_text
 
@@ -55,9 +55,12 @@ def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[s
         if settings.training_window_days is None:
             # Only the four columns, and the fit from sufficient statistics: a training set
             # grown by appends to millions of sales fits in a few hundred megabytes.
-            chunks = list(store.chunks(snapshot))
+            dates = SaleDates()
+            chunks = list(store.chunks(snapshot, dates=dates))
             verdict = judge_chunks(chunks, champion, tolerance)
-            model, card = fit_stream(chunks, folds=settings.cv_folds, source="listing store")
+            model, card = fit_stream(
+                chunks, folds=settings.cv_folds, source="listing store", dates=dates
+            )
         else:
             frame = store.read(snapshot)
             window = settings.training_window_days

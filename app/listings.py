@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import io
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,6 +20,51 @@ from .schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX, SQFT_MIN
 
 MAX_REPORTED_ERRORS = 10
 SOLD_AT = "sold_at"
+
+
+@dataclass
+class SaleDates:
+    """The first and last sale date of a training set read in parts, and how many rows had one."""
+
+    first: dt.date | None = None
+    last: dt.date | None = None
+    rows: int = 0
+
+    def add(self, first: dt.date, last: dt.date, rows: int) -> None:
+        self.first = first if self.first is None else min(self.first, first)
+        self.last = last if self.last is None else max(self.last, last)
+        self.rows += rows
+
+    def add_column(self, column: pd.Series[Any]) -> None:
+        """Count the checked `sold_at` values of a chunk (empty cells have no date)."""
+        text = column.astype("string").str.strip()
+        parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").dropna()
+        if len(parsed):
+            self.add(parsed.min().date(), parsed.max().date(), len(parsed))
+
+    def joined(self, other: SaleDates) -> SaleDates:
+        both = SaleDates(self.first, self.last, self.rows)
+        if other.first is not None and other.last is not None:
+            both.add(other.first, other.last, other.rows)
+        return both
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> SaleDates:
+        found = cls()
+        if SOLD_AT in frame.columns:
+            found.add_column(frame[SOLD_AT])
+        return found
+
+    def describe(self) -> dict[str, Any] | None:
+        """For the model card: null when no row had a sale date."""
+        if self.first is None or self.last is None:
+            return None
+        return {
+            "first": self.first.isoformat(),
+            "last": self.last.isoformat(),
+            "rows_with_date": self.rows,
+        }
+
 
 # column: (lower bound, whether the bound itself is allowed, upper bound inclusive)
 _RULES: dict[str, tuple[float, bool, float]] = {
@@ -227,26 +274,31 @@ def features_of(rows: Iterable[Any]) -> FloatArray:
     return np.array(values, dtype=np.float64).reshape(-1, len(FEATURES))
 
 
-def read_chunks(path: Path, chunk_rows: int = 1_000_000) -> Iterator[FloatArray]:
+def read_chunks(
+    path: Path, chunk_rows: int = 1_000_000, dates: SaleDates | None = None
+) -> Iterator[FloatArray]:
     """The checked (m, 4) arrays of beds, baths, sqft, price of a CSV, a chunk at a time.
 
-    Only the four columns are parsed, so memory stays that of one chunk whatever the file's
-    size. A bad row raises BadInput naming its line, as `read_csv` does.
+    Only those columns and `sold_at` are parsed, so memory stays that of one chunk whatever the
+    file's size. A bad row raises BadInput naming its line, as `read_csv` does. `dates`, when
+    given, gathers the first and last sale date.
     """
-    required = required_columns(True)
+    wanted = {*required_columns(True), SOLD_AT}
     with _csv_errors(), _open(path) as handle:
         header = [str(c).strip() for c in pd.read_csv(handle, nrows=0).columns]
-    _require(header, required)
+    _require(header, required_columns(True))
     first_line, rows = 2, 0
     with _csv_errors(), _open(path) as handle:
         reader = pd.read_csv(
             handle,
-            usecols=lambda c: str(c).strip() in required,
+            usecols=lambda c: str(c).strip() in wanted,
             skipinitialspace=True,
             chunksize=chunk_rows,
         )
         for frame in reader:
             values = check_frame(frame, with_price=True, first_line=first_line)
+            if dates is not None and SOLD_AT in frame.columns:
+                dates.add_column(frame[SOLD_AT])
             first_line += len(frame)
             rows += len(frame)
             yield values

@@ -95,8 +95,8 @@ class Estimate(BaseModel):
 
 _EXAMPLE_ESTIMATE: dict[str, Any] = {
     "price": 225312.29,
-    "price_low": 129916.74,
-    "price_high": 361160.89,
+    "price_low": 134675.77,
+    "price_high": 358101.52,
     "price_per_sqft": 150.21,
     "contributions": {
         "intercept": 58481.75,

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from .config import Settings
 from .errors import ServiceError
 from .fitting import fit_stream, fit_table, select_window
-from .listings import read_chunks, read_table
+from .listings import SaleDates, read_chunks, read_table
 from .model import FloatArray
 from .report import write_report
 from .storage import ListingStore, Mode, Storage, open_storage
@@ -121,7 +121,8 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
             return None
     # The file is read and checked in full before anything (even the lock) is written.
     frame = read_table(args.data) if args.data and not stream else None
-    new = list(_progress(read_chunks(args.data, args.chunk_rows))) if stream else []
+    new_dates = SaleDates()
+    new = list(_progress(read_chunks(args.data, args.chunk_rows, new_dates))) if stream else []
     storage.ensure()  # only once the data has passed its checks: a bad file writes nothing
     with storage.fit_lock():
         if args.if_no_active and registry.active_version() is not None:
@@ -130,13 +131,20 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
         # Fitted before anything is written: a file that cannot be fitted changes nothing.
         if stream:
             rows = sum(len(c) for c in new)
-            chunks = _stored_chunks(store) + new if args.append else new
+            dates = SaleDates()
+            chunks = _stored_chunks(store, dates) + new if args.append else new
             del new  # the fit frees each chunk once used
-            model, card = fit_stream(chunks, folds=settings.cv_folds, source=str(args.data))
+            dates = dates.joined(new_dates)
+            model, card = fit_stream(
+                chunks, folds=settings.cv_folds, source=str(args.data), dates=dates
+            )
             accepted = store.add_file(args.data, rows, mode)
             if accepted.duplicate and args.append:
-                chunks = _stored_chunks(store)
-                model, card = fit_stream(chunks, folds=settings.cv_folds, source=str(args.data))
+                dates = SaleDates()
+                chunks = _stored_chunks(store, dates)
+                model, card = fit_stream(
+                    chunks, folds=settings.cv_folds, source=str(args.data), dates=dates
+                )
             training = None
         else:
             training = _training_set(store, frame, append=args.append)
@@ -187,9 +195,9 @@ def _streams(args: argparse.Namespace, window: int | None) -> bool:
     return args.data is not None and window is None and args.report is None
 
 
-def _stored_chunks(store: ListingStore) -> list[FloatArray]:
+def _stored_chunks(store: ListingStore, dates: SaleDates) -> list[FloatArray]:
     snapshot = store.snapshot()
-    return [] if snapshot is None else list(store.chunks(snapshot, STREAM_CHUNK_ROWS))
+    return [] if snapshot is None else list(store.chunks(snapshot, STREAM_CHUNK_ROWS, dates))
 
 
 def _progress(chunks: Iterator[FloatArray]) -> Iterator[FloatArray]:

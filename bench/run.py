@@ -16,6 +16,8 @@
   acknowledged, a retrain job over 10,000,000 stored rows, /predict; and `GET /models?limit=100`
   with 10,000 stored versions (bench/models_page.py); convergence of six workers after an
   activation, polling files against LISTEN/NOTIFY (bench/convergence.py);
+- the page at / in headless Chromium (bench/page.py): asset weight, time to the first estimate
+  with an empty and a warm cache, and checking a list of 100,000 and 1,000,000 homes;
 - the price range's coverage and width (bench/intervals.py), printed after the table.
 """
 
@@ -263,6 +265,7 @@ def main() -> None:
         "--skip-intervals", action="store_true", help="leave out the price-range table"
     )
     parser.add_argument("--skip-storage", action="store_true", help="leave out files vs PostgreSQL")
+    parser.add_argument("--skip-page", action="store_true", help="leave out the page's figures")
     parser.add_argument(
         "--storage-fit-rows", type=int, default=10_000_000, help="rows of the storage fit"
     )
@@ -421,6 +424,14 @@ def main() -> None:
             from bench.convergence import measure as measure_convergence
 
             measure_convergence(20, row, work)
+
+        if not args.skip_page:
+            print("the page at / in headless Chromium", flush=True)
+            from bench.page import measure as measure_page
+
+            page_work = work / "page"
+            page_work.mkdir()
+            measure_page(row, page_work)
 
     width = max(len(r[0]) for r in table)
     print("\n" + "=" * 100)

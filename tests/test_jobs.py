@@ -174,6 +174,23 @@ def test_the_training_window_setting_limits_a_retrain_to_recent_sales(
     assert window["days"] == 30 and done["n_train"] == window["rows_in_window"] < 200
 
 
+def test_a_retrain_card_gives_the_first_and_last_sale_date(
+    storage: Storage, settings: Settings, fitted: str
+) -> None:
+    rows = [
+        {"beds": 2 + i % 3, "baths": 2, "sqft": 900 + 9 * i, "price": 1e5 + 700 * i}
+        | ({"sold_at": f"2026-{3 + i % 5:02d}-{10 + i % 9:02d}"} if i % 4 else {})
+        for i in range(120)
+    ]
+    storage.store.add(from_records(rows), "replace")
+    job = storage.jobs.create(mode="replace", force=True)
+    run_pending(settings, storage)
+    done = storage.jobs.get(job["job_id"])
+    assert done["status"] == "succeeded", done
+    sold = storage.registry.card(done["version"])["training"]["sold_at"]
+    assert sold == {"first": "2026-03-10", "last": "2026-07-18", "rows_with_date": 90}
+
+
 def test_a_fit_the_user_can_fix_is_logged_in_one_line_without_a_traceback(
     storage: Storage, settings: Settings, jobs: JobStore, caplog: pytest.LogCaptureFixture
 ) -> None:

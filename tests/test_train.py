@@ -200,3 +200,60 @@ def test_chunked_fit_of_a_bad_file_writes_nothing(
     assert "line 502, column price" in capsys.readouterr().err
     assert Registry(model_dir).versions() == []
     assert Store(model_dir.parent / "data").snapshot() is None
+
+
+def dated_csv(path: Path, months: range, undated: int = 0) -> Path:
+    """Sales dated on the 3rd of each month of 2026 in `months` (some without a date)."""
+    rows = ["beds,baths,sqft,price,sold_at"]
+    for i, month in enumerate(months):
+        for k in range(12):
+            when = "" if k < undated else f"2026-{month:02d}-03"
+            rows.append(f"{2 + k % 3},{1 + k % 2},{900 + 31 * k + i},{90000 + 900 * k + i},{when}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_the_card_gives_the_first_and_last_sale_date_of_a_chunked_fit(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    data = dated_csv(tmp_path / "dated.csv", range(2, 7), undated=2)
+    assert run(model_dir, "--data", str(data), "--chunk-rows", "7") == 0
+    registry = Registry(model_dir)
+    sold = registry.card(registry.active_version() or "")["training"]["sold_at"]
+    assert sold == {"first": "2026-02-03", "last": "2026-06-03", "rows_with_date": 50}
+
+
+def test_appended_sales_widen_the_date_range(model_dir: Path, tmp_path: Path) -> None:
+    run(model_dir, "--data", str(dated_csv(tmp_path / "a.csv", range(3, 5))))
+    run(model_dir, "--data", str(dated_csv(tmp_path / "b.csv", range(8, 10))), "--append")
+    registry = Registry(model_dir)
+    sold = registry.card(registry.active_version() or "")["training"]["sold_at"]
+    assert sold == {"first": "2026-03-03", "last": "2026-09-03", "rows_with_date": 48}
+
+
+def test_the_in_memory_fit_gives_the_date_range_of_its_window(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    data = dated_csv(tmp_path / "dated.csv", range(1, 7))
+    assert run(model_dir, "--data", str(data), "--window-days", "40") == 0
+    registry = Registry(model_dir)
+    sold = registry.card(registry.active_version() or "")["training"]["sold_at"]
+    assert sold == {"first": "2026-05-03", "last": "2026-06-03", "rows_with_date": 24}
+
+
+def test_undated_sales_have_no_date_range(model_dir: Path) -> None:
+    run(model_dir, "--data", str(SACRAMENTO))
+    registry = Registry(model_dir)
+    assert registry.card(registry.active_version() or "")["training"]["sold_at"] is None
+
+
+def test_chunked_fit_refuses_a_bad_sale_date_by_line(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "beds,baths,sqft,price,sold_at\n3,2,1500,200000,2026-01-02\n3,2,1500,1,2026-13-40\n"
+    )
+    assert run(model_dir, "--data", str(bad)) == 2
+    assert "line 3, column sold_at" in capsys.readouterr().err
+    assert_nothing_written(model_dir)

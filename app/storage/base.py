@@ -25,6 +25,7 @@ import joblib
 import pandas as pd
 
 from ..errors import Conflict, NotFound, Unavailable
+from ..listings import SaleDates
 from ..model import ARTIFACT_FORMAT, READABLE_FORMATS, FloatArray, PriceModel
 
 log = logging.getLogger(__name__)
@@ -267,8 +268,13 @@ class ListingStore(Protocol):
     def delete_upload(self, set_id: str, batch: str) -> None:
         """Remove an upload whole (its set stays, even if empty)."""
 
-    def chunks(self, snapshot: Snapshot, chunk_rows: int = 1_000_000) -> Iterator[FloatArray]:
-        """The (m, 4) arrays of beds, baths, sqft, price of a snapshot, in order."""
+    def chunks(
+        self, snapshot: Snapshot, chunk_rows: int = 1_000_000, dates: SaleDates | None = None
+    ) -> Iterator[FloatArray]:
+        """The (m, 4) arrays of beds, baths, sqft, price of a snapshot, in order.
+
+        `dates`, when given, gathers the first and last sale date as the chunks are read.
+        """
 
     def read(self, snapshot: Snapshot) -> pd.DataFrame:
         """The listings of a snapshot as a table (with `sold_at` when stored)."""

@@ -33,7 +33,7 @@ from filelock import FileLock, Timeout
 
 from ..errors import Conflict, NotFound
 from ..fsutil import atomic_write, fsync_dir, write_file
-from ..listings import read_chunks, read_table
+from ..listings import SaleDates, read_chunks, read_table
 from ..model import FloatArray, PriceModel
 from .base import (
     BATCH_PATTERN,
@@ -346,10 +346,12 @@ class FileStore:
         fsync_dir(path.parent)
         log.info("removed upload %s/%s", set_id, batch)
 
-    def chunks(self, snapshot: Snapshot, chunk_rows: int = 1_000_000) -> Iterator[FloatArray]:
+    def chunks(
+        self, snapshot: Snapshot, chunk_rows: int = 1_000_000, dates: SaleDates | None = None
+    ) -> Iterator[FloatArray]:
         folder = self._set_folder(snapshot.set_id)
         for batch in snapshot.batches:
-            yield from read_chunks(folder / batch, chunk_rows)
+            yield from read_chunks(folder / batch, chunk_rows, dates)
 
     def snapshot(self) -> Snapshot | None:
         current = self.current_set()

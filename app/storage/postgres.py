@@ -32,7 +32,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import Conflict, NotFound, Unavailable
-from ..listings import SOLD_AT, check_frame, required_columns
+from ..listings import SOLD_AT, SaleDates, check_frame, required_columns
 from ..model import FloatArray, PriceModel
 from .base import (
     BATCH_PATTERN,
@@ -465,23 +465,32 @@ class PostgresStore:
                 return None
             return Snapshot(current, tuple(self._batches(conn, current)))
 
-    def chunks(self, snapshot: Snapshot, chunk_rows: int = 1_000_000) -> Iterator[FloatArray]:
+    def chunks(
+        self, snapshot: Snapshot, chunk_rows: int = 1_000_000, dates: SaleDates | None = None
+    ) -> Iterator[FloatArray]:
         """Rows of beds, baths, sqft, price in upload order, a stored chunk at a time.
 
         A server-side cursor hands over one chunk (one row of arrays) per fetch, so memory is
         that of a chunk whatever the size of the set. `chunk_rows` splits a stored chunk further.
+        The server gives each chunk's first and last sale date and their count, for `dates`.
         """
         with database_errors(), self.db.connection() as conn, conn.transaction():
             uploads = self._uploads_of(conn, snapshot)
             with conn.cursor(name=f"chunks_{uuid.uuid4().hex}", binary=True) as cursor:
                 cursor.itersize = 1
+                # With each chunk, its first and last sale date and their count.
                 cursor.execute(
-                    "SELECT c.rows, c.beds, c.baths, c.sqft, c.price "
+                    "SELECT c.rows, c.beds, c.baths, c.sqft, c.price, s.first, s.last, s.dated "
                     "FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(id, n) "
-                    "JOIN listing_chunks c ON c.upload_id = u.id ORDER BY u.n, c.chunk",
+                    "JOIN listing_chunks c ON c.upload_id = u.id "
+                    "CROSS JOIN LATERAL (SELECT min(d), max(d), count(d) FROM unnest(c.sold_at) d) "
+                    "AS s (first, last, dated) ORDER BY u.n, c.chunk",
                     (uploads,),
                 )
-                for rows, *columns in cursor:
+                for rows, beds, baths, sqft, price, first, last, dated in cursor:
+                    if dates is not None and dated:
+                        dates.add(first, last, int(dated))
+                    columns = (beds, baths, sqft, price)
                     values = np.empty((rows, 4), dtype=np.float64)
                     for i, blob in enumerate(columns):
                         values[:, i] = np.frombuffer(blob, dtype=_DOUBLES)

@@ -326,17 +326,19 @@ def test_without_the_key_the_controls_say_a_key_is_needed(visit: Visit) -> None:
     for button in page.locator("button.activate").all():
         expect(button).to_be_disabled()
     # The card and the versions need no key.
-    expect(page.locator("#card dl")).to_contain_text("932 sales")
+    card = api(visit.server, "GET", "/model").json()
+    expect(page.locator("#card dl")).to_contain_text(f"{card['training']['rows']:,} sales, ")
 
 
 def sales_csv(rows: int) -> bytes:
+    """The first sales of the bundled data, dated in October 2026."""
     lines = SACRAMENTO.read_text().splitlines()
     header = lines[0].split(",")
     keep = [header.index(c) for c in ("beds", "baths", "sqft", "price")]
-    out = ["beds,baths,sqft,price"]
-    for line in lines[1 : rows + 1]:
+    out = ["beds,baths,sqft,price,sold_at"]
+    for i, line in enumerate(lines[1 : rows + 1]):
         cells = line.split(",")
-        out.append(",".join(cells[i] for i in keep))
+        out.append(",".join(cells[k] for k in keep) + f",2026-10-{1 + i % 28:02d}")
     return ("\n".join(out) + "\n").encode()
 
 
@@ -353,19 +355,25 @@ def test_with_the_key_a_retrain_ends_with_its_reason_and_a_new_version_listed(
     expect(page.locator("#api-key")).to_have_value("")
     assert page.evaluate("sessionStorage.getItem('house-price-api-key')") == API_KEY
     page.set_input_files("#sales-file", str(path))
+    page.check("#force")
     with page.expect_response("**/retrain?**") as sent:
         page.click("#retrain-button")
     location = sent.value.header_value("location")
     assert location and location.startswith("/jobs/")
     job_id = location.removeprefix("/jobs/")
     expect(page.locator("#job-reason")).to_contain_text("Reason: ", timeout=60_000)
-    expect(page.locator("#job-status")).to_contain_text("Done: ")
     job = api(visit.server, "GET", f"/jobs/{job_id}").json()
+    expect(page.locator("#job-status")).to_have_text(
+        f"Done: {job['version']} is now active, fitted on {job['n_train']:,} sales."
+    )
     expect(page.locator("#job-reason")).to_have_text(f"Reason: {job['reason']}")
     after = api(visit.server, "GET", "/models").json()["versions"]
     new = [v["version"] for v in after if v["version"] not in before]
     assert new == [job["version"]]
     expect(page.locator("#versions tbody th", has_text=job["version"])).to_be_visible()
+    # The card now describes the new version, with the dates of the sales it was fitted on.
+    expect(page.locator("#card dl")).to_contain_text(job["version"])
+    expect(page.locator("#card dl")).to_contain_text("sold 1 Oct 2026 to 28 Oct 2026")
     # The key never went into an address and never reached the log.
     assert API_KEY not in page.url
     log = visit.server.log

@@ -41,10 +41,11 @@ function coefficient(value) {
 
 function dates(training) {
   const sold = training.sold_at;
-  if (sold && sold.first) return `sold ${day(sold.first)} to ${day(sold.last)}`;
-  const window = training.window || {};
-  if (window.start) return `sold ${day(window.start)} to ${day(window.end)} (the last ${plural(window.days, "day")})`;
-  return "sale dates not recorded";
+  if (sold && sold.first) {
+    const some = sold.rows_with_date < training.rows ? ` (${number(sold.rows_with_date)} of them dated)` : "";
+    return `sold ${day(sold.first)} to ${day(sold.last)}${some}`;
+  }
+  return "no sale dates recorded";
 }
 
 function showCard(card) {
