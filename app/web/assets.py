@@ -51,8 +51,15 @@ class PageAssets:
         self.tag = f"{__version__}-{digest.hexdigest()[:12]}"
         self.prefix = f"{PREFIX}/{self.tag}"
         self.files = {name: Asset.of(body, _media_type(name)) for name, body in sources.items()}
+        # Every module named up front, so the browser fetches them at once, not import by import.
+        preload = "\n".join(
+            f'<link rel="modulepreload" href="{self.prefix}/{name}">'
+            for name in self.files
+            if name.endswith(".js") and name != "main.js"
+        )
         html = (
-            template.replace("{{static}}", self.prefix)
+            template.replace("{{preload}}", preload)
+            .replace("{{static}}", self.prefix)
             .replace("{{default_level}}", f"{default_level:g}")
             .replace("{{default_percent}}", f"{round(default_level * 100)}")
             .replace("{{version}}", __version__)

@@ -9,7 +9,7 @@ const PART_NAMES = { intercept: "Base (intercept)", beds: "Bedrooms", baths: "Ba
 const $ = (id) => document.getElementById(id);
 
 let asked = 0; // the latest request; an older answer arriving late is dropped
-let card = null;
+let card = Promise.resolve(null); // the active model card, for the chart's sizes
 
 /** The level the page asks for: the Confidence control, as a fraction. */
 export function chosenLevel() {
@@ -82,7 +82,7 @@ export async function estimate(remember = true) {
     return;
   }
   show(answer.data, body);
-  drawCurve(body, answer.data, card);
+  drawCurve(body, answer.data, await card);
 }
 
 function showErrors(answer) {
@@ -221,8 +221,9 @@ function fromUrl() {
   }
 }
 
+/** The card (or a promise of it) that the next chart takes its sizes from. */
 export function setCard(value) {
-  card = value;
+  card = Promise.resolve(value);
 }
 
 export function startEstimate() {

@@ -1,4 +1,4 @@
-// The page's start: the model card first (the chart's sizes come from it), then each part.
+// The page's start: each part wired up, the card, the versions and any estimate asked at once.
 
 import { startBatch } from "./batch.js";
 import { startCurve } from "./curve.js";
@@ -7,15 +7,15 @@ import { loadCard, loadVersions, startModel } from "./model.js";
 
 /** After a retrain or a rollback: the new card and versions, and the shown home estimated again. */
 async function refresh() {
-  setCard(await loadCard());
-  await loadVersions();
+  const card = loadCard();
+  setCard(card);
+  await Promise.all([card, loadVersions()]);
   if (!document.getElementById("answer").hidden) await estimate(false);
 }
 
 startModel(refresh);
 startBatch();
 startCurve();
-const versions = loadVersions();
-setCard(await loadCard());
+setCard(loadCard());
+loadVersions();
 startEstimate();
-await versions;
