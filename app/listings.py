@@ -36,11 +36,13 @@ class SaleDates:
         self.rows += rows
 
     def add_column(self, column: pd.Series[Any]) -> None:
-        """Count the checked `sold_at` values of a chunk (empty cells have no date)."""
-        text = column.astype("string").str.strip()
-        parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").dropna()
-        if len(parsed):
-            self.add(parsed.min().date(), parsed.max().date(), len(parsed))
+        """Count the checked `sold_at` values of a table (empty cells have no date)."""
+        self.add_parsed(_parse_dates(column)[1])
+
+    def add_parsed(self, parsed: pd.Series[Any]) -> None:
+        found = parsed.dropna()
+        if len(found):
+            self.add(found.min().date(), found.max().date(), len(found))
 
     def joined(self, other: SaleDates) -> SaleDates:
         both = SaleDates(self.first, self.last, self.rows)
@@ -64,6 +66,12 @@ class SaleDates:
             "last": self.last.isoformat(),
             "rows_with_date": self.rows,
         }
+
+
+def _parse_dates(series: pd.Series[Any]) -> tuple[pd.Series[Any], pd.Series[Any]]:
+    """The cells as stripped text, and as dates (NaT where empty or not YYYY-MM-DD)."""
+    text = series.astype("string").str.strip()
+    return text, pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
 
 
 # column: (lower bound, whether the bound itself is allowed, upper bound inclusive)
@@ -155,12 +163,18 @@ def required_columns(with_price: bool) -> tuple[str, ...]:
 
 
 def check_frame(
-    frame: pd.DataFrame, *, with_price: bool, first_line: int = 2, allow_empty: bool = False
+    frame: pd.DataFrame,
+    *,
+    with_price: bool,
+    first_line: int = 2,
+    allow_empty: bool = False,
+    dates: SaleDates | None = None,
 ) -> FloatArray:
     """Validate the required columns of a table row by row; return them as an (n, k) array.
 
     `first_line` is the file line of the table's first row (2 for a whole file, more for a
-    chunk of one), so that errors name the line a person finds in the file.
+    chunk of one), so that errors name the line a person finds in the file. `dates`, when
+    given, gathers the first and last `sold_at` from the dates parsed for the check.
     """
     frame.columns = [str(c).strip() for c in frame.columns]
     required = required_columns(with_price)
@@ -176,7 +190,7 @@ def check_frame(
         if not column_errors:
             out[:, i] = values
     if SOLD_AT in frame.columns:
-        errors.extend(_check_dates(frame[SOLD_AT], first_line))
+        errors.extend(_check_dates(frame[SOLD_AT], first_line, dates))
     if errors:
         errors.sort()
         raise BadInput(
@@ -225,10 +239,13 @@ def _check_column(
     return values, errors
 
 
-def _check_dates(series: pd.Series[Any], first_line: int = 2) -> list[tuple[int, str, str]]:
-    text = series.astype("string").str.strip()
-    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+def _check_dates(
+    series: pd.Series[Any], first_line: int = 2, dates: SaleDates | None = None
+) -> list[tuple[int, str, str]]:
+    text, parsed = _parse_dates(series)
     bad = np.flatnonzero(np.asarray(text.notna() & (text != "") & parsed.isna()))
+    if dates is not None and len(bad) == 0:
+        dates.add_parsed(parsed)
     return [
         (
             _line(int(i), first_line),
@@ -296,9 +313,7 @@ def read_chunks(
             chunksize=chunk_rows,
         )
         for frame in reader:
-            values = check_frame(frame, with_price=True, first_line=first_line)
-            if dates is not None and SOLD_AT in frame.columns:
-                dates.add_column(frame[SOLD_AT])
+            values = check_frame(frame, with_price=True, first_line=first_line, dates=dates)
             first_line += len(frame)
             rows += len(frame)
             yield values

@@ -15,7 +15,8 @@
 - storage (bench/storage.py): files and PostgreSQL side by side, a 1,000,000-row upload
   acknowledged, a retrain job over 10,000,000 stored rows, /predict; and `GET /models?limit=100`
   with 10,000 stored versions (bench/models_page.py); convergence of six workers after an
-  activation, polling files against LISTEN/NOTIFY (bench/convergence.py);
+  activation, polling files against LISTEN/NOTIFY (bench/convergence.py); reading 2,000,000
+  stored sales with and without sale dates (bench/sale_dates.py);
 - the page at / in headless Chromium (bench/page.py): asset weight, time to the first estimate
   with an empty and a warm cache, and checking a list of 100,000 and 1,000,000 homes;
 - the price range's coverage and width (bench/intervals.py), printed after the table.
@@ -424,6 +425,12 @@ def main() -> None:
             from bench.convergence import measure as measure_convergence
 
             measure_convergence(20, row, work)
+            print("sale-date range of a training set", flush=True)
+            from bench.sale_dates import measure as measure_dates
+
+            dates_work = work / "dates"
+            dates_work.mkdir()
+            measure_dates(row, dates_work)
 
         if not args.skip_page:
             print("the page at / in headless Chromium", flush=True)
