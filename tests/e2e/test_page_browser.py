@@ -302,6 +302,22 @@ def test_a_csv_of_100000_rows_works(visit: Visit, tmp_path: Path) -> None:
     print(f"100,000 rows ({path.stat().st_size:,} bytes): preview and count in {shown:.2f} s")
 
 
+def test_a_csv_dropped_on_the_box_is_checked_like_a_chosen_one(visit: Visit) -> None:
+    page = visit.open()
+    text = homes_csv(25).decode()
+    dropped = page.evaluate_handle(
+        """(text) => {
+            const data = new DataTransfer();
+            data.items.add(new File([text], 'dropped.csv', { type: 'text/csv' }));
+            return data;
+        }""",
+        text,
+    )
+    page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})
+    expect(page.locator("#list-status")).to_have_text("dropped.csv: 25 homes estimated.")
+    expect(page.locator("#preview tbody tr")).to_have_count(10)
+
+
 def test_bad_rows_are_listed_with_their_line_numbers_and_nothing_is_offered(
     visit: Visit, tmp_path: Path
 ) -> None:
@@ -354,6 +370,7 @@ def test_with_the_key_a_retrain_ends_with_its_reason_and_a_new_version_listed(
     expect(page.locator("#key-needed")).to_be_hidden()
     expect(page.locator("#api-key")).to_have_value("")
     assert page.evaluate("sessionStorage.getItem('house-price-api-key')") == API_KEY
+    assert page.evaluate("localStorage.length") == 0
     page.set_input_files("#sales-file", str(path))
     page.check("#force")
     with page.expect_response("**/retrain?**") as sent:
@@ -410,6 +427,33 @@ def test_rollback_asks_first_and_then_activates_the_chosen_version(visit: Visit)
     )
     assert api(visit.server, "GET", "/model").json()["version"] == version
     expect(page.locator("#serving")).to_contain_text(version)
+
+
+def test_older_versions_are_shown_a_page_at_a_time(browser: Browser, tmp_path: Path) -> None:
+    from app.storage.files import FileRegistry
+
+    env = fitted_dirs(tmp_path)
+    registry = FileRegistry(Path(env["HOUSE_PRICE_MODEL_DIR"]))
+    first = registry.active_version() or ""
+    for _ in range(24):  # 25 versions: a page of 20, then 5
+        registry.save(registry.load(first).model, registry.card(first))
+    with Server(env) as server:
+        visit = Visit(browser, server)
+        try:
+            page = visit.open()
+            rows = page.locator("#versions tbody tr")
+            expect(rows).to_have_count(20)
+            expect(page.locator("#versions-status")).to_have_text(
+                "20 versions shown, older ones below."
+            )
+            page.click("#more-versions")
+            expect(rows).to_have_count(25)
+            expect(page.locator("#more-versions")).to_be_hidden()
+            names = rows.locator("th").all_inner_texts()
+            assert len(set(names)) == 25 and names[-1] == first
+        finally:
+            visit.close()
+        assert not visit.errors and not visit.foreign
 
 
 # Every element Tab may stop at, in document order, as the browser decides what is shown.
