@@ -101,6 +101,17 @@ def api(server: Server, method: str, path: str, **kwargs: Any) -> httpx.Response
     return httpx.request(method, server.url + path, timeout=60, **kwargs)
 
 
+def batch_answer(server: Server, path: Path) -> httpx.Response:
+    """`/predict/batch`'s answer to this CSV file, sent as it is."""
+    return api(
+        server,
+        "POST",
+        "/predict/batch",
+        content=path.read_bytes(),
+        headers={"Content-Type": "text/csv"},
+    )
+
+
 def money(value: float) -> str:
     return f"{'−' if round(value) < 0 else ''}${abs(value):,.0f}"
 
@@ -261,13 +272,7 @@ def test_a_csv_of_1000_rows_is_previewed_and_its_download_is_the_batch_answer(
     expect(page.locator("#preview-caption")).to_have_text("The first 10 of 1,000 homes")
     rows = page.locator("#preview tbody tr")
     expect(rows).to_have_count(10)
-    answer = api(
-        visit.server,
-        "POST",
-        "/predict/batch",
-        content=path.read_bytes(),
-        headers={"Content-Type": "text/csv"},
-    )
+    answer = batch_answer(visit.server, path)
     first = next(csv.DictReader(io.StringIO(answer.text)))
     cells = rows.first.locator("td").all_inner_texts()
     assert cells[0] == '1 Oak St, Apt "0"'
@@ -291,13 +296,7 @@ def test_a_csv_of_100000_rows_works(visit: Visit, tmp_path: Path) -> None:
     shown = time.perf_counter() - started
     with page.expect_download() as download:
         page.click("#download")
-    answer = api(
-        visit.server,
-        "POST",
-        "/predict/batch",
-        content=path.read_bytes(),
-        headers={"Content-Type": "text/csv"},
-    )
+    answer = batch_answer(visit.server, path)
     assert Path(download.value.path()).read_bytes() == answer.content
     print(f"100,000 rows ({path.stat().st_size:,} bytes): preview and count in {shown:.2f} s")
 

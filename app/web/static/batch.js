@@ -3,18 +3,17 @@
 
 import { call, messages } from "./api.js";
 import { readCsv } from "./csv.js";
+import { $, fillList } from "./dom.js";
 import { chosenLevel } from "./estimate.js";
 import { money, plural } from "./format.js";
 
 const PREVIEW_ROWS = 10;
 const MONEY = new Set(["price", "price_low", "price_high"]);
-const $ = (id) => document.getElementById(id);
 let download = null; // the object URL of the last answer, released when replaced
 
 function reset(status) {
   $("list-status").textContent = status;
-  $("list-errors").hidden = true;
-  $("list-errors").replaceChildren();
+  fillList("list-errors", []);
   $("download-row").hidden = true;
   $("preview-wrap").hidden = true;
   if (download) URL.revokeObjectURL(download);
@@ -32,14 +31,7 @@ async function check(file) {
     $("list-status").textContent = answer.status === 422
       ? `${file.name} was not estimated: ${plural(found.length, "problem")} found (at most ten are listed).`
       : `${file.name} was not estimated: ${found.join("; ")}`;
-    if (answer.status === 422) {
-      $("list-errors").replaceChildren(...found.map((text) => {
-        const item = document.createElement("li");
-        item.textContent = text;
-        return item;
-      }));
-      $("list-errors").hidden = false;
-    }
+    if (answer.status === 422) fillList("list-errors", found);
     return;
   }
   const table = readCsv(await answer.data.text(), PREVIEW_ROWS);

@@ -2,12 +2,12 @@
 // bathrooms, the range as a band, the entered home marked. The service computes every point.
 
 import { call } from "./api.js";
+import { $ } from "./dom.js";
 import { money, number, percent } from "./format.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const POINTS = 41;
 const MARGIN = { left: 78, right: 16, top: 14, bottom: 44 };
-const $ = (id) => document.getElementById(id);
 let drawn = 0;
 let last = null; // what is drawn, to draw again at a new width
 

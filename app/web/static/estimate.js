@@ -2,11 +2,11 @@
 
 import { call, fieldOf, messages } from "./api.js";
 import { drawCurve, hideCurve } from "./curve.js";
+import { $, fillList } from "./dom.js";
 import { money, number, percent, signedMoney } from "./format.js";
 
 const FIELDS = ["beds", "baths", "sqft"];
 const PART_NAMES = { intercept: "Base (intercept)", beds: "Bedrooms", baths: "Bathrooms", sqft: "Square feet" };
-const $ = (id) => document.getElementById(id);
 
 let asked = 0; // the latest request; an older answer arriving late is dropped
 let card = Promise.resolve(null); // the active model card, for the chart's sizes
@@ -141,13 +141,7 @@ function showRange(data) {
 }
 
 function showWarnings(warnings) {
-  const list = $("warnings");
-  list.replaceChildren(...warnings.map((w) => {
-    const item = document.createElement("li");
-    item.textContent = sentence(w.message);
-    return item;
-  }));
-  list.hidden = warnings.length === 0;
+  fillList("warnings", warnings.map((w) => sentence(w.message)));
 }
 
 function sentence(text) {

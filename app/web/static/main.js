@@ -6,8 +6,8 @@ import { estimate, setCard, startEstimate } from "./estimate.js";
 import { loadCard, loadVersions, startModel } from "./model.js";
 
 /** After a retrain or a rollback: the new card and versions, and the shown home estimated again. */
-async function refresh() {
-  const card = loadCard();
+async function refresh(active) {
+  const card = loadCard(active);
   setCard(card);
   await Promise.all([card, loadVersions()]);
   if (!document.getElementById("answer").hidden) await estimate(false);

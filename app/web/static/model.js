@@ -2,10 +2,10 @@
 // retraining on new sales and activating an older version.
 
 import { apiKey, call, messages } from "./api.js";
-import { day, money, number, percent, plural, signedMoney, when } from "./format.js";
+import { $, fillList } from "./dom.js";
+import { day, money, number, percent, plural, when } from "./format.js";
 
 const PAGE = 20;
-const $ = (id) => document.getElementById(id);
 const cents = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumFractionDigits: 2 });
 const TERMS = {
   beds: ["Each bedroom", "per bedroom"],
@@ -15,9 +15,17 @@ const TERMS = {
 let nextPage = null;
 let onChange = () => {};
 
-/** The active model card from the service, or null when none is served (the page says why). */
-export async function loadCard() {
-  const answer = await call("model");
+/**
+ * The active model card from the service, or null when none is served (the page says why).
+ * With `expected`, the version just activated: every worker serves it within a second, so the
+ * card is asked again (for up to five seconds) until the answering worker has switched too.
+ */
+export async function loadCard(expected = null) {
+  let answer = await call("model");
+  for (let tries = 0; expected && answer.ok && answer.data.version !== expected && tries < 25; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    answer = await call("model");
+  }
   if (!answer.ok) {
     const why = messages(answer.data, answer.status).join("; ");
     $("card").replaceChildren(paragraph(`No model is served now: ${why}`));
@@ -170,7 +178,7 @@ async function activate(version) {
   }
   const was = answer.data.previous_version;
   $("activate-status").textContent = `${version} is now active${was ? ` (it replaced ${was})` : ""}.`;
-  await onChange();
+  await onChange(version);
 }
 
 const STATES = {
@@ -180,7 +188,7 @@ const STATES = {
 
 async function retrain() {
   const file = $("sales-file").files[0];
-  $("retrain-errors").hidden = true;
+  fillList("retrain-errors", []);
   $("sales-error").hidden = true;
   if (!file) {
     $("sales-error").textContent = "Choose a CSV file of sales first.";
@@ -203,14 +211,7 @@ async function retrain() {
       $("job-status").textContent = sent.status === 401
         ? `The key was refused: ${found.join("; ")}`
         : `Nothing was stored: ${sent.status === 422 ? `${plural(found.length, "problem")} in ${file.name}` : found.join("; ")}`;
-      if (sent.status === 422) {
-        $("retrain-errors").replaceChildren(...found.map((text) => {
-          const item = document.createElement("li");
-          item.textContent = text;
-          return item;
-        }));
-        $("retrain-errors").hidden = false;
-      }
+      if (sent.status === 422) fillList("retrain-errors", found);
       return;
     }
     await follow(sent.data, file.name);
@@ -237,7 +238,7 @@ async function follow(job, name) {
     $("job-status").textContent = "The job failed; nothing was activated.";
   }
   $("job-reason").textContent = `Reason: ${job.reason}`;
-  await onChange();
+  await onChange(job.active_version);
 }
 
 export function startModel(changed) {
