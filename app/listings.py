@@ -44,12 +44,6 @@ class SaleDates:
         if len(found):
             self.add(found.min().date(), found.max().date(), len(found))
 
-    def joined(self, other: SaleDates) -> SaleDates:
-        both = SaleDates(self.first, self.last, self.rows)
-        if other.first is not None and other.last is not None:
-            both.add(other.first, other.last, other.rows)
-        return both
-
     @classmethod
     def of(cls, frame: pd.DataFrame) -> SaleDates:
         found = cls()

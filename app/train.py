@@ -131,10 +131,10 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
         # Fitted before anything is written: a file that cannot be fitted changes nothing.
         if stream:
             rows = sum(len(c) for c in new)
-            dates = SaleDates()
+            # Appending, the stored sales' dates join the file's in the one range.
+            dates = new_dates
             chunks = _stored_chunks(store, dates) + new if args.append else new
             del new  # the fit frees each chunk once used
-            dates = dates.joined(new_dates)
             model, card = fit_stream(
                 chunks, folds=settings.cv_folds, source=str(args.data), dates=dates
             )

@@ -128,10 +128,10 @@ function showRange(data) {
   const pad = (high - low) * 0.15 || Math.abs(data.price) * 0.1 || 1;
   const from = Math.min(low, data.price) - pad;
   const to = Math.max(high, data.price) + pad;
-  const at = (value) => `${((value - from) / (to - from)) * 100}%`;
-  $("range-band").style.left = at(low);
-  $("range-band").style.right = `${100 - parseFloat(at(high))}%`;
-  $("range-mark").style.left = at(data.price);
+  const at = (value) => ((value - from) / (to - from)) * 100; // percent of the bar's width
+  $("range-band").style.left = `${at(low)}%`;
+  $("range-band").style.right = `${100 - at(high)}%`;
+  $("range-mark").style.left = `${at(data.price)}%`;
   $("price-low").textContent = money(low);
   $("price-high").textContent = money(high);
   $("range-bar").setAttribute("aria-label",
