@@ -11,10 +11,12 @@ loadable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
-from .errors import Conflict, NotFound
+from .errors import Conflict, NotFound, ServiceError
 from .storage import Storage
 from .storage.base import TERMINAL
 
@@ -74,26 +76,29 @@ class Done:
     removed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
+    def attempt(
+        self,
+        what: str,
+        remove: Callable[[], None],
+        gone: tuple[type[ServiceError], ...] = (Conflict, NotFound),
+    ) -> None:
+        """Remove `what`; one of the `gone` errors means it changed meanwhile: skip it."""
+        try:
+            remove()
+        except gone as exc:
+            self.skipped.append(f"{what}: {exc.detail}")
+            return
+        self.removed.append(what)
+
 
 def carry_out(storage: Storage, chosen: Plan) -> Done:
     """Remove what the plan names; what changed meanwhile (activated, gone) is skipped."""
     done = Done()
     for version in chosen.versions:
-        try:
-            storage.registry.delete(version)
-            done.removed.append(f"version {version}")
-        except (Conflict, NotFound) as exc:
-            done.skipped.append(f"version {version}: {exc.detail}")
+        done.attempt(f"version {version}", partial(storage.registry.delete, version))
     for job_id in chosen.jobs:
-        try:
-            storage.jobs.delete(job_id)
-            done.removed.append(f"job {job_id}")
-        except (Conflict, NotFound) as exc:
-            done.skipped.append(f"job {job_id}: {exc.detail}")
+        done.attempt(f"job {job_id}", partial(storage.jobs.delete, job_id))
     for set_id, batch in chosen.uploads:
-        try:
-            storage.store.delete_upload(set_id, batch)
-            done.removed.append(f"upload {set_id}/{batch}")
-        except NotFound as exc:
-            done.skipped.append(f"upload {set_id}/{batch}: {exc.detail}")
+        remove = partial(storage.store.delete_upload, set_id, batch)
+        done.attempt(f"upload {set_id}/{batch}", remove, gone=(NotFound,))
     return done
