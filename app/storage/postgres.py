@@ -13,8 +13,10 @@ one more for the lock.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
+import json
 import logging
 import threading
 import uuid
@@ -61,9 +63,18 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 APPLICATION = "house-price"  # how its connections show in pg_stat_activity
+# Every connection speaks UTF-8, whatever the database's own encoding: on a SQL_ASCII database
+# (initdb with no locale) psycopg would otherwise send strings as bytea and return bytes.
+CLIENT_ENCODING = "UTF8"
 CHANNEL_SUFFIX = "_active_version"
 FALLBACK_POLL = 0.5  # seconds: a dropped notification is caught up within a second
 _FIT_LOCK = "hashtext(current_schema() || ':fit')"
+
+
+def _jsonb(value: dict[str, Any]) -> Jsonb:
+    # Characters as they are, not \u escapes: a SQL_ASCII database cannot read an escape of a
+    # character beyond ASCII in jsonb, but stores and returns the UTF-8 bytes unchanged.
+    return Jsonb(value, dumps=functools.partial(json.dumps, ensure_ascii=False))
 
 
 def redact(url: str) -> str:
@@ -105,6 +116,7 @@ class _Database:
             kwargs={
                 "connect_timeout": max(1, round(connect_timeout)),
                 "application_name": APPLICATION,
+                "client_encoding": CLIENT_ENCODING,
             },
             timeout=connect_timeout,
             # A connection lost in an outage is tried again with a growing delay for a minute;
@@ -124,6 +136,7 @@ class _Database:
             self.url,
             connect_timeout=max(1, round(self.connect_timeout)),
             application_name=APPLICATION,
+            client_encoding=CLIENT_ENCODING,
             **kwargs,
         )
 
@@ -160,7 +173,7 @@ class PostgresRegistry:
             cursor = conn.execute(
                 "INSERT INTO model_versions (version, created_at, sha256, card, artifact) "
                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (version) DO NOTHING",
-                (version, created, sha256, Jsonb(card), artifact),
+                (version, created, sha256, _jsonb(card), artifact),
             )
             return cursor.rowcount == 1
 
@@ -624,7 +637,7 @@ class PostgresJobs:
             cursor = conn.execute(
                 "INSERT INTO jobs (job_id, status, created_at, doc) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (job_id) DO NOTHING",
-                (job["job_id"], job["status"], job["created_at"], Jsonb(job)),
+                (job["job_id"], job["status"], job["created_at"], _jsonb(job)),
             )
             return cursor.rowcount == 1
 
@@ -669,7 +682,7 @@ class PostgresJobs:
         with self.db.connection() as conn:
             conn.execute(
                 "UPDATE jobs SET status = %s, doc = %s WHERE job_id = %s",
-                (job["status"], Jsonb(job), job["job_id"]),
+                (job["status"], _jsonb(job), job["job_id"]),
             )
         return job
 

@@ -3,17 +3,23 @@ held by a session, streaming rows, copying a file deployment, and no password an
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing as mp
 import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from app.config import Settings
 from app.db import copy
@@ -21,12 +27,13 @@ from app.errors import Unavailable
 from app.fitting import fit_stream, fit_table
 from app.jobs import MAX_ATTEMPTS, run_pending, settings_env
 from app.listings import read_chunks, read_table
+from app.main import create_app
 from app.storage import Storage, open_storage
 from app.storage.files import FileStorage
 from app.storage.postgres import PostgresStorage, database_errors, redact
 from app.storage.schema import MIGRATIONS
 from bench.common import synthetic_listings
-from tests.conftest import ROOT, SACRAMENTO
+from tests.conftest import API_KEY, ROOT, SACRAMENTO, make_settings
 
 
 @pytest.fixture
@@ -274,3 +281,49 @@ def test_replicas_starting_together_on_an_empty_database_fit_the_bundled_sales_o
         assert len(storage.store.uploads()) == 1
     finally:
         storage.close()
+
+
+@pytest.fixture
+def sql_ascii_url(database_server: str) -> Iterator[str]:
+    """A database of its own whose encoding is SQL_ASCII, as `initdb` with no locale makes."""
+    name = f"hp_ascii_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database_server, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE DATABASE {} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' "
+                "TEMPLATE template0"
+            ).format(sql.Identifier(name))
+        )
+    yield make_conninfo(database_server, dbname=name)
+    with psycopg.connect(database_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_a_sql_ascii_database_stores_fits_and_serves_like_any_other(
+    sql_ascii_url: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(sql_ascii_url) as conn:
+        assert conn.info.parameter_status("server_encoding") == "SQL_ASCII"
+    env = {**settings_env(make_settings(tmp_path, tmp_path, database_url=sql_ascii_url))}
+    train = subprocess.run(
+        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)],
+        cwd=ROOT, env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert train.returncode == 0, train.stderr
+    settings = make_settings(tmp_path, tmp_path, database_url=sql_ascii_url)
+    with TestClient(create_app(settings)) as client:
+        card = client.get("/model").json()
+        assert card["training"]["rows"] == 932
+        # The card holds characters beyond ASCII (×), stored and read back as they are.
+        assert any(ord(c) > 127 for c in json.dumps(card, ensure_ascii=False))
+        retrain = client.post(
+            "/retrain?wait=true",
+            json={"listings": [{"beds": 3, "baths": 2, "sqft": 1500, "price": 249000}]},
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        )
+        assert retrain.status_code == 200 and retrain.json()["status"] == "succeeded", retrain.text
+        assert client.get("/model").json()["training"]["rows"] == 933
+        answer = client.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
+        assert answer.status_code == 200
+        assert answer.headers["X-Model-Version"] == retrain.json()["version"]
