@@ -51,8 +51,9 @@ test-browser: venv
 
 # The image's checks: lint the Dockerfile, validate the compose file against the Compose
 # Specification, check the lock, replay the Dockerfile's steps without Docker, and, when a Docker
-# engine answers, build the image and run it (tests/container/test_engine.py). Under CI an engine
-# must answer (.ci/run starts one).
+# engine answers, build the image and run it (tests/container/test_engine.py) and run the compose
+# file's two profiles with Docker Compose v2 (tests/container/test_compose.py). Under CI an
+# engine must answer (.ci/run starts one).
 check-container: venv check-lock
 	$(VENV)/bin/hadolint Dockerfile
 	$(DCLINT) docker-compose.yml --max-warnings 0

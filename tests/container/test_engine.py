@@ -9,7 +9,6 @@ host's network (the engine here has no bridge), each replica on a port of its ow
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import time
@@ -20,24 +19,14 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.conftest import API_KEY, ROOT
+from tests.conftest import API_KEY
+from tests.container.engine import docker
 from tests.e2e.server import free_port
 
 pytestmark = pytest.mark.engine
 
-IMAGE = "house-price:engine-test"
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
 TIMINGS: dict[str, float] = {}
-
-
-def docker(*args: str, timeout: float = 60) -> str:
-    # The classic builder: BuildKit's Dockerfile frontend is an image, and may not be pullable.
-    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
-    run = subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
-    assert run.returncode == 0, f"docker {' '.join(args)}: {run.stderr[-3000:]}"
-    return run.stdout.strip()
 
 
 @dataclass
@@ -74,14 +63,6 @@ class Replica:
         response = httpx.post(f"{self.url}/predict", json=HOUSE, timeout=5)
         assert response.status_code == 200, response.text
         return response.headers["X-Model-Version"]
-
-
-@pytest.fixture(scope="module")
-def image() -> str:
-    start = time.monotonic()
-    docker("build", "--network", "host", "--tag", IMAGE, str(ROOT), timeout=1800)
-    TIMINGS["build"] = time.monotonic() - start
-    return IMAGE
 
 
 @pytest.fixture
