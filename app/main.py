@@ -1,129 +1,15 @@
-"""The application factory: `create_app(settings)`; `app` is what `uvicorn app.main:app` serves."""
+"""What `uvicorn app.main:app` serves: the application of app.api.factory, made when first asked."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections.abc import AsyncIterator
-
-from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
-from fastapi.staticfiles import StaticFiles
-
-from . import __version__, metrics
-from .api import docs, health, models, openapi, page, predict, retrain
-from .api.docs import ASSETS_DIR, STATIC_PREFIX
-from .config import Settings
-from .errors import ServiceError, Unavailable, handle_service_error, handle_validation_error
-from .fastpath import FastPredict
-from .jobs import JobRunner
-from .middleware import BodyLimit, RequestMetrics
-from .storage import ActiveModel, Storage, open_storage
-from .web.assets import PageAssets
-
-log = logging.getLogger(__name__)
-
-DESCRIPTION = """
-Estimates the sale price of a home from its bedrooms, bathrooms and living area with an exact
-ordinary least-squares model, fitted on recent sales and versioned on disk.
-
-Every answer says which model version made it (`model_version` and the `X-Model-Version`
-header). Endpoints that change the service need the bearer key (`HOUSE_PRICE_API_KEY`): use
-**Authorize** above.
-"""
+from typing import Any
 
 
-async def _follow_pointer(
-    active: ActiveModel, storage: Storage, interval: float, storage_ready: asyncio.Event
-) -> None:
-    """Follow the active pointer so this worker serves a new version within a second.
+def __getattr__(name: str) -> Any:
+    # Made on first access, not at import: importing this module starts nothing.
+    if name == "app":
+        from app.api.factory import create_app
 
-    The storage says when the pointer may have changed (PostgreSQL notifies at once; files are
-    polled every `interval` seconds).
-    """
-    served = active.current.version if active.current else None
-    while True:
-        await asyncio.to_thread(storage.wait_for_change, interval)
-        metrics.TALLY.flush()
-        try:
-            if not storage_ready.is_set():  # started while the database was down
-                await asyncio.to_thread(storage.ensure)
-                storage_ready.set()
-                log.info("the storage is reachable: %s", storage.describe())
-            await asyncio.to_thread(active.refresh)
-        except Unavailable as exc:
-            active.error = f"waiting for the storage: {exc.detail}"
-            continue
-        except Exception:  # a watcher that dies would freeze this worker on an old version
-            log.exception("checking the active pointer failed")
-            await asyncio.sleep(interval)
-            continue
-        if active.current is not None and active.current.version != served:
-            metrics.served(served, active.current.version)
-            served = active.current.version
-
-
-def create_app(
-    settings: Settings | None = None, *, fast_predict: bool = True
-) -> FastAPI | FastPredict:
-    settings = settings or Settings()
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        storage = open_storage(settings, listen=True)
-        storage_ready = asyncio.Event()
-        try:
-            await asyncio.to_thread(storage.ensure)
-            storage_ready.set()
-        except Unavailable as exc:
-            # Start anyway: /health/ready says why nothing is served, and the watcher below
-            # sets the storage up as soon as it answers.
-            log.warning("starting without the storage (%s): %s", storage.describe(), exc.detail)
-        active = ActiveModel(storage.registry)
-        await asyncio.to_thread(active.refresh)
-        if active.current is not None:
-            metrics.served(None, active.current.version)
-        runner = JobRunner(settings, storage)
-        app.state.settings = settings
-        app.state.storage = storage
-        app.state.active = active
-        app.state.runner = runner
-        app.state.page = PageAssets(settings.default_level)
-        watcher = asyncio.create_task(
-            _follow_pointer(active, storage, settings.poll_interval, storage_ready)
-        )
-        # Jobs left pending by a process that died are picked up on the runner's first check.
-        runner.start()
-        runner.wake()
-        try:
-            yield
-        finally:
-            runner.stop()
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-            await asyncio.to_thread(storage.close)
-            metrics.TALLY.flush()
-            metrics.process_exited()
-
-    app = FastAPI(
-        title="house-price",
-        version=__version__,
-        description=DESCRIPTION,
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
-    app.add_exception_handler(ServiceError, handle_service_error)
-    app.add_exception_handler(RequestValidationError, handle_validation_error)
-    app.mount(STATIC_PREFIX, StaticFiles(directory=ASSETS_DIR), name="swagger-ui")
-    for module in (predict, retrain, models, health, docs, page):
-        app.include_router(module.router)
-    openapi.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMetrics)
-    return FastPredict(app) if fast_predict else app
-
-
-app = create_app()
+        made = globals()["app"] = create_app()
+        return made
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

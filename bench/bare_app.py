@@ -13,7 +13,7 @@ import orjson
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from app.schemas import House
+from app.api.schemas import House
 
 fastapi_app = FastAPI()
 

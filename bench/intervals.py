@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from app.evaluation import RangeCheck, check_ranges
-from app.listings import features, read_table, target
-from app.model import FloatArray
+from app.domain.arrays import FloatArray
+from app.domain.evaluation import RangeCheck, check_ranges
+from app.domain.listings import features, read_table, target
 from bench.common import SACRAMENTO
 
 Data = tuple[FloatArray, FloatArray]

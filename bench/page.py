@@ -76,7 +76,7 @@ def measure(row: Row, work: Path) -> None:
     if chromium is None:
         row("page: browser figures", "not measured", "(apt-get install -y chromium)")
         return
-    from app.train import main as train
+    from app.cli.train import main as train
 
     models, data = work / "models", work / "data"
     train(["--data", str(SACRAMENTO), "--model-dir", str(models), "--data-dir", str(data)])

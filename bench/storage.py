@@ -121,7 +121,7 @@ def fit_job(env: dict[str, str], path: Path, rows: int) -> tuple[float, float]:
     import subprocess
 
     subprocess.run([sys.executable, "-c", setup], cwd=ROOT, env=full, check=True)
-    return peak_memory_of([sys.executable, "-m", "app.jobs"], full)
+    return peak_memory_of([sys.executable, "-m", "app.service.jobs"], full)
 
 
 def measure(args: argparse.Namespace, row: Row, wrk: str | None, work: Path) -> None:

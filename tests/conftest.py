@@ -22,12 +22,12 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from app.api.factory import create_app
 from app.config import Settings
-from app.fitting import fit_table
-from app.listings import read_table
-from app.main import create_app
+from app.domain.fitting import fit_table
+from app.domain.listings import read_table
 from app.storage import ListingStore, Registry, Storage, open_storage
-from app.storage.postgres import redact
+from app.storage.postgres.database import redact
 
 ROOT = Path(__file__).resolve().parent.parent
 SACRAMENTO = ROOT / "data" / "sacramento.csv"

@@ -10,9 +10,9 @@ import orjson
 import pandas as pd
 import pytest
 
-from app import encode
-from app.fitting import fit_table
-from app.model import PriceModel, explain_many
+from app.api import encode
+from app.domain.fitting import fit_table
+from app.domain.model import PriceModel, explain_many
 
 
 @pytest.fixture(scope="module")

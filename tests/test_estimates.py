@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app import listings
-from app.evaluation import check_ranges
-from app.fitting import fit_table
-from app.model import PriceModel, calibrate, explain_many
+from app.domain import listings
+from app.domain.calibration import calibrate
+from app.domain.evaluation import check_ranges
+from app.domain.fitting import fit_table
+from app.domain.model import PriceModel, explain_many
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +193,7 @@ def test_the_range_is_calibrated_within_thirds_of_the_training_estimates(
 
 def small_sample_model(rows: int) -> PriceModel:
     X, y = heteroscedastic(rows, seed=5)
-    from app.model import fit, out_of_fold
+    from app.domain.least_squares import fit, out_of_fold
 
     return replace(fit(X, y), calibration=calibrate(y, out_of_fold(X, y)))
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import app.fastpath
+from app.api import fastpath
+from app.api.factory import create_app
 from app.config import Settings
-from app.main import create_app
 
 JSON = {"Content-Type": "application/json"}
 REQUESTS: list[tuple[str, bytes, dict[str, str]]] = [
@@ -62,13 +62,13 @@ def test_a_well_formed_request_is_answered_by_the_fast_path(
     pair: tuple[TestClient, TestClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[Any] = []
-    original = app.fastpath.answer
+    original = fastpath.answer
 
     def spy(*args: Any) -> Any:
         calls.append(args)
         return original(*args)
 
-    monkeypatch.setattr(app.fastpath, "answer", spy)
+    monkeypatch.setattr(fastpath, "answer", spy)
     fast, _ = pair
     assert fast.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500}).status_code == 200
     assert len(calls) == 1

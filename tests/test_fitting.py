@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app import listings
-from app.errors import BadInput
-from app.fitting import HOLDOUT_FRACTION, HOLDOUT_SEED, fit_table, judge, select_window
-from app.model import fit
+from app.domain import listings
+from app.domain.errors import BadInput
+from app.domain.fitting import fit_table, select_window
+from app.domain.gate import HOLDOUT_FRACTION, HOLDOUT_SEED, judge
+from app.domain.least_squares import fit
 
 
 def xy(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

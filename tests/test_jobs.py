@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
-from app.errors import NotFound
-from app.jobs import MAX_ATTEMPTS, run_pending, settings_env
-from app.listings import fingerprint, from_records
+from app.domain.errors import NotFound
+from app.domain.listings import fingerprint, from_records
+from app.service.jobs import MAX_ATTEMPTS, run_pending
+from app.service.runner import settings_env
 from app.storage import JobStore, ListingStore, Registry, Storage
 from tests.conftest import ROOT
 
@@ -116,7 +117,7 @@ def test_a_fit_waits_for_the_inter_process_lock(
     job = jobs.create(mode="append", force=False)
     with storage.fit_lock():
         child = subprocess.Popen(
-            [sys.executable, "-m", "app.jobs"],
+            [sys.executable, "-m", "app.service.jobs"],
             cwd=ROOT,
             env={**settings_env(settings), "PATH": "/usr/bin:/bin"},
         )
@@ -199,7 +200,7 @@ def test_a_fit_the_user_can_fix_is_logged_in_one_line_without_a_traceback(
         "replace",
     )
     job = jobs.create(mode="replace", force=False)
-    with caplog.at_level(logging.INFO, logger="app.jobs"):
+    with caplog.at_level(logging.INFO, logger="app.service.jobs"):
         run_pending(settings, storage)
     done = jobs.get(job["job_id"])
     assert done["status"] == "failed"
@@ -220,7 +221,7 @@ def test_a_fit_that_fails_by_a_bug_is_logged_with_its_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("app.jobs.fit_stream", broken)
+    monkeypatch.setattr("app.service.jobs.fit_stream", broken)
     job = jobs.create(mode="append", force=False)
     run_pending(settings, storage)
     assert jobs.get(job["job_id"])["reason"] == "ZeroDivisionError: a bug"

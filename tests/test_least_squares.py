@@ -8,8 +8,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.model import PriceModel, fit
-from app.streaming import fit_chunks
+from app.domain.least_squares import fit
+from app.domain.model import PriceModel
+from app.domain.streaming import fit_chunks
 
 
 def coefficients(model: PriceModel) -> np.ndarray:

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.errors import BadInput, TooLarge
-from app.listings import MAX_REPORTED_ERRORS, fingerprint, read_csv, read_table
+from app.domain.errors import BadInput, TooLarge
+from app.domain.listings import MAX_REPORTED_ERRORS, fingerprint, read_csv, read_table
 from tests.conftest import SACRAMENTO
 
 HEADER = "beds,baths,sqft,price\n"

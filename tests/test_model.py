@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app import listings
-from app.errors import TooFewRows
-from app.model import cross_validated_metrics, fit
+from app.domain import listings
+from app.domain.errors import TooFewRows
+from app.domain.least_squares import cross_validated_metrics, fit
 
 
 def design(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

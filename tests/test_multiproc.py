@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app import multiproc
+from app.observability import multiproc
 
 
 def test_a_process_serving_alone_shares_no_folder(monkeypatch: pytest.MonkeyPatch) -> None:

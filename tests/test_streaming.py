@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import KFold
 
-from app.errors import BadInput
-from app.fitting import fit_stream, fit_table
-from app.listings import read_chunks, read_table
-from app.streaming import kfold_ids
+from app.domain.errors import BadInput
+from app.domain.fitting import fit_stream, fit_table
+from app.domain.listings import read_chunks, read_table
+from app.domain.streaming import kfold_ids
 from bench.common import synthetic_listings
 from tests.conftest import SACRAMENTO
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from app.listings import fingerprint
-from app.storage.files import FileRegistry as Registry
-from app.storage.files import FileStore as Store
-from app.train import main
+from app.cli.train import main
+from app.domain.listings import fingerprint
+from app.storage.files.registry import FileRegistry as Registry
+from app.storage.files.store import FileStore as Store
 from tests.conftest import ROOT, SACRAMENTO
 
 

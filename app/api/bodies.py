@@ -12,9 +12,10 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from ..errors import TooLarge, UnsupportedMediaType
-from ..model import FloatArray
-from ..schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX, SQFT_MIN
+from app.api.errors import UnsupportedMediaType
+from app.api.schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX, SQFT_MIN
+from app.domain.arrays import FloatArray
+from app.domain.errors import TooLarge
 
 MAX_REPORTED_ERRORS = 10
 

@@ -8,10 +8,11 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..config import Settings
-from ..errors import Forbidden, NotReady, Unauthorized
-from ..jobs import JobRunner
-from ..storage import ActiveModel, JobStore, ListingStore, LoadedModel, Registry, Storage
+from app.api.errors import Forbidden, Unauthorized
+from app.config import Settings
+from app.domain.errors import NotReady
+from app.service.runner import JobRunner
+from app.storage import ActiveModel, JobStore, ListingStore, LoadedModel, Registry, Storage
 
 _bearer = HTTPBearer(
     auto_error=False,

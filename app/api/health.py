@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
-from .. import metrics
-from ..schemas import Readiness
-from ..storage import ActiveModel, Storage
-from .deps import get_active, get_storage
+from app.api.deps import get_active, get_storage
+from app.api.schemas import Readiness
+from app.observability import metrics
+from app.storage import ActiveModel, Storage
 
 router = APIRouter(tags=["operations"])
 

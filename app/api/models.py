@@ -7,13 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
-from .. import metrics
-from ..schemas import Activation, KeptVersion, ModelCard, VersionList
-from ..storage import ActiveModel, Registry
-from . import paging
-from .deps import Authorized, Model, get_active, get_registry
-from .openapi import unprocessable
-from .predict import json_response
+from app.api import paging
+from app.api.deps import Authorized, Model, get_active, get_registry
+from app.api.openapi import unprocessable
+from app.api.predict import json_response
+from app.api.schemas import Activation, KeptVersion, ModelCard, VersionList
+from app.observability import metrics
+from app.storage import ActiveModel, Registry
 
 router = APIRouter(tags=["models"])
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from ..schemas import HouseBatch, RetrainRequest
+from app.api.schemas import HouseBatch, RetrainRequest
 
 # Routes that take JSON or CSV read the raw request and name these in `openapi_extra`, so FastAPI
 # never registers them; without them the document's `$ref`s would point nowhere.

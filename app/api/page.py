@@ -6,8 +6,8 @@ from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from ..errors import NotFound
-from ..web.assets import PREFIX, Asset, PageAssets
+from app.domain.errors import NotFound
+from app.web.assets import PREFIX, Asset, PageAssets
 
 router = APIRouter(include_in_schema=False)
 

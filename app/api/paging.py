@@ -8,7 +8,7 @@ import json
 
 from fastapi.exceptions import RequestValidationError
 
-from ..storage.base import VERSION_PATTERN
+from app.storage.naming import VERSION_PATTERN
 
 
 def encode(last_version: str) -> str:

@@ -7,15 +7,17 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from .. import encode, listings, metrics
-from ..config import Settings
-from ..errors import BadInput
-from ..model import explain_many
-from ..schemas import BatchPrediction, House, HouseBatch, Prediction
-from ..storage import LoadedModel
-from .bodies import check_rows, content_type, houses_fast, load_json, validate
-from .deps import Model, get_settings
-from .openapi import unprocessable
+from app.api import encode
+from app.api.bodies import check_rows, content_type, houses_fast, load_json, validate
+from app.api.deps import Model, get_settings
+from app.api.openapi import unprocessable
+from app.api.schemas import BatchPrediction, House, HouseBatch, Prediction
+from app.config import Settings
+from app.domain import listings
+from app.domain.errors import BadInput
+from app.domain.model import explain_many
+from app.observability import metrics
+from app.storage import LoadedModel
 
 router = APIRouter(tags=["predict"])
 
@@ -67,7 +69,7 @@ async def predict(
 
 
 def answer(loaded: LoadedModel, house: House, level: float) -> dict[str, Any]:
-    """The body of a /predict answer; the fast path (app.fastpath) serves the same."""
+    """The body of a /predict answer; the fast path (app.api.fastpath) serves the same."""
     estimate = loaded.model.explain(house.beds, house.baths, house.sqft, level)
     metrics.TALLY.estimate(loaded.version)
     return {

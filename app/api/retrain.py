@@ -10,15 +10,16 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from .. import listings
-from ..config import Settings
-from ..errors import BadInput
-from ..jobs import TERMINAL, JobRunner
-from ..schemas import Job, RetrainRequest
-from ..storage import ActiveModel, JobStore, ListingStore
-from .bodies import content_type, parse_rows
-from .deps import Authorized, get_active, get_jobs, get_runner, get_settings, get_store
-from .openapi import unprocessable
+from app.api.bodies import content_type, parse_rows
+from app.api.deps import Authorized, get_active, get_jobs, get_runner, get_settings, get_store
+from app.api.openapi import unprocessable
+from app.api.schemas import Job, RetrainRequest
+from app.config import Settings
+from app.domain import listings
+from app.domain.errors import BadInput
+from app.service.jobs import TERMINAL
+from app.service.runner import JobRunner
+from app.storage import ActiveModel, JobStore, ListingStore
 
 router = APIRouter(tags=["retrain"])
 

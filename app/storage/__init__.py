@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from ..config import Settings
-from .base import (
+from app.config import Settings
+from app.service.serving import ActiveModel
+from app.storage.artifact import CorruptVersion, LoadedModel
+from app.storage.interface import (
     Accepted,
-    ActiveModel,
-    CorruptVersion,
     JobStore,
     ListingStore,
-    LoadedModel,
     Mode,
     Registry,
     Snapshot,
@@ -37,7 +36,7 @@ def open_storage(settings: Settings, *, listen: bool = False) -> Storage:
     `listen` (a serving worker) also follows changes of the active version as they happen.
     """
     if settings.database_url is not None and settings.database_url.get_secret_value():
-        from .postgres import PostgresStorage
+        from app.storage.postgres.storage import PostgresStorage
 
         return PostgresStorage(
             settings.database_url.get_secret_value(),
@@ -45,6 +44,6 @@ def open_storage(settings: Settings, *, listen: bool = False) -> Storage:
             connect_timeout=settings.db_connect_timeout,
             listen=listen,
         )
-    from .files import FileStorage
+    from app.storage.files.storage import FileStorage
 
     return FileStorage(settings.model_dir, settings.data_dir)

@@ -12,7 +12,7 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
+from app import __version__
 
 STATIC_DIR = Path(__file__).parent / "static"
 PREFIX = "static/page"

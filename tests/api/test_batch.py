@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
+from app.api.factory import create_app
 from tests.conftest import SACRAMENTO, make_settings
 
 HOUSES: list[dict[str, float]] = [

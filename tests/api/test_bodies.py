@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.api.bodies import houses_fast
-from app.schemas import HouseBatch
+from app.api.schemas import HouseBatch
 
 VALID: list[Any] = [
     {"listings": [{"beds": 3, "baths": 2, "sqft": 1500}]},

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from app.fitting import fit_table
-from app.main import create_app
-from app.storage.files import ARTIFACT
-from app.storage.files import FileRegistry as Registry
+from app.api.factory import create_app
+from app.domain.fitting import fit_table
+from app.storage.files.registry import ARTIFACT
+from app.storage.files.registry import FileRegistry as Registry
 from tests.conftest import API_KEY, make_settings
 
 

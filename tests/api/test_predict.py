@@ -74,7 +74,7 @@ def test_malformed_json_is_a_422(client: TestClient) -> None:
 def test_without_an_active_model_the_answer_is_503_with_the_reason(
     tmp_path: Any, model_dir: Any
 ) -> None:
-    from app.main import create_app
+    from app.api.factory import create_app
     from tests.conftest import make_settings
 
     with TestClient(create_app(make_settings(model_dir, tmp_path))) as empty:

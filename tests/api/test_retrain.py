@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.storage.files import FileRegistry as Registry
-from app.storage.files import FileStore as Store
+from app.storage.files.registry import FileRegistry as Registry
+from app.storage.files.store import FileStore as Store
 
 NEW_SALES = [
     {"beds": 3, "baths": 2, "sqft": 1500, "price": 249000, "sold_at": "2026-11-02"},

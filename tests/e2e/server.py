@@ -101,7 +101,7 @@ class Server:
 
 def fitted_dirs(tmp_path: Path) -> dict[str, str]:
     """Model and data directories holding a fit of the bundled data, as server settings."""
-    from app.train import main as train
+    from app.cli.train import main as train
     from tests.conftest import API_KEY, SACRAMENTO
 
     model_dir, data_dir = tmp_path / "models", tmp_path / "data"

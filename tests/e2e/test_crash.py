@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from app.config import Settings
-from app.jobs import TERMINAL
+from app.service.jobs import TERMINAL
 from app.storage import JobStore, open_storage
 from tests.conftest import API_KEY
 from tests.e2e.server import Server, fitted_dirs, train

@@ -429,7 +429,7 @@ def test_rollback_asks_first_and_then_activates_the_chosen_version(visit: Visit)
 
 
 def test_older_versions_are_shown_a_page_at_a_time(browser: Browser, tmp_path: Path) -> None:
-    from app.storage.files import FileRegistry
+    from app.storage.files.registry import FileRegistry
 
     env = fitted_dirs(tmp_path)
     registry = FileRegistry(Path(env["HOUSE_PRICE_MODEL_DIR"]))

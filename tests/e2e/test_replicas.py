@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from app.storage.files import FileStore as Store
+from app.storage.files.store import FileStore as Store
 from tests.conftest import API_KEY
 from tests.e2e.server import Server, fitted_dirs
 

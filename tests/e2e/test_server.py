@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
-from app.fitting import fit_table
-from app.storage.files import FileRegistry as Registry
+from app.domain.fitting import fit_table
+from app.storage.files.registry import FileRegistry as Registry
 from tests.conftest import API_KEY
 from tests.e2e.server import Server
 

@@ -9,7 +9,8 @@ import pytest
 
 from app.config import Settings
 from app.storage import Storage
-from app.storage.files import ARTIFACT, CARD, CHECKSUM, FileStorage
+from app.storage.files.registry import ARTIFACT, CARD, CHECKSUM
+from app.storage.files.storage import FileStorage
 
 
 @pytest.fixture(params=["files", "postgres"])

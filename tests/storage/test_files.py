@@ -13,10 +13,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from app.errors import BadInput
-from app.fitting import fit_table
-from app.listings import from_records, read_table
-from app.storage.files import ARTIFACT, CARD, CHECKSUM, FileRegistry, FileStore
+from app.domain.errors import BadInput
+from app.domain.fitting import fit_table
+from app.domain.listings import from_records, read_table
+from app.storage.files.registry import ARTIFACT, CARD, CHECKSUM, FileRegistry
+from app.storage.files.store import FileStore
 from tests.conftest import SACRAMENTO
 
 

@@ -21,17 +21,19 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from app.api.factory import create_app
+from app.cli.db import copy
 from app.config import Settings
-from app.db import copy
-from app.errors import Unavailable
-from app.fitting import fit_stream, fit_table
-from app.jobs import MAX_ATTEMPTS, run_pending, settings_env
-from app.listings import read_chunks, read_table
-from app.main import create_app
+from app.domain.errors import Unavailable
+from app.domain.fitting import fit_stream, fit_table
+from app.domain.listings import read_chunks, read_table
+from app.service.jobs import MAX_ATTEMPTS, run_pending
+from app.service.runner import settings_env
 from app.storage import Storage, open_storage
-from app.storage.files import FileStorage
-from app.storage.postgres import PostgresStorage, database_errors, redact
-from app.storage.schema import MIGRATIONS
+from app.storage.files.storage import FileStorage
+from app.storage.postgres.database import database_errors, redact
+from app.storage.postgres.schema import MIGRATIONS
+from app.storage.postgres.storage import PostgresStorage
 from bench.common import synthetic_listings
 from tests.conftest import API_KEY, ROOT, SACRAMENTO, make_settings
 
@@ -66,7 +68,7 @@ def test_the_schema_is_created_once_when_replicas_start_together(settings: Setti
 
 
 def test_upgrading_an_upgraded_schema_applies_nothing(storage: Storage) -> None:
-    from app.storage.schema import upgrade
+    from app.storage.postgres.schema import upgrade
 
     with pg(storage).db.connection() as conn:
         assert upgrade(conn) == []
@@ -150,7 +152,7 @@ def test_a_fit_killed_twice_is_run_again_once_then_failed_with_the_reason(
     job = storage.jobs.create(mode="replace", force=False)
     env = {**settings_env(settings), "PATH": "/usr/bin:/bin"}
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        child = subprocess.Popen([sys.executable, "-m", "app.jobs"], cwd=ROOT, env=env)
+        child = subprocess.Popen([sys.executable, "-m", "app.service.jobs"], cwd=ROOT, env=env)
         deadline = time.monotonic() + 60
         while storage.jobs.get(job["job_id"])["attempts"] < attempt:
             assert time.monotonic() < deadline and child.poll() is None

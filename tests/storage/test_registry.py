@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from app.config import Settings
-from app.errors import NotFound
-from app.fitting import fit_table
+from app.domain.errors import NotFound
+from app.domain.fitting import fit_table
 from app.storage import ActiveModel, CorruptVersion, Registry, Storage, open_storage
 from tests.storage.conftest import damage_artifact, point_at, remove_checksum, set_artifact_format
 
@@ -229,7 +229,7 @@ def test_concurrent_activations_never_expose_a_partial_pointer(
 def _save_versions(settings: Settings, csv: str, count: int, out: mp.Queue[str]) -> None:
     from pathlib import Path
 
-    from app.listings import read_table
+    from app.domain.listings import read_table
 
     storage = open_storage(settings)
     frame = read_table(Path(csv))

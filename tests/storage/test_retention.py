@@ -14,13 +14,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from app import retention
 from app.config import Settings
-from app.errors import Conflict
-from app.fitting import fit_table
-from app.jobs import settings_env
-from app.listings import from_records
-from app.model import PriceModel
+from app.domain.errors import Conflict
+from app.domain.fitting import fit_table
+from app.domain.listings import from_records
+from app.domain.model import PriceModel
+from app.service import retention
+from app.service.runner import settings_env
 from app.storage import Registry, Storage
 from tests.conftest import ROOT
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from app.config import Settings
-from app.listings import from_records, read_table
+from app.domain.listings import from_records, read_table
 from app.storage import ListingStore, Storage, open_storage
 from tests.conftest import SACRAMENTO
 

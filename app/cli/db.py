@@ -1,0 +1,171 @@
+"""The storage command: `python -m app.db upgrade` creates or upgrades the database schema,
+`copy --to URL` moves a file deployment into a PostgreSQL database, and `prune --keep N` removes
+old versions, jobs and uploads (from whichever storage the settings name)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.config import Settings
+from app.domain.errors import ServiceError
+from app.service import retention
+from app.storage import open_storage
+from app.storage.files.storage import FileStorage
+from app.storage.postgres.database import redact
+from app.storage.postgres.storage import PostgresStorage
+
+
+@dataclass
+class Copied:
+    """What one run of `copy` did: counts of items copied, and of those already there."""
+
+    copied: dict[str, int] = field(default_factory=dict)
+    present: dict[str, int] = field(default_factory=dict)
+
+    def count(self, kind: str, new: bool) -> None:
+        target = self.copied if new else self.present
+        target[kind] = target.get(kind, 0) + 1
+
+
+def copy(source: FileStorage, target: PostgresStorage) -> Copied:
+    """Copy every version, listing set, upload and job, then the pointers; safe to run again.
+
+    Each version and each upload goes in one transaction: a copy cut short leaves the target
+    with whole items only, and the next run copies what is missing.
+    """
+    done = Copied()
+    target.ensure()
+    for version in sorted(source.registry.versions()):
+        artifact, expected = source.registry.artifact(version)
+        actual = hashlib.sha256(artifact).hexdigest()
+        if not secrets.compare_digest(actual, expected):
+            raise ServiceError(f"model version {version}: checksum mismatch, not copied")
+        card = source.registry.card(version)
+        done.count("versions", target.registry.insert(version, artifact, expected, card))
+    for set_id in source.store.sets():
+        for batch in source.store.batches(set_id):
+            path = source.store.batch_path(set_id, batch)
+            accepted = target.store.copy_upload(set_id, path)
+            done.count("uploads", not accepted.duplicate)
+    current = source.store.current_set()
+    if current is not None and target.store.current_set() is None:
+        target.store.set_current(current)
+    for job in source.jobs.all():
+        done.count("jobs", target.jobs.insert(job))
+    active = source.registry.active_version()
+    if active is not None and target.registry.active_version() is None:
+        target.registry.activate(active, by="python -m app.db copy")
+        done.count("active pointer", True)
+    return done
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m app.db", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    upgrade = commands.add_parser("upgrade", help="create or upgrade the database schema")
+    upgrade.add_argument("--url", help="the database (default: HOUSE_PRICE_DATABASE_URL)")
+    copier = commands.add_parser(
+        "copy", help="copy a file deployment (model_dir, data_dir) into a database"
+    )
+    copier.add_argument("--to", required=True, metavar="URL", help="postgresql://…")
+    copier.add_argument("--model-dir", type=Path, help="overrides HOUSE_PRICE_MODEL_DIR")
+    copier.add_argument("--data-dir", type=Path, help="overrides HOUSE_PRICE_DATA_DIR")
+    pruner = commands.add_parser(
+        "prune",
+        help="remove versions beyond the newest N (never the active one, the one it replaced, "
+        "or one marked kept), old finished jobs and, with --listings, unused uploads",
+    )
+    pruner.add_argument("--keep", type=int, required=True, metavar="N", help="versions to keep")
+    pruner.add_argument(
+        "--jobs-days", type=float, metavar="D", help="remove jobs finished more than D days ago"
+    )
+    pruner.add_argument(
+        "--listings",
+        action="store_true",
+        help="remove uploads no remaining version was fitted on (not the current set's)",
+    )
+    pruner.add_argument("--yes", action="store_true", help="remove (without it: a dry run)")
+    args = parser.parse_args(argv)
+    if args.command == "prune" and args.keep < 0:
+        parser.error("--keep must be 0 or more")
+    return args
+
+
+def prune(args: argparse.Namespace, settings: Settings) -> int:
+    storage = open_storage(settings)
+    try:
+        storage.ensure()
+        chosen = retention.plan(storage, args.keep, args.jobs_days, args.listings)
+        for version, why in sorted(chosen.protected.items(), reverse=True):
+            if why != "among the newest":
+                print(f"keep    version {version} ({why})")
+        items = [
+            *(f"version {v}" for v in chosen.versions),
+            *(f"job {j}" for j in chosen.jobs),
+            *(f"upload {s}/{b}" for s, b in chosen.uploads),
+        ]
+        if not args.yes:
+            for item in items:
+                print(f"would remove {item}")
+            print(f"dry run: {len(items)} to remove; run again with --yes to remove them")
+            return 0
+        done = retention.carry_out(storage, chosen)
+    finally:
+        storage.close()
+    for item in done.removed:
+        print(f"removed {item}")
+    for item in done.skipped:
+        print(f"skipped {item}")
+    print(f"{len(done.removed)} removed, {len(done.skipped)} skipped")
+    return 0
+
+
+def upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from app.storage.postgres.schema import MIGRATIONS
+
+    url = args.url or (settings.database_url and settings.database_url.get_secret_value())
+    if not url:
+        print("error: give --url or set HOUSE_PRICE_DATABASE_URL", file=sys.stderr)
+        return 2
+    storage = PostgresStorage(url, connect_timeout=settings.db_connect_timeout)
+    try:
+        storage.ensure()
+    finally:
+        storage.close()
+    print(f"{redact(url)}: schema at version {len(MIGRATIONS)}")
+    return 0
+
+
+def copy_command(args: argparse.Namespace, settings: Settings) -> int:
+    source = FileStorage(args.model_dir or settings.model_dir, args.data_dir or settings.data_dir)
+    target = PostgresStorage(args.to, connect_timeout=settings.db_connect_timeout)
+    try:
+        done = copy(source, target)
+    finally:
+        target.close()
+    print(f"copied into {redact(args.to)}:")
+    for kind in ("versions", "uploads", "jobs", "active pointer"):
+        copied, present = done.copied.get(kind, 0), done.present.get(kind, 0)
+        print(f"  {kind:<15}{copied:>6} copied, {present} already there")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = parse_args(argv)
+    command = {"prune": prune, "upgrade": upgrade, "copy": copy_command}[args.command]
+    try:
+        return command(args, Settings())
+    except ServiceError as exc:  # what the data or the database says no to, in one line
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

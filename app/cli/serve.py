@@ -1,0 +1,39 @@
+"""Start the service under uvicorn with N workers whose Prometheus metrics add up."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import uvicorn
+
+from app.config import Settings
+
+
+def main() -> None:
+    settings = Settings()
+    # Each worker writes its counters here; /metrics in any worker sums them. A fresh folder per
+    # start keeps counts of an earlier run out.
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    own_dir = metrics_dir is None
+    if metrics_dir is None:
+        metrics_dir = tempfile.mkdtemp(prefix="house-price-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "app.main:app",
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            proxy_headers=True,
+            access_log=settings.access_log,
+            log_level=os.environ.get("HOUSE_PRICE_LOG_LEVEL", "info"),
+        )
+    finally:
+        if own_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""The offline fitting command: `python -m app.train --data FILE` imports, fits and activates."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from app.cli.report import write_report
+from app.config import Settings
+from app.domain.arrays import FloatArray
+from app.domain.errors import ServiceError
+from app.domain.fitting import fit_stream, fit_table, select_window
+from app.domain.listings import SaleDates, read_chunks, read_table
+from app.storage import ListingStore, Mode, Storage, open_storage
+
+STREAM_CHUNK_ROWS = 1_000_000
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.train",
+        description="Import a CSV of sold listings into the listing store, fit ordinary least "
+        "squares of price on beds, baths and sqft, store the model as a new version and make "
+        "it active.",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="CSV with beds, baths, sqft, price (optional sold_at); without it, the current "
+        "training set of the store is refitted",
+    )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add FILE to the current training set instead of starting a new one with it",
+    )
+    parser.add_argument("--model-dir", type=Path, help="overrides HOUSE_PRICE_MODEL_DIR")
+    parser.add_argument("--data-dir", type=Path, help="overrides HOUSE_PRICE_DATA_DIR")
+    parser.add_argument(
+        "--no-activate", action="store_true", help="store the new version without making it active"
+    )
+    parser.add_argument(
+        "--window-days",
+        type=int,
+        metavar="N",
+        help="fit on the sales of the last N days only (needs sold_at; counted back from the "
+        "newest sale)",
+    )
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        metavar="N",
+        default=STREAM_CHUNK_ROWS,
+        help="rows read at a time (the fit is solved from sufficient statistics, so memory "
+        "grows by 32 bytes a row, not by the size of a table)",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="also write the model card (JSON) and diagnostic plots (PNG, needs the `report` "
+        "extra: matplotlib) into DIR",
+    )
+    parser.add_argument(
+        "--if-no-active",
+        action="store_true",
+        help="do nothing when a model version is already active (for start-up scripts)",
+    )
+    return parser.parse_args(argv)
+
+
+def render(card: dict[str, Any], active: bool) -> str:
+    """A readable summary of a model card for the terminal."""
+    cv = card["metrics"]["cv"]
+    lines = [
+        f"model version   {card['version']}{'  (active)' if active else '  (stored, not active)'}",
+        f"rows used       {card['training']['rows']:,}  from {card['training']['source']}",
+        "",
+        f"{'term':<12}{'coefficient':>16}  unit",
+    ]
+    for name in card["features"]:
+        coef = card["coefficients"][name]
+        lines.append(f"{name:<12}{coef['value']:>16,.2f}  {coef['unit']}")
+    lines.append(f"{'intercept':<12}{card['intercept']:>16,.2f}  $")
+    lines += [
+        "",
+        f"{cv['folds']}-fold cross-validation (shuffled, seed {cv['seed']}):",
+        f"  R²                 {cv['r2']:.3f}",
+        f"  MAE                ${cv['mae']:,.0f}",
+        f"  RMSE               ${cv['rmse']:,.0f}",
+        f"  median abs % error {cv['median_ape'] * 100:.1f} %",
+    ]
+    return "\n".join(lines)
+
+
+def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None:
+    if args.window_days is not None and args.window_days <= 0:
+        raise ServiceError("--window-days must be a positive number of days")
+    overrides = {"model_dir": args.model_dir, "data_dir": args.data_dir}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    storage = open_storage(settings)
+    try:
+        return _train(args, settings, storage)
+    finally:
+        storage.close()
+
+
+def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> dict[str, Any] | None:
+    registry, store = storage.registry, storage.store
+    window = args.window_days or settings.training_window_days
+    stream = _streams(args, window)
+    if args.if_no_active:
+        storage.ensure()  # a start-up script: a new database gets its schema first
+        if registry.active_version() is not None:
+            return None
+    # The file is read and checked in full before anything (even the lock) is written.
+    frame = read_table(args.data) if args.data and not stream else None
+    new_dates = SaleDates()
+    new = list(_progress(read_chunks(args.data, args.chunk_rows, new_dates))) if stream else []
+    storage.ensure()  # only once the data has passed its checks: a bad file writes nothing
+    with storage.fit_lock():
+        if args.if_no_active and registry.active_version() is not None:
+            return None
+        mode: Mode = "append" if args.append else "replace"
+        # Fitted before anything is written: a file that cannot be fitted changes nothing.
+        if stream:
+            rows = sum(len(c) for c in new)
+            # Appending, the stored sales' dates join the file's in the one range.
+            dates = new_dates
+            chunks = _stored_chunks(store, dates) + new if args.append else new
+            del new  # the fit frees each chunk once used
+            model, card = fit_stream(
+                chunks, folds=settings.cv_folds, source=str(args.data), dates=dates
+            )
+            accepted = store.add_file(args.data, rows, mode)
+            if accepted.duplicate and args.append:
+                dates = SaleDates()
+                chunks = _stored_chunks(store, dates)
+                model, card = fit_stream(
+                    chunks, folds=settings.cv_folds, source=str(args.data), dates=dates
+                )
+            training = None
+        else:
+            training = _training_set(store, frame, append=args.append)
+            source = str(args.data or "store")
+            model, card = fit_table(
+                training, folds=settings.cv_folds, source=source, window_days=window
+            )
+            if frame is not None:
+                accepted = store.add_file(args.data, len(frame), mode)
+                # Appended but already stored: the store, not the sum, is the training set.
+                if accepted.duplicate and args.append:
+                    training = _training_set(store, None, append=True)
+                    model, card = fit_table(
+                        training, folds=settings.cv_folds, source=source, window_days=window
+                    )
+        snapshot = store.snapshot()
+        assert snapshot is not None
+        card["training"].update({"set": snapshot.set_id, "batches": list(snapshot.batches)})
+        version = registry.save(model, card)
+        if not args.no_activate:
+            registry.activate(version, by="python -m app.train")
+    card = registry.card(version)
+    if args.report:
+        assert training is not None  # a report takes the in-memory fit
+        paths = write_report(args.report, card, select_window(training, window)[0])
+        print("report: " + ", ".join(str(p) for p in paths))
+    return card
+
+
+def _training_set(store: ListingStore, frame: pd.DataFrame | None, *, append: bool) -> pd.DataFrame:
+    """The rows the next fit sees: the store's current set, plus or instead of `frame`."""
+    snapshot = store.snapshot()
+    stored = store.read(snapshot) if snapshot is not None and (frame is None or append) else None
+    if stored is None and frame is None:
+        raise ServiceError("the listing store is empty: give a CSV with --data")
+    if stored is None:
+        assert frame is not None
+        return frame
+    return stored if frame is None else pd.concat([stored, frame], ignore_index=True)
+
+
+def _streams(args: argparse.Namespace, window: int | None) -> bool:
+    """Whether to fit from sufficient statistics, a chunk at a time (the default for a file).
+
+    The in-memory fit is kept for what needs the whole table: a training window (sale dates)
+    and the report's plots.
+    """
+    return args.data is not None and window is None and args.report is None
+
+
+def _stored_chunks(store: ListingStore, dates: SaleDates) -> list[FloatArray]:
+    snapshot = store.snapshot()
+    return [] if snapshot is None else list(store.chunks(snapshot, STREAM_CHUNK_ROWS, dates))
+
+
+def _progress(chunks: Iterator[FloatArray]) -> Iterator[FloatArray]:
+    """Rows read and the rate on stderr, when stderr is a terminal."""
+    with tqdm(
+        unit=" rows", unit_scale=True, desc="reading", disable=not sys.stderr.isatty()
+    ) as bar:
+        for chunk in chunks:
+            bar.update(len(chunk))
+            yield chunk
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        card = train(args, Settings())
+    except FileNotFoundError as exc:
+        print(f"error: {exc.filename}: no such file", file=sys.stderr)
+        return 2
+    except ServiceError as exc:
+        print(f"error: {args.data or 'store'}: {_describe(exc.detail)}", file=sys.stderr)
+        return 2
+    if card is None:
+        print("a model version is active; nothing to fit")
+        return 0
+    print(render(card, active=not args.no_activate))
+    return 0
+
+
+def _describe(detail: Any) -> str:
+    if isinstance(detail, list):
+        return "\n  ".join(["the file has bad rows:", *(str(e["msg"]) for e in detail)])
+    return str(detail)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

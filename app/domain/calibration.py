@@ -1,0 +1,232 @@
+"""The price range: normalised conformal quantiles of out-of-fold residuals."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    pass
+from app.domain.arrays import FloatArray
+from app.domain.rules import DEFAULT_LEVEL
+
+QUANTILE_GRID = 1001  # residual quantiles stored at every 0.1 %
+
+BANDS = 3  # the range is calibrated within thirds of the homes by estimated price
+
+MIN_BAND = 20  # residuals a band needs at least (a 90 % range needs 19)
+
+
+@dataclass(frozen=True)
+class LevelBounds:
+    """The normalised-residual quantiles of a range at one level, for each band of estimates."""
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    pooled: tuple[bool, ...]  # the band has too few residuals at this level: all residuals used
+    short: bool  # even all residuals are too few for this level
+    low_array: FloatArray
+    high_array: FloatArray
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What a price range needs: how the error scales with the price, and its distribution.
+
+    Normalised split-conformal on cross-validated (out-of-fold) residuals, calibrated within
+    bands of the estimate ("Mondrian" conformal). Each residual is divided by a scale that
+    grows with the estimate, s(ŷ) = a + b·max(ŷ, lowest training price), where a and b (b ≥ 0)
+    come from a least-squares fit of |residual| on the estimate. The training homes are split
+    into thirds by their out-of-fold estimate; within each third, a range at level L is
+    ŷ + q·s(ŷ) for the conformal α/2 and 1 − α/2 quantiles q of that third's normalised
+    residuals, α = 1 − L. So the range holds about L of the sales within each band of price,
+    not only overall, and a $900k house gets a wider range in dollars than a $90k condo. A band
+    with too few residuals for a level takes the quantiles of all residuals instead, and says so.
+    """
+
+    scale_intercept: float
+    scale_slope: float
+    scale_min: float
+    price_floor: float
+    n: int
+    quantiles: tuple[float, ...]  # of all normalised residuals at probabilities 0, 0.001, … 1
+    band_edges: tuple[float, ...] = ()  # band k + 1 starts at estimate band_edges[k]
+    band_sizes: tuple[int, ...] = ()
+    band_quantiles: tuple[tuple[float, ...], ...] = ()  # each band's, on the same grid
+    _bounds: dict[float, LevelBounds] = field(default_factory=dict, compare=False, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_bounds"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Artifacts of format 3 have no bands: one band, all residuals.
+        defaults = {"band_edges": (), "band_sizes": (), "band_quantiles": ()}
+        self.__dict__.update({**defaults, **state}, _bounds={})
+
+    def scale(self, estimate: Any) -> Any:
+        return np.maximum(
+            self.scale_intercept + self.scale_slope * np.maximum(estimate, self.price_floor),
+            self.scale_min,
+        )
+
+    def scale_one(self, estimate: float) -> float:
+        scaled = self.scale_intercept + self.scale_slope * max(estimate, self.price_floor)
+        return max(scaled, self.scale_min)
+
+    def band(self, estimate: float) -> int:
+        return bisect.bisect_right(self.band_edges, estimate)
+
+    def bands(self, estimates: FloatArray) -> npt.NDArray[np.intp]:
+        return np.searchsorted(self.band_edges, estimates, side="right")
+
+    def bounds(self, level: float) -> LevelBounds:
+        """The quantiles of a conformal range at `level`, band by band."""
+        cached = self._bounds.get(level)
+        if cached is None:
+            cached = self._bounds[level] = self._compute_bounds(level)
+        return cached
+
+    def _compute_bounds(self, level: float) -> LevelBounds:
+        pooled = _conformal(self.quantiles, self.n, level)
+        fallback = pooled or _extremes(self.quantiles)
+        bands = zip(self.band_quantiles, self.band_sizes, strict=True)
+        per_band = [_conformal(q, m, level) for q, m in bands]
+        if not per_band:
+            per_band = [fallback]
+        low = tuple((b or fallback)[0] for b in per_band)
+        high = tuple((b or fallback)[1] for b in per_band)
+        return LevelBounds(
+            low=low,
+            high=high,
+            pooled=tuple(b is None for b in per_band),
+            short=pooled is None,
+            low_array=np.array(low),
+            high_array=np.array(high),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        at_default = self.bounds(DEFAULT_LEVEL)
+        edges = [None, *self.band_edges, None]
+        return {
+            "method": "normalised split-conformal on 5-fold out-of-fold residuals, calibrated "
+            f"within {max(len(self.band_sizes), 1)} band(s) of the estimate (thirds of the "
+            "training homes by out-of-fold estimate); range = estimate + q × scale, "
+            "scale = a + b × max(estimate, lowest training price), q the band's quantiles",
+            "scale": {
+                "a": self.scale_intercept,
+                "b": self.scale_slope,
+                "minimum": self.scale_min,
+                "price_floor": self.price_floor,
+            },
+            "n_residuals": self.n,
+            "default_level": DEFAULT_LEVEL,
+            "bounds_at_default_level": list(
+                _conformal(self.quantiles, self.n, DEFAULT_LEVEL) or _extremes(self.quantiles)
+            ),
+            "bands": [
+                {
+                    "estimate_from": edges[k],
+                    "estimate_to": edges[k + 1],
+                    "n_residuals": size,
+                    "bounds_at_default_level": [at_default.low[k], at_default.high[k]],
+                    "calibrated_in_band_at_default_level": not at_default.pooled[k],
+                    "highest_level_calibrated_in_band": _largest_level(size),
+                }
+                for k, size in enumerate(self.band_sizes)
+            ],
+            "residual_quantiles": list(self.quantiles),
+        }
+
+
+def _conformal(quantiles: tuple[float, ...], n: int, level: float) -> tuple[float, float] | None:
+    """Split-conformal quantiles at `level` from n residuals on a grid; None if n is too few.
+
+    Split conformal takes the k-th smallest residual with k = ⌈(n+1)(1 − α/2)⌉ (and
+    ⌊(n+1)·α/2⌋ below); it exists only when 1 ≤ that k ≤ n. On the grid, order statistic k
+    sits at (k − 1)/(n − 1).
+    """
+    alpha = 1.0 - level
+    upper_k = math.ceil((n + 1) * (1 - alpha / 2) - 1e-9)
+    lower_k = math.floor((n + 1) * (alpha / 2) + 1e-9)
+    if n < 2 or upper_k > n or lower_k < 1:
+        return None
+    grid = np.linspace(0.0, 1.0, len(quantiles))
+    q = np.interp([(lower_k - 1) / (n - 1), (upper_k - 1) / (n - 1)], grid, quantiles)
+    return float(q[0]), float(q[1])
+
+
+def _extremes(quantiles: tuple[float, ...]) -> tuple[float, float]:
+    return quantiles[0], quantiles[-1]
+
+
+def _largest_level(n: int) -> float:
+    """The highest level (in steps of 0.01) that n residuals can calibrate."""
+    levels = [v / 100 for v in range(50, 100)]
+    fits = [v for v in levels if _conformal((0.0, 1.0), n, v) is not None]
+    return max(fits) if fits else 0.0
+
+
+def calibrate(
+    y: FloatArray, out_of_fold: FloatArray, scaled: bool = True, bands: int = BANDS
+) -> Calibration:
+    """A Calibration from true prices and out-of-fold estimates of them.
+
+    `scaled=False` fixes the scale at 1 and uses one band: the same dollar width for every
+    house (a baseline).
+    """
+    # Written with few temporaries: 10,000,000 sales are 80 MB an array.
+    floor = float(y.min())
+    residual = y - out_of_fold
+    if scaled:
+        estimate = np.maximum(out_of_fold, floor)
+        a, b = _line_with_rising_slope(estimate, np.abs(residual))
+        del estimate
+        # A scale never below 1 % of the typical price keeps a flat fit from dividing by ~0.
+        scale_min = 0.01 * float(np.median(y))
+    else:
+        a, b, scale_min, bands = 1.0, 0.0, 1.0, 1
+    calibration = Calibration(
+        scale_intercept=a,
+        scale_slope=b,
+        scale_min=scale_min,
+        price_floor=floor,
+        n=len(y),
+        quantiles=(),
+    )
+    residual /= calibration.scale(out_of_fold)
+    grid = np.linspace(0.0, 1.0, QUANTILE_GRID)
+    count = max(1, min(bands, len(y) // MIN_BAND))
+    edges = tuple(float(e) for e in np.quantile(out_of_fold, np.arange(1, count) / count))
+    sizes: list[int] = []
+    band_quantiles: list[tuple[float, ...]] = []
+    if count > 1:
+        bounds = [-np.inf, *edges, np.inf]
+        for k in range(count):
+            # Band k holds estimates in [bounds[k], bounds[k + 1]), as `Calibration.bands`.
+            part = residual[(out_of_fold >= bounds[k]) & (out_of_fold < bounds[k + 1])]
+            sizes.append(len(part))
+            band_quantiles.append(tuple(float(v) for v in np.quantile(part, grid)))
+            del part
+    residual.sort()
+    pooled = tuple(float(v) for v in np.quantile(residual, grid))
+    return replace(
+        calibration,
+        quantiles=pooled,
+        band_edges=edges,
+        band_sizes=tuple(sizes),
+        band_quantiles=tuple(band_quantiles),
+    )
+
+
+def _line_with_rising_slope(x: FloatArray, y: FloatArray) -> tuple[float, float]:
+    """Least squares y ≈ a + b·x with b ≥ 0 (scikit-learn's LinearRegression(positive=True))."""
+    mean_x, mean_y = float(x.mean()), float(y.mean())
+    dx = x - mean_x
+    var = float(dx @ dx)
+    slope = max(float(dx @ y) / var, 0.0) if var > 0 else 0.0  # Σdx = 0, so Σdx·(y − ȳ) = Σdx·y
+    return mean_y - slope * mean_x, slope

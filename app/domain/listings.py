@@ -1,0 +1,325 @@
+"""Tables of listings: reading CSV, checking every row against the input rules, fingerprinting."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from app.api.schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX, SQFT_MIN
+from app.domain.arrays import FloatArray
+from app.domain.errors import BadInput, TooLarge, row_error
+from app.domain.rules import FEATURES, TARGET
+
+MAX_REPORTED_ERRORS = 10
+
+SOLD_AT = "sold_at"
+
+
+@dataclass
+class SaleDates:
+    """The first and last sale date of a training set read in parts, and how many rows had one."""
+
+    first: dt.date | None = None
+    last: dt.date | None = None
+    rows: int = 0
+
+    def add(self, first: dt.date, last: dt.date, rows: int) -> None:
+        self.first = first if self.first is None else min(self.first, first)
+        self.last = last if self.last is None else max(self.last, last)
+        self.rows += rows
+
+    def add_column(self, column: pd.Series[Any]) -> None:
+        """Count the checked `sold_at` values of a table (empty cells have no date)."""
+        self.add_parsed(_parse_dates(column)[1])
+
+    def add_parsed(self, parsed: pd.Series[Any]) -> None:
+        found = parsed.dropna()
+        if len(found):
+            self.add(found.min().date(), found.max().date(), len(found))
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> SaleDates:
+        found = cls()
+        if SOLD_AT in frame.columns:
+            found.add_column(frame[SOLD_AT])
+        return found
+
+    def describe(self) -> dict[str, Any] | None:
+        """For the model card: null when no row had a sale date."""
+        if self.first is None or self.last is None:
+            return None
+        return {
+            "first": self.first.isoformat(),
+            "last": self.last.isoformat(),
+            "rows_with_date": self.rows,
+        }
+
+
+def _parse_dates(series: pd.Series[Any]) -> tuple[pd.Series[Any], pd.Series[Any]]:
+    """The cells as stripped text, and as dates (NaT where empty or not YYYY-MM-DD)."""
+    text = series.astype("string").str.strip()
+    return text, pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+
+
+# column: (lower bound, whether the bound itself is allowed, upper bound inclusive)
+_RULES: dict[str, tuple[float, bool, float]] = {
+    "beds": (0.0, True, float(BEDS_MAX)),
+    "baths": (0.0, True, BATHS_MAX),
+    "sqft": (SQFT_MIN, True, SQFT_MAX),
+    "price": (0.0, False, float("inf")),
+}
+
+
+def _line(index: int, first_line: int = 2) -> int:
+    # Data row i (0-based) sits on line i + 2 of the file: line 1 is the header.
+    return index + first_line
+
+
+def read_csv(
+    source: bytes | Path,
+    *,
+    with_price: bool,
+    max_rows: int | None = None,
+    allow_empty: bool = False,
+) -> tuple[pd.DataFrame, FloatArray]:
+    """Read a CSV of listings and check it; raises BadInput naming line and column, or TooLarge.
+
+    A header with no rows is an error unless `allow_empty` (a batch to estimate may be empty;
+    a training set may not).
+
+    Returns the table as read (columns other than the required ones kept as text, so they can
+    be written back unchanged) and a float64 array of the required columns in contract order:
+    beds, baths, sqft (and price, when `with_price`).
+    """
+    required = required_columns(with_price)
+    with _csv_errors():
+        with _open(source) as handle:
+            header = pd.read_csv(handle, nrows=0, encoding="utf-8").columns
+        # Columns the service does not use stay text, so a CSV answer gives them back unchanged.
+        text_columns = {c: str for c in header if str(c).strip() not in required}
+        with _open(source) as handle:
+            frame = pd.read_csv(
+                handle,
+                nrows=None if max_rows is None else max_rows + 1,
+                skipinitialspace=True,
+                encoding="utf-8",
+                dtype=text_columns,
+            )
+    if max_rows is not None and len(frame) > max_rows:
+        raise TooLarge(f"the CSV has more than {max_rows:,} rows, the limit of one request")
+    return frame, check_frame(frame, with_price=with_price, allow_empty=allow_empty)
+
+
+def read_table(source: bytes | Path, *, max_rows: int | None = None) -> pd.DataFrame:
+    """Read a CSV of sold listings for training: the required columns come back as float64."""
+    frame, values = read_csv(source, with_price=True, max_rows=max_rows)
+    for i, column in enumerate(required_columns(True)):
+        frame[column] = values[:, i]
+    return frame
+
+
+@contextlib.contextmanager
+def _csv_errors() -> Iterator[None]:
+    """pandas' reading errors, as BadInput a client can act on."""
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        raise BadInput("the CSV is empty: expected a header line and at least one row") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"the CSV is not UTF-8 text (byte {exc.start}): {exc.reason}") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise BadInput(f"the CSV could not be parsed: {str(exc).strip()}") from None
+
+
+def _require(columns: list[str], required: tuple[str, ...]) -> None:
+    missing = [c for c in required if c not in columns]
+    if missing:
+        found = ", ".join(repr(c) for c in columns[:20]) or "none"
+        raise BadInput(
+            f"the CSV lacks the column(s) {', '.join(missing)}; "
+            f"the header must name {', '.join(required)} (found: {found})"
+        )
+
+
+def _open(source: bytes | Path) -> IO[bytes]:
+    return io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+
+
+def required_columns(with_price: bool) -> tuple[str, ...]:
+    return (*FEATURES, TARGET) if with_price else FEATURES
+
+
+def check_frame(
+    frame: pd.DataFrame,
+    *,
+    with_price: bool,
+    first_line: int = 2,
+    allow_empty: bool = False,
+    dates: SaleDates | None = None,
+) -> FloatArray:
+    """Validate the required columns of a table row by row; return them as an (n, k) array.
+
+    `first_line` is the file line of the table's first row (2 for a whole file, more for a
+    chunk of one), so that errors name the line a person finds in the file. `dates`, when
+    given, gathers the first and last `sold_at` from the dates parsed for the check.
+    """
+    frame.columns = [str(c).strip() for c in frame.columns]
+    required = required_columns(with_price)
+    _require(list(frame.columns), required)
+    if len(frame) == 0 and not allow_empty:
+        raise BadInput("the CSV has a header but no rows")
+
+    errors: list[tuple[int, str, str]] = []
+    out = np.empty((len(frame), len(required)), dtype=np.float64)
+    for i, column in enumerate(required):
+        values, column_errors = _check_column(frame[column], column, first_line)
+        errors.extend(column_errors)
+        if not column_errors:
+            out[:, i] = values
+    if SOLD_AT in frame.columns:
+        errors.extend(_check_dates(frame[SOLD_AT], first_line, dates))
+    if errors:
+        errors.sort()
+        raise BadInput(
+            [
+                row_error(f"line {line}", column, f"line {line}, column {column}: {msg}")
+                for line, column, msg in errors[:MAX_REPORTED_ERRORS]
+            ]
+        )
+    return out
+
+
+def _check_column(
+    series: pd.Series[Any], column: str, first_line: int = 2
+) -> tuple[FloatArray, list[tuple[int, str, str]]]:
+    errors: list[tuple[int, str, str]] = []
+
+    def flag(mask: Any, message: Any) -> None:
+        for index in np.flatnonzero(np.asarray(mask))[:MAX_REPORTED_ERRORS]:
+            errors.append((_line(int(index), first_line), column, message(int(index))))
+
+    def not_a_number_message(i: int) -> str:
+        return f"expected a number, got {_show(series.iloc[i])}"
+
+    if pd.api.types.is_bool_dtype(series):
+        flag(np.ones(len(series), bool), not_a_number_message)
+        return np.empty(0), errors
+    not_a_number = np.zeros(len(series), dtype=bool)
+    if not pd.api.types.is_numeric_dtype(series):
+        numbers = pd.to_numeric(series, errors="coerce")
+        not_a_number = np.asarray(numbers.isna() & series.notna())
+        flag(not_a_number, not_a_number_message)
+        series = numbers
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    flag(np.isnan(values) & ~not_a_number, lambda i: "missing value (empty or NaN)")
+    flag(np.isinf(values), lambda i: f"must be finite, got {values[i]}")
+    low, low_inclusive, high = _RULES[column]
+    with np.errstate(invalid="ignore"):
+        too_low = values < low if low_inclusive else values <= low
+        relation = "at least" if low_inclusive else "greater than"
+        flag(too_low, lambda i: f"must be {relation} {low:g}, got {values[i]:g}")
+        too_high = np.isfinite(values) & (values > high)
+        flag(too_high, lambda i: f"must be at most {high:g}, got {values[i]:g}")
+        if column == "beds":
+            fractional = np.isfinite(values) & (values != np.round(values))
+            flag(fractional, lambda i: f"must be a whole number, got {values[i]:g}")
+    return values, errors
+
+
+def _check_dates(
+    series: pd.Series[Any], first_line: int = 2, dates: SaleDates | None = None
+) -> list[tuple[int, str, str]]:
+    text, parsed = _parse_dates(series)
+    bad = np.flatnonzero(np.asarray(text.notna() & (text != "") & parsed.isna()))
+    if dates is not None and len(bad) == 0:
+        dates.add_parsed(parsed)
+    return [
+        (
+            _line(int(i), first_line),
+            SOLD_AT,
+            f"expected a date as YYYY-MM-DD, got {_show(series.iloc[i])}",
+        )
+        for i in bad[:MAX_REPORTED_ERRORS]
+    ]
+
+
+def _show(value: Any) -> str:
+    # numpy scalars print as np.True_ and the like; the client wrote True.
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def features(frame: pd.DataFrame) -> FloatArray:
+    """The (n, 3) float64 array of beds, baths, sqft of a checked table."""
+    return np.ascontiguousarray(frame[list(FEATURES)].to_numpy(dtype=np.float64))
+
+
+def target(frame: pd.DataFrame) -> FloatArray:
+    return np.ascontiguousarray(frame[TARGET].to_numpy(dtype=np.float64))
+
+
+def from_records(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """A table from already-validated rows (for example pydantic models dumped to dicts)."""
+    frame = pd.DataFrame.from_records(list(records))
+    for column in (*FEATURES, TARGET):
+        if column in frame.columns:
+            frame[column] = frame[column].astype(np.float64)
+    return frame
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 of the float64 values of beds, baths, sqft and price, row by row, in order."""
+    values = np.ascontiguousarray(frame[[*FEATURES, TARGET]].to_numpy(dtype=np.float64))
+    return hashlib.sha256(values.tobytes()).hexdigest()
+
+
+def features_of(rows: Iterable[Any]) -> FloatArray:
+    """The (n, 3) float64 array of beds, baths, sqft from validated request objects."""
+    values = [(r.beds, r.baths, r.sqft) for r in rows]
+    return np.array(values, dtype=np.float64).reshape(-1, len(FEATURES))
+
+
+def read_chunks(
+    path: Path, chunk_rows: int = 1_000_000, dates: SaleDates | None = None
+) -> Iterator[FloatArray]:
+    """The checked (m, 4) arrays of beds, baths, sqft, price of a CSV, a chunk at a time.
+
+    Only those columns and `sold_at` are parsed, so memory stays that of one chunk whatever the
+    file's size. A bad row raises BadInput naming its line, as `read_csv` does. `dates`, when
+    given, gathers the first and last sale date.
+    """
+    wanted = {*required_columns(True), SOLD_AT}
+    with _csv_errors(), _open(path) as handle:
+        header = [str(c).strip() for c in pd.read_csv(handle, nrows=0).columns]
+    _require(header, required_columns(True))
+    first_line, rows = 2, 0
+    with _csv_errors(), _open(path) as handle:
+        reader = pd.read_csv(
+            handle,
+            usecols=lambda c: str(c).strip() in wanted,
+            skipinitialspace=True,
+            chunksize=chunk_rows,
+        )
+        for frame in reader:
+            values = check_frame(frame, with_price=True, first_line=first_line, dates=dates)
+            first_line += len(frame)
+            rows += len(frame)
+            yield values
+    if rows == 0:
+        raise BadInput("the CSV has a header but no rows")
+
+
+def fingerprint_chunks(chunks: Iterable[FloatArray]) -> str:
+    """`fingerprint` of the table the chunks make up, in order."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(np.ascontiguousarray(chunk, dtype=np.float64).tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,240 @@
+"""Fitting and prediction of the price model: ordinary least squares, no HTTP and no files."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LinearRegression
+from app.domain.arrays import FloatArray
+from app.domain.calibration import Calibration
+from app.domain.rules import FEATURES, TARGET
+
+ALGORITHM = "ordinary least squares (scikit-learn LinearRegression, with intercept)"
+
+# Bumped whenever the pickled PriceModel changes shape; older artifacts are refused, not guessed at.
+ARTIFACT_FORMAT = 4
+
+READABLE_FORMATS = (3, 4)  # format 3 has one band of residuals
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One estimate with its range, its parts and what to be wary of."""
+
+    price: float
+    low: float
+    high: float
+    contributions: dict[str, float]
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PriceModel:
+    """A fitted linear model of price; `estimator` is the scikit-learn object it came from.
+
+    Predictions are computed from the coefficients as ((b + w0·x0) + w1·x1) + w2·x2, in that
+    order, for one row and for many, so a single answer and a batch answer agree bit for bit,
+    and the contributions b, w0·x0, w1·x1, w2·x2 added in that order give the price exactly.
+    """
+
+    estimator: LinearRegression | None  # None when fitted from sufficient statistics
+    weights: tuple[float, float, float]
+    intercept: float
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    calibration: Calibration | None = None
+    _warnings: dict[tuple[str, float], dict[str, Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    # The artifact holds numbers only: no caches, and no scikit-learn object, so that loading
+    # a model needs no scikit-learn and the same fit always gives the same bytes.
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_warnings", "estimator")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _warnings={}, estimator=None)
+
+    @classmethod
+    def from_estimator(cls, estimator: LinearRegression) -> PriceModel:
+        w = [float(v) for v in np.asarray(estimator.coef_, dtype=np.float64)]
+        return cls(
+            estimator=estimator, weights=(w[0], w[1], w[2]), intercept=float(estimator.intercept_)
+        )
+
+    def predict_one(self, beds: float, baths: float, sqft: float) -> float:
+        # Plain float arithmetic: a one-row DataFrame or array costs thousands of times more.
+        w0, w1, w2 = self.weights
+        return self.intercept + w0 * beds + w1 * baths + w2 * sqft
+
+    def predict(self, X: FloatArray) -> FloatArray:
+        """Vectorised estimates for an (n, 3) array of beds, baths, sqft."""
+        w0, w1, w2 = self.weights
+        out: FloatArray = self.intercept + X[:, 0] * w0
+        out += X[:, 1] * w1
+        out += X[:, 2] * w2
+        return out
+
+    def interval(self, estimate: Any, level: float) -> tuple[Any, Any]:
+        """Low and high ends of the calibrated range around estimates (never below 0)."""
+        if self.calibration is None:
+            raise ValueError("this model has no range calibration")
+        bounds = self.calibration.bounds(level)
+        q_low: Any = bounds.low[0]
+        q_high: Any = bounds.high[0]
+        if len(bounds.low) > 1:
+            band = self.calibration.bands(estimate)
+            q_low, q_high = bounds.low_array[band], bounds.high_array[band]
+        scale = self.calibration.scale(estimate)
+        return np.maximum(estimate + q_low * scale, 0.0), estimate + q_high * scale
+
+    def explain(self, beds: float, baths: float, sqft: float, level: float) -> Explanation:
+        w0, w1, w2 = self.weights
+        parts = {"intercept": self.intercept, "beds": w0 * beds, "baths": w1 * baths}
+        parts["sqft"] = w2 * sqft
+        price = parts["intercept"] + parts["beds"] + parts["baths"] + parts["sqft"]
+        if self.calibration is None:
+            raise ValueError("this model has no range calibration")
+        # Plain floats, the same operations in the same order as `interval` on arrays.
+        bounds = self.calibration.bounds(level)
+        band = self.calibration.band(price) if len(bounds.low) > 1 else 0
+        q_low, q_high = bounds.low[band], bounds.high[band]
+        scale = self.calibration.scale_one(price)
+        low, high = max(price + q_low * scale, 0.0), price + q_high * scale
+        values = {"beds": beds, "baths": baths, "sqft": sqft}
+        return Explanation(
+            price=price,
+            low=low,
+            high=high,
+            contributions=parts,
+            warnings=self.warnings(values, price, level, band),
+        )
+
+    def warnings(
+        self, values: dict[str, float], price: float, level: float, band: int
+    ) -> list[dict[str, Any]]:
+        """What makes one estimate less trustworthy: inputs or a price outside the data seen,
+        or a range calibrated on fewer sales than its level needs."""
+        found = []
+        for name in FEATURES:
+            low, high = self.ranges.get(name, (-math.inf, math.inf))
+            if not low <= values[name] <= high:
+                found.append(self.range_warning(name, values[name]))
+        price_warning = self.price_warning(price)
+        if price_warning is not None:
+            found.append(price_warning)
+        calibration_warning = self.calibration_warning(level, band)
+        if calibration_warning is not None:
+            found.append(calibration_warning)
+        return found
+
+    def calibration_warning(self, level: float, band: int) -> dict[str, Any] | None:
+        """A warning when the range at `level` could not be calibrated as it should be."""
+        assert self.calibration is not None
+        bounds = self.calibration.bounds(level)
+        if not (bounds.short or bounds.pooled[band]):
+            return None
+        key = (f"calibration {band}", level)
+        warning = self._warnings.get(key)
+        if warning is None:
+            n = self.calibration.n
+            if bounds.short:
+                warning = {
+                    "code": "range_too_few_sales",
+                    "field": "price_low",
+                    "message": f"{n} training sales are too few to calibrate a {level:.0%} "
+                    "range: it spans the largest errors seen, and may hold the sale price less "
+                    f"often than {level:.0%}",
+                }
+            else:
+                m = self.calibration.band_sizes[band]
+                warning = {
+                    "code": "range_calibrated_on_all_sales",
+                    "field": "price_low",
+                    "message": f"{m} training sales near this estimate are too few to "
+                    f"calibrate a {level:.0%} range on them alone: the range is calibrated on "
+                    f"all {n} sales, and may hold the price of homes like this one less often "
+                    f"than {level:.0%}",
+                }
+            self._warnings[key] = warning
+        return warning
+
+    def range_warning(self, name: str, value: float) -> dict[str, Any]:
+        # Values repeat across a batch (areas, bedroom counts): one dict serves them all.
+        key = (name, value)
+        warning = self._warnings.get(key)
+        if warning is None:
+            low, high = self.ranges[name]
+            warning = self._warnings[key] = {
+                "code": "outside_training_range",
+                "field": name,
+                "message": f"{name} {value:g} is outside the range of the training data "
+                f"({low:g} to {high:g}): the estimate is an extrapolation",
+            }
+        return warning
+
+    def price_warning(self, price: float) -> dict[str, Any] | None:
+        lowest = self.ranges.get(TARGET, (-math.inf, math.inf))[0]
+        if price <= 0:
+            return {
+                "code": "non_positive_estimate",
+                "field": "price",
+                "message": f"the model estimates {price:,.0f} dollars, which is not a price: "
+                "the inputs are unlike any sale the model was fitted on",
+            }
+        if price < lowest:
+            return {
+                "code": "below_training_prices",
+                "field": "price",
+                "message": f"the estimate {price:,.0f} is below the lowest sale price in the "
+                f"training data ({lowest:,.0f})",
+            }
+        return None
+
+
+@dataclass(frozen=True)
+class Explanations:
+    """Many estimates at once: arrays, and a warnings list per row."""
+
+    price: FloatArray
+    low: FloatArray
+    high: FloatArray
+    contributions: FloatArray  # (n, 4): intercept, beds, baths, sqft
+    warnings: dict[int, list[dict[str, Any]]]  # by row; rows without warnings are absent
+
+
+def explain_many(model: PriceModel, X: FloatArray, level: float) -> Explanations:
+    """Vectorised `PriceModel.explain`: the same numbers, bit for bit, for every row."""
+    w = np.array(model.weights)
+    parts = np.empty((len(X), 4))
+    parts[:, 0] = model.intercept
+    parts[:, 1:] = X * w
+    price = model.predict(X)
+    low, high = model.interval(price, level)
+    # Per condition, vectorised; a row's warnings come in the order `PriceModel.warnings` gives.
+    warnings: dict[int, list[dict[str, Any]]] = {}
+    for k, name in enumerate(FEATURES):
+        lo, hi = model.ranges.get(name, (-math.inf, math.inf))
+        outside = np.flatnonzero((X[:, k] < lo) | (X[:, k] > hi))
+        for i, value in zip(outside.tolist(), X[outside, k].tolist(), strict=True):
+            warnings.setdefault(i, []).append(model.range_warning(name, value))
+    lowest = model.ranges.get(TARGET, (-math.inf, math.inf))[0]
+    doubtful = np.flatnonzero(price < max(lowest, np.nextafter(0.0, 1.0)))
+    for i, value in zip(doubtful.tolist(), price[doubtful].tolist(), strict=True):
+        warning = model.price_warning(value)
+        if warning is not None:
+            warnings.setdefault(i, []).append(warning)
+    assert model.calibration is not None
+    bounds = model.calibration.bounds(level)
+    if bounds.short or any(bounds.pooled):
+        bands = model.calibration.bands(price) if len(bounds.low) > 1 else np.zeros(len(X), int)
+        for band in range(len(bounds.low)):
+            band_warning = model.calibration_warning(level, band)
+            if band_warning is not None:
+                for i in np.flatnonzero(bands == band).tolist():
+                    warnings.setdefault(i, []).append(band_warning)
+    return Explanations(price, low, high, parts, warnings)

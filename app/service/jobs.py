@@ -1,0 +1,141 @@
+"""Retrain jobs: fitting them one at a time, and the runner that starts the fitting process.
+
+Jobs live in the storage (`app.storage`), readable from any worker. Fits run one at a time across
+every process that shares the storage: the fitting process holds the storage's fit lock (an
+flock, or a PostgreSQL advisory lock held by its session) for the whole of a run. A job found
+`running` while that lock is free was interrupted (its process died): it is run again once, then
+marked failed with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from app.config import Settings
+from app.domain.errors import NotFound, ServiceError
+from app.domain.fitting import fit_stream, fit_table, select_window
+from app.domain.gate import judge, judge_chunks
+from app.domain.listings import SaleDates, features, target
+from app.service.runner import JobRunner, settings_env
+from app.storage import CorruptVersion, Storage, open_storage
+from app.storage.naming import TERMINAL, now_text
+
+log = logging.getLogger(__name__)
+
+
+__all__ = ["MAX_ATTEMPTS", "TERMINAL", "JobRunner", "run_job", "run_pending", "settings_env"]
+
+MAX_ATTEMPTS = 2
+
+
+def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[str, Any]:
+    """Fit one job; the caller holds the fit lock."""
+    jobs, registry, store = storage.jobs, storage.registry, storage.store
+    if job["status"] == "running" and job["attempts"] >= MAX_ATTEMPTS:
+        return jobs.update(
+            job,
+            status="failed",
+            finished_at=now_text(),
+            reason=f"interrupted {job['attempts']} times (the process fitting it died); its "
+            "listings are stored and the next fit includes them",
+        )
+    job = jobs.update(job, status="running", started_at=now_text(), attempts=job["attempts"] + 1)
+    try:
+        snapshot = store.snapshot()
+        if snapshot is None:
+            raise NotFound("the listing store is empty")
+        champion_version = registry.active_version()
+        try:
+            champion = registry.load(champion_version).model if champion_version else None
+        except (CorruptVersion, NotFound):
+            champion = None  # a damaged active version is no yardstick
+        tolerance = settings.promotion_tolerance
+        if settings.training_window_days is None:
+            # Only the four columns, and the fit from sufficient statistics: a training set
+            # grown by appends to millions of sales fits in a few hundred megabytes.
+            dates = SaleDates()
+            chunks = list(store.chunks(snapshot, dates=dates))
+            verdict = judge_chunks(chunks, champion, tolerance)
+            model, card = fit_stream(
+                chunks, folds=settings.cv_folds, source="listing store", dates=dates
+            )
+        else:
+            frame = store.read(snapshot)
+            window = settings.training_window_days
+            model, card = fit_table(
+                frame, folds=settings.cv_folds, source="listing store", window_days=window
+            )
+            # The gate judges on the rows the new version was fitted on: the window's.
+            in_window, _ = select_window(frame, window)
+            verdict = judge(features(in_window), target(in_window), champion, tolerance)
+        card["training"].update({"set": snapshot.set_id, "batches": list(snapshot.batches)})
+        version = registry.save(model, card)
+        promoted = verdict.promote or bool(job.get("force"))
+        reason = verdict.reason
+        if job.get("force") and not verdict.promote:
+            reason = f"forced (the gate said: {verdict.reason})"
+        if promoted:
+            registry.activate(version, by=f"retrain job {job['job_id']}")
+        return jobs.update(
+            job,
+            status="succeeded",
+            finished_at=now_text(),
+            version=version,
+            promoted=promoted,
+            reason=reason,
+            active_version=registry.active_version(),
+            n_train=card["training"]["rows"],
+            metrics=card["metrics"]["cv"],
+            gate={
+                "challenger_mae": verdict.challenger_mae,
+                "champion_mae": verdict.champion_mae,
+                "holdout_rows": verdict.holdout_rows,
+                "tolerance": settings.promotion_tolerance,
+            },
+        )
+    except ServiceError as exc:  # the data or the state says no: the reason says what to do
+        reason = _reason(exc.detail)
+        log.warning("job %s failed: %s", job["job_id"], reason)
+        return jobs.update(job, status="failed", finished_at=now_text(), reason=reason)
+    except Exception as exc:  # a bug: the traceback is for whoever fixes it
+        log.exception("job %s failed", job["job_id"])
+        return jobs.update(
+            job, status="failed", finished_at=now_text(), reason=f"{type(exc).__name__}: {exc}"
+        )
+
+
+def _reason(detail: Any) -> str:
+    """One line from an error's detail: a message, or the messages of a list of row errors."""
+    if isinstance(detail, list):
+        return "; ".join(
+            str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail
+        )
+    return str(detail)
+
+
+def run_pending(settings: Settings, storage: Storage) -> int:
+    """Fit every pending job, oldest first, holding the fit lock; return how many ran."""
+    count = 0
+    with storage.fit_lock():
+        while (job := storage.jobs.next_pending()) is not None:
+            run_job(settings, storage, job)
+            count += 1
+    return count
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: [fit] %(message)s")
+    settings = Settings()
+    storage = open_storage(settings)
+    try:
+        storage.ensure()
+        run_pending(settings, storage)
+    finally:
+        storage.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The artifact format: a model's bytes and checksum, loaded only once verified."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import joblib
+
+from app.domain.errors import Conflict
+from app.domain.model import ARTIFACT_FORMAT, READABLE_FORMATS, PriceModel
+from app.storage.naming import new_version_name
+
+
+class CorruptVersion(Conflict):
+    """A version whose artifact or card is missing, unreadable or fails its checksum."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: str
+    model: PriceModel
+    card: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A version ready to be written: its name, artifact bytes, card and checksum."""
+
+    version: str
+    created_at: datetime
+    artifact: bytes
+    card: dict[str, Any]
+    sha256: str
+
+
+def prepare_version(model: PriceModel, card: dict[str, Any]) -> NewVersion:
+    now = datetime.now(UTC)
+    version = new_version_name(now)
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    artifact = buffer.getvalue()
+    digest = hashlib.sha256(artifact).hexdigest()
+    card = {
+        **card,
+        "artifact_format": ARTIFACT_FORMAT,
+        "version": version,
+        "created_at": now.isoformat(timespec="microseconds"),
+        "artifact_sha256": digest,
+    }
+    return NewVersion(version, now, artifact, card, digest)
+
+
+def verified_model(
+    version: str, artifact: bytes, expected_sha256: str, card: dict[str, Any]
+) -> LoadedModel:
+    """Unpickle an artifact only after its SHA-256 matches the one stored with it."""
+    actual = hashlib.sha256(artifact).hexdigest()
+    if not secrets.compare_digest(actual, expected_sha256):
+        raise CorruptVersion(
+            f"model version {version}: checksum mismatch (expected {expected_sha256}, got {actual})"
+        )
+    if card.get("artifact_format") not in READABLE_FORMATS:
+        readable = " and ".join(str(f) for f in READABLE_FORMATS)
+        raise CorruptVersion(
+            f"model version {version} was written in artifact format "
+            f"{card.get('artifact_format', 1)}, this service reads formats {readable}: "
+            "refit it with this release"
+        )
+    model = joblib.load(io.BytesIO(artifact))
+    if not isinstance(model, PriceModel):
+        raise CorruptVersion(f"model version {version}: artifact is not a PriceModel")
+    return LoadedModel(version=version, model=model, card=card)

@@ -1,0 +1,1 @@
+"""Storage on the file system: one machine, or directories every replica mounts."""

@@ -1,0 +1,83 @@
+"""Retrain jobs as JSON files, one per job, replaced atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from app.domain.errors import Conflict, NotFound
+from app.storage.files.durable import atomic_write, fsync_dir
+from app.storage.naming import (
+    JOB_ID_PATTERN,
+    TERMINAL,
+    check_job_id,
+    new_job,
+)
+
+
+class FileJobs:
+    """Job files `<data_dir>/jobs/<id>.json`, replaced atomically at each change of state."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir / "jobs"
+        self.pending_dir = self.root / "pending"
+
+    def ensure(self) -> None:
+        self.pending_dir.mkdir(parents=True, exist_ok=True)
+
+    def create(self, **fields: Any) -> dict[str, Any]:
+        self.ensure()
+        job = new_job(**fields)
+        self._write(job)
+        (self.pending_dir / job["job_id"]).touch()
+        fsync_dir(self.pending_dir)
+        return job
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        check_job_id(job_id)
+        try:
+            job: dict[str, Any] = json.loads((self.root / f"{job_id}.json").read_text())
+        except FileNotFoundError:
+            raise NotFound(f"no job {job_id!r}") from None
+        return job
+
+    def pending(self) -> list[dict[str, Any]]:
+        if not self.pending_dir.is_dir():
+            return []
+        jobs = []
+        for marker in self.pending_dir.iterdir():
+            try:
+                jobs.append(self.get(marker.name))
+            except NotFound:
+                marker.unlink(missing_ok=True)  # a crash between the two writes of `create`
+        return sorted(jobs, key=lambda j: j["created_at"])
+
+    def has_pending(self) -> bool:
+        return self.pending_dir.is_dir() and any(self.pending_dir.iterdir())
+
+    def next_pending(self) -> dict[str, Any] | None:
+        pending = self.pending()
+        return pending[0] if pending else None
+
+    def update(self, job: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        job = {**job, **changes}
+        self._write(job)
+        if job["status"] in TERMINAL:
+            (self.pending_dir / job["job_id"]).unlink(missing_ok=True)
+        return job
+
+    def all(self) -> list[dict[str, Any]]:
+        if not self.root.is_dir():
+            return []
+        jobs = [self.get(p.stem) for p in self.root.glob("*.json") if JOB_ID_PATTERN.match(p.stem)]
+        return sorted(jobs, key=lambda j: j["created_at"])
+
+    def delete(self, job_id: str) -> None:
+        job = self.get(job_id)
+        if job["status"] not in TERMINAL:
+            raise Conflict(f"job {job_id} is {job['status']}: only finished jobs are removed")
+        (self.root / f"{job_id}.json").unlink(missing_ok=True)
+
+    def _write(self, job: dict[str, Any]) -> None:
+        atomic_write(self.root / f"{job['job_id']}.json", json.dumps(job, indent=2).encode())

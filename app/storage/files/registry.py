@@ -1,0 +1,230 @@
+"""Model versions and the active pointer as files, each version read-only."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from app.domain.errors import NotFound
+from app.domain.model import PriceModel
+from app.storage.artifact import CorruptVersion, LoadedModel, prepare_version, verified_model
+from app.storage.files.durable import atomic_write, fsync_dir, write_file
+from app.storage.naming import (
+    VERSION_PATTERN,
+    actor,
+    check_deletable,
+    check_version_name,
+    newest_first,
+    now_text,
+    summary,
+)
+
+log = logging.getLogger(__name__)
+
+
+ARTIFACT = "model.joblib"
+
+CARD = "card.json"
+
+CHECKSUM = "model.joblib.sha256"
+
+POINTER = "ACTIVE"
+
+HISTORY = "activations.jsonl"
+
+_STALE_STAGING_SECONDS = 3600
+
+
+class FileRegistry:
+    """The model directory: `versions/<version>/` folders and the `ACTIVE` pointer file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.versions_dir = root / "versions"
+        self.pointer = root / POINTER
+        self.kept_dir = root / "kept"
+
+    def ensure(self) -> None:
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        self._sweep_staging()
+        # A removal cut short leaves a hidden folder: it stopped being a version when renamed.
+        for trash in self.root.glob(".trash-*"):
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def save(self, model: PriceModel, card: dict[str, Any]) -> str:
+        self.ensure()
+        new = prepare_version(model, card)
+        # Assembled under a hidden name and renamed whole: a reader never sees half a version.
+        staging = self.root / f".staging-{uuid.uuid4().hex}"
+        staging.mkdir()
+        try:
+            write_file(staging / ARTIFACT, new.artifact)
+            card_text = json.dumps(new.card, indent=2, sort_keys=True).encode() + b"\n"
+            write_file(staging / CARD, card_text)
+            write_file(staging / CHECKSUM, f"{new.sha256}  {ARTIFACT}\n".encode())
+            for name in (ARTIFACT, CARD, CHECKSUM):
+                os.chmod(staging / name, 0o444)
+            fsync_dir(staging)
+            # rename(2) onto an existing, non-empty folder fails: a name is never taken twice.
+            os.rename(staging, self.versions_dir / new.version)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            if (self.versions_dir / new.version).exists():
+                log.info("version name %s taken meanwhile (%s); drawing another", new.version, exc)
+                return self.save(model, card)
+            raise
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        fsync_dir(self.versions_dir)
+        log.info("stored model version %s", new.version)
+        return new.version
+
+    def activate(self, version: str, by: str = "") -> str | None:
+        self.load(version)
+        previous = self.active_version()
+        self.root.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.pointer, f"{version}\n".encode())
+        entry = {"version": version, "previous": previous, "at": now_text(), "by": actor(by)}
+        with open(self.root / HISTORY, "ab") as history:
+            history.write(json.dumps(entry).encode() + b"\n")
+            history.flush()
+            os.fsync(history.fileno())
+        log.info("active model version is now %s (was %s)", version, previous)
+        return previous
+
+    def active_version(self) -> str | None:
+        try:
+            text = self.pointer.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return text or None
+
+    def activations(self, limit: int = 20) -> list[dict[str, Any]]:
+        try:
+            lines = (self.root / HISTORY).read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        found = []
+        for line in reversed(lines):
+            with contextlib.suppress(ValueError):  # a line cut short by a crash
+                found.append(json.loads(line))
+            if len(found) >= limit:
+                break
+        return found
+
+    def versions(self) -> list[str]:
+        if not self.versions_dir.is_dir():
+            return []
+        return [p.name for p in self.versions_dir.iterdir() if VERSION_PATTERN.match(p.name)]
+
+    def card(self, version: str) -> dict[str, Any]:
+        folder = self._folder(version)
+        try:
+            card: dict[str, Any] = orjson.loads((folder / CARD).read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise CorruptVersion(f"model version {version}: card unreadable ({exc})") from None
+        return card
+
+    def cards(self) -> list[dict[str, Any]]:
+        cards = []
+        for version in self.versions():
+            try:
+                cards.append(self.card(version))
+            except CorruptVersion as exc:
+                log.warning("%s", exc.detail)
+        return newest_first(cards)
+
+    def artifact(self, version: str) -> tuple[bytes, str]:
+        folder = self._folder(version)
+        try:
+            artifact = (folder / ARTIFACT).read_bytes()
+            expected = (folder / CHECKSUM).read_text().split()[0]
+        except (OSError, IndexError) as exc:
+            raise CorruptVersion(f"model version {version}: files unreadable ({exc})") from None
+        return artifact, expected
+
+    def load(self, version: str) -> LoadedModel:
+        artifact, expected = self.artifact(version)
+        return verified_model(version, artifact, expected, self.card(version))
+
+    def page(self, limit: int, before: str | None = None) -> list[dict[str, Any]]:
+        names = sorted(self.versions(), reverse=True)
+        if before is not None:
+            names = [n for n in names if n < before]
+        kept = self.kept()
+        found = []
+        for name in names:
+            try:
+                found.append(summary(self.card(name), name in kept))
+            except (CorruptVersion, NotFound) as exc:  # removed meanwhile, or damaged
+                log.warning("%s", exc.detail)
+            if len(found) == limit:
+                break
+        return found
+
+    def set_kept(self, version: str, kept: bool) -> None:
+        self._folder(version)
+        marker = self.kept_dir / version
+        if kept:
+            self.kept_dir.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+            fsync_dir(self.kept_dir)
+        else:
+            marker.unlink(missing_ok=True)
+
+    def kept(self) -> set[str]:
+        if not self.kept_dir.is_dir():
+            return set()
+        return {p.name for p in self.kept_dir.iterdir() if VERSION_PATTERN.match(p.name)}
+
+    def previous_version(self) -> str | None:
+        """The version the active one replaced, from the activation history."""
+        latest = self.activations(limit=1)
+        active = self.active_version()
+        if latest and latest[0]["version"] == active:
+            previous: str | None = latest[0]["previous"]
+            return previous
+        return None
+
+    def delete(self, version: str) -> None:
+        folder = self._folder(version)
+        check_deletable(version, self.active_version(), self.previous_version())
+        # Renamed whole first: from that instant it is no version, and a crash leaves a hidden
+        # folder that the next start sweeps.
+        trash = self.root / f".trash-{version}-{uuid.uuid4().hex[:8]}"
+        os.rename(folder, trash)
+        fsync_dir(self.versions_dir)
+        if self.active_version() == version:  # activated at that very moment: put it back
+            os.rename(trash, folder)
+            fsync_dir(self.versions_dir)
+            check_deletable(version, version, None)
+        shutil.rmtree(trash, ignore_errors=True)
+        (self.kept_dir / version).unlink(missing_ok=True)
+        log.info("removed model version %s", version)
+
+    def _folder(self, version: str) -> Path:
+        check_version_name(version)
+        folder = self.versions_dir / version
+        if not folder.is_dir():
+            raise NotFound(f"no model version {version!r}")
+        return folder
+
+    def _sweep_staging(self) -> None:
+        # A crash while saving leaves a hidden staging folder; it was never visible as a version.
+        cutoff = time.time() - _STALE_STAGING_SECONDS
+        for path in self.root.glob(".staging-*"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    shutil.rmtree(path, ignore_errors=True)
+            except FileNotFoundError:
+                pass

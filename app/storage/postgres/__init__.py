@@ -1,0 +1,1 @@
+"""Storage in one PostgreSQL database: replicas on many machines share nothing else."""

@@ -1,0 +1,94 @@
+"""Retrain jobs as rows, claimed with FOR UPDATE SKIP LOCKED."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.domain.errors import Conflict, NotFound
+from app.storage.naming import (
+    check_job_id,
+    new_job,
+)
+from app.storage.postgres.database import _Database, _guarded, _jsonb, database_errors
+
+
+class PostgresJobs:
+    def __init__(self, db: _Database) -> None:
+        self.db = db
+
+    @_guarded
+    def create(self, **fields: Any) -> dict[str, Any]:
+        job = new_job(**fields)
+        self.insert(job)
+        return job
+
+    def insert(self, job: dict[str, Any]) -> bool:
+        """Store a job as it is (also when copying a deployment); False if it exists."""
+        with database_errors(), self.db.connection() as conn:
+            cursor = conn.execute(
+                "INSERT INTO jobs (job_id, status, created_at, doc) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (job_id) DO NOTHING",
+                (job["job_id"], job["status"], job["created_at"], _jsonb(job)),
+            )
+            return cursor.rowcount == 1
+
+    @_guarded
+    def get(self, job_id: str) -> dict[str, Any]:
+        check_job_id(job_id)
+        with self.db.connection() as conn:
+            row = conn.execute("SELECT doc FROM jobs WHERE job_id = %s", (job_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no job {job_id!r}")
+        job: dict[str, Any] = row[0]
+        return job
+
+    @_guarded
+    def pending(self) -> list[dict[str, Any]]:
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT doc FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    @_guarded
+    def has_pending(self) -> bool:
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE status IN ('queued', 'running'))"
+            ).fetchone()
+        return bool(row and row[0])
+
+    @_guarded
+    def next_pending(self) -> dict[str, Any] | None:
+        with self.db.connection() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT doc FROM jobs WHERE status IN ('queued', 'running') "
+                "ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+            ).fetchone()
+        return row[0] if row else None
+
+    @_guarded
+    def update(self, job: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        job = {**job, **changes}
+        with self.db.connection() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = %s, doc = %s WHERE job_id = %s",
+                (job["status"], _jsonb(job), job["job_id"]),
+            )
+        return job
+
+    @_guarded
+    def all(self) -> list[dict[str, Any]]:
+        with self.db.connection() as conn:
+            return [r[0] for r in conn.execute("SELECT doc FROM jobs ORDER BY created_at")]
+
+    @_guarded
+    def delete(self, job_id: str) -> None:
+        job = self.get(job_id)
+        with self.db.connection() as conn:
+            deleted = conn.execute(
+                "DELETE FROM jobs WHERE job_id = %s AND status IN ('succeeded', 'failed')",
+                (job_id,),
+            )
+        if deleted.rowcount != 1:
+            raise Conflict(f"job {job_id} is {job['status']}: only finished jobs are removed")

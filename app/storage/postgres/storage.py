@@ -1,0 +1,93 @@
+"""Storage in one PostgreSQL database: replicas on many machines share nothing else.
+
+Versions are rows (artifact bytes, card, SHA-256) written in one transaction and never updated.
+The active pointer is one row, changed in a transaction that also records who changed it and
+announces the change with NOTIFY; serving workers LISTEN, and poll slowly in case their
+listening connection dropped. Each upload is stored with COPY in one transaction, its SHA-256
+unique within its set. Jobs are rows, claimed with FOR UPDATE SKIP LOCKED; a fit holds an
+advisory lock in its own session for its whole run, so a fitting process that dies releases it.
+Each process holds one connection pool, at most one listening connection and, while fitting,
+one more for the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+
+from app.storage.postgres.database import _Database, database_errors, redact
+from app.storage.postgres.jobs import PostgresJobs
+from app.storage.postgres.listener import FALLBACK_POLL, _Listener
+from app.storage.postgres.registry import PostgresRegistry
+from app.storage.postgres.schema import upgrade
+from app.storage.postgres.store import PostgresStore
+
+_FIT_LOCK = "hashtext(current_schema() || ':fit')"
+
+
+class PostgresStorage:
+    """The storage of a replica that shares nothing with the others but this database."""
+
+    def __init__(
+        self, url: str, *, pool_size: int = 4, connect_timeout: float = 3.0, listen: bool = False
+    ) -> None:
+        self.url = url
+        self.db = _Database(url, pool_size, connect_timeout)
+        self.registry = PostgresRegistry(self.db)
+        self.store = PostgresStore(self.db)
+        self.jobs = PostgresJobs(self.db)
+        self.listener = _Listener(self.db) if listen else None
+        self._fit_connection: psycopg.Connection[Any] | None = None
+
+    def ensure(self) -> None:
+        with database_errors(), self.db.connection() as conn:
+            upgrade(conn)
+
+    @contextlib.contextmanager
+    def fit_lock(self) -> Iterator[None]:
+        """An advisory lock held by a session of its own for the whole fit."""
+        with database_errors():
+            conn = self.db.connect(autocommit=True)
+        try:
+            with database_errors():
+                conn.execute(f"SELECT pg_advisory_lock({_FIT_LOCK})")
+            yield
+        finally:
+            conn.close()  # ends the session, and with it the lock
+
+    def fit_lock_free(self) -> bool:
+        with database_errors(), self.db.connection() as conn:
+            row = conn.execute(f"SELECT pg_try_advisory_lock({_FIT_LOCK})").fetchone()
+            if row and row[0]:
+                conn.execute(f"SELECT pg_advisory_unlock({_FIT_LOCK})")
+                return True
+            return False
+
+    def wait_for_change(self, timeout: float) -> bool:
+        if self.listener is None:
+            return True
+        # Notified at once; otherwise a slow poll, in case notifications were lost.
+        changed = self.listener.changed.wait(FALLBACK_POLL)
+        self.listener.changed.clear()
+        return changed
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+        self.db.close()
+
+    def describe(self) -> str:
+        return redact(self.url)
+
+
+def advisory_fit_lock_held(url: str) -> bool:
+    """Whether any session holds the fit lock (for tests and operators)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = "
+            f"({_FIT_LOCK})::oid AND granted"
+        ).fetchone()
+    return bool(row and row[0])
