@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import secrets
+import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import joblib
 
+from app.domain import model as price_model
 from app.domain.errors import Conflict
 from app.domain.model import ARTIFACT_FORMAT, READABLE_FORMATS, PriceModel
 from app.storage.naming import new_version_name
+
+
+# A pickle names each class by its module. Artifacts written before the domain had a folder of
+# its own name `app.model`; while one is read, that name stands for the module now holding them.
+_FORMER_MODULES = {"app.model": price_model}
+_former_names_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _former_module_names() -> Iterator[None]:
+    with _former_names_lock:
+        added = [name for name in _FORMER_MODULES if name not in sys.modules]
+        sys.modules.update({name: _FORMER_MODULES[name] for name in added})
+        try:
+            yield
+        finally:
+            for name in added:
+                del sys.modules[name]
 
 
 class CorruptVersion(Conflict):
@@ -71,7 +94,8 @@ def verified_model(
             f"{card.get('artifact_format', 1)}, this service reads formats {readable}: "
             "refit it with this release"
         )
-    model = joblib.load(io.BytesIO(artifact))
+    with _former_module_names():
+        model = joblib.load(io.BytesIO(artifact))
     if not isinstance(model, PriceModel):
         raise CorruptVersion(f"model version {version}: artifact is not a PriceModel")
     return LoadedModel(version=version, model=model, card=card)
