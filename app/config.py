@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.domain.rules import DEFAULT_LEVEL, LEVEL_MAX, LEVEL_MIN
+
 
 class Settings(BaseSettings):
     """Every knob of the service; each field is `HOUSE_PRICE_<NAME>` in the environment."""
@@ -52,7 +54,10 @@ class Settings(BaseSettings):
         "counted back from the newest sale); unset fits on all listings.",
     )
     default_level: float = Field(
-        0.90, ge=0.5, le=0.99, description="Level of the price range when a request names none."
+        DEFAULT_LEVEL,
+        ge=LEVEL_MIN,
+        le=LEVEL_MAX,
+        description="Level of the price range when a request names none.",
     )
     cv_folds: int = Field(5, ge=2, le=20, description="Folds of the cross-validated metrics.")
     host: str = Field("127.0.0.1", description="Address `python -m app.serve` binds.")

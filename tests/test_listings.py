@@ -16,7 +16,7 @@ HEADER = "beds,baths,sqft,price\n"
 
 def messages(exc: pytest.ExceptionInfo[BadInput]) -> list[str]:
     detail: Any = exc.value.detail
-    return [e["msg"] for e in detail] if isinstance(detail, list) else [detail]
+    return [e.msg for e in detail] if isinstance(detail, list) else [detail]
 
 
 def bad(text: str, *, with_price: bool = True) -> list[str]:

@@ -58,7 +58,8 @@ def test_a_bad_row_in_a_later_chunk_is_named_by_its_line(tmp_path: Path) -> None
     path.write_text("\n".join(rows) + "\n")
     with pytest.raises(BadInput) as error:
         list(read_chunks(path, 100))
-    assert error.value.detail[0]["msg"] == "line 252, column sqft: must be at least 50, got -1"
+    assert isinstance(error.value.detail, list)
+    assert error.value.detail[0].msg == "line 252, column sqft: must be at least 50, got -1"
 
 
 def test_a_missing_column_is_named(tmp_path: Path) -> None:

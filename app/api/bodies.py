@@ -13,9 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from app.api.errors import UnsupportedMediaType
-from app.api.schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX, SQFT_MIN
 from app.domain.arrays import FloatArray
 from app.domain.errors import TooLarge
+from app.domain.rules import FEATURES, LIMITS
 
 MAX_REPORTED_ERRORS = 10
 
@@ -65,12 +65,9 @@ def houses_fast(document: Any) -> FloatArray | None:
         X = np.array([beds, baths, sqft], dtype=np.float64).T.copy()
     except OverflowError:
         return None
-    b, a, s = X[:, 0], X[:, 1], X[:, 2]
-    within = (
-        np.isfinite(X).all()
-        and ((b >= 0) & (b <= BEDS_MAX)).all()
-        and ((a >= 0) & (a <= BATHS_MAX)).all()
-        and ((s >= SQFT_MIN) & (s <= SQFT_MAX)).all()
+    within = np.isfinite(X).all() and all(
+        ((X[:, i] >= low) & (X[:, i] <= high)).all()
+        for i, (low, high) in enumerate(LIMITS[name] for name in FEATURES)
     )
     return X if within else None
 

@@ -8,22 +8,67 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
-from app.domain.errors import ServiceError
+from app.domain.errors import (
+    BadInput,
+    Conflict,
+    NotFound,
+    NotReady,
+    RowError,
+    ServiceError,
+    TooLarge,
+    Unavailable,
+)
 
 
 class Unauthorized(ServiceError):
-    status_code = 401
-
-    def __init__(self, detail: Any) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+    """No bearer key, or not one of the service's."""
 
 
 class Forbidden(ServiceError):
-    status_code = 403
+    """The service has no key set, so the route it guards is closed."""
 
 
 class UnsupportedMediaType(ServiceError):
-    status_code = 415
+    """A body of a content type the route does not read."""
+
+
+STATUS: dict[type[ServiceError], int] = {
+    BadInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    Unauthorized: 401,
+    Forbidden: 403,
+    UnsupportedMediaType: 415,
+    Unavailable: 503,
+    NotReady: 503,
+}
+
+
+def status_of(exc: ServiceError) -> int:
+    """The HTTP status of an error: its own class's, or the nearest base class's in STATUS."""
+    return next((STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS), 500)
+
+
+def headers_of(exc: ServiceError) -> dict[str, str] | None:
+    if isinstance(exc, Unavailable):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    return None
+
+
+def detail_of(exc: ServiceError, status: int) -> Any:
+    """The answer's `detail`: every 422 in FastAPI's shape (a list of errors), others a sentence."""
+    if isinstance(exc.detail, list):
+        return [_row_error(error) for error in exc.detail]
+    if status == 422:
+        return [{"loc": ["body"], "msg": exc.detail, "type": "value_error"}]
+    return exc.detail
+
+
+def _row_error(error: RowError) -> dict[str, Any]:
+    return {"loc": ["body", error.row, error.field], "msg": error.msg, "type": error.kind}
 
 
 def _json_safe(value: Any) -> Any:
@@ -48,12 +93,10 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def handle_service_error(request: Request, exc: Exception) -> Response:
-    # Imported here so that the domain modules raising these errors never pull in the web stack.
     from starlette.responses import JSONResponse
 
     assert isinstance(exc, ServiceError)
-    detail = exc.detail
-    if exc.status_code == 422 and not isinstance(detail, list):
-        # Every 422 has FastAPI's shape, a list of errors: one way for clients to read them.
-        detail = [{"loc": ["body"], "msg": str(detail), "type": "value_error"}]
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+    status = status_of(exc)
+    return JSONResponse(
+        {"detail": detail_of(exc, status)}, status_code=status, headers=headers_of(exc)
+    )

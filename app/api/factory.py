@@ -56,7 +56,7 @@ async def _follow_pointer(
                 log.info("the storage is reachable: %s", storage.describe())
             await asyncio.to_thread(active.refresh)
         except Unavailable as exc:
-            active.error = f"waiting for the storage: {exc.detail}"
+            active.error = f"waiting for the storage: {exc.message}"
             continue
         except Exception:  # a watcher that dies would freeze this worker on an old version
             log.exception("checking the active pointer failed")
@@ -82,7 +82,7 @@ def create_app(
         except Unavailable as exc:
             # Start anyway: /health/ready says why nothing is served, and the watcher below
             # sets the storage up as soon as it answers.
-            log.warning("starting without the storage (%s): %s", storage.describe(), exc.detail)
+            log.warning("starting without the storage (%s): %s", storage.describe(), exc.message)
         active = ActiveModel(storage.registry)
         await asyncio.to_thread(active.refresh)
         if active.current is not None:

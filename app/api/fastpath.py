@@ -19,6 +19,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from app.api.predict import answer as answer
 from app.api.schemas import House
+from app.domain.rules import level_allowed
 from app.observability import metrics
 
 _JSON_TYPES = (b"application/json",)
@@ -111,4 +112,4 @@ def _level(query: bytes, default: float) -> float | None:
         level = float(value)
     except ValueError:
         return None
-    return level if 0.5 <= level <= 0.99 else None
+    return level if level_allowed(level) else None

@@ -16,6 +16,7 @@ from app.config import Settings
 from app.domain import listings
 from app.domain.errors import BadInput
 from app.domain.model import explain_many
+from app.domain.rules import DEFAULT_LEVEL, LEVEL_MAX, LEVEL_MIN
 from app.observability import metrics
 from app.storage import LoadedModel
 
@@ -25,10 +26,11 @@ CSV_OUTPUTS = ("price", "price_low", "price_high", "warnings")
 Level = Annotated[
     float | None,
     Query(
-        ge=0.5,
-        le=0.99,
-        description="Probability that the range holds the sale price (0.5 to 0.99); "
-        "default `HOUSE_PRICE_DEFAULT_LEVEL` (0.90).",
+        ge=LEVEL_MIN,
+        le=LEVEL_MAX,
+        description="Probability that the range holds the sale price "
+        f"({LEVEL_MIN:g} to {LEVEL_MAX:g}); default `HOUSE_PRICE_DEFAULT_LEVEL` "
+        f"({DEFAULT_LEVEL:.2f}).",
     ),
 ]
 

@@ -7,26 +7,35 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# The input rules of the contract; the CSV validator applies the same numbers.
-BEDS_MAX = 20
-
-BATHS_MAX = 20.0
-
-SQFT_MIN = 50.0  # no home is smaller; it keeps price per square foot a finite number
-
-SQFT_MAX = 100_000.0
+from app.domain.rules import BATHS_MAX, BATHS_MIN, BEDS_MAX, BEDS_MIN, SQFT_MAX, SQFT_MIN
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
-Beds = Annotated[int, Field(ge=0, le=BEDS_MAX, description="Bedrooms, an integer 0 to 20.")]
+Beds = Annotated[
+    int,
+    Field(
+        ge=BEDS_MIN,
+        le=BEDS_MAX,
+        description=f"Bedrooms, an integer {BEDS_MIN} to {BEDS_MAX}.",
+    ),
+]
 
 Baths = Annotated[
-    float, Field(ge=0, le=BATHS_MAX, description="Bathrooms, 0 to 20; halves allowed.")
+    float,
+    Field(
+        ge=BATHS_MIN,
+        le=BATHS_MAX,
+        description=f"Bathrooms, {BATHS_MIN:g} to {BATHS_MAX:g}; halves allowed.",
+    ),
 ]
 
 Sqft = Annotated[
     float,
-    Field(ge=SQFT_MIN, le=SQFT_MAX, description="Living area in square feet, 50 to 100,000."),
+    Field(
+        ge=SQFT_MIN,
+        le=SQFT_MAX,
+        description=f"Living area in square feet, {SQFT_MIN:,.0f} to {SQFT_MAX:,.0f}.",
+    ),
 ]
 
 Price = Annotated[float, Field(gt=0, description="Sale price in US dollars, above 0.")]

@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return command(args, Settings())
     except ServiceError as exc:  # what the data or the database says no to, in one line
-        print(f"error: {exc.detail}", file=sys.stderr)
+        print(f"error: {exc.message}", file=sys.stderr)
         return 1
 
 

@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _describe(detail: Any) -> str:
     if isinstance(detail, list):
-        return "\n  ".join(["the file has bad rows:", *(str(e["msg"]) for e in detail)])
+        return "\n  ".join(["the file has bad rows:", *(e.msg for e in detail)])
     return str(detail)
 
 

@@ -1,28 +1,42 @@
-"""The service's error classes, each with its HTTP status, and the handler that renders them."""
+"""The service's errors in domain terms: what is wrong and what to do, with no HTTP in them.
+
+How each reaches a client over HTTP (its status, headers and answer shape) is one table in
+app.api.errors; the commands print the same messages.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-if TYPE_CHECKING:
-    pass
+
+@dataclass(frozen=True)
+class RowError:
+    """One bad value of a table: its row (`line N` of a file), its column, and what is wrong."""
+
+    row: int | str
+    field: str
+    msg: str
+    kind: str = "value_error"
 
 
 class ServiceError(Exception):
-    """An error a client can act on; `detail` is what the client reads."""
+    """An error a client can act on: `detail` is a sentence, or the rows and fields at fault."""
 
-    status_code = 500
+    def __init__(self, detail: str | Sequence[RowError]) -> None:
+        self.detail: str | list[RowError] = detail if isinstance(detail, str) else list(detail)
+        super().__init__(self.message)
 
-    def __init__(self, detail: Any, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail if isinstance(detail, str) else repr(detail))
-        self.detail = detail
-        self.headers = headers
+    @property
+    def message(self) -> str:
+        """The detail as one line: the sentence, or the rows' messages joined."""
+        if isinstance(self.detail, str):
+            return self.detail
+        return "; ".join(error.msg for error in self.detail)
 
 
 class BadInput(ServiceError):
-    """The request's data breaks a rule; the detail names the row and field."""
-
-    status_code = 422
+    """The data breaks a rule; the detail names the row and field."""
 
 
 class TooFewRows(BadInput):
@@ -36,34 +50,24 @@ class TooFewRows(BadInput):
 
 
 class NotFound(ServiceError):
-    status_code = 404
+    """What the request names (a version, job, upload or set) does not exist."""
 
 
 class Conflict(ServiceError):
-    """The request is well formed but the state on disk does not allow it."""
-
-    status_code = 409
+    """The request is well formed but the stored state does not allow it."""
 
 
 class TooLarge(ServiceError):
-    status_code = 413
+    """More rows or bytes than one request may carry."""
 
 
 class Unavailable(ServiceError):
-    """The shared storage cannot be reached now; the client may try again shortly."""
+    """The shared storage cannot be reached now; the client may try again after `retry_after` s."""
 
-    status_code = 503
-
-    def __init__(self, detail: Any, retry_after: int = 5) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+    def __init__(self, detail: str, retry_after: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class NotReady(ServiceError):
     """No model can be served (yet)."""
-
-    status_code = 503
-
-
-def row_error(row: int | str, field: str, msg: str, kind: str = "value_error") -> dict[str, Any]:
-    """One entry of a 422 detail list, in FastAPI's shape, for a row of a table."""
-    return {"loc": ["body", row, field], "msg": msg, "type": kind}

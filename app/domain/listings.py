@@ -14,10 +14,9 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from app.api.schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX, SQFT_MIN
 from app.domain.arrays import FloatArray
-from app.domain.errors import BadInput, TooLarge, row_error
-from app.domain.rules import FEATURES, TARGET
+from app.domain.errors import BadInput, RowError, TooLarge
+from app.domain.rules import FEATURES, LIMITS, TARGET
 
 MAX_REPORTED_ERRORS = 10
 
@@ -72,9 +71,7 @@ def _parse_dates(series: pd.Series[Any]) -> tuple[pd.Series[Any], pd.Series[Any]
 
 # column: (lower bound, whether the bound itself is allowed, upper bound inclusive)
 _RULES: dict[str, tuple[float, bool, float]] = {
-    "beds": (0.0, True, float(BEDS_MAX)),
-    "baths": (0.0, True, BATHS_MAX),
-    "sqft": (SQFT_MIN, True, SQFT_MAX),
+    **{name: (low, True, high) for name, (low, high) in LIMITS.items()},
     "price": (0.0, False, float("inf")),
 }
 
@@ -191,7 +188,7 @@ def check_frame(
         errors.sort()
         raise BadInput(
             [
-                row_error(f"line {line}", column, f"line {line}, column {column}: {msg}")
+                RowError(f"line {line}", column, f"line {line}, column {column}: {msg}")
                 for line, column, msg in errors[:MAX_REPORTED_ERRORS]
             ]
         )

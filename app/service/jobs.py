@@ -96,7 +96,7 @@ def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[s
             },
         )
     except ServiceError as exc:  # the data or the state says no: the reason says what to do
-        reason = _reason(exc.detail)
+        reason = exc.message
         log.warning("job %s failed: %s", job["job_id"], reason)
         return jobs.update(job, status="failed", finished_at=now_text(), reason=reason)
     except Exception as exc:  # a bug: the traceback is for whoever fixes it
@@ -104,15 +104,6 @@ def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[s
         return jobs.update(
             job, status="failed", finished_at=now_text(), reason=f"{type(exc).__name__}: {exc}"
         )
-
-
-def _reason(detail: Any) -> str:
-    """One line from an error's detail: a message, or the messages of a list of row errors."""
-    if isinstance(detail, list):
-        return "; ".join(
-            str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail
-        )
-    return str(detail)
 
 
 def run_pending(settings: Settings, storage: Storage) -> int:

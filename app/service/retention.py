@@ -86,7 +86,7 @@ class Done:
         try:
             remove()
         except gone as exc:
-            self.skipped.append(f"{what}: {exc.detail}")
+            self.skipped.append(f"{what}: {exc.message}")
             return
         self.removed.append(what)
 

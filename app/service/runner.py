@@ -62,8 +62,8 @@ class JobRunner:
                 self._unavailable = None
             except Unavailable as exc:
                 if self._unavailable is None:  # once an outage, not once a second
-                    log.warning("the job runner cannot check for jobs: %s", exc.detail)
-                self._unavailable = exc.detail
+                    log.warning("the job runner cannot check for jobs: %s", exc.message)
+                self._unavailable = exc.message
             except Exception:
                 log.exception("the job runner failed; it tries again")
 

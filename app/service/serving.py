@@ -27,7 +27,7 @@ class ActiveModel:
             self._fail(f"cannot read the active pointer: {exc}")
             return False
         except Unavailable as exc:  # the model in memory goes on serving
-            self._fail(f"cannot read the active pointer: {exc.detail}")
+            self._fail(f"cannot read the active pointer: {exc.message}")
             return False
         if version is None:
             if self.current is None:
@@ -40,11 +40,11 @@ class ActiveModel:
         try:
             loaded = self.registry.load(version)
         except Unavailable as exc:
-            self._fail(f"cannot load active version {version}: {exc.detail}")
+            self._fail(f"cannot load active version {version}: {exc.message}")
             return False
         except (CorruptVersion, NotFound) as exc:
             # Keep serving the last good model; the pointer is retried on the next check.
-            self._fail(f"active version {version} refused: {exc.detail}")
+            self._fail(f"active version {version} refused: {exc.message}")
             return False
         self.current = loaded
         self.error = None

@@ -20,7 +20,6 @@ from app.domain.errors import Conflict
 from app.domain.model import ARTIFACT_FORMAT, READABLE_FORMATS, PriceModel
 from app.storage.naming import new_version_name
 
-
 # A pickle names each class by its module. Artifacts written before the domain had a folder of
 # its own name `app.model`; while one is read, that name stands for the module now holding them.
 _FORMER_MODULES = {"app.model": price_model}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app import __version__
+from app.domain import rules
 
 STATIC_DIR = Path(__file__).parent / "static"
 PREFIX = "static/page"
@@ -64,12 +65,26 @@ class PageAssets:
             .replace("{{default_percent}}", f"{round(default_level * 100)}")
             .replace("{{version}}", __version__)
         )
+        for name, value in _rules().items():
+            html = html.replace("{{" + name + "}}", value)
         self.html = Asset.of(html.encode(), _TYPES[".html"])
 
     @property
     def total_bytes(self) -> int:
         """What a browser downloads for the page: the HTML and every static file."""
         return len(self.html.body) + sum(len(a.body) for a in self.files.values())
+
+
+def _rules() -> dict[str, str]:
+    """The input rules as the form's attributes: each feature's bounds, the level's in percent."""
+    values = {
+        f"{name}_{end}": f"{bound:g}"
+        for name, bounds in rules.LIMITS.items()
+        for end, bound in zip(("min", "max"), bounds, strict=True)
+    }
+    values["level_min_percent"] = f"{round(rules.LEVEL_MIN * 100)}"
+    values["level_max_percent"] = f"{round(rules.LEVEL_MAX * 100)}"
+    return values
 
 
 def _media_type(name: str) -> str:

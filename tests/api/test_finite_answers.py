@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.api.schemas import BATHS_MAX, BEDS_MAX, SQFT_MAX, SQFT_MIN
+from app.domain.rules import BATHS_MAX, BEDS_MAX, SQFT_MAX, SQFT_MIN
 
 houses = st.fixed_dictionaries(
     {

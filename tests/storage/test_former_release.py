@@ -33,7 +33,8 @@ def test_a_version_pickled_under_the_former_module_names_loads_and_serves(
         answer = client.post("/predict", json=HOUSE)
         card = client.get("/model").json()
     assert answer.status_code == 200, answer.text
-    assert answer.headers["X-Model-Version"] == (deployment / "models" / "ACTIVE").read_text().strip()
+    active = (deployment / "models" / "ACTIVE").read_text().strip()
+    assert answer.headers["X-Model-Version"] == active
     model, _ = fit_table(read_table(SACRAMENTO), folds=5, source="sacramento.csv")
     expected = model.predict(np.array([[3.0, 2.0, 1500.0]]))[0]
     assert answer.json()["price"] == pytest.approx(expected, rel=1e-12)

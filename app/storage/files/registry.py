@@ -141,7 +141,7 @@ class FileRegistry:
             try:
                 cards.append(self.card(version))
             except CorruptVersion as exc:
-                log.warning("%s", exc.detail)
+                log.warning("%s", exc.message)
         return newest_first(cards)
 
     def artifact(self, version: str) -> tuple[bytes, str]:
@@ -167,7 +167,7 @@ class FileRegistry:
             try:
                 found.append(summary(self.card(name), name in kept))
             except (CorruptVersion, NotFound) as exc:  # removed meanwhile, or damaged
-                log.warning("%s", exc.detail)
+                log.warning("%s", exc.message)
             if len(found) == limit:
                 break
         return found

@@ -21,8 +21,10 @@ function grid(home, card) {
   const range = card && card.feature_ranges && card.feature_ranges.sqft;
   let from = range ? range.min : 500;
   let to = range ? range.max : 4000;
-  from = Math.max(50, Math.min(from, home.sqft * 0.8));
-  to = Math.min(100000, Math.max(to, home.sqft * 1.2));
+  // The service's own limits, filled into the form's HTML.
+  const sqft = document.getElementById("sqft");
+  from = Math.max(Number(sqft.min), Math.min(from, home.sqft * 0.8));
+  to = Math.min(Number(sqft.max), Math.max(to, home.sqft * 1.2));
   const sizes = [];
   for (let i = 0; i < POINTS; i += 1) sizes.push(Math.round(from + ((to - from) * i) / (POINTS - 1)));
   return sizes;

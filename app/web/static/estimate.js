@@ -206,7 +206,9 @@ function fromUrl() {
   const query = new URLSearchParams(location.search);
   for (const field of FIELDS) $(field).value = query.get(field) ?? "";
   const level = Number(query.get("level"));
-  $("level").value = String(Math.round((level >= 0.5 && level <= 0.99 ? level : defaultLevel()) * 100));
+  // The bounds are the service's, filled into the slider's HTML (in percent).
+  const allowed = level >= Number($("level").min) / 100 && level <= Number($("level").max) / 100;
+  $("level").value = String(Math.round((allowed ? level : defaultLevel()) * 100));
   showLevel();
   if (FIELDS.some((f) => query.has(f))) estimate(false);
   else {
