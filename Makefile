@@ -1,4 +1,5 @@
-# house-price: `make run` serves the model, `make test` checks everything.
+# house-price: `make run` serves the model; `make test` is the check to run after every change,
+# `make test-slow`, `make test-browser` and `make check-container` the rest of what CI runs.
 # The interpreter for .venv: the first of PYTHONS that is Python 3.11 to 3.13, unless
 # `make PYTHON=/path/to/python` names one.
 PYTHONS := python3.11 python3.12 python3.13 python3
@@ -13,40 +14,51 @@ LOCK_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --python-ve
 	--generate-hashes --quiet --custom-compile-command "make lock"
 DCLINT = npx --yes dclint@3.1.0
 
-.PHONY: run test lint pytest test-browser check-container check-lock lock bench venv clean
+.PHONY: run test test-slow lint pytest test-browser check-container check-lock lock bench venv dev clean
 
 SUPPORTED = -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))'
 FIND_PYTHON = for p in $(or $(PYTHON),$(PYTHONS)); do \
 	command -v $$p >/dev/null 2>&1 && $$p $(SUPPORTED) 2>/dev/null && { echo $$p; exit 0; }; \
 	done; exit 1
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(PY) || { \
 	python=$$($(FIND_PYTHON)) || { \
 	echo "house-price needs Python 3.11, 3.12 or 3.13; none found among: $(or $(PYTHON),$(PYTHONS))" >&2; \
 	echo "Install one of them, or name it: make PYTHON=/path/to/python3.12" >&2; exit 1; }; \
 	echo "creating $(VENV) with $$python"; $$python -m venv $(VENV); }
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+# The test and lint tools (the dev extra), on top of the runtime: only the targets that need them.
+$(VENV)/.dev: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
 venv: $(VENV)/.installed
+dev: $(VENV)/.dev
 
 run: venv
 	$(PY) -m app.train --data data/sacramento.csv --if-no-active
 	HOUSE_PRICE_HOST=$(HOST) HOUSE_PRICE_PORT=$(PORT) HOUSE_PRICE_WORKERS=$(WORKERS) $(PY) -m app.serve
 
-lint: venv
+lint: dev
 	$(VENV)/bin/ruff check app tests bench
 	$(VENV)/bin/ruff format --check app tests bench
 	$(VENV)/bin/mypy
 
-pytest: venv
-	$(VENV)/bin/pytest -m "not browser and not container and not engine"
+# What a developer runs after every change: lint, and every module's unit and API tests on both
+# storage engines. The real servers, crashes, outages, fuzzing and large data are `test-slow`.
+pytest: dev
+	$(VENV)/bin/pytest -m "not slow and not browser and not container and not engine"
 
 test: lint pytest
 
-test-browser: venv
+test-slow: dev
+	$(VENV)/bin/pytest -m "slow and not browser and not container and not engine"
+
+test-browser: dev
 	$(VENV)/bin/pytest -m browser
 
 # The image's checks: lint the Dockerfile, validate the compose file against the Compose
@@ -54,7 +66,7 @@ test-browser: venv
 # engine answers, build the image and run it (tests/container/test_engine.py) and run the compose
 # file's two profiles with Docker Compose v2 (tests/container/test_compose.py). Under CI an
 # engine must answer (.ci/run starts one).
-check-container: venv check-lock
+check-container: dev check-lock
 	$(VENV)/bin/hadolint Dockerfile
 	$(DCLINT) docker-compose.yml --max-warnings 0
 	@if docker info >/dev/null 2>&1; then \
@@ -64,18 +76,18 @@ check-container: venv check-lock
 	$(VENV)/bin/pytest -m container; fi
 
 # Exact versions (with hashes) of everything the image installs, from pyproject.toml.
-lock: venv
+lock: dev
 	$(LOCK_COMPILE) -o requirements.lock
 
 # Fails when requirements.lock no longer matches pyproject.toml (existing pins are kept).
-check-lock: venv
+check-lock: dev
 	@tmp=$$(mktemp -d) && cp requirements.lock $$tmp/requirements.lock \
 	&& $(LOCK_COMPILE) -o $$tmp/requirements.lock \
 	&& diff -u requirements.lock $$tmp/requirements.lock \
 	&& echo "requirements.lock matches pyproject.toml"; status=$$?; rm -rf $$tmp; exit $$status
 
 # The benchmark suite (not part of `make test`): prints one table; see bench/run.py.
-bench: venv
+bench: dev
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:

@@ -1,10 +1,11 @@
 """Fixtures: the bundled data set, a storage (files, or a fresh PostgreSQL schema), a fitted
 model, an app client.
 
-Storage fixtures use files unless a test module asks for both engines by overriding `backend`
-(tests/storage/conftest.py does). PostgreSQL tests run against the server at
-HOUSE_PRICE_TEST_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres), each in a
-schema of its own; with no server they are skipped, except under CI, where that is a failure.
+Storage fixtures use files unless a test is marked `engines("files", "postgres")` (or only
+"postgres"): it then runs once on each engine named, the one way to say it in this suite.
+PostgreSQL tests run against the server at HOUSE_PRICE_TEST_DATABASE_URL (default
+postgresql://postgres@127.0.0.1:5432/postgres), each in a schema of its own; with no server
+they are skipped, except under CI, where that is a failure.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from app.api.factory import create_app
 from app.config import Settings
@@ -28,13 +28,17 @@ from app.domain.fitting import fit_table
 from app.domain.listings import read_table
 from app.storage import ListingStore, Registry, Storage, open_storage
 from app.storage.postgres.database import redact
-
-ROOT = Path(__file__).resolve().parent.parent
-SACRAMENTO = ROOT / "data" / "sacramento.csv"
-API_KEY = "test-key-4f1c2a"
-TEST_DATABASE_URL = os.environ.get(
-    "HOUSE_PRICE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests.support import (
+    API_KEY,
+    ENGINES,
+    ROOT,
+    SACRAMENTO,
+    TEST_DATABASE_URL,
+    make_settings,
+    schema_url,
 )
+
+E2E = ROOT / "tests" / "e2e"
 
 
 @pytest.fixture(scope="session")
@@ -50,10 +54,6 @@ def database_server() -> str:
     return TEST_DATABASE_URL
 
 
-def schema_url(server: str, schema: str) -> str:
-    return make_conninfo(server, options=f"-csearch_path={schema}")
-
-
 @pytest.fixture
 def database_url(database_server: str) -> Iterator[str]:
     """A connection string to a fresh, empty schema of its own, dropped afterwards."""
@@ -67,8 +67,24 @@ def database_url(database_server: str) -> Iterator[str]:
 
 @pytest.fixture
 def backend() -> str:
-    """The storage engine of a test: files, unless the module asks for both."""
+    """The storage engine of a test: files, unless it is marked `engines(...)`."""
     return "files"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`@pytest.mark.engines("files", "postgres")` runs a test once on each engine it names."""
+    marker = metafunc.definition.get_closest_marker("engines")
+    if marker is not None and "backend" in metafunc.fixturenames:
+        unknown = set(marker.args) - set(ENGINES)
+        assert marker.args and not unknown, f"engines() takes some of {ENGINES}"
+        metafunc.parametrize("backend", marker.args)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every end-to-end test (real servers, real processes) is slow: `make test-slow` runs them."""
+    for item in items:
+        if Path(str(item.path)).is_relative_to(E2E):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -113,17 +129,6 @@ def fitted(registry: Registry, sacramento: pd.DataFrame) -> str:
     version = registry.save(*fit_table(sacramento, folds=5, source="sacramento.csv"))
     registry.activate(version)
     return version
-
-
-def make_settings(model_dir: Path, tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "model_dir": model_dir,
-        "data_dir": tmp_path / "data",
-        "api_key": API_KEY,
-        "poll_interval": 0.05,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 # A stand-in interpreter: it reports the version it is given, and `-m venv DIR` makes a venv
 # whose python accepts anything (the pip installs), so that only the choice is tested.
@@ -28,7 +28,7 @@ def make_venv(
     project, bin_dir, log = tmp_path / "project", tmp_path / "bin", tmp_path / "calls.log"
     project.mkdir()
     bin_dir.mkdir()
-    for name in ("Makefile", "pyproject.toml"):
+    for name in ("Makefile", "pyproject.toml", "requirements.lock"):
         shutil.copy(ROOT / name, project / name)
     for name, supported in pythons.items():
         path = bin_dir / name

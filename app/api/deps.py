@@ -12,7 +12,8 @@ from app.api.errors import Forbidden, Unauthorized
 from app.config import Settings
 from app.domain.errors import NotReady
 from app.service.runner import JobRunner
-from app.storage import ActiveModel, JobStore, ListingStore, LoadedModel, Registry, Storage
+from app.service.serving import ActiveModel
+from app.storage import JobStore, ListingStore, LoadedModel, Registry, Storage
 
 _bearer = HTTPBearer(
     auto_error=False,

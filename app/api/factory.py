@@ -21,7 +21,8 @@ from app.config import Settings
 from app.domain.errors import ServiceError, Unavailable
 from app.observability import metrics
 from app.service.runner import JobRunner
-from app.storage import ActiveModel, Storage, open_storage
+from app.service.serving import ActiveModel
+from app.storage import Storage, open_storage
 from app.web.assets import PageAssets
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from app.api.deps import get_active, get_storage
 from app.api.schemas import Readiness
 from app.observability import metrics
-from app.storage import ActiveModel, Storage
+from app.service.serving import ActiveModel
+from app.storage import Storage
 
 router = APIRouter(tags=["operations"])
 

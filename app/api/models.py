@@ -13,7 +13,8 @@ from app.api.openapi import unprocessable
 from app.api.predict import json_response
 from app.api.schemas import Activation, KeptVersion, ModelCard, VersionList
 from app.observability import metrics
-from app.storage import ActiveModel, Registry
+from app.service.serving import ActiveModel
+from app.storage import Registry
 
 router = APIRouter(tags=["models"])
 

@@ -19,7 +19,8 @@ from app.domain import listings
 from app.domain.errors import BadInput
 from app.service.jobs import TERMINAL
 from app.service.runner import JobRunner
-from app.storage import ActiveModel, JobStore, ListingStore
+from app.service.serving import ActiveModel
+from app.storage import JobStore, ListingStore
 
 router = APIRouter(tags=["retrain"])
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from app.config import Settings
-from app.service.serving import ActiveModel
 from app.storage.artifact import CorruptVersion, LoadedModel
 from app.storage.interface import (
     Accepted,
@@ -17,7 +16,6 @@ from app.storage.interface import (
 
 __all__ = [
     "Accepted",
-    "ActiveModel",
     "CorruptVersion",
     "JobStore",
     "ListingStore",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
-from tests.conftest import SACRAMENTO, make_settings
+from app.config import Settings
+from tests.support import SACRAMENTO
 
 HOUSES: list[dict[str, float]] = [
     {"beds": 3, "baths": 2, "sqft": 1500},
@@ -19,6 +19,8 @@ HOUSES: list[dict[str, float]] = [
     {"beds": 5, "baths": 3.5, "sqft": 3200},
 ]
 CSV = {"Content-Type": "text/csv"}
+
+pytestmark = pytest.mark.engines("files", "postgres")
 
 
 def single(client: TestClient, house: dict[str, float]) -> float:
@@ -105,11 +107,9 @@ def test_other_content_types_are_a_415(client: TestClient) -> None:
 
 
 @pytest.fixture
-def small_limits(tmp_path: Path, model_dir: Path, fitted: str) -> Iterator[TestClient]:
-    settings = make_settings(
-        model_dir, tmp_path, max_batch_rows=5, max_csv_rows=7, max_body_bytes=2000
-    )
-    with TestClient(create_app(settings)) as test_client:
+def small_limits(settings: Settings, fitted: str) -> Iterator[TestClient]:
+    limits = {"max_batch_rows": 5, "max_csv_rows": 7, "max_body_bytes": 2000}
+    with TestClient(create_app(settings.model_copy(update=limits))) as test_client:
         yield test_client
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
+
+pytestmark = pytest.mark.engines("files", "postgres")
 
 
 def test_docs_page_loads_its_assets_from_this_server(client: TestClient) -> None:

@@ -31,6 +31,8 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
+pytestmark = pytest.mark.engines("files", "postgres")
+
 
 def numbers(node: Any) -> Iterator[float]:
     if isinstance(node, bool):

@@ -6,13 +6,18 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
+from app.config import Settings
 from app.domain.fitting import fit_table
-from app.storage.files.registry import ARTIFACT
+from app.storage import Storage
 from app.storage.files.registry import FileRegistry as Registry
-from tests.conftest import make_settings
+from tests.damage import damage_artifact
+from tests.support import make_settings
+
+pytestmark = pytest.mark.engines("files", "postgres")
 
 
 def test_live_answers_while_the_process_runs(client: TestClient) -> None:
@@ -20,7 +25,7 @@ def test_live_answers_while_the_process_runs(client: TestClient) -> None:
 
 
 def test_ready_names_the_served_version_and_the_storage(
-    client: TestClient, fitted: str, model_dir: Path
+    client: TestClient, fitted: str, storage: Storage
 ) -> None:
     response = client.get("/health/ready")
     assert response.status_code == 200
@@ -31,7 +36,7 @@ def test_ready_names_the_served_version_and_the_storage(
         "reason": None,
         "storage": body["storage"],
     }
-    assert body["storage"].startswith("files (") and str(model_dir) in body["storage"]
+    assert body["storage"] == storage.describe() != ""
 
 
 def test_not_ready_without_a_model_says_why(tmp_path: Path, model_dir: Path) -> None:
@@ -43,14 +48,12 @@ def test_not_ready_without_a_model_says_why(tmp_path: Path, model_dir: Path) -> 
 
 
 def test_a_damaged_active_version_is_refused_and_readiness_says_why(
-    tmp_path: Path, registry: Registry, sacramento: pd.DataFrame
+    settings: Settings, storage: Storage, registry: Registry, sacramento: pd.DataFrame
 ) -> None:
     version = registry.save(*fit_table(sacramento, folds=5, source="t"))
     registry.activate(version)
-    artifact = registry.versions_dir / version / ARTIFACT
-    artifact.chmod(0o644)
-    artifact.write_bytes(b"not a model")
-    with TestClient(create_app(make_settings(registry.root, tmp_path))) as damaged:
+    damage_artifact(storage, settings, version)
+    with TestClient(create_app(settings)) as damaged:
         response = damaged.get("/health/ready")
         predict = damaged.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
     assert response.status_code == 503

@@ -10,10 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
+from app.config import Settings
 from app.domain.fitting import fit_table
-from app.storage.files.registry import ARTIFACT
+from app.storage import Storage
 from app.storage.files.registry import FileRegistry as Registry
-from tests.conftest import API_KEY, make_settings
+from tests.damage import damage_artifact
+from tests.support import API_KEY, make_settings
+
+pytestmark = pytest.mark.engines("files", "postgres")
 
 
 @pytest.fixture
@@ -112,11 +116,15 @@ def test_activating_an_unknown_version_is_a_404(client: TestClient, auth: dict[s
 
 
 def test_activating_a_damaged_version_is_a_409_and_changes_nothing(
-    client: TestClient, registry: Registry, fitted: str, second: str, auth: dict[str, str]
+    client: TestClient,
+    settings: Settings,
+    storage: Storage,
+    registry: Registry,
+    fitted: str,
+    second: str,
+    auth: dict[str, str],
 ) -> None:
-    artifact = registry.versions_dir / second / ARTIFACT
-    artifact.chmod(0o644)
-    artifact.write_bytes(artifact.read_bytes() + b"x")
+    damage_artifact(storage, settings, second)
     response = client.post(f"/models/{second}/activate", headers=auth)
     assert response.status_code == 409
     assert "checksum mismatch" in response.json()["detail"]

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
+
+pytestmark = pytest.mark.engines("files", "postgres")
 
 
 def refs(node: Any) -> Iterator[str]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.web.assets import PREFIX
+
+pytestmark = pytest.mark.engines("files", "postgres")
 
 
 def asset_urls(html: str) -> list[str]:

@@ -9,6 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sklearn.linear_model import LinearRegression
 
+pytestmark = pytest.mark.engines("files", "postgres")
+
 
 def test_answers_the_model_estimate_and_version(
     client: TestClient, fitted: str, sacramento: pd.DataFrame
@@ -75,7 +77,7 @@ def test_without_an_active_model_the_answer_is_503_with_the_reason(
     tmp_path: Any, model_dir: Any
 ) -> None:
     from app.api.factory import create_app
-    from tests.conftest import make_settings
+    from tests.support import make_settings
 
     with TestClient(create_app(make_settings(model_dir, tmp_path))) as empty:
         response = empty.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})

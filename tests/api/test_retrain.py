@@ -17,6 +17,8 @@ NEW_SALES = [
 ]
 CSV = {"Content-Type": "text/csv"}
 
+pytestmark = pytest.mark.engines("files", "postgres")
+
 
 def stored_rows(store: Store) -> int:
     snapshot = store.snapshot()

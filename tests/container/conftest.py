@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.container.engine import IMAGE, build
+from tests.support import ROOT
 
 BUILD_SECONDS: list[float] = []
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT
 from tests.container.engine import docker, docker_run
+from tests.support import ROOT
 
 pytestmark = pytest.mark.engine
 

@@ -21,9 +21,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import ROOT
 from tests.container.dockerfile import Stage, env_pairs, exec_form, healthcheck_options, parse
 from tests.e2e.server import free_port
+from tests.support import ROOT
 
 pytestmark = pytest.mark.container
 

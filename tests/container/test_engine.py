@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.conftest import API_KEY
 from tests.container.engine import docker
 from tests.e2e.server import free_port
+from tests.support import API_KEY
 
 pytestmark = pytest.mark.engine
 

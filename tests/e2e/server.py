@@ -7,13 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def free_port() -> int:
@@ -102,7 +103,7 @@ class Server:
 def fitted_dirs(tmp_path: Path) -> dict[str, str]:
     """Model and data directories holding a fit of the bundled data, as server settings."""
     from app.cli.train import main as train
-    from tests.conftest import API_KEY, SACRAMENTO
+    from tests.support import API_KEY, SACRAMENTO
 
     model_dir, data_dir = tmp_path / "models", tmp_path / "data"
     args = ["--data", str(SACRAMENTO), "--model-dir", str(model_dir), "--data-dir", str(data_dir)]
@@ -116,7 +117,7 @@ def fitted_dirs(tmp_path: Path) -> dict[str, str]:
 
 def train(env: dict[str, str]) -> str:
     """`python -m app.train` on the bundled sales with these settings; what it printed."""
-    from tests.conftest import SACRAMENTO
+    from tests.support import SACRAMENTO
 
     trained = subprocess.run(
         [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)],
@@ -128,3 +129,44 @@ def train(env: dict[str, str]) -> str:
     )
     assert trained.returncode == 0, trained.stderr
     return trained.stdout
+
+
+def version_of(url: str) -> str:
+    response = httpx.post(
+        f"{url}/predict",
+        json={"beds": 3, "baths": 2, "sqft": 1500},
+        headers={"Connection": "close"},
+    )
+    return response.headers["x-model-version"]
+
+
+def converged_after(urls: list[str], version: str, start: float, limit: float = 10.0) -> float:
+    """Seconds from `start` until every replica answers with `version` for good.
+
+    Each replica is asked by a thread of its own, one request after another; a replica's time
+    is when the first of 12 answers in a row from `version` was asked for (the rest only
+    confirm it), so the figure is not the time the asking itself takes.
+    """
+    since: dict[str, float] = {}
+
+    def watch(url: str) -> None:
+        streak = 0
+        while streak < 12:
+            asked = time.monotonic()
+            if version_of(url) == version:
+                if streak == 0:
+                    since[url] = asked
+                streak += 1
+            else:
+                streak = 0
+            if time.monotonic() - start > limit:
+                return
+
+    threads = [threading.Thread(target=watch, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if len(since) < len(urls) or time.monotonic() - start > limit + 1:
+        raise TimeoutError(f"no convergence within {limit} s")
+    return max(since.values()) - start

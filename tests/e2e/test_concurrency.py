@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import API_KEY
 from tests.e2e.server import Server, fitted_dirs
+from tests.support import API_KEY
 
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

@@ -16,11 +16,13 @@ import pytest
 from app.config import Settings
 from app.service.jobs import TERMINAL
 from app.storage import JobStore, open_storage
-from tests.conftest import API_KEY
 from tests.e2e.server import Server, fitted_dirs, train
+from tests.support import API_KEY
 
 TRIALS = 21
 AUTH = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "text/csv"}
+
+pytestmark = pytest.mark.engines("files", "postgres")
 
 
 def upload(tag: str, rows: int, rng: random.Random) -> str:
@@ -74,11 +76,6 @@ def settle(jobs: JobStore, seconds: float = 90) -> list[dict[str, Any]]:
         assert time.monotonic() < deadline, f"jobs left pending: {jobs.pending()}"
         time.sleep(0.1)
     return jobs.all()
-
-
-@pytest.fixture(params=["files", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import API_KEY
 from tests.e2e.server import Server, fitted_dirs
+from tests.support import API_KEY
 
 CHECKS = "not_a_server_error,response_schema_conformance,negative_data_rejection"
 SEED = 20261127

@@ -15,8 +15,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from tests.conftest import API_KEY
 from tests.e2e.server import Server, train
+from tests.support import API_KEY
 
 AUTH = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "text/csv"}
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}

@@ -21,9 +21,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
-from tests.conftest import API_KEY, SACRAMENTO
 from tests.e2e.chromium import CHROMIUM_FLAGS, chromium
 from tests.e2e.server import Server, fitted_dirs
+from tests.support import API_KEY, SACRAMENTO
 
 pytestmark = pytest.mark.browser
 

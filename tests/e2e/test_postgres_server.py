@@ -13,8 +13,8 @@ import httpx
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tests.conftest import API_KEY
 from tests.e2e.server import Server, train
+from tests.support import API_KEY
 
 PASSWORD = "pw-7c1e9f-never-shown"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 
 from app.storage.files.store import FileStore as Store
-from tests.conftest import API_KEY
 from tests.e2e.server import Server, fitted_dirs
+from tests.support import API_KEY
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}

@@ -14,9 +14,8 @@ import psycopg
 
 from app.config import Settings
 from app.storage import open_storage
-from bench.convergence import converged_after
-from tests.conftest import API_KEY
-from tests.e2e.server import Server, train
+from tests.e2e.server import Server, converged_after, train
+from tests.support import API_KEY
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 

@@ -11,8 +11,8 @@ import pandas as pd
 
 from app.domain.fitting import fit_table
 from app.storage.files.registry import FileRegistry as Registry
-from tests.conftest import API_KEY
 from tests.e2e.server import Server
+from tests.support import API_KEY
 
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import API_KEY
 from tests.e2e.chromium import CHROMIUM_FLAGS, chromium
 from tests.e2e.server import Server
+from tests.support import API_KEY
 
 pytestmark = pytest.mark.browser
 

@@ -18,12 +18,9 @@ from app.domain.fitting import fit_table
 from app.domain.listings import from_records, read_table
 from app.storage.files.registry import ARTIFACT, CARD, CHECKSUM, FileRegistry
 from app.storage.files.store import FileStore
-from tests.conftest import SACRAMENTO
+from tests.support import SACRAMENTO
 
-
-@pytest.fixture
-def backend() -> str:
-    return "files"
+pytestmark = pytest.mark.engines("files")
 
 
 @pytest.fixture

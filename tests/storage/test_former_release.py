@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from app.api.factory import create_app
 from app.domain.fitting import fit_table
 from app.domain.listings import read_table
-from tests.conftest import SACRAMENTO, make_settings
+from tests.support import SACRAMENTO, make_settings
 
 FORMER = Path(__file__).resolve().parent.parent / "fixtures" / "release-2026-12"
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}

@@ -12,8 +12,11 @@ import pytest
 from app.config import Settings
 from app.domain.errors import NotFound
 from app.domain.fitting import fit_table
-from app.storage import ActiveModel, CorruptVersion, Registry, Storage, open_storage
-from tests.storage.conftest import damage_artifact, point_at, remove_checksum, set_artifact_format
+from app.service.serving import ActiveModel
+from app.storage import CorruptVersion, Registry, Storage, open_storage
+from tests.damage import damage_artifact, point_at, remove_checksum, set_artifact_format
+
+pytestmark = pytest.mark.engines("files", "postgres")
 
 
 def store(registry: Registry, frame: pd.DataFrame) -> str:
@@ -241,7 +244,7 @@ def _save_versions(settings: Settings, csv: str, count: int, out: mp.Queue[str])
 def test_concurrent_saves_from_several_processes_give_complete_distinct_versions(
     registry: Registry, settings: Settings
 ) -> None:
-    from tests.conftest import SACRAMENTO
+    from tests.support import SACRAMENTO
 
     ctx = mp.get_context("spawn")
     out: mp.Queue[str] = ctx.Queue()

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from app.config import Settings
 from app.domain.listings import from_records, read_table
 from app.storage import ListingStore, Storage, open_storage
-from tests.conftest import SACRAMENTO
+from tests.support import SACRAMENTO
+
+pytestmark = pytest.mark.engines("files", "postgres")
 
 
 def listings(*prices: float) -> pd.DataFrame:

@@ -84,7 +84,7 @@ def test_the_fast_path_is_counted_under_its_route(pair: tuple[TestClient, TestCl
 
 
 def test_without_a_model_the_fast_path_defers_to_the_503(tmp_path: Path, model_dir: Path) -> None:
-    from tests.conftest import make_settings
+    from tests.support import make_settings
 
     with TestClient(create_app(make_settings(model_dir, tmp_path))) as empty:
         response = empty.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})

@@ -17,12 +17,9 @@ from app.domain.listings import fingerprint, from_records
 from app.service.jobs import MAX_ATTEMPTS, run_pending
 from app.service.runner import settings_env
 from app.storage import JobStore, ListingStore, Registry, Storage
-from tests.conftest import ROOT
+from tests.support import ROOT
 
-
-@pytest.fixture(params=["files", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+pytestmark = pytest.mark.engines("files", "postgres")
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from app.domain.errors import BadInput
 from app.domain.fitting import fit_stream, fit_table
 from app.domain.listings import read_chunks, read_table
 from app.domain.streaming import kfold_ids
-from bench.common import synthetic_listings
-from tests.conftest import SACRAMENTO
+from tests.support import SACRAMENTO, synthetic_listings
 
 
 @pytest.fixture(scope="module")

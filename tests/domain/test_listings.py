@@ -9,7 +9,7 @@ import pytest
 
 from app.domain.errors import BadInput, TooLarge
 from app.domain.listings import MAX_REPORTED_ERRORS, fingerprint, read_csv, read_table
-from tests.conftest import SACRAMENTO
+from tests.support import SACRAMENTO
 
 HEADER = "beds,baths,sqft,price\n"
 

@@ -1,21 +1,15 @@
-"""Every test in this folder runs against both engines: files and PostgreSQL."""
+"""Damaging what a storage engine holds, the way a bad disk, a stray write or a hand would."""
 
 from __future__ import annotations
 
 import json
 
 import psycopg
-import pytest
 
 from app.config import Settings
 from app.storage import Storage
 from app.storage.files.registry import ARTIFACT, CARD, CHECKSUM
 from app.storage.files.storage import FileStorage
-
-
-@pytest.fixture(params=["files", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def damage_artifact(storage: Storage, settings: Settings, version: str) -> None:

@@ -13,7 +13,7 @@ from app.cli.train import main
 from app.domain.listings import fingerprint
 from app.storage.files.registry import FileRegistry as Registry
 from app.storage.files.store import FileStore as Store
-from tests.conftest import ROOT, SACRAMENTO
+from tests.support import ROOT, SACRAMENTO
 
 
 def assert_nothing_written(model_dir: Path) -> None:

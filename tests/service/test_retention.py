@@ -22,9 +22,11 @@ from app.domain.model import PriceModel
 from app.service import retention
 from app.service.runner import settings_env
 from app.storage import Registry, Storage
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 Fitted = tuple[PriceModel, dict[str, Any]]
+
+pytestmark = pytest.mark.engines("files", "postgres")
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +52,7 @@ def visit_all(registry: Registry, limit: int, between: object = None) -> list[st
             between()
 
 
+@pytest.mark.slow
 def test_paging_over_2500_versions_visits_each_once_newest_first(
     registry: Registry, fitted_model: Fitted
 ) -> None:
