@@ -49,9 +49,10 @@ lint: dev
 	$(VENV)/bin/mypy
 
 # What a developer runs after every change: lint, and every module's unit and API tests on both
-# storage engines. The real servers, crashes, outages, fuzzing and large data are `test-slow`.
+# storage engines, over every core (pytest-xdist). The real servers, crashes, outages, fuzzing and
+# large data are `test-slow`, run one at a time since several of them time what they see.
 pytest: dev
-	$(VENV)/bin/pytest -m "not slow and not browser and not container and not engine"
+	$(VENV)/bin/pytest -n auto -m "not slow and not browser and not container and not engine"
 
 test: lint pytest
 
