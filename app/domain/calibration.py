@@ -113,8 +113,9 @@ class Calibration:
         at_default = self.bounds(DEFAULT_LEVEL)
         edges = [None, *self.band_edges, None]
         return {
-            "method": "normalised split-conformal on 5-fold out-of-fold residuals, calibrated "
-            f"within {max(len(self.band_sizes), 1)} band(s) of the estimate (thirds of the "
+            "method": "normalised split-conformal on cross-validated (out-of-fold) "
+            f"residuals, calibrated within {max(len(self.band_sizes), 1)} band(s) of the "
+            "estimate (thirds of the "
             "training homes by out-of-fold estimate); range = estimate + q × scale, "
             "scale = a + b × max(estimate, lowest training price), q the band's quantiles",
             "scale": {

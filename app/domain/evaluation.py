@@ -10,8 +10,6 @@ from app.domain.arrays import FloatArray
 from app.domain.calibration import calibrate
 from app.domain.least_squares import fit, out_of_fold
 
-THIRDS = ("cheapest third", "middle third", "dearest third")
-
 
 @dataclass(frozen=True)
 class RangeCheck:

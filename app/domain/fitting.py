@@ -92,7 +92,7 @@ def fit_stream(
     gathered while the chunks were read.
 
     Solved from sufficient statistics (app.streaming), so 10,000,000 sales fit in well under a
-    gigabyte; the coefficients equal the in-memory fit's to about 1e-10 relative.
+    gigabyte; the coefficients equal the in-memory fit's to 1e-9 relative.
     """
     fingerprint = listings.fingerprint_chunks(chunks)
     result = fit_stream_arrays(chunks, folds=folds)  # empties `chunks` as it goes

@@ -65,13 +65,6 @@ def out_of_fold(X: FloatArray, y: FloatArray, folds: int = 5, seed: int = 0) -> 
     return np.asarray(estimates, dtype=np.float64)
 
 
-def cross_validated_metrics(
-    X: FloatArray, y: FloatArray, folds: int = 5, seed: int = 0
-) -> dict[str, Any]:
-    """Metrics of out-of-fold predictions pooled over a shuffled k-fold split."""
-    return describe_cv(y, out_of_fold(X, y, folds, seed), min(folds, len(X)), seed)
-
-
 def describe_cv(y: FloatArray, predicted: FloatArray, folds: int, seed: int) -> dict[str, Any]:
     return {
         **regression_metrics(y, predicted),

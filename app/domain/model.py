@@ -66,11 +66,6 @@ class PriceModel:
             estimator=estimator, weights=(w[0], w[1], w[2]), intercept=float(estimator.intercept_)
         )
 
-    def predict_one(self, beds: float, baths: float, sqft: float) -> float:
-        # Plain float arithmetic: a one-row DataFrame or array costs thousands of times more.
-        w0, w1, w2 = self.weights
-        return self.intercept + w0 * beds + w1 * baths + w2 * sqft
-
     def predict(self, X: FloatArray) -> FloatArray:
         """Vectorised estimates for an (n, 3) array of beds, baths, sqft."""
         w0, w1, w2 = self.weights

@@ -67,7 +67,8 @@ class Tally:
 
     In multiprocess mode every increment is a write to a shared memory-mapped file; per request
     that would cost more than the estimate itself. Counts gather here and are flushed by the
-    worker every poll interval (0.2 s) and before each scrape, so /metrics lags by at most that.
+    worker every poll interval (HOUSE_PRICE_POLL_INTERVAL) and before each scrape, so /metrics lags
+    by at most that.
     Only the event loop's thread records and flushes.
     """
 

@@ -57,9 +57,6 @@ class Registry(Protocol):
 
     def card(self, version: str) -> dict[str, Any]: ...
 
-    def cards(self) -> list[dict[str, Any]]:
-        """The cards of all readable versions, newest first."""
-
     def load(self, version: str) -> LoadedModel:
         """Read a version and verify its checksum before unpickling anything."""
 

@@ -91,10 +91,6 @@ def check_deletable(version: str, active: str | None, previous: str | None) -> N
         )
 
 
-def newest_first(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(cards, key=lambda c: (c.get("created_at", ""), c["version"]), reverse=True)
-
-
 def actor(by: str = "") -> str:
     """Who changes something: the caller's role, this host and process."""
     return f"{by or 'service'} on {socket.gethostname()} (pid {os.getpid()})"

@@ -28,7 +28,7 @@ def test_contributions_add_up_exactly_to_the_price(
         e = model.explain(beds, baths, sqft, 0.9)
         c = e.contributions
         assert c["intercept"] + c["beds"] + c["baths"] + c["sqft"] == e.price
-        assert e.price == model.predict_one(beds, baths, sqft)
+        assert e.price == model.predict(np.array([[beds, baths, sqft]]))[0]
         assert c["sqft"] == model.weights[2] * sqft
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from app.domain import listings
 from app.domain.errors import TooFewRows
-from app.domain.least_squares import cross_validated_metrics, fit
+from app.domain.fitting import fit_table
+from app.domain.least_squares import describe_cv, fit, out_of_fold
 
 
 def design(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -32,7 +33,8 @@ def test_coefficients_match_the_published_reference_figures(sacramento: pd.DataF
 def test_cross_validated_metrics_match_the_published_reference_figures(
     sacramento: pd.DataFrame,
 ) -> None:
-    metrics = cross_validated_metrics(*design(sacramento), folds=5, seed=0)
+    X, y = design(sacramento)
+    metrics = describe_cv(y, out_of_fold(X, y, folds=5, seed=0), folds=5, seed=0)
     assert metrics["r2"] == pytest.approx(0.594, abs=0.0005)
     assert metrics["mae"] == pytest.approx(60658, abs=1)
     assert metrics["median_ape"] == pytest.approx(0.223, abs=0.0005)
@@ -41,14 +43,14 @@ def test_cross_validated_metrics_match_the_published_reference_figures(
 
 def test_cross_validated_metrics_are_deterministic(sacramento: pd.DataFrame) -> None:
     X, y = design(sacramento)
-    assert cross_validated_metrics(X, y) == cross_validated_metrics(X, y)
+    assert np.array_equal(out_of_fold(X, y), out_of_fold(X, y))
 
 
 def test_single_prediction_equals_the_fitted_estimator(sacramento: pd.DataFrame) -> None:
-    X, y = design(sacramento)
-    model = fit(X, y)
+    X, _ = design(sacramento)
+    model, _ = fit_table(sacramento, folds=5, source="test")  # explain needs the calibration
     assert model.estimator is not None
-    single = np.array([model.predict_one(*row) for row in X.tolist()])
+    single = np.array([model.explain(b, a, s, 0.9).price for b, a, s in X.tolist()])
     np.testing.assert_allclose(single, model.estimator.predict(X), rtol=1e-12, atol=0)
 
 
@@ -61,9 +63,9 @@ def test_batch_prediction_equals_the_fitted_estimator(sacramento: pd.DataFrame) 
 
 
 def test_single_and_batch_predictions_agree_bit_for_bit(sacramento: pd.DataFrame) -> None:
-    X, y = design(sacramento)
-    model = fit(X, y)
-    single = [model.predict_one(*row) for row in X.tolist()]
+    X, _ = design(sacramento)
+    model, _ = fit_table(sacramento, folds=5, source="test")
+    single = [model.explain(b, a, s, 0.9).price for b, a, s in X.tolist()]
     assert model.predict(X).tolist() == single
 
 

@@ -122,9 +122,9 @@ def test_activate_refuses_an_unknown_version(registry: Registry) -> None:
     assert registry.active_version() is None
 
 
-def test_cards_are_listed_newest_first(registry: Registry, sacramento: pd.DataFrame) -> None:
+def test_a_page_lists_versions_newest_first(registry: Registry, sacramento: pd.DataFrame) -> None:
     names = [store(registry, sacramento) for _ in range(3)]
-    assert [c["version"] for c in registry.cards()] == names[::-1]
+    assert [c["version"] for c in registry.page(10)] == names[::-1]
 
 
 def test_active_model_follows_the_pointer(registry: Registry, sacramento: pd.DataFrame) -> None:

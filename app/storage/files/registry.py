@@ -23,7 +23,6 @@ from app.storage.naming import (
     actor,
     check_deletable,
     check_version_name,
-    newest_first,
     now_text,
     summary,
 )
@@ -134,15 +133,6 @@ class FileRegistry:
         except (OSError, orjson.JSONDecodeError) as exc:
             raise CorruptVersion(f"model version {version}: card unreadable ({exc})") from None
         return card
-
-    def cards(self) -> list[dict[str, Any]]:
-        cards = []
-        for version in self.versions():
-            try:
-                cards.append(self.card(version))
-            except CorruptVersion as exc:
-                log.warning("%s", exc.message)
-        return newest_first(cards)
 
     def artifact(self, version: str) -> tuple[bytes, str]:
         folder = self._folder(version)

@@ -13,7 +13,6 @@ from app.storage.naming import (
     actor,
     check_deletable,
     check_version_name,
-    newest_first,
     summary,
 )
 from app.storage.postgres.database import _Database, _guarded, _jsonb, database_errors
@@ -105,12 +104,6 @@ class PostgresRegistry:
             raise NotFound(f"no model version {version!r}")
         card: dict[str, Any] = row[0]
         return card
-
-    @_guarded
-    def cards(self) -> list[dict[str, Any]]:
-        with self.db.connection() as conn:
-            rows = conn.execute("SELECT card FROM model_versions").fetchall()
-        return newest_first([r[0] for r in rows])
 
     @_guarded
     def artifact(self, version: str) -> tuple[bytes, str]:

@@ -81,13 +81,3 @@ class PostgresStorage:
 
     def describe(self) -> str:
         return redact(self.url)
-
-
-def advisory_fit_lock_held(url: str) -> bool:
-    """Whether any session holds the fit lock (for tests and operators)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = "
-            f"({_FIT_LOCK})::oid AND granted"
-        ).fetchone()
-    return bool(row and row[0])
