@@ -11,9 +11,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.api.errors import Forbidden, Unauthorized
 from app.config import Settings
 from app.domain.errors import NotReady
-from app.service.runner import JobRunner
+from app.service.retraining import Retraining
 from app.service.serving import ActiveModel
-from app.storage import JobStore, ListingStore, LoadedModel, Registry, Storage
+from app.storage import JobStore, LoadedModel, Registry, Storage
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -38,16 +38,12 @@ def get_active(request: Request) -> ActiveModel:
     return cast(ActiveModel, request.app.state.active)
 
 
-def get_store(request: Request) -> ListingStore:
-    return get_storage(request).store
-
-
 def get_jobs(request: Request) -> JobStore:
     return get_storage(request).jobs
 
 
-def get_runner(request: Request) -> JobRunner:
-    return cast(JobRunner, request.app.state.runner)
+def get_retraining(request: Request) -> Retraining:
+    return cast(Retraining, request.app.state.retraining)
 
 
 def serving_model(active: Annotated[ActiveModel, Depends(get_active)]) -> LoadedModel:

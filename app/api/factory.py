@@ -20,6 +20,7 @@ from app.api.middleware import BodyLimit, RequestMetrics
 from app.config import Settings
 from app.domain.errors import ServiceError, Unavailable
 from app.observability import metrics
+from app.service.retraining import Retraining
 from app.service.runner import JobRunner
 from app.service.serving import ActiveModel
 from app.storage import Storage, open_storage
@@ -93,6 +94,9 @@ def create_app(
         app.state.storage = storage
         app.state.active = active
         app.state.runner = runner
+        app.state.retraining = Retraining(
+            storage.store, storage.jobs, runner, active, settings.retrain_wait_seconds
+        )
         app.state.page = PageAssets(settings.default_level)
         watcher = asyncio.create_task(
             _follow_pointer(active, storage, settings.poll_interval, storage_ready)

@@ -15,9 +15,10 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 from pydantic import ValidationError
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from app.api.predict import answer as answer
+from app.api.replay import read_body, replay
 from app.api.schemas import House
 from app.domain.rules import level_allowed
 from app.observability import metrics
@@ -54,7 +55,7 @@ class FastPredict:
         if not (json_body and small):
             await self.app(scope, receive, send)
             return
-        body, messages = await _read(receive)
+        body = await read_body(receive) or b""
         level = _level(scope["query_string"], state.settings.default_level)
         current = state.active.current
         house = None
@@ -64,7 +65,7 @@ class FastPredict:
             except ValidationError:
                 house = None
         if house is None or current is None or level is None:
-            await self.app(scope, _replay(messages, receive), send)
+            await self.app(scope, replay(body, receive), send)
             return
         payload = orjson.dumps(answer(current, house, level))
         await send(
@@ -80,25 +81,6 @@ class FastPredict:
         )
         await send({"type": "http.response.body", "body": payload})
         metrics.TALLY.request("POST", "/predict", "200", time.perf_counter() - start)
-
-
-async def _read(receive: Receive) -> tuple[bytes, list[Message]]:
-    messages = []
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            break
-    return b"".join(m.get("body", b"") for m in messages), messages
-
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    pending = list(messages)
-
-    async def replay() -> Message:
-        return pending.pop(0) if pending else await receive()
-
-    return replay
 
 
 def _level(query: bytes, default: float) -> float | None:

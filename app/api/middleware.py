@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.replay import read_body, replay
 from app.observability import metrics
 
 
@@ -57,30 +58,11 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         # A streamed (chunked) body is read here, up to the limit, then replayed to the app.
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await _send_json(send, 413, self._message())
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        body = await read_body(receive, self.max_bytes)
+        if body is None:
+            await _send_json(send, 413, self._message())
+            return
+        await self.app(scope, replay(body, receive), send)
 
 
 class RequestMetrics:

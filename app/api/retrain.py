@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -11,16 +9,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.bodies import content_type, parse_rows
-from app.api.deps import Authorized, get_active, get_jobs, get_runner, get_settings, get_store
+from app.api.deps import Authorized, get_jobs, get_retraining, get_settings
 from app.api.openapi import unprocessable
 from app.api.schemas import Job, RetrainRequest
 from app.config import Settings
 from app.domain import listings
 from app.domain.errors import BadInput
-from app.service.jobs import TERMINAL
-from app.service.runner import JobRunner
-from app.service.serving import ActiveModel
-from app.storage import JobStore, ListingStore
+from app.service.retraining import Retraining
+from app.storage import JobStore
+from app.storage.naming import TERMINAL
 
 router = APIRouter(tags=["retrain"])
 
@@ -65,10 +62,7 @@ _BODY: dict[str, Any] = {
 async def retrain(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
-    store: Annotated[ListingStore, Depends(get_store)],
-    jobs: Annotated[JobStore, Depends(get_jobs)],
-    runner: Annotated[JobRunner, Depends(get_runner)],
-    active: Annotated[ActiveModel, Depends(get_active)],
+    retraining: Annotated[Retraining, Depends(get_retraining)],
     wait: Annotated[bool, Query(description="Answer when the fit has finished.")] = False,
     mode: Annotated[
         Literal["append", "replace"] | None, Query(description="CSV bodies only.")
@@ -79,9 +73,9 @@ async def retrain(
     body = await request.body()
     if kind == "text/csv":
         frame = await run_in_threadpool(listings.read_table, body, max_rows=settings.max_csv_rows)
-        chosen_mode, chosen_force = mode or "append", bool(force)
-        # Stored as sent: other columns and formatting kept, and no re-serialising.
-        accepted = await run_in_threadpool(store.add_bytes, body, len(frame), chosen_mode)
+        job = await run_in_threadpool(
+            retraining.submit_csv, body, len(frame), mode or "append", bool(force)
+        )
     else:
         if mode is not None or force is not None:
             raise BadInput("with a JSON body, send mode and force as fields of the body")
@@ -89,22 +83,9 @@ async def retrain(
         frame = listings.from_records(row.model_dump(exclude_none=True) for row in parsed.listings)
         if "sold_at" in frame.columns:
             frame["sold_at"] = frame["sold_at"].map(_iso, na_action="ignore")
-        chosen_mode, chosen_force = parsed.mode, parsed.force
-        accepted = await run_in_threadpool(store.add, frame, chosen_mode)
-    job = await run_in_threadpool(
-        jobs.create,
-        mode=chosen_mode,
-        force=chosen_force,
-        rows_received=accepted.rows,
-        duplicate=accepted.duplicate,
-        set=accepted.set_id,
-        batch=accepted.batch,
-    )
-    runner.wake()
+        job = await run_in_threadpool(retraining.submit_rows, frame, parsed.mode, parsed.force)
     if wait:
-        job = await _wait(jobs, job["job_id"], settings.retrain_wait_seconds)
-        # So that this worker's next answer already comes from the version the job activated.
-        await run_in_threadpool(active.refresh)
+        job = await retraining.finished(job["job_id"])
     status = 200 if job["status"] in TERMINAL else 202
     return Response(
         orjson.dumps(job),
@@ -116,15 +97,6 @@ async def retrain(
 
 def _iso(value: Any) -> str:
     return str(value.isoformat())
-
-
-async def _wait(jobs: JobStore, job_id: str, seconds: float) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        job = await run_in_threadpool(jobs.get, job_id)
-        if job["status"] in TERMINAL or time.monotonic() > deadline:
-            return job
-        await asyncio.sleep(0.05)
 
 
 @router.get(

@@ -17,7 +17,8 @@ from app.domain.arrays import FloatArray
 from app.domain.errors import ServiceError
 from app.domain.fitting import fit_stream, fit_table, select_window
 from app.domain.listings import SaleDates, read_chunks, read_table
-from app.storage import ListingStore, Mode, Storage, open_storage
+from app.service.training import fit_stored, save_version
+from app.storage import ListingStore, Mode, Snapshot, Storage, open_storage
 
 STREAM_CHUNK_ROWS = 1_000_000
 
@@ -140,10 +141,13 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
             )
             accepted = store.add_file(args.data, rows, mode)
             if accepted.duplicate and args.append:
-                dates = SaleDates()
-                chunks = _stored_chunks(store, dates)
-                model, card = fit_stream(
-                    chunks, folds=settings.cv_folds, source=str(args.data), dates=dates
+                # Appended but already stored: the store, not the sum, is the training set.
+                model, card, _ = fit_stored(
+                    store,
+                    _snapshot(store),
+                    folds=settings.cv_folds,
+                    window_days=None,
+                    source=str(args.data),
                 )
             training = None
         else:
@@ -160,12 +164,8 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
                     model, card = fit_table(
                         training, folds=settings.cv_folds, source=source, window_days=window
                     )
-        snapshot = store.snapshot()
-        assert snapshot is not None
-        card["training"].update({"set": snapshot.set_id, "batches": list(snapshot.batches)})
-        version = registry.save(model, card)
-        if not args.no_activate:
-            registry.activate(version, by="python -m app.train")
+        by = None if args.no_activate else "python -m app.train"
+        version = save_version(registry, model, card, _snapshot(store), activate_by=by)
     card = registry.card(version)
     if args.report:
         assert training is not None  # a report takes the in-memory fit
@@ -184,6 +184,12 @@ def _training_set(store: ListingStore, frame: pd.DataFrame | None, *, append: bo
         assert frame is not None
         return frame
     return stored if frame is None else pd.concat([stored, frame], ignore_index=True)
+
+
+def _snapshot(store: ListingStore) -> Snapshot:
+    snapshot = store.snapshot()
+    assert snapshot is not None  # a file was just stored, or the store was read
+    return snapshot
 
 
 def _streams(args: argparse.Namespace, window: int | None) -> bool:

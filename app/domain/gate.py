@@ -74,9 +74,7 @@ def judge_chunks(
         held_rows.append(chunk[mask])
         start += len(chunk)
     weights, intercept = kept.solve()
-    challenger = PriceModel(
-        None, (float(weights[0]), float(weights[1]), float(weights[2])), intercept
-    )
+    challenger = PriceModel.from_weights(weights, intercept)
     rows = np.concatenate(held_rows)
     X, y = rows[:, :3], rows[:, 3]
     challenger_mae = float(np.mean(np.abs(challenger.predict(X) - y)))

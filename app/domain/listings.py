@@ -293,25 +293,36 @@ def read_chunks(
     file's size. A bad row raises BadInput naming its line, as `read_csv` does. `dates`, when
     given, gathers the first and last sale date.
     """
-    wanted = {*required_columns(True), SOLD_AT}
     with _csv_errors(), _open(path) as handle:
         header = [str(c).strip() for c in pd.read_csv(handle, nrows=0).columns]
     _require(header, required_columns(True))
     first_line, rows = 2, 0
     with _csv_errors(), _open(path) as handle:
-        reader = pd.read_csv(
-            handle,
-            usecols=lambda c: str(c).strip() in wanted,
-            skipinitialspace=True,
-            chunksize=chunk_rows,
-        )
-        for frame in reader:
+        for frame in training_frames(handle, chunk_rows):
             values = check_frame(frame, with_price=True, first_line=first_line, dates=dates)
             first_line += len(frame)
             rows += len(frame)
             yield values
     if rows == 0:
         raise BadInput("the CSV has a header but no rows")
+
+
+def training_frames(source: Any, chunk_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+    """The training columns of a CSV (and sold_at, as text), a chunk at a time, unchecked.
+
+    Column names come back stripped of surrounding spaces; other columns are not parsed at all.
+    """
+    wanted = {*required_columns(True), SOLD_AT}
+    reader = pd.read_csv(
+        source,
+        usecols=lambda c: str(c).strip() in wanted,
+        skipinitialspace=True,
+        chunksize=chunk_rows,
+        dtype={SOLD_AT: str},
+    )
+    for frame in reader:
+        frame.columns = [str(c).strip() for c in frame.columns]
+        yield frame
 
 
 def fingerprint_chunks(chunks: Iterable[FloatArray]) -> str:

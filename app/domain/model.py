@@ -60,11 +60,21 @@ class PriceModel:
         self.__dict__.update(state, _warnings={}, estimator=None)
 
     @classmethod
+    def from_weights(
+        cls,
+        weights: Any,
+        intercept: float,
+        *,
+        estimator: LinearRegression | None = None,
+        ranges: dict[str, tuple[float, float]] | None = None,
+    ) -> PriceModel:
+        """A model from its three weights (any sequence or array) and intercept, as floats."""
+        w0, w1, w2 = (float(v) for v in np.asarray(weights, dtype=np.float64))
+        return cls(estimator, (w0, w1, w2), float(intercept), ranges or {})
+
+    @classmethod
     def from_estimator(cls, estimator: LinearRegression) -> PriceModel:
-        w = [float(v) for v in np.asarray(estimator.coef_, dtype=np.float64)]
-        return cls(
-            estimator=estimator, weights=(w[0], w[1], w[2]), intercept=float(estimator.intercept_)
-        )
+        return cls.from_weights(estimator.coef_, estimator.intercept_, estimator=estimator)
 
     def predict(self, X: FloatArray) -> FloatArray:
         """Vectorised estimates for an (n, 3) array of beds, baths, sqft."""

@@ -130,10 +130,9 @@ def fit_chunks(chunks: list[FloatArray], folds: int = 5, seed: int = 0) -> Strea
         start = stop
     del chunk, ids
     names = (*FEATURES, TARGET)
-    model = PriceModel(
-        estimator=None,
-        weights=(float(weights[0]), float(weights[1]), float(weights[2])),
-        intercept=intercept,
+    model = PriceModel.from_weights(
+        weights,
+        intercept,
         ranges={name: (float(lows[i]), float(highs[i])) for i, name in enumerate(names)},
     )
     model = replace(model, calibration=calibrate(y, predicted))

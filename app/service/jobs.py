@@ -15,10 +15,8 @@ from typing import Any
 
 from app.config import Settings
 from app.domain.errors import NotFound, ServiceError
-from app.domain.fitting import fit_stream, fit_table, select_window
-from app.domain.gate import judge, judge_chunks
-from app.domain.listings import SaleDates, features, target
 from app.service.runner import JobRunner, settings_env
+from app.service.training import fit_stored, save_version
 from app.storage import CorruptVersion, Storage, open_storage
 from app.storage.naming import TERMINAL, now_text
 
@@ -51,33 +49,21 @@ def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[s
             champion = registry.load(champion_version).model if champion_version else None
         except (CorruptVersion, NotFound):
             champion = None  # a damaged active version is no yardstick
-        tolerance = settings.promotion_tolerance
-        if settings.training_window_days is None:
-            # Only the four columns, and the fit from sufficient statistics: a training set
-            # grown by appends to millions of sales fits in a few hundred megabytes.
-            dates = SaleDates()
-            chunks = list(store.chunks(snapshot, dates=dates))
-            verdict = judge_chunks(chunks, champion, tolerance)
-            model, card = fit_stream(
-                chunks, folds=settings.cv_folds, source="listing store", dates=dates
-            )
-        else:
-            frame = store.read(snapshot)
-            window = settings.training_window_days
-            model, card = fit_table(
-                frame, folds=settings.cv_folds, source="listing store", window_days=window
-            )
-            # The gate judges on the rows the new version was fitted on: the window's.
-            in_window, _ = select_window(frame, window)
-            verdict = judge(features(in_window), target(in_window), champion, tolerance)
-        card["training"].update({"set": snapshot.set_id, "batches": list(snapshot.batches)})
-        version = registry.save(model, card)
+        model, card, verdict = fit_stored(
+            store,
+            snapshot,
+            folds=settings.cv_folds,
+            window_days=settings.training_window_days,
+            source="listing store",
+            champion=champion,
+            tolerance=settings.promotion_tolerance,
+        )
         promoted = verdict.promote or bool(job.get("force"))
         reason = verdict.reason
         if job.get("force") and not verdict.promote:
             reason = f"forced (the gate said: {verdict.reason})"
-        if promoted:
-            registry.activate(version, by=f"retrain job {job['job_id']}")
+        by = f"retrain job {job['job_id']}" if promoted else None
+        version = save_version(registry, model, card, snapshot, activate_by=by)
         return jobs.update(
             job,
             status="succeeded",

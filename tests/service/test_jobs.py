@@ -218,7 +218,7 @@ def test_a_fit_that_fails_by_a_bug_is_logged_with_its_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("app.service.jobs.fit_stream", broken)
+    monkeypatch.setattr("app.service.training.fit_stream", broken)
     job = jobs.create(mode="append", force=False)
     run_pending(settings, storage)
     assert jobs.get(job["job_id"])["reason"] == "ZeroDivisionError: a bug"

@@ -16,7 +16,7 @@ import psycopg
 
 from app.domain.arrays import FloatArray
 from app.domain.errors import NotFound
-from app.domain.listings import SOLD_AT, SaleDates, required_columns
+from app.domain.listings import SOLD_AT, SaleDates, required_columns, training_frames
 from app.storage.interface import Accepted, Mode, Snapshot
 from app.storage.naming import (
     BATCH_PATTERN,
@@ -64,7 +64,7 @@ class PostgresStore:
         return self._add(hashlib.sha256(payload).hexdigest(), len(frame), mode, [frame])
 
     def add_bytes(self, payload: bytes, rows: int, mode: Mode) -> Accepted:
-        frames = _csv_frames(io.BytesIO(payload))
+        frames = training_frames(io.BytesIO(payload))
         return self._add(hashlib.sha256(payload).hexdigest(), rows, mode, frames)
 
     def add_file(self, path: Path, rows: int, mode: Mode) -> Accepted:
@@ -73,7 +73,7 @@ class PostgresStore:
             while block := source.read(1 << 20):
                 digest.update(block)
         with open(path, "rb") as source:
-            return self._add(digest.hexdigest(), rows, mode, _csv_frames(source))
+            return self._add(digest.hexdigest(), rows, mode, training_frames(source))
 
     @_guarded
     def _add(
@@ -134,7 +134,7 @@ class PostgresStore:
         """Store a file of another deployment as the next upload of the set it belongs to."""
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         with open(path, "rb") as source:
-            return self._add(digest, 0, "append", _csv_frames(source), set_id=set_id)
+            return self._add(digest, 0, "append", training_frames(source), set_id=set_id)
 
     @_guarded
     def uploads(self) -> list[tuple[str, str]]:
@@ -231,18 +231,3 @@ class PostgresStore:
         if any(dates is not None for _, dates in per_chunk):
             frame[SOLD_AT] = [d for rows, dates in per_chunk for d in (dates or [None] * rows)]
         return frame
-
-
-def _csv_frames(source: Any, chunk_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
-    """The required columns (and sold_at) of a checked CSV, a chunk at a time."""
-    wanted = {*required_columns(True), SOLD_AT}
-    reader = pd.read_csv(
-        source,
-        usecols=lambda c: str(c).strip() in wanted,
-        skipinitialspace=True,
-        chunksize=chunk_rows,
-        dtype={SOLD_AT: str},
-    )
-    for frame in reader:
-        frame.columns = [str(c).strip() for c in frame.columns]
-        yield frame
