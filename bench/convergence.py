@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import ROOT, Row, print_table
+from bench.harness import ROOT, Row, Served, print_table
 from bench.storage import KEY, engine_env
 
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
@@ -66,8 +66,6 @@ def converged_after(urls: list[str], version: str, start: float, limit: float = 
 
 
 def measure(activations: int, row: Row, work: Path) -> None:
-    from bench.run import Served
-
     for engine in ("files", "postgres"):
         with engine_env(engine, work) as env:
             env = {**env, "HOUSE_PRICE_WORKERS": "2"}

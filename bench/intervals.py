@@ -18,7 +18,7 @@ import numpy as np
 from app.domain.arrays import FloatArray
 from app.domain.evaluation import RangeCheck, check_ranges
 from app.domain.listings import features, read_table, target
-from bench.common import SACRAMENTO
+from bench.harness import SACRAMENTO
 
 Data = tuple[FloatArray, FloatArray]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import ROOT, Row, print_table
+from bench.harness import ROOT, Row, Served, print_table
 from bench.storage import engine_env
 
 SAVE = (
@@ -43,8 +43,6 @@ def timed(client: httpx.Client, url: str, count: int) -> list[float]:
 
 
 def measure(versions: int, row: Row, work: Path) -> None:
-    from bench.run import Served
-
     for engine in ("files", "postgres"):
         with engine_env(engine, work) as env:
             full = {**os.environ, **env}

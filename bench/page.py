@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from app.web.assets import PageAssets
-from bench.common import SACRAMENTO, Row, print_table, start_server
+from bench.harness import SACRAMENTO, Row, print_table, start_server
 
 FLAGS = [
     "--headless",

@@ -16,7 +16,7 @@ import time
 
 import httpx
 
-from bench.common import ROOT, SACRAMENTO, percentile, start_server, synthetic_listings
+from bench.harness import ROOT, SACRAMENTO, percentile, start_server, synthetic_listings
 
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
 

@@ -25,11 +25,7 @@
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
-import re
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -43,125 +39,30 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from bench.common import ROOT, SACRAMENTO, free_port, synthetic_listings
+from bench.convergence import measure as measure_convergence
+from bench.harness import (
+    BODY,
+    CORES,
+    PIN,
+    ROOT,
+    SACRAMENTO,
+    Served,
+    command_seconds,
+    ensure_wrk,
+    measure_wrk,
+    peak_memory_of,
+    post_timed,
+    synthetic_listings,
+    write_csv,
+)
+from bench.intervals import report
+from bench.models_page import measure as measure_models
+from bench.page import measure as measure_page
+from bench.retrain_latency import measure
+from bench.sale_dates import measure as measure_dates
+from bench.storage import measure as measure_storage
 
-BODY = b'{"beds": 3, "baths": 2, "sqft": 1500}'
 MLFLOW_BODY = b'{"dataframe_split": {"columns": ["beds", "baths", "sqft"], "data": [[3, 2, 1500]]}}'
-CORES = os.cpu_count() or 1
-PIN = shutil.which("taskset") is not None and CORES >= 2
-
-
-def pinned(core: int, command: list[str]) -> list[str]:
-    return ["taskset", "-c", str(core), *command] if PIN else command
-
-
-def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    print("installing wrk (Debian package)", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    apt = ["apt-get", "install", "-y", "-q", "wrk"]
-    if os.geteuid() != 0:
-        apt = ["sudo", *apt]
-    if subprocess.run(apt, env=env, capture_output=True).returncode != 0:
-        subprocess.run([*apt[:-4], "update", "-q"], env=env, capture_output=True)
-        subprocess.run(apt, env=env, check=True, capture_output=True)
-    found = shutil.which("wrk")
-    assert found, "wrk could not be installed"
-    return found
-
-
-class Served:
-    """A server process started on a free port, pinned to core 0, stopped on exit."""
-
-    def __init__(self, command: list[str], env: dict[str, str], ready_path: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        full = [c.replace("{port}", str(self.port)) for c in command]
-        self.started = time.monotonic()
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
-        self.process = subprocess.Popen(
-            pinned(0, full),
-            cwd=ROOT,
-            env={**os.environ, **env, "HOUSE_PRICE_PORT": str(self.port)},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.ready_after = self._wait(ready_path)
-
-    def _wait(self, path: str) -> float:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.log.seek(0)
-                output = self.log.read().decode(errors="replace")[-3000:]
-                raise RuntimeError(f"server exited: {self.process.args!r}\n{output}")
-            try:
-                if httpx.get(self.url + path, timeout=1).status_code == 200:
-                    return time.monotonic() - self.started
-            except httpx.TransportError:
-                pass
-            time.sleep(0.01)
-        raise TimeoutError(self.process.args)
-
-    def __enter__(self) -> Served:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.log.close()
-
-
-def wrk_run(wrk: str, url: str, body: bytes, seconds: float, lua_dir: Path) -> dict[str, float]:
-    script = lua_dir / "post.lua"
-    script.write_text(
-        'wrk.method = "POST"\n'
-        f"wrk.body = [==[{body.decode()}]==]\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-    )
-    command = pinned(
-        1, [wrk, "-t1", "-c16", f"-d{int(seconds)}s", "--latency", "-s", str(script), url]
-    )
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    assert errors is None, f"wrk saw errors from {url}: {out}"
-
-    def latency(label: str) -> float:
-        value, unit = re.search(rf"\s{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    return {"rps": rps, "p50": latency("50%"), "p99": latency("99%")}
-
-
-def measure_wrk(
-    wrk: str, url: str, body: bytes, args: argparse.Namespace, work: Path
-) -> dict[str, float]:
-    """A 2-second warm-up, then the median of `args.runs` runs of `args.seconds` each."""
-    wrk_run(wrk, url, body, 2, work)
-    results = [wrk_run(wrk, url, body, args.seconds, work) for _ in range(args.runs)]
-    return {k: statistics.median(r[k] for r in results) for k in results[0]}
-
-
-def post_timed(url: str, path: str, body: bytes, content_type: str) -> float:
-    """Seconds from sending a prepared body to having read the whole answer."""
-    host, port = url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=600)
-    connection.connect()
-    start = time.perf_counter()
-    connection.request("POST", path, body=body, headers={"Content-Type": content_type})
-    response = connection.getresponse()
-    response.read()
-    elapsed = time.perf_counter() - start
-    connection.close()
-    assert response.status == 200, response.status
-    return elapsed
 
 
 def mlflow_server(work: Path, venv: Path | None) -> tuple[list[str], dict[str, str]] | None:
@@ -213,44 +114,6 @@ def mlflow_server(work: Path, venv: Path | None) -> tuple[list[str], dict[str, s
         "-w",
         "1",
     ], path
-
-
-_MEASURE = (
-    "import resource, subprocess, sys, time; t = time.perf_counter(); "
-    "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-)
-
-
-def peak_memory_of(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak resident MB of a command.
-
-    Measured by a fresh intermediate process whose only child is the command, so the peak is
-    that command's alone (a process's RUSAGE_CHILDREN is the largest child it ever waited for).
-    """
-    out = subprocess.run(
-        [sys.executable, "-c", _MEASURE, *command],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    return float(out[0]), float(out[1]) / 1024
-
-
-def command_seconds(command: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
-    return time.perf_counter() - start
-
-
-def write_csv(path: Path, rows: int) -> None:
-    chunk = 1_000_000
-    with open(path, "w") as handle:
-        for i, start in enumerate(range(0, rows, chunk)):
-            part = synthetic_listings(min(chunk, rows - start), seed=i)
-            part.to_csv(handle, index=False, header=i == 0)
 
 
 def main() -> None:
@@ -396,8 +259,6 @@ def main() -> None:
                 path.unlink()
 
         print("predict latency during a 1,000,000-row retrain", flush=True)
-        from bench.retrain_latency import measure
-
         idle, upload, fit = measure(env, rows=1_000_000, seconds=args.seconds)
         for name, values in (("no retrain", idle), ("upload", upload), ("fit", fit)):
             row(
@@ -408,8 +269,6 @@ def main() -> None:
 
         if not args.skip_storage:
             print("storage: files and PostgreSQL", flush=True)
-            from bench.storage import measure as measure_storage
-
             storage_args = argparse.Namespace(
                 upload_rows=1_000_000,
                 fit_rows=args.storage_fit_rows,
@@ -418,24 +277,16 @@ def main() -> None:
             )
             measure_storage(storage_args, row, wrk, work)
             print("GET /models with 10,000 versions", flush=True)
-            from bench.models_page import measure as measure_models
-
             measure_models(10_000, row, work)
             print("convergence of six workers", flush=True)
-            from bench.convergence import measure as measure_convergence
-
             measure_convergence(20, row, work)
             print("sale-date range of a training set", flush=True)
-            from bench.sale_dates import measure as measure_dates
-
             dates_work = work / "dates"
             dates_work.mkdir()
             measure_dates(row, dates_work)
 
         if not args.skip_page:
             print("the page at / in headless Chromium", flush=True)
-            from bench.page import measure as measure_page
-
             page_work = work / "page"
             page_work.mkdir()
             measure_page(row, page_work)
@@ -447,8 +298,6 @@ def main() -> None:
     for name, figure, note in table:
         print(f"{name:<{width}}  {figure}  {note}")
     if not args.skip_intervals:
-        from bench.intervals import report
-
         print("\nprice ranges (bench/intervals.py)")
         print(report())
 

@@ -20,7 +20,7 @@ import pandas as pd
 from app.config import Settings
 from app.domain.listings import SaleDates
 from app.storage import open_storage
-from bench.common import Row, print_table, synthetic_listings
+from bench.harness import Row, print_table, synthetic_listings
 from bench.storage import engine_env
 
 

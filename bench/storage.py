@@ -29,7 +29,18 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from bench.common import ROOT, Row, print_table, synthetic_listings
+from bench.harness import (
+    BODY,
+    ROOT,
+    Row,
+    Served,
+    ensure_wrk,
+    measure_wrk,
+    peak_memory_of,
+    print_table,
+    synthetic_listings,
+    write_csv,
+)
 
 DATABASE = os.environ.get(
     "HOUSE_PRICE_BENCH_DATABASE_URL",
@@ -108,8 +119,6 @@ def upload_seconds(url: str, body: bytes) -> float:
 
 def fit_job(env: dict[str, str], path: Path, rows: int) -> tuple[float, float]:
     """Store `path` as the training set, queue a job, and time `python -m app.jobs` running it."""
-    from bench.run import peak_memory_of
-
     full = {**os.environ, **env}
     setup = (
         "import sys\nfrom pathlib import Path\nfrom app.config import Settings\n"
@@ -125,8 +134,6 @@ def fit_job(env: dict[str, str], path: Path, rows: int) -> tuple[float, float]:
 
 
 def measure(args: argparse.Namespace, row: Row, wrk: str | None, work: Path) -> None:
-    from bench.run import BODY, Served, measure_wrk, write_csv
-
     bodies = [csv_body(args.upload_rows, seed=100 + i) for i in range(3)]
     big = work / "storage-fit.csv"
     if args.fit_rows:
@@ -178,8 +185,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="wrk runs per figure (median)")
     parser.add_argument("--skip-wrk", action="store_true", help="leave out /predict")
     args = parser.parse_args()
-    from bench.run import ensure_wrk
-
     wrk = None if args.skip_wrk else ensure_wrk()
     print_table(lambda row, work: measure(args, row, wrk, work), "house-price-bench-")
 
