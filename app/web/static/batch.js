@@ -3,7 +3,7 @@
 
 import { call, messages } from "./api.js";
 import { readCsv } from "./csv.js";
-import { $, fillList } from "./dom.js";
+import { $, el, fillList } from "./dom.js";
 import { chosenLevel } from "./estimate.js";
 import { money, plural } from "./format.js";
 
@@ -47,26 +47,13 @@ async function check(file) {
 }
 
 function preview({ header, rows, count }) {
-  const head = document.createElement("tr");
-  for (const name of header) {
-    const th = document.createElement("th");
-    th.scope = "col";
-    th.textContent = name;
-    head.append(th);
-  }
+  const head = el("tr", {}, ...header.map((name) => el("th", { scope: "col", textContent: name })));
   $("preview").tHead.replaceChildren(head);
-  $("preview").tBodies[0].replaceChildren(...rows.map((cells) => {
-    const tr = document.createElement("tr");
-    cells.forEach((cell, i) => {
-      const td = document.createElement("td");
-      const value = Number(cell);
-      const asMoney = MONEY.has(header[i]) && cell !== "" && Number.isFinite(value);
-      td.textContent = asMoney ? money(value) : cell;
-      if (asMoney) td.className = "num";
-      tr.append(td);
-    });
-    return tr;
-  }));
+  $("preview").tBodies[0].replaceChildren(...rows.map((cells) => el("tr", {}, ...cells.map((cell, i) => {
+    const value = Number(cell);
+    const asMoney = MONEY.has(header[i]) && cell !== "" && Number.isFinite(value);
+    return el("td", { textContent: asMoney ? money(value) : cell, className: asMoney ? "num" : "" });
+  }))));
   $("preview-caption").textContent = count > rows.length
     ? `The first ${rows.length} of ${plural(count, "home")}`
     : `All ${plural(count, "home")}`;

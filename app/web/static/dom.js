@@ -3,13 +3,23 @@
 /** The element with this id. */
 export const $ = (id) => document.getElementById(id);
 
+/**
+ * A new element: `props` are set as properties (textContent, className, scope, type…), except
+ * `attrs` (set as attributes) and `data` (set on its dataset); `children` are appended.
+ */
+export function el(tag, props = {}, ...children) {
+  const { attrs = {}, data = {}, ...rest } = props;
+  if (rest.className === "") delete rest.className; // no empty class attribute
+  const node = Object.assign(document.createElement(tag), rest);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  Object.assign(node.dataset, data);
+  node.append(...children);
+  return node;
+}
+
 /** Make the list `id` hold one item per text, shown when there is any. */
 export function fillList(id, texts) {
   const list = $(id);
-  list.replaceChildren(...texts.map((text) => {
-    const item = document.createElement("li");
-    item.textContent = text;
-    return item;
-  }));
+  list.replaceChildren(...texts.map((text) => el("li", { textContent: text })));
   list.hidden = texts.length === 0;
 }

@@ -2,7 +2,7 @@
 
 import { call, fieldOf, messages } from "./api.js";
 import { drawCurve, hideCurve } from "./curve.js";
-import { $, fillList } from "./dom.js";
+import { $, el, fillList } from "./dom.js";
 import { money, number, percent, signedMoney } from "./format.js";
 
 const FIELDS = ["beds", "baths", "sqft"];
@@ -184,21 +184,15 @@ function showParts(parts, price, body) {
 }
 
 function row(label, amount, drawBar) {
-  const tr = document.createElement("tr");
-  const th = document.createElement("th");
-  th.scope = "row";
-  th.textContent = label;
-  const cell = document.createElement("td");
-  cell.className = "bar-cell";
-  const bar = document.createElement("span");
-  bar.setAttribute("aria-hidden", "true");
+  const bar = el("span", { attrs: { "aria-hidden": "true" } });
   drawBar(bar);
-  cell.append(bar);
-  const value = document.createElement("td");
-  value.className = "num";
-  value.textContent = amount;
-  tr.append(th, cell, value);
-  return tr;
+  return el(
+    "tr",
+    {},
+    el("th", { scope: "row", textContent: label }),
+    el("td", { className: "bar-cell" }, bar),
+    el("td", { className: "num", textContent: amount }),
+  );
 }
 
 /** Fill the form from the address bar; estimate when it names a home. */

@@ -3,7 +3,10 @@
 import { startBatch } from "./batch.js";
 import { startCurve } from "./curve.js";
 import { estimate, setCard, startEstimate } from "./estimate.js";
-import { loadCard, loadVersions, startModel } from "./model.js";
+import { loadCard } from "./card.js";
+import { startKey } from "./key.js";
+import { startRetrain } from "./retrain.js";
+import { loadVersions, startVersions } from "./versions.js";
 
 /** After a retrain or a rollback: the new card and versions, and the shown home estimated again. */
 async function refresh(active) {
@@ -13,7 +16,9 @@ async function refresh(active) {
   if (!document.getElementById("answer").hidden) await estimate(false);
 }
 
-startModel(refresh);
+startKey();
+startVersions(refresh);
+startRetrain(refresh);
 startBatch();
 startCurve();
 setCard(loadCard());
