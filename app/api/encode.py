@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import orjson
+import pandas as pd
 
 from app.domain.arrays import FloatArray
 from app.domain.model import Explanations
@@ -82,3 +83,14 @@ def csv_lines(lines: list[bytes], found: Explanations, header: bytes) -> bytes:
     added = rows_of(np.column_stack([found.price, found.low, found.high]))
     rows = b"\n".join(map(b",".join, zip(lines, added, warnings, strict=True)))
     return header + b",price,price_low,price_high,warnings\n" + rows + (b"\n" if rows else b"")
+
+
+def csv_frame(frame: pd.DataFrame, found: Explanations) -> bytes:
+    """The CSV answer through pandas: the table as read, with the four columns added."""
+    frame["price"] = found.price
+    frame["price_low"] = found.low
+    frame["price_high"] = found.high
+    frame["warnings"] = [
+        "; ".join(w["message"] for w in found.warnings.get(i, [])) for i in range(len(frame))
+    ]
+    return frame.to_csv(index=False).encode()

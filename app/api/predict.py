@@ -15,9 +15,8 @@ from app.api.schemas import BatchPrediction, House, HouseBatch, Prediction
 from app.config import Settings
 from app.domain import listings
 from app.domain.errors import BadInput
-from app.domain.model import explain_many
 from app.domain.rules import DEFAULT_LEVEL, LEVEL_MAX, LEVEL_MIN
-from app.observability import metrics
+from app.service.estimating import estimate_many, estimate_one
 from app.storage import LoadedModel
 
 router = APIRouter(tags=["predict"])
@@ -72,8 +71,7 @@ async def predict(
 
 def answer(loaded: LoadedModel, house: House, level: float) -> dict[str, Any]:
     """The body of a /predict answer; the fast path (app.api.fastpath) serves the same."""
-    estimate = loaded.model.explain(house.beds, house.baths, house.sqft, level)
-    metrics.TALLY.estimate(loaded.version)
+    estimate = estimate_one(loaded, house.beds, house.baths, house.sqft, level)
     return {
         "price": estimate.price,
         "price_low": estimate.low,
@@ -136,8 +134,7 @@ async def predict_batch(
     X = houses_fast(document)
     if X is None:  # pydantic, for its exact errors (or the rare valid batch the check misses)
         X = listings.features_of(validate(document, HouseBatch).listings)
-    found = explain_many(loaded.model, X, level)
-    metrics.TALLY.estimate(loaded.version, len(X))
+    found = estimate_many(loaded, X, level)
     return Response(
         encode.json_batch(loaded.version, level, found, X[:, 2]),
         media_type="application/json",
@@ -155,19 +152,11 @@ def _predict_csv(body: bytes, loaded: Any, settings: Settings, level: float) -> 
             f"the CSV already has the column(s) {', '.join(taken)}, which the answer adds: "
             "rename or drop them"
         )
-    found = explain_many(loaded.model, X, level)
-    metrics.TALLY.estimate(loaded.version, len(X))
+    found = estimate_many(loaded, X, level)
     plain = encode.split_lines(body, len(frame))
     if plain is not None:
         header, lines = plain
         text = encode.csv_lines(lines, found, header)
-    else:
-        frame["price"] = found.price
-        frame["price_low"] = found.low
-        frame["price_high"] = found.high
-        messages = [
-            "; ".join(w["message"] for w in found.warnings.get(i, [])) for i in range(len(X))
-        ]
-        frame["warnings"] = messages
-        text = frame.to_csv(index=False).encode()
+    else:  # quoted fields or odd line ends: pandas writes the table back
+        text = encode.csv_frame(frame, found)
     return Response(text, media_type="text/csv", headers={"X-Model-Version": loaded.version})
