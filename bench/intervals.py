@@ -3,7 +3,9 @@
 For the served range and a constant-width range: coverage overall and within each third of the
 held-out homes by estimated price, mean width in dollars, and median width over the sale price;
 on the bundled data and on synthetic sales whose noise is known (growing with the price, and
-relatively larger for cheap homes).
+relatively larger for cheap homes). Then how smoothly the width moves with the estimate: the
+largest step between neighbouring homes of a size sweep, against the median step, for the served
+range (quantiles interpolated between band centres) and for one step per band (format 4).
 
 Run: .venv/bin/python -m bench.intervals [--splits 200] [--level 0.9] [--rows 1000]
 """
@@ -12,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
 from app.domain.arrays import FloatArray
-from app.domain.evaluation import RangeCheck, check_ranges
+from app.domain.calibration import calibrate
+from app.domain.evaluation import RangeCheck, check_ranges, width_steps
+from app.domain.least_squares import fit, out_of_fold
 from app.domain.listings import features, read_table, target
 from bench.harness import SACRAMENTO
 
@@ -72,6 +77,25 @@ def report(splits: int = 200, level: float = 0.90, rows: int = 1000) -> str:
         served = check_ranges(X, y, level=level, splits=splits)
         lines.append(row("served", served, constant))
         lines.append(row("constant width", constant, None))
+    lines += [
+        "",
+        f"width steps at level {level:.0%}: sizes 500 to 5,000 sq ft in 10 sq ft steps, every beds "
+        "and baths pair seen, a fit on all sales",
+        f"  {'range':<24}{'largest step / median':>22}{'(low end above $0)':>20}"
+        f"{'narrowing steps':>18}",
+    ]
+    for name, (X, y) in data_sets(rows).items():
+        calibration = calibrate(y, out_of_fold(X, y))
+        interpolated = replace(fit(X, y), calibration=calibration)
+        banded = replace(interpolated, calibration=replace(calibration, band_centres=()))
+        lines.append(f"{name}")
+        for label, model in (("served (interpolated)", interpolated), ("a step per band", banded)):
+            found = width_steps(model, X, level=level)
+            lines.append(
+                f"  {label:<24}{found.largest_over_median:>21.2f}x"
+                f"{found.largest_unclamped_over_median:>19.2f}x"
+                f"{found.narrowing:>11,} of {found.steps:,}"
+            )
     return "\n".join(lines)
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-if TYPE_CHECKING:
-    pass
 from app.domain.arrays import FloatArray
 from app.domain.rules import DEFAULT_LEVEL
 
@@ -32,6 +30,10 @@ class LevelBounds:
     short: bool  # even all residuals are too few for this level
     low_array: FloatArray
     high_array: FloatArray
+    # At each band's centre: the middle of its quantiles, and half their spread, raised where
+    # needed so that the range never narrows while the estimate rises (`Calibration._halves`).
+    mid: FloatArray
+    half: FloatArray
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,13 @@ class Calibration:
     residuals, α = 1 − L. So the range holds about L of the sales within each band of price,
     not only overall, and a $900k house gets a wider range in dollars than a $90k condo. A band
     with too few residuals for a level takes the quantiles of all residuals instead, and says so.
+
+    Between the bands' centres (the median estimate of each) the quantiles are interpolated
+    linearly in the estimate, and held beyond the first and last centre, so a range moves
+    continuously with the estimate instead of jumping at a band's edge. Where a dearer band's
+    spread is narrower, it is raised just enough that the rising scale keeps the range from
+    narrowing while the estimate rises (`_halves`). Artifacts without centres (format 4 and
+    earlier) keep the range of their band.
     """
 
     scale_intercept: float
@@ -58,6 +67,7 @@ class Calibration:
     band_edges: tuple[float, ...] = ()  # band k + 1 starts at estimate band_edges[k]
     band_sizes: tuple[int, ...] = ()
     band_quantiles: tuple[tuple[float, ...], ...] = ()  # each band's, on the same grid
+    band_centres: tuple[float, ...] = ()  # each band's median estimate (format 5 on)
     _bounds: dict[float, LevelBounds] = field(default_factory=dict, compare=False, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -65,7 +75,7 @@ class Calibration:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Artifacts of format 3 have no bands: one band, all residuals.
-        defaults = {"band_edges": (), "band_sizes": (), "band_quantiles": ()}
+        defaults = {"band_edges": (), "band_sizes": (), "band_quantiles": (), "band_centres": ()}
         self.__dict__.update({**defaults, **state}, _bounds={})
 
     def scale(self, estimate: Any) -> Any:
@@ -84,6 +94,33 @@ class Calibration:
     def bands(self, estimates: FloatArray) -> npt.NDArray[np.intp]:
         return np.searchsorted(self.band_edges, estimates, side="right")
 
+    @property
+    def smooth(self) -> bool:
+        """Whether the quantiles are interpolated between band centres (else: a step per band)."""
+        return len(self.band_centres) > 1 and len(self.band_centres) == len(self.band_sizes)
+
+    def quantiles_one(self, estimate: float, level: float) -> tuple[float, float]:
+        """The low and high normalised quantiles of the range at `level` around one estimate."""
+        bounds = self.bounds(level)
+        if self.smooth:
+            mid = float(np.interp(estimate, self.band_centres, bounds.mid))
+            half = float(np.interp(estimate, self.band_centres, bounds.half))
+            return mid - half, mid + half
+        band = self.band(estimate) if len(bounds.low) > 1 else 0
+        return bounds.low[band], bounds.high[band]
+
+    def quantiles_many(self, estimates: FloatArray, level: float) -> tuple[Any, Any]:
+        """`quantiles_one` for an array of estimates, bit for bit."""
+        bounds = self.bounds(level)
+        if self.smooth:
+            mid = np.interp(estimates, self.band_centres, bounds.mid)
+            half = np.interp(estimates, self.band_centres, bounds.half)
+            return mid - half, mid + half
+        if len(bounds.low) > 1:
+            band = self.bands(estimates)
+            return bounds.low_array[band], bounds.high_array[band]
+        return bounds.low[0], bounds.high[0]
+
     def bounds(self, level: float) -> LevelBounds:
         """The quantiles of a conformal range at `level`, band by band."""
         cached = self._bounds.get(level)
@@ -100,14 +137,45 @@ class Calibration:
             per_band = [fallback]
         low = tuple((b or fallback)[0] for b in per_band)
         high = tuple((b or fallback)[1] for b in per_band)
+        low_array, high_array = np.array(low), np.array(high)
         return LevelBounds(
             low=low,
             high=high,
             pooled=tuple(b is None for b in per_band),
             short=pooled is None,
-            low_array=np.array(low),
-            high_array=np.array(high),
+            low_array=low_array,
+            high_array=high_array,
+            mid=(high_array + low_array) / 2,
+            half=self._halves((high_array - low_array) / 2),
         )
+
+    def _halves(self, half: FloatArray) -> FloatArray:
+        """Half-spreads at the band centres, each raised to the least that keeps the width
+        (half-spread × scale, interpolated linearly between centres) from falling anywhere.
+
+        Between two centres a and b the width is h(ŷ)·s(ŷ). Where the scale is flat (below the
+        price floor, or at its minimum) h may not fall at all. Where it rises with slope β over
+        the whole stretch, the width's slope is least at b, and it is at least 0 there when
+        h_b ≥ h_a · s(b) / (s(b) + β·(b − a)): so a dearer band may have a somewhat narrower
+        normalised spread, as long as the rising scale more than makes up for it.
+        """
+        if not self.smooth:
+            return half
+        raised = half.copy()
+        for k in range(1, len(raised)):
+            a, b = self.band_centres[k - 1], self.band_centres[k]
+            linear = (
+                self.scale_slope > 0
+                and a >= self.price_floor
+                and self.scale_intercept + self.scale_slope * a >= self.scale_min
+            )
+            least = raised[k - 1]
+            if linear:
+                at_b = self.scale_one(b)
+                # A hair above the bound, so that rounding never shows as a narrowing.
+                least = least * at_b / (at_b + self.scale_slope * (b - a)) * (1 + 1e-9)
+            raised[k] = max(raised[k], least)
+        return raised
 
     def describe(self) -> dict[str, Any]:
         at_default = self.bounds(DEFAULT_LEVEL)
@@ -115,9 +183,15 @@ class Calibration:
         return {
             "method": "normalised split-conformal on cross-validated (out-of-fold) "
             f"residuals, calibrated within {max(len(self.band_sizes), 1)} band(s) of the "
-            "estimate (thirds of the "
-            "training homes by out-of-fold estimate); range = estimate + q × scale, "
-            "scale = a + b × max(estimate, lowest training price), q the band's quantiles",
+            "estimate (thirds of the training homes by out-of-fold estimate); range = "
+            "estimate + q × scale, scale = a + b × max(estimate, lowest training price), q the "
+            + (
+                "quantiles interpolated linearly between the bands' centres (median estimates), "
+                "their spread raised where needed so that the range never narrows as the "
+                "estimate rises"
+                if self.smooth
+                else "band's quantiles"
+            ),
             "scale": {
                 "a": self.scale_intercept,
                 "b": self.scale_slope,
@@ -133,6 +207,7 @@ class Calibration:
                 {
                     "estimate_from": edges[k],
                     "estimate_to": edges[k + 1],
+                    **({"estimate_centre": self.band_centres[k]} if self.smooth else {}),
                     "n_residuals": size,
                     "bounds_at_default_level": [at_default.low[k], at_default.high[k]],
                     "calibrated_in_band_at_default_level": not at_default.pooled[k],
@@ -204,15 +279,18 @@ def calibrate(
     count = max(1, min(bands, len(y) // MIN_BAND))
     edges = tuple(float(e) for e in np.quantile(out_of_fold, np.arange(1, count) / count))
     sizes: list[int] = []
+    centres: list[float] = []
     band_quantiles: list[tuple[float, ...]] = []
     if count > 1:
         bounds = [-np.inf, *edges, np.inf]
         for k in range(count):
             # Band k holds estimates in [bounds[k], bounds[k + 1]), as `Calibration.bands`.
-            part = residual[(out_of_fold >= bounds[k]) & (out_of_fold < bounds[k + 1])]
+            inside = (out_of_fold >= bounds[k]) & (out_of_fold < bounds[k + 1])
+            part = residual[inside]
             sizes.append(len(part))
+            centres.append(float(np.median(out_of_fold[inside])))
             band_quantiles.append(tuple(float(v) for v in np.quantile(part, grid)))
-            del part
+            del part, inside
     residual.sort()
     pooled = tuple(float(v) for v in np.quantile(residual, grid))
     return replace(
@@ -221,6 +299,7 @@ def calibrate(
         band_edges=edges,
         band_sizes=tuple(sizes),
         band_quantiles=tuple(band_quantiles),
+        band_centres=tuple(centres),
     )
 
 

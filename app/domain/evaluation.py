@@ -9,6 +9,7 @@ import numpy as np
 from app.domain.arrays import FloatArray
 from app.domain.calibration import calibrate
 from app.domain.least_squares import fit, out_of_fold
+from app.domain.model import PriceModel
 
 
 @dataclass(frozen=True)
@@ -70,4 +71,47 @@ def check_ranges(
         mean_width=float(np.mean(np.concatenate(widths))),
         median_relative_width=float(np.median(np.concatenate(relative))),
         splits=splits,
+    )
+
+
+@dataclass(frozen=True)
+class WidthSteps:
+    """How a range's width moves between neighbouring homes along a sweep of sizes."""
+
+    largest_over_median: float  # the largest step in width, as a multiple of the median step
+    largest_unclamped_over_median: float  # the same, leaving out steps where a low end is $0
+    narrowing: int  # steps where the width falls (beyond rounding) while the estimate rises
+    steps: int
+
+
+def width_steps(
+    model: PriceModel,
+    X: FloatArray,
+    *,
+    level: float = 0.90,
+    sqft: FloatArray | None = None,
+) -> WidthSteps:
+    """Sweep the living area (500 to 5,000 sq ft in 10 sq ft steps unless `sqft` is given) for
+    every pair of beds and baths in X, and measure the steps in the range's width."""
+    sizes = np.arange(500.0, 5000.0 + 10.0, 10.0) if sqft is None else sqft
+    steps: list[FloatArray] = []
+    unclamped: list[FloatArray] = []
+    narrowing = 0
+    for beds, baths in sorted(set(map(tuple, X[:, :2].tolist()))):
+        homes = np.column_stack([np.full_like(sizes, beds), np.full_like(sizes, baths), sizes])
+        estimate = model.predict(homes)
+        low, high = model.interval(estimate, level)
+        width = high - low
+        change = np.diff(width)
+        rising = np.diff(estimate) > 0
+        # A fall of a few units in the last place (rounding, where the width is flat) is none.
+        narrowing += int(np.count_nonzero((change < -1e-9 * width[1:]) & rising))
+        steps.append(np.abs(change))
+        unclamped.append(np.abs(change)[(low[:-1] > 0) & (low[1:] > 0)])
+    every, median = np.concatenate(steps), float(np.median(np.concatenate(steps)))
+    return WidthSteps(
+        float(every.max() / median),
+        float(np.concatenate(unclamped).max() / median),
+        narrowing,
+        len(every),
     )

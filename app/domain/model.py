@@ -17,9 +17,9 @@ from app.domain.rules import FEATURES, TARGET
 ALGORITHM = "ordinary least squares (scikit-learn LinearRegression, with intercept)"
 
 # Bumped whenever the pickled PriceModel changes shape; older artifacts are refused, not guessed at.
-ARTIFACT_FORMAT = 4
+ARTIFACT_FORMAT = 5
 
-READABLE_FORMATS = (3, 4)  # format 3 has one band of residuals
+READABLE_FORMATS = (3, 4, 5)  # 3 has one band of residuals, 4 no band centres
 
 
 @dataclass(frozen=True)
@@ -88,12 +88,7 @@ class PriceModel:
         """Low and high ends of the calibrated range around estimates (never below 0)."""
         if self.calibration is None:
             raise ValueError("this model has no range calibration")
-        bounds = self.calibration.bounds(level)
-        q_low: Any = bounds.low[0]
-        q_high: Any = bounds.high[0]
-        if len(bounds.low) > 1:
-            band = self.calibration.bands(estimate)
-            q_low, q_high = bounds.low_array[band], bounds.high_array[band]
+        q_low, q_high = self.calibration.quantiles_many(estimate, level)
         scale = self.calibration.scale(estimate)
         return np.maximum(estimate + q_low * scale, 0.0), estimate + q_high * scale
 
@@ -106,8 +101,8 @@ class PriceModel:
             raise ValueError("this model has no range calibration")
         # Plain floats, the same operations in the same order as `interval` on arrays.
         bounds = self.calibration.bounds(level)
-        band = self.calibration.band(price) if len(bounds.low) > 1 else 0
-        q_low, q_high = bounds.low[band], bounds.high[band]
+        band = self.calibration.band(price) if len(bounds.low) > 1 else 0  # for its warnings
+        q_low, q_high = self.calibration.quantiles_one(price, level)
         scale = self.calibration.scale_one(price)
         low, high = max(price + q_low * scale, 0.0), price + q_high * scale
         values = {"beds": beds, "baths": baths, "sqft": sqft}

@@ -234,7 +234,7 @@ def test_a_model_of_the_earlier_artifact_format_still_gives_its_pooled_range(
     calibration = model.calibration
     assert calibration is not None
     state = calibration.__getstate__()
-    for name in ("band_edges", "band_sizes", "band_quantiles"):
+    for name in ("band_edges", "band_sizes", "band_quantiles", "band_centres"):
         del state[name]  # format 3 had no bands
     old = object.__new__(type(calibration))
     old.__setstate__(state)

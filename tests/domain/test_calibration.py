@@ -1,0 +1,102 @@
+"""The price range moves continuously with the estimate, and never narrows while it rises."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.domain.arrays import FloatArray
+from app.domain.calibration import calibrate
+from app.domain.least_squares import fit, out_of_fold
+from app.domain.model import PriceModel
+
+
+def model_of(seed: int, rows: int, relative: float, flat: float) -> PriceModel:
+    """A calibrated model of random sales whose noise is `flat` dollars plus `relative` of price."""
+    rng = np.random.default_rng(seed)
+    X = np.column_stack(
+        [
+            rng.integers(1, 6, rows),
+            rng.choice([1.0, 1.5, 2.0, 3.0], rows),
+            rng.uniform(500, 5000, rows),
+        ]
+    ).astype(float)
+    mean = 40_000 - 15_000 * X[:, 0] + 9_000 * X[:, 1] + 160 * X[:, 2]
+    y = np.maximum(mean + rng.normal(0, 1, rows) * (flat + relative * np.abs(mean)), 5_000)
+    return replace(fit(X, y), calibration=calibrate(y, out_of_fold(X, y)))
+
+
+def ranges(model: PriceModel, estimates: FloatArray, level: float) -> tuple[FloatArray, FloatArray]:
+    low, high = model.interval(estimates, level)
+    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+
+
+models = st.builds(
+    model_of,
+    seed=st.integers(0, 10_000),
+    rows=st.integers(60, 600),
+    relative=st.floats(0.0, 0.4),
+    flat=st.floats(1_000, 80_000),
+)
+levels = st.floats(0.5, 0.99)
+
+
+@settings(max_examples=40, deadline=None)
+@given(model=models, level=levels)
+def test_the_range_has_no_jump_at_a_band_edge(model: PriceModel, level: float) -> None:
+    assert model.calibration is not None and model.calibration.smooth
+    for edge in model.calibration.band_edges:
+        step = 1e-6 * max(abs(edge), 1.0)
+        low, high = ranges(model, np.array([edge - step, edge + step]), level)
+        # Across 2·step dollars of estimate, either end moves by a few times that, not by a jump.
+        assert abs(high[1] - high[0]) <= 10 * 2 * step
+        assert abs(low[1] - low[0]) <= 10 * 2 * step
+
+
+@settings(max_examples=40, deadline=None)
+@given(model=models, level=levels, seed=st.integers(0, 10_000))
+def test_the_range_changes_by_little_when_the_estimate_changes_by_little(
+    model: PriceModel, level: float, seed: int
+) -> None:
+    estimates = np.sort(np.random.default_rng(seed).uniform(-50_000, 1_500_000, 200))
+    low, high = ranges(model, estimates, level)
+    nudged_low, nudged_high = ranges(model, estimates + 1.0, level)
+    # A dollar more of estimate moves either end by a few dollars at most, anywhere.
+    assert np.all(np.abs(nudged_high - high) <= 5.0)
+    assert np.all(np.abs(nudged_low - low) <= 5.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(model=models, level=levels)
+def test_the_range_never_narrows_while_the_estimate_rises(model: PriceModel, level: float) -> None:
+    estimates = np.linspace(-100_000, 2_000_000, 20_001)
+    low, high = ranges(model, estimates, level)
+    width = high - low
+    # Where the width is flat, rounding may move it by a few units in the last place; no more.
+    assert np.all(np.diff(width) >= -1e-9 * width[1:])
+
+
+@settings(max_examples=20, deadline=None)
+@given(model=models, level=levels, seed=st.integers(0, 10_000))
+def test_one_estimate_and_many_get_the_same_range_bit_for_bit(
+    model: PriceModel, level: float, seed: int
+) -> None:
+    X = np.random.default_rng(seed).uniform([0, 0, 50], [8, 5, 8000], (50, 3)).round(1)
+    estimates = model.predict(X)
+    low, high = model.interval(estimates, level)
+    for i, (beds, baths, sqft) in enumerate(X.tolist()):
+        one = model.explain(beds, baths, sqft, level)
+        assert (one.low, one.high) == (float(low[i]), float(high[i]))
+
+
+def test_a_model_without_band_centres_keeps_a_step_per_band() -> None:
+    model = model_of(1, 400, 0.2, 20_000)
+    assert model.calibration is not None
+    banded = replace(model, calibration=replace(model.calibration, band_centres=()))
+    assert banded.calibration is not None and not banded.calibration.smooth
+    edge = banded.calibration.band_edges[0]
+    low, high = ranges(banded, np.array([edge - 1e-3, edge + 1e-3]), 0.9)
+    assert abs((high[1] - low[1]) - (high[0] - low[0])) > 100  # the step the centres remove
