@@ -250,3 +250,21 @@ def write_csv(path: Path, rows: int) -> None:
         for i, start in enumerate(range(0, rows, chunk)):
             part = synthetic_listings(min(chunk, rows - start), seed=i)
             part.to_csv(handle, index=False, header=i == 0)
+
+
+class ServedAsgi(Served):
+    """A reference app that has no health route: ready when its port accepts a POST."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.command = command
+        super().__init__(command, env, "/")
+
+    def _wait(self, path: str) -> float:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(self.url + path, content=BODY, timeout=1)
+                return time.monotonic() - self.started
+            except httpx.TransportError:
+                time.sleep(0.02)
+        raise TimeoutError(self.command)

@@ -30,15 +30,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import numpy as np
-import orjson
-import pandas as pd
 
+from bench.batch_fit import measure_batch, measure_fit
 from bench.convergence import measure as measure_convergence
 from bench.harness import (
     BODY,
@@ -47,13 +44,9 @@ from bench.harness import (
     ROOT,
     SACRAMENTO,
     Served,
-    command_seconds,
+    ServedAsgi,
     ensure_wrk,
     measure_wrk,
-    peak_memory_of,
-    post_timed,
-    synthetic_listings,
-    write_csv,
 )
 from bench.intervals import report
 from bench.models_page import measure as measure_models
@@ -171,10 +164,12 @@ def main() -> None:
             "bare FastAPI (pydantic body, constant answer)": lambda: Served(
                 [*uvicorn, "bench.bare_app:fastapi_app"], env, "/docs"
             ),
-            "pure ASGI + model_validate_json + orjson": lambda: _asgi(
+            "pure ASGI + model_validate_json + orjson": lambda: ServedAsgi(
                 [*uvicorn, "bench.bare_app:asgi_validated"], env
             ),
-            "pure ASGI, no validation": lambda: _asgi([*uvicorn, "bench.bare_app:asgi_raw"], env),
+            "pure ASGI, no validation": lambda: ServedAsgi(
+                [*uvicorn, "bench.bare_app:asgi_raw"], env
+            ),
         }
         print("/predict at 16 connections", flush=True)
         single: dict[str, dict[str, float]] = {}
@@ -204,26 +199,7 @@ def main() -> None:
             row("house-price vs MLflow", f"{ratio:.1f}x requests/s")
 
         print("batch", flush=True)
-        rows_json = synthetic_listings(100_000)[["beds", "baths", "sqft"]]
-        json_body = orjson.dumps({"listings": rows_json.to_dict("records")})
-        csv_body = synthetic_listings(1_000_000)[["beds", "baths", "sqft"]].to_csv(index=False)
-        with Served([sys.executable, "-m", "app.serve"], env, "/health/ready") as s:
-            post_timed(s.url, "/predict/batch", json_body, "application/json")
-            t_json = statistics.median(
-                post_timed(s.url, "/predict/batch", json_body, "application/json")
-                for _ in range(args.runs)
-            )
-            t_csv = statistics.median(
-                post_timed(s.url, "/predict/batch", csv_body.encode(), "text/csv")
-                for _ in range(args.runs)
-            )
-        with _asgi([*uvicorn, "bench.batch_reference:app"], env) as s:
-            t_ref = statistics.median(
-                post_timed(s.url, "/", json_body, "application/json") for _ in range(args.runs)
-            )
-        row("batch JSON 100,000 rows", f"{100_000 / t_json:,.0f} rows/s", f"({t_json:.3f} s)")
-        row("batch CSV 1,000,000 rows", f"{1_000_000 / t_csv:,.0f} rows/s", f"({t_csv:.3f} s)")
-        row("reference JSON, no validation", f"{100_000 / t_ref:,.0f} rows/s", f"({t_ref:.3f} s)")
+        measure_batch(env, args.runs, row)
 
         print("ready", flush=True)
         for _ in range(args.runs - 1):
@@ -233,30 +209,7 @@ def main() -> None:
 
         if not args.skip_fit:
             print("fit", flush=True)
-            for size in (int(n) for n in args.fit_rows.split(",")):
-                path = work / f"fit-{size}.csv"
-                write_csv(path, size)
-                start = time.perf_counter()
-                pd.read_csv(path)
-                read = time.perf_counter() - start
-                read_command = command_seconds(
-                    [sys.executable, "-c", f"import pandas; pandas.read_csv({str(path)!r})"]
-                )
-                fit_env = {
-                    **full_env,
-                    "HOUSE_PRICE_MODEL_DIR": str(work / f"fit-models-{size}"),
-                    "HOUSE_PRICE_DATA_DIR": str(work / f"fit-data-{size}"),
-                }
-                command = [sys.executable, "-m", "app.train", "--data", str(path)]
-                wall, peak = peak_memory_of(command, fit_env)
-                row(
-                    f"fit {size:,} rows (python -m app.train)",
-                    f"{wall:.2f} s, peak {peak:,.0f} MB",
-                    f"pandas read_csv: {read_command:.2f} s as a command "
-                    f"({wall / read_command:.2f}x), {read:.2f} s in a warm process "
-                    f"({wall / read:.1f}x)",
-                )
-                path.unlink()
+            measure_fit(full_env, work, [int(n) for n in args.fit_rows.split(",")], row)
 
         print("predict latency during a 1,000,000-row retrain", flush=True)
         idle, upload, fit = measure(env, rows=1_000_000, seconds=args.seconds)
@@ -300,24 +253,6 @@ def main() -> None:
     if not args.skip_intervals:
         print("\nprice ranges (bench/intervals.py)")
         print(report())
-
-
-class _asgi(Served):
-    """A reference app that has no health route: ready when its port accepts a POST."""
-
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self.command = command
-        super().__init__(command, env, "/")
-
-    def _wait(self, path: str) -> float:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.post(self.url + path, content=BODY, timeout=1)
-                return time.monotonic() - self.started
-            except httpx.TransportError:
-                time.sleep(0.02)
-        raise TimeoutError(self.command)
 
 
 if __name__ == "__main__":

@@ -55,14 +55,11 @@ def houses_fast(document: Any) -> FloatArray | None:
         flat = list(itertools.chain.from_iterable(map(_HOUSE, rows)))
     except KeyError:
         return None
-    beds, baths, sqft = flat[0::3], flat[1::3], flat[2::3]
-    number = {int, float}
-    if not (
-        set(map(type, beds)) <= {int} and set(map(type, baths)) | set(map(type, sqft)) <= number
-    ):
+    # Every value an int or a float (never a bool, a string or None), and every bedrooms an int.
+    if not (set(map(type, flat)) <= {int, float} and set(map(type, flat[0::3])) <= {int}):
         return None
     try:
-        X = np.array([beds, baths, sqft], dtype=np.float64).T.copy()
+        X = np.array(flat, dtype=np.float64).reshape(-1, 3)
     except OverflowError:
         return None
     within = np.isfinite(X).all() and all(

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-from tqdm import tqdm
-
-from app.cli.report import write_report
-from app.config import Settings
-from app.domain.arrays import FloatArray
 from app.domain.errors import ServiceError
-from app.domain.fitting import fit_stream, fit_table, select_window
-from app.domain.listings import SaleDates, read_chunks, read_table
-from app.service.training import fit_stored, save_version
-from app.storage import ListingStore, Mode, Snapshot, Storage, open_storage
 
 STREAM_CHUNK_ROWS = 1_000_000
 
@@ -76,148 +65,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def render(card: dict[str, Any], active: bool) -> str:
-    """A readable summary of a model card for the terminal."""
-    cv = card["metrics"]["cv"]
-    lines = [
-        f"model version   {card['version']}{'  (active)' if active else '  (stored, not active)'}",
-        f"rows used       {card['training']['rows']:,}  from {card['training']['source']}",
-        "",
-        f"{'term':<12}{'coefficient':>16}  unit",
-    ]
-    for name in card["features"]:
-        coef = card["coefficients"][name]
-        lines.append(f"{name:<12}{coef['value']:>16,.2f}  {coef['unit']}")
-    lines.append(f"{'intercept':<12}{card['intercept']:>16,.2f}  $")
-    lines += [
-        "",
-        f"{cv['folds']}-fold cross-validation (shuffled, seed {cv['seed']}):",
-        f"  R²                 {cv['r2']:.3f}",
-        f"  MAE                ${cv['mae']:,.0f}",
-        f"  RMSE               ${cv['rmse']:,.0f}",
-        f"  median abs % error {cv['median_ape'] * 100:.1f} %",
-    ]
-    return "\n".join(lines)
-
-
-def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None:
-    if args.window_days is not None and args.window_days <= 0:
-        raise ServiceError("--window-days must be a positive number of days")
-    overrides = {"model_dir": args.model_dir, "data_dir": args.data_dir}
-    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    storage = open_storage(settings)
-    try:
-        return _train(args, settings, storage)
-    finally:
-        storage.close()
-
-
-def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> dict[str, Any] | None:
-    registry, store = storage.registry, storage.store
-    window = args.window_days or settings.training_window_days
-    stream = _streams(args, window)
-    if args.if_no_active:
-        storage.ensure()  # a start-up script: a new database gets its schema first
-        if registry.active_version() is not None:
-            return None
-    # The file is read and checked in full before anything (even the lock) is written.
-    frame = read_table(args.data) if args.data and not stream else None
-    new_dates = SaleDates()
-    new = list(_progress(read_chunks(args.data, args.chunk_rows, new_dates))) if stream else []
-    storage.ensure()  # only once the data has passed its checks: a bad file writes nothing
-    with storage.fit_lock():
-        if args.if_no_active and registry.active_version() is not None:
-            return None
-        mode: Mode = "append" if args.append else "replace"
-        # Fitted before anything is written: a file that cannot be fitted changes nothing.
-        if stream:
-            rows = sum(len(c) for c in new)
-            # Appending, the stored sales' dates join the file's in the one range.
-            dates = new_dates
-            chunks = _stored_chunks(store, dates) + new if args.append else new
-            del new  # the fit frees each chunk once used
-            model, card = fit_stream(
-                chunks, folds=settings.cv_folds, source=str(args.data), dates=dates
-            )
-            accepted = store.add_file(args.data, rows, mode)
-            if accepted.duplicate and args.append:
-                # Appended but already stored: the store, not the sum, is the training set.
-                model, card, _ = fit_stored(
-                    store,
-                    _snapshot(store),
-                    folds=settings.cv_folds,
-                    window_days=None,
-                    source=str(args.data),
-                )
-            training = None
-        else:
-            training = _training_set(store, frame, append=args.append)
-            source = str(args.data or "store")
-            model, card = fit_table(
-                training, folds=settings.cv_folds, source=source, window_days=window
-            )
-            if frame is not None:
-                accepted = store.add_file(args.data, len(frame), mode)
-                # Appended but already stored: the store, not the sum, is the training set.
-                if accepted.duplicate and args.append:
-                    training = _training_set(store, None, append=True)
-                    model, card = fit_table(
-                        training, folds=settings.cv_folds, source=source, window_days=window
-                    )
-        by = None if args.no_activate else "python -m app.train"
-        version = save_version(registry, model, card, _snapshot(store), activate_by=by)
-    card = registry.card(version)
-    if args.report:
-        assert training is not None  # a report takes the in-memory fit
-        paths = write_report(args.report, card, select_window(training, window)[0])
-        print("report: " + ", ".join(str(p) for p in paths))
-    return card
-
-
-def _training_set(store: ListingStore, frame: pd.DataFrame | None, *, append: bool) -> pd.DataFrame:
-    """The rows the next fit sees: the store's current set, plus or instead of `frame`."""
-    snapshot = store.snapshot()
-    stored = store.read(snapshot) if snapshot is not None and (frame is None or append) else None
-    if stored is None and frame is None:
-        raise ServiceError("the listing store is empty: give a CSV with --data")
-    if stored is None:
-        assert frame is not None
-        return frame
-    return stored if frame is None else pd.concat([stored, frame], ignore_index=True)
-
-
-def _snapshot(store: ListingStore) -> Snapshot:
-    snapshot = store.snapshot()
-    assert snapshot is not None  # a file was just stored, or the store was read
-    return snapshot
-
-
-def _streams(args: argparse.Namespace, window: int | None) -> bool:
-    """Whether to fit from sufficient statistics, a chunk at a time (the default for a file).
-
-    The in-memory fit is kept for what needs the whole table: a training window (sale dates)
-    and the report's plots.
-    """
-    return args.data is not None and window is None and args.report is None
-
-
-def _stored_chunks(store: ListingStore, dates: SaleDates) -> list[FloatArray]:
-    snapshot = store.snapshot()
-    return [] if snapshot is None else list(store.chunks(snapshot, STREAM_CHUNK_ROWS, dates))
-
-
-def _progress(chunks: Iterator[FloatArray]) -> Iterator[FloatArray]:
-    """Rows read and the rate on stderr, when stderr is a terminal."""
-    with tqdm(
-        unit=" rows", unit_scale=True, desc="reading", disable=not sys.stderr.isatty()
-    ) as bar:
-        for chunk in chunks:
-            bar.update(len(chunk))
-            yield chunk
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Imported once the arguments are read: `--help` and a usage error answer at once.
+    from app.cli.fit import render, train
+    from app.config import Settings
+
     try:
         card = train(args, Settings())
     except FileNotFoundError as exc:
@@ -237,7 +90,3 @@ def _describe(detail: Any) -> str:
     if isinstance(detail, list):
         return "\n  ".join(["the file has bad rows:", *(e.msg for e in detail)])
     return str(detail)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -93,11 +93,15 @@ def fit_chunks(chunks: list[FloatArray], folds: int = 5, seed: int = 0) -> Strea
     start = 0
     for chunk in chunks:
         chunk_ids = ids[start : start + len(chunk)]
-        for k in range(folds):
-            part = chunk[chunk_ids == k]
-            if len(part):
-                per_fold[k].add(part)
+        # The chunk's rows grouped by fold, each fold's rows in their order (a stable sort):
+        # the same rows, added in the same order, as a mask per fold, in one gather.
+        grouped = chunk[np.argsort(chunk_ids, kind="stable")]
+        ends = np.cumsum(np.bincount(chunk_ids, minlength=folds))
+        for k, (begin, end) in enumerate(zip([0, *ends[:-1].tolist()], ends.tolist(), strict=True)):
+            if end > begin:
+                per_fold[k].add(grouped[begin:end])
         start += len(chunk)
+        del grouped
     for part in per_fold:
         assert part.s is not None and part.ss is not None
         total.n += part.n

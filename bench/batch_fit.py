@@ -1,0 +1,132 @@
+"""Batch estimates and the fit command, each beside what it is measured against, in one run.
+
+- JSON batch: one request of 100,000 rows, from sending the prepared body to the last byte of
+  the answer, beside an app that skips all validation (bench/batch_reference.py: orjson and
+  numpy only); CSV batch: one request of 1,000,000 rows.
+- fit: wall time and peak memory of `python -m app.train` on synthetic CSVs, beside pandas
+  reading the same file, as a command and in a warm process.
+
+Run: .venv/bin/python -m bench.batch_fit [--runs 3] [--fit-rows 1000000] [--skip-fit]
+(also part of `make bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pandas as pd
+
+from bench.harness import (
+    ROOT,
+    SACRAMENTO,
+    Served,
+    ServedAsgi,
+    command_seconds,
+    peak_memory_of,
+    post_timed,
+    synthetic_listings,
+    write_csv,
+)
+
+Row = Callable[..., None]
+UVICORN = [sys.executable, "-m", "uvicorn", "--port", "{port}", "--no-access-log"]
+UVICORN += ["--log-level", "warning"]
+
+
+def measure_batch(env: dict[str, str], runs: int, row: Row) -> None:
+    rows_json = synthetic_listings(100_000)[["beds", "baths", "sqft"]]
+    json_body = orjson.dumps({"listings": rows_json.to_dict("records")})
+    csv_body = synthetic_listings(1_000_000)[["beds", "baths", "sqft"]].to_csv(index=False)
+    with Served([sys.executable, "-m", "app.serve"], env, "/health/ready") as s:
+        post_timed(s.url, "/predict/batch", json_body, "application/json")
+        t_json = statistics.median(
+            post_timed(s.url, "/predict/batch", json_body, "application/json") for _ in range(runs)
+        )
+        t_csv = statistics.median(
+            post_timed(s.url, "/predict/batch", csv_body.encode(), "text/csv") for _ in range(runs)
+        )
+    with ServedAsgi([*UVICORN, "bench.batch_reference:app"], env) as s:
+        post_timed(s.url, "/", json_body, "application/json")
+        t_ref = statistics.median(
+            post_timed(s.url, "/", json_body, "application/json") for _ in range(runs)
+        )
+    row(
+        "batch JSON 100,000 rows",
+        f"{100_000 / t_json:,.0f} rows/s",
+        f"({t_json:.3f} s; {t_ref / t_json:.2f}x the reference)",
+    )
+    row("batch CSV 1,000,000 rows", f"{1_000_000 / t_csv:,.0f} rows/s", f"({t_csv:.3f} s)")
+    row("reference JSON, no validation", f"{100_000 / t_ref:,.0f} rows/s", f"({t_ref:.3f} s)")
+
+
+def measure_fit(full_env: dict[str, str], work: Path, sizes: list[int], row: Row) -> None:
+    for size in sizes:
+        path = work / f"fit-{size}.csv"
+        write_csv(path, size)
+        start = time.perf_counter()
+        pd.read_csv(path)
+        read = time.perf_counter() - start
+        read_command = command_seconds(
+            [sys.executable, "-c", f"import pandas; pandas.read_csv({str(path)!r})"]
+        )
+        fit_env = {
+            **full_env,
+            "HOUSE_PRICE_MODEL_DIR": str(work / f"fit-models-{size}"),
+            "HOUSE_PRICE_DATA_DIR": str(work / f"fit-data-{size}"),
+        }
+        command = [sys.executable, "-m", "app.train", "--data", str(path)]
+        wall, peak = peak_memory_of(command, fit_env)
+        row(
+            f"fit {size:,} rows (python -m app.train)",
+            f"{wall:.2f} s, peak {peak:,.0f} MB",
+            f"pandas read_csv: {read_command:.2f} s as a command "
+            f"({wall / read_command:.2f}x), {read:.2f} s in a warm process "
+            f"({wall / read:.2f}x)",
+        )
+        path.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--fit-rows", default="1000000")
+    parser.add_argument("--skip-fit", action="store_true")
+    parser.add_argument("--skip-batch", action="store_true")
+    args = parser.parse_args()
+    table: list[tuple[str, str, str]] = []
+
+    def row(name: str, figure: str, note: str = "") -> None:
+        table.append((name, figure, note))
+
+    with tempfile.TemporaryDirectory(prefix="house-price-bench-") as tmp:
+        work = Path(tmp)
+        env = {
+            "HOUSE_PRICE_MODEL_DIR": str(work / "models"),
+            "HOUSE_PRICE_DATA_DIR": str(work / "data"),
+            "HOUSE_PRICE_WORKERS": "1",
+            "HOUSE_PRICE_ACCESS_LOG": "false",
+            "HOUSE_PRICE_LOG_LEVEL": "warning",
+        }
+        full_env = {**os.environ, **env}
+        train = [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)]
+        subprocess.run(train, cwd=ROOT, env=full_env, check=True, capture_output=True)
+        if not args.skip_batch:
+            measure_batch(env, args.runs, row)
+        if not args.skip_fit:
+            measure_fit(full_env, work, [int(n) for n in args.fit_rows.split(",")], row)
+    width = max(len(r[0]) for r in table)
+    for name, figure, note in table:
+        print(f"{name:<{width}}  {figure}  {note}")
+
+
+if __name__ == "__main__":
+    main()
