@@ -7,6 +7,7 @@ import hashlib
 import random
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 
 from app.config import Settings
 from app.service.jobs import TERMINAL
-from app.storage import JobStore, open_storage
+from app.storage import JobStore, Storage, open_storage
 from tests.e2e.server import Server, fitted_dirs, train
 from tests.support import API_KEY
 
@@ -93,18 +94,25 @@ def deployment(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
     return env
 
 
-def test_sigkill_at_random_moments_loses_nothing_and_corrupts_nothing(
-    backend: str, deployment: dict[str, str], tmp_path: Path
-) -> None:
-    env = deployment
+@pytest.fixture
+def deployed(deployment: dict[str, str]) -> Iterator[Storage]:
+    """The deployment's storage, as the test reads it; closed even when the test fails."""
     storage = open_storage(
         Settings(
             _env_file=None,
-            model_dir=Path(env["HOUSE_PRICE_MODEL_DIR"]),
-            data_dir=Path(env["HOUSE_PRICE_DATA_DIR"]),
-            database_url=env.get("HOUSE_PRICE_DATABASE_URL"),
+            model_dir=Path(deployment["HOUSE_PRICE_MODEL_DIR"]),
+            data_dir=Path(deployment["HOUSE_PRICE_DATA_DIR"]),
+            database_url=deployment.get("HOUSE_PRICE_DATABASE_URL"),
         )
     )
+    yield storage
+    storage.close()
+
+
+def test_sigkill_at_random_moments_loses_nothing_and_corrupts_nothing(
+    backend: str, deployment: dict[str, str], deployed: Storage, tmp_path: Path
+) -> None:
+    env, storage = deployment, deployed
     registry, store, jobs = storage.registry, storage.store, storage.jobs
     digests: dict[str, tuple[str, int]] = {}
     rng = random.Random(20261126)
@@ -114,68 +122,80 @@ def test_sigkill_at_random_moments_loses_nothing_and_corrupts_nothing(
     fitting_at_kill = 0
     log = tmp_path / "server.log"
     server = Server(env, log=log).start()
-    for trial in range(TRIALS):
-        kind = list(kinds)[trial % 3]
-        client = Client(server.url, trial, big=kind == "during a large upload", seed=trial)
-        client.start()
-        if kind == "during a fit":
-            deadline = time.monotonic() + 30
-            while not running_job(jobs) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0, 0.2))
-        elif kind == "during a large upload":
-            time.sleep(rng.uniform(0.05, 0.6))
-        else:
-            time.sleep(rng.uniform(0.0, 3.0))
-        fitting_at_kill += running_job(jobs)
-        server.kill()
-        kinds[kind] += 1
-        client.join(30)
-        acked |= client.acked
-        sent |= client.sent
-        digests |= client.digests
+    try:
+        for trial in range(TRIALS):
+            kind = list(kinds)[trial % 3]
+            client = Client(server.url, trial, big=kind == "during a large upload", seed=trial)
+            client.start()
+            if kind == "during a fit":
+                # A random moment of a fit: wait for one to run, let it go on for a random while,
+                # and if it has ended meanwhile, wait for the next (the client keeps retraining).
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    while not running_job(jobs) and time.monotonic() < deadline:
+                        time.sleep(0.01)
+                    time.sleep(rng.uniform(0, 0.1))
+                    if running_job(jobs):
+                        break
+            elif kind == "during a large upload":
+                time.sleep(rng.uniform(0.05, 0.6))
+            else:
+                time.sleep(rng.uniform(0.0, 3.0))
+            fitting_at_kill += running_job(jobs)
+            server.kill()
+            kinds[kind] += 1
+            client.join(30)
+            acked |= client.acked
+            sent |= client.sent
+            digests |= client.digests
 
-        server = Server(env, log=log).start()  # ready means the active version loaded and verified
-        all_jobs = settle(jobs)
-        active = registry.active_version()
-        assert active is not None
-        registry.load(active)
-        for version in registry.versions():
-            registry.load(version)  # no half-written version is ever visible
-        for job in all_jobs:
-            assert job["status"] in TERMINAL
-            if job["status"] == "failed":
-                assert job["reason"]
+            server = Server(
+                env, log=log
+            ).start()  # ready means the active version loaded and verified
+            all_jobs = settle(jobs)
+            active = registry.active_version()
+            assert active is not None
+            registry.load(active)
+            for version in registry.versions():
+                registry.load(version)  # no half-written version is ever visible
+            for job in all_jobs:
+                assert job["status"] in TERMINAL
+                if job["status"] == "failed":
+                    assert job["reason"]
+            snapshot = store.snapshot()
+            assert snapshot is not None
+            frame = store.read(snapshot)  # every stored upload reads and checks
+            stored = [b.split("-")[1].removesuffix(".csv") for b in snapshot.batches]
+            assert len(stored) == len(set(stored)), f"trial {trial}: an upload stored twice"
+            missing = {t for t in acked if digests[t][0] not in stored}
+            assert not missing, f"trial {trial}: acknowledged uploads missing: {sorted(missing)}"
+            ours = {d: rows for d, rows in digests.values()}
+            # Every row of every stored upload, once: the bundled sales and the uploads sent.
+            assert len(frame) == 932 + sum(ours[d] for d in stored if d in ours)
+            if backend == "files":  # files keep other columns: each listing is there once
+                assert frame["listing_id"].dropna().is_unique, f"trial {trial}: a listing twice"
+            ready = httpx.get(f"{server.url}/health/ready").json()
+            assert ready["status"] == "ready"
+
+        # The next fit includes every stored listing, those of interrupted jobs too.
+        last = httpx.post(
+            f"{server.url}/retrain?wait=true",
+            content=upload("last", 10, rng),
+            headers=AUTH,
+            timeout=60,
+        ).json()
+        server.stop()
         snapshot = store.snapshot()
         assert snapshot is not None
-        frame = store.read(snapshot)  # every stored upload reads and checks
-        stored = [b.split("-")[1].removesuffix(".csv") for b in snapshot.batches]
-        assert len(stored) == len(set(stored)), f"trial {trial}: an upload stored twice"
-        missing = {t for t in acked if digests[t][0] not in stored}
-        assert not missing, f"trial {trial}: acknowledged uploads missing: {sorted(missing)}"
-        ours = {d: rows for d, rows in digests.values()}
-        # Every row of every stored upload, once: the bundled sales and the uploads sent.
-        assert len(frame) == 932 + sum(ours[d] for d in stored if d in ours)
-        if backend == "files":  # files keep other columns: each listing is there once
-            assert frame["listing_id"].dropna().is_unique, f"trial {trial}: a listing twice"
-        ready = httpx.get(f"{server.url}/health/ready").json()
-        assert ready["status"] == "ready"
-
-    # The next fit includes every stored listing, those of interrupted jobs too.
-    last = httpx.post(
-        f"{server.url}/retrain?wait=true", content=upload("last", 10, rng), headers=AUTH, timeout=60
-    ).json()
-    server.stop()
-    snapshot = store.snapshot()
-    assert snapshot is not None
-    assert last["status"] == "succeeded" and last["n_train"] == len(store.read(snapshot))
-    assert sum(kinds.values()) == TRIALS >= 20
-    assert fitting_at_kill >= 5, "too few kills landed during a fit"
-    finished = settle(jobs)
-    resumed = sum(j["attempts"] > 1 for j in finished)
-    print(
-        f"\ncrash trials: {kinds}; a fit was running at {fitting_at_kill} kills; "
-        f"{resumed} interrupted jobs resumed; uploads sent {len(sent)}, acknowledged {len(acked)}"
-        f" ({backend})"
-    )
-    storage.close()
+        assert last["status"] == "succeeded" and last["n_train"] == len(store.read(snapshot))
+        assert sum(kinds.values()) == TRIALS >= 20
+        assert fitting_at_kill >= 5, "too few kills landed during a fit"
+        finished = settle(jobs)
+        resumed = sum(j["attempts"] > 1 for j in finished)
+        print(
+            f"\ncrash trials: {kinds}; a fit was running at {fitting_at_kill} kills; "
+            f"{resumed} interrupted jobs resumed; uploads sent {len(sent)}, "
+            f"acknowledged {len(acked)} ({backend})"
+        )
+    finally:
+        server.stop()  # whatever happened above: no server left running
