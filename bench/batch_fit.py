@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,11 +25,11 @@ import orjson
 import pandas as pd
 
 from bench.harness import (
-    ROOT,
-    SACRAMENTO,
+    UVICORN,
     Served,
     ServedAsgi,
     command_seconds,
+    fitted_deployment,
     peak_memory_of,
     post_timed,
     synthetic_listings,
@@ -38,8 +37,6 @@ from bench.harness import (
 )
 
 Row = Callable[..., None]
-UVICORN = [sys.executable, "-m", "uvicorn", "--port", "{port}", "--no-access-log"]
-UVICORN += ["--log-level", "warning"]
 
 
 def measure_batch(env: dict[str, str], runs: int, row: Row) -> None:
@@ -109,16 +106,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="house-price-bench-") as tmp:
         work = Path(tmp)
-        env = {
-            "HOUSE_PRICE_MODEL_DIR": str(work / "models"),
-            "HOUSE_PRICE_DATA_DIR": str(work / "data"),
-            "HOUSE_PRICE_WORKERS": "1",
-            "HOUSE_PRICE_ACCESS_LOG": "false",
-            "HOUSE_PRICE_LOG_LEVEL": "warning",
-        }
+        env = fitted_deployment(work)
         full_env = {**os.environ, **env}
-        train = [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)]
-        subprocess.run(train, cwd=ROOT, env=full_env, check=True, capture_output=True)
         if not args.skip_batch:
             measure_batch(env, args.runs, row)
         if not args.skip_fit:

@@ -268,3 +268,28 @@ class ServedAsgi(Served):
             except httpx.TransportError:
                 time.sleep(0.02)
         raise TimeoutError(self.command)
+
+
+# A reference app under uvicorn, on the port a `Served` fills in, quiet.
+UVICORN = [sys.executable, "-m", "uvicorn", "--port", "{port}", "--no-access-log"]
+UVICORN += ["--log-level", "warning"]
+
+
+def fitted_deployment(work: Path) -> dict[str, str]:
+    """Settings of a one-worker server on folders under `work`, the bundled sales fitted."""
+    env = {
+        "HOUSE_PRICE_MODEL_DIR": str(work / "models"),
+        "HOUSE_PRICE_DATA_DIR": str(work / "data"),
+        "HOUSE_PRICE_API_KEY": "bench-key",
+        "HOUSE_PRICE_WORKERS": "1",
+        "HOUSE_PRICE_ACCESS_LOG": "false",
+        "HOUSE_PRICE_LOG_LEVEL": "warning",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    return env

@@ -41,11 +41,12 @@ from bench.harness import (
     BODY,
     CORES,
     PIN,
-    ROOT,
     SACRAMENTO,
+    UVICORN,
     Served,
     ServedAsgi,
     ensure_wrk,
+    fitted_deployment,
     measure_wrk,
 )
 from bench.intervals import report
@@ -139,36 +140,20 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="house-price-bench-") as tmp:
         work = Path(tmp)
-        env = {
-            "HOUSE_PRICE_MODEL_DIR": str(work / "models"),
-            "HOUSE_PRICE_DATA_DIR": str(work / "data"),
-            "HOUSE_PRICE_API_KEY": "bench-key",
-            "HOUSE_PRICE_WORKERS": "1",
-            "HOUSE_PRICE_ACCESS_LOG": "false",
-            "HOUSE_PRICE_LOG_LEVEL": "warning",
-        }
+        env = fitted_deployment(work)
         full_env = {**os.environ, **env}
-        subprocess.run(
-            [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)],
-            cwd=ROOT,
-            env=full_env,
-            check=True,
-            capture_output=True,
-        )
-        uvicorn = [sys.executable, "-m", "uvicorn", "--port", "{port}", "--no-access-log"]
-        uvicorn += ["--log-level", "warning"]
         servers: dict[str, Callable[[], Served]] = {
             "house-price /predict": lambda: Served(
                 [sys.executable, "-m", "app.serve"], env, "/health/ready"
             ),
             "bare FastAPI (pydantic body, constant answer)": lambda: Served(
-                [*uvicorn, "bench.bare_app:fastapi_app"], env, "/docs"
+                [*UVICORN, "bench.bare_app:fastapi_app"], env, "/docs"
             ),
             "pure ASGI + model_validate_json + orjson": lambda: ServedAsgi(
-                [*uvicorn, "bench.bare_app:asgi_validated"], env
+                [*UVICORN, "bench.bare_app:asgi_validated"], env
             ),
             "pure ASGI, no validation": lambda: ServedAsgi(
-                [*uvicorn, "bench.bare_app:asgi_raw"], env
+                [*UVICORN, "bench.bare_app:asgi_raw"], env
             ),
         }
         print("/predict at 16 connections", flush=True)
