@@ -1,4 +1,4 @@
-"""Retrain jobs: fitting them one at a time, and the runner that starts the fitting process.
+"""Retrain jobs, fitted one at a time: what the fitting process (`python -m app.service.jobs`) runs.
 
 Jobs live in the storage (`app.storage`), readable from any worker. Fits run one at a time across
 every process that shares the storage: the fitting process holds the storage's fit lock (an
@@ -15,15 +15,14 @@ from typing import Any
 
 from app.config import Settings
 from app.domain.errors import NotFound, ServiceError
-from app.service.runner import JobRunner, settings_env
 from app.service.training import fit_stored, save_version
 from app.storage import CorruptVersion, Storage, open_storage
-from app.storage.naming import TERMINAL, now_text
+from app.storage.naming import now_text
 
 log = logging.getLogger(__name__)
 
 
-__all__ = ["MAX_ATTEMPTS", "TERMINAL", "JobRunner", "run_job", "run_pending", "settings_env"]
+__all__ = ["MAX_ATTEMPTS", "run_job", "run_pending"]
 
 MAX_ATTEMPTS = 2
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from app.config import Settings
-from app.service.jobs import TERMINAL
 from app.storage import JobStore, Storage, open_storage
+from app.storage.naming import TERMINAL
 from tests.e2e.server import Server, fitted_dirs, train
 from tests.support import API_KEY
 
