@@ -34,6 +34,8 @@ class LevelBounds:
     # needed so that the range never narrows while the estimate rises (`Calibration._halves`).
     mid: FloatArray
     half: FloatArray
+    mid_values: tuple[float, ...]  # the same as floats, for one estimate at a time
+    half_values: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,10 @@ class Calibration:
         """The low and high normalised quantiles of the range at `level` around one estimate."""
         bounds = self.bounds(level)
         if self.smooth:
-            mid = float(np.interp(estimate, self.band_centres, bounds.mid))
-            half = float(np.interp(estimate, self.band_centres, bounds.half))
+            # Plain floats (a request's hot path), the same operations as np.interp below.
+            centres = self.band_centres
+            mid = _interp(estimate, centres, bounds.mid_values)
+            half = _interp(estimate, centres, bounds.half_values)
             return mid - half, mid + half
         band = self.band(estimate) if len(bounds.low) > 1 else 0
         return bounds.low[band], bounds.high[band]
@@ -138,6 +142,7 @@ class Calibration:
         low = tuple((b or fallback)[0] for b in per_band)
         high = tuple((b or fallback)[1] for b in per_band)
         low_array, high_array = np.array(low), np.array(high)
+        mid, half = (high_array + low_array) / 2, self._halves((high_array - low_array) / 2)
         return LevelBounds(
             low=low,
             high=high,
@@ -145,8 +150,10 @@ class Calibration:
             short=pooled is None,
             low_array=low_array,
             high_array=high_array,
-            mid=(high_array + low_array) / 2,
-            half=self._halves((high_array - low_array) / 2),
+            mid=mid,
+            half=half,
+            mid_values=tuple(mid.tolist()),
+            half_values=tuple(half.tolist()),
         )
 
     def _halves(self, half: FloatArray) -> FloatArray:
@@ -217,6 +224,17 @@ class Calibration:
             ],
             "residual_quantiles": list(self.quantiles),
         }
+
+
+def _interp(x: float, xp: tuple[float, ...], fp: tuple[float, ...]) -> float:
+    """np.interp(x, xp, fp) for one float, bit for bit: held beyond the ends, linear between."""
+    if x <= xp[0]:
+        return fp[0]
+    if x >= xp[-1]:
+        return fp[-1]
+    j = bisect.bisect_right(xp, x) - 1
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    return slope * (x - xp[j]) + fp[j]
 
 
 def _conformal(quantiles: tuple[float, ...], n: int, level: float) -> tuple[float, float] | None:
