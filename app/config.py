@@ -7,7 +7,13 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.domain.rules import DEFAULT_LEVEL, LEVEL_MAX, LEVEL_MIN
+from app.domain.rules import (
+    DEFAULT_LEVEL,
+    DEFAULT_MARKET,
+    LEVEL_MAX,
+    LEVEL_MIN,
+    MARKET_PATTERN,
+)
 
 
 class Settings(BaseSettings):
@@ -58,6 +64,11 @@ class Settings(BaseSettings):
         ge=LEVEL_MIN,
         le=LEVEL_MAX,
         description="Level of the price range when a request names none.",
+    )
+    default_market: str = Field(
+        DEFAULT_MARKET,
+        pattern=MARKET_PATTERN,
+        description="The market that answers requests naming none.",
     )
     cv_folds: int = Field(5, ge=2, le=20, description="Folds of the cross-validated metrics.")
     host: str = Field("127.0.0.1", description="Address `python -m app.serve` binds.")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.errors import Forbidden, Unauthorized
 from app.config import Settings
-from app.domain.errors import NotReady
+from app.domain.rules import MARKET_MAX_LENGTH, MARKET_PATTERN
 from app.service.retraining import Retraining
-from app.service.serving import ActiveModel
-from app.storage import JobStore, LoadedModel, Registry, Storage
+from app.service.serving import ServedModels
+from app.storage import JobStore, LoadedModel, Storage
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -30,12 +30,8 @@ def get_storage(request: Request) -> Storage:
     return cast(Storage, request.app.state.storage)
 
 
-def get_registry(request: Request) -> Registry:
-    return get_storage(request).registry
-
-
-def get_active(request: Request) -> ActiveModel:
-    return cast(ActiveModel, request.app.state.active)
+def get_served(request: Request) -> ServedModels:
+    return cast(ServedModels, request.app.state.served)
 
 
 def get_jobs(request: Request) -> JobStore:
@@ -46,12 +42,31 @@ def get_retraining(request: Request) -> Retraining:
     return cast(Retraining, request.app.state.retraining)
 
 
-def serving_model(active: Annotated[ActiveModel, Depends(get_active)]) -> LoadedModel:
-    """The model this worker serves now, or 503 with the reason there is none."""
-    current = active.current
-    if current is None:
-        raise NotReady(active.error or "no model loaded yet")
-    return current
+MarketQuery = Annotated[
+    str | None,
+    Query(
+        pattern=MARKET_PATTERN,
+        max_length=MARKET_MAX_LENGTH,
+        description="The market (town); left out, the default market "
+        "(`HOUSE_PRICE_DEFAULT_MARKET`).",
+        examples=["sacramento"],
+    ),
+]
+
+
+def market_name(
+    settings: Annotated[Settings, Depends(get_settings)], market: MarketQuery = None
+) -> str:
+    """The market a request names in its query, or the default market."""
+    return market or settings.default_market
+
+
+def serving_model(
+    served: Annotated[ServedModels, Depends(get_served)],
+    market: Annotated[str, Depends(market_name)],
+) -> LoadedModel:
+    """The model this worker serves now for the market, or 404/503 with the reason."""
+    return served.get(market)
 
 
 def require_key(
@@ -72,4 +87,5 @@ def require_key(
 
 
 Model = Annotated[LoadedModel, Depends(serving_model)]
+Market = Annotated[str, Depends(market_name)]
 Authorized = Depends(require_key)

@@ -36,8 +36,16 @@ _ROW = (
 )
 
 
-def json_rows(found: Explanations, sqft: FloatArray) -> bytes:
-    """The `predictions` array of a batch answer, in row order."""
+_ROUTED = _ROW[:-1] + b',"market":%b,"model_version":%b}'
+
+
+def json_rows(
+    found: Explanations, sqft: FloatArray, routed: list[list[bytes]] | None = None
+) -> bytes:
+    """The `predictions` array of a batch answer, in row order.
+
+    `routed`, for a batch that names markets, is each row's market and version as JSON text.
+    """
     warnings = [b"[]"] * len(found.price)
     for i, items in found.warnings.items():
         warnings[i] = orjson.dumps(items)
@@ -49,8 +57,10 @@ def json_rows(found: Explanations, sqft: FloatArray) -> bytes:
         numbers(found.price / sqft),
         *(numbers(parts[:, k]) for k in range(4)),
         warnings,
+        *(routed or []),
     ]
-    return b"[" + b",".join(map(_ROW.__mod__, zip(*columns, strict=True))) + b"]"
+    row = _ROW if routed is None else _ROUTED
+    return b"[" + b",".join(map(row.__mod__, zip(*columns, strict=True))) + b"]"
 
 
 def json_batch(version: str, level: float, found: Explanations, sqft: FloatArray) -> bytes:
@@ -74,23 +84,34 @@ def split_lines(body: bytes, rows: int) -> tuple[bytes, list[bytes]] | None:
     return lines[0], lines[1:]
 
 
-def csv_lines(lines: list[bytes], found: Explanations, header: bytes) -> bytes:
-    """The request's own lines, each with price, price_low, price_high and warnings added."""
+def csv_lines(
+    lines: list[bytes], found: Explanations, header: bytes, versions: list[bytes] | None = None
+) -> bytes:
+    """The request's own lines, each with price, price_low, price_high and warnings added.
+
+    `versions`, for a batch that names markets, adds each row's model version as a column.
+    """
     warnings = [b""] * len(found.price)
     for i, items in found.warnings.items():
         text = "; ".join(w["message"] for w in items).replace('"', '""')
         warnings[i] = f'"{text}"'.encode()
     added = rows_of(np.column_stack([found.price, found.low, found.high]))
-    rows = b"\n".join(map(b",".join, zip(lines, added, warnings, strict=True)))
-    return header + b",price,price_low,price_high,warnings\n" + rows + (b"\n" if rows else b"")
+    columns = [lines, added, warnings] + ([versions] if versions is not None else [])
+    rows = b"\n".join(map(b",".join, zip(*columns, strict=True)))
+    names = b",price,price_low,price_high,warnings" + (
+        b",model_version" if versions is not None else b""
+    )
+    return header + names + b"\n" + rows + (b"\n" if rows else b"")
 
 
-def csv_frame(frame: pd.DataFrame, found: Explanations) -> bytes:
-    """The CSV answer through pandas: the table as read, with the four columns added."""
+def csv_frame(frame: pd.DataFrame, found: Explanations, versions: list[str] | None = None) -> bytes:
+    """The CSV answer through pandas: the table as read, with the four (or five) columns added."""
     frame["price"] = found.price
     frame["price_low"] = found.low
     frame["price_high"] = found.high
     frame["warnings"] = [
         "; ".join(w["message"] for w in found.warnings.get(i, [])) for i in range(len(frame))
     ]
+    if versions is not None:
+        frame["model_version"] = versions
     return frame.to_csv(index=False).encode()

@@ -7,22 +7,23 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
-from app.api import docs, health, models, openapi, page, predict, retrain
+from app.api import docs, health, markets, models, openapi, page, predict, retrain
 from app.api.docs import ASSETS_DIR, STATIC_PREFIX
 from app.api.errors import handle_service_error, handle_validation_error
 from app.api.fastpath import FastPredict
 from app.api.middleware import BodyLimit, RequestMetrics
+from app.api.query import refuse_unknown_query
 from app.config import Settings
 from app.domain.errors import ServiceError, Unavailable
 from app.observability import metrics
 from app.service.retraining import Retraining
 from app.service.runner import JobRunner
-from app.service.serving import ActiveModel
+from app.service.serving import ServedModels
 from app.storage import Storage, open_storage
 from app.web.assets import PageAssets
 
@@ -39,34 +40,36 @@ header). Endpoints that change the service need the bearer key (`HOUSE_PRICE_API
 """
 
 
-async def _follow_pointer(
-    active: ActiveModel, storage: Storage, interval: float, storage_ready: asyncio.Event
+async def _follow_pointers(
+    served: ServedModels, storage: Storage, interval: float, storage_ready: asyncio.Event
 ) -> None:
-    """Follow the active pointer so this worker serves a new version within a second.
+    """Follow the active pointers so this worker serves a new version within a second.
 
-    The storage says when the pointer may have changed (PostgreSQL notifies at once; files are
-    polled every `interval` seconds).
+    The storage says which markets' pointers may have changed (PostgreSQL notifies at once,
+    naming the market; files are polled every `interval` seconds, through one journal), and
+    only those markets are reloaded.
     """
-    served = active.current.version if active.current else None
+    default = served.current.version if served.current else None
     while True:
-        await asyncio.to_thread(storage.wait_for_change, interval)
+        changed = await asyncio.to_thread(storage.wait_for_change, interval)
         metrics.TALLY.flush()
         try:
             if not storage_ready.is_set():  # started while the database was down
                 await asyncio.to_thread(storage.ensure)
                 storage_ready.set()
                 log.info("the storage is reachable: %s", storage.describe())
-            await asyncio.to_thread(active.refresh)
+                changed = None
+            await asyncio.to_thread(served.refresh, changed)
         except Unavailable as exc:
-            active.error = f"waiting for the storage: {exc.message}"
+            served.error = f"waiting for the storage: {exc.message}"
             continue
-        except Exception:  # a watcher that dies would freeze this worker on an old version
-            log.exception("checking the active pointer failed")
+        except Exception:  # a watcher that dies would freeze this worker on old versions
+            log.exception("checking the active pointers failed")
             await asyncio.sleep(interval)
             continue
-        if active.current is not None and active.current.version != served:
-            metrics.served(served, active.current.version)
-            served = active.current.version
+        if served.current is not None and served.current.version != default:
+            metrics.served(default, served.current.version)
+            default = served.current.version
 
 
 def create_app(
@@ -85,21 +88,19 @@ def create_app(
             # Start anyway: /health/ready says why nothing is served, and the watcher below
             # sets the storage up as soon as it answers.
             log.warning("starting without the storage (%s): %s", storage.describe(), exc.message)
-        active = ActiveModel(storage.registry)
-        await asyncio.to_thread(active.refresh)
-        if active.current is not None:
-            metrics.served(None, active.current.version)
+        served = ServedModels(storage, settings.default_market)
+        await asyncio.to_thread(served.refresh)  # every market's model, in bulk
+        if served.current is not None:
+            metrics.served(None, served.current.version)
         runner = JobRunner(settings, storage)
         app.state.settings = settings
         app.state.storage = storage
-        app.state.active = active
+        app.state.served = served
         app.state.runner = runner
-        app.state.retraining = Retraining(
-            storage.store, storage.jobs, runner, active, settings.retrain_wait_seconds
-        )
+        app.state.retraining = Retraining(storage, runner, served, settings.retrain_wait_seconds)
         app.state.page = PageAssets(settings.default_level)
         watcher = asyncio.create_task(
-            _follow_pointer(active, storage, settings.poll_interval, storage_ready)
+            _follow_pointers(served, storage, settings.poll_interval, storage_ready)
         )
         # Jobs left pending by a process that died are picked up on the runner's first check.
         runner.start()
@@ -122,11 +123,12 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(refuse_unknown_query)],
     )
     app.add_exception_handler(ServiceError, handle_service_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.mount(STATIC_PREFIX, StaticFiles(directory=ASSETS_DIR), name="swagger-ui")
-    for module in (predict, retrain, models, health, docs, page):
+    for module in (predict, retrain, models, markets, health, docs, page):
         app.include_router(module.router)
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

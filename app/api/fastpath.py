@@ -57,17 +57,19 @@ class FastPredict:
             return
         body = await read_body(receive) or b""
         level = _level(scope["query_string"], state.settings.default_level)
-        current = state.active.current
-        house = None
-        if level is not None and current is not None:
+        served = state.served
+        house = current = None
+        if level is not None:
             try:
                 house = House.model_validate_json(body)
             except ValidationError:
                 house = None
+            if house is not None:
+                current = served.models.get(house.market or served.default)
         if house is None or current is None or level is None:
             await self.app(scope, replay(body, receive), send)
             return
-        payload = orjson.dumps(answer(current, house, level))
+        payload = orjson.dumps(answer(served, current, house, level))
         await send(
             {
                 "type": "http.response.start",

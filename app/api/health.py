@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
-from app.api.deps import get_active, get_storage
+from app.api.deps import get_served, get_storage
 from app.api.schemas import Readiness
 from app.observability import metrics
-from app.service.serving import ActiveModel
+from app.service.serving import ServedModels
 from app.storage import Storage
 
 router = APIRouter(tags=["operations"])
@@ -30,14 +30,15 @@ async def live() -> dict[str, str]:
     responses={503: {"model": Readiness, "description": "No model can be served."}},
 )
 async def ready(
-    active: Annotated[ActiveModel, Depends(get_active)],
+    served: Annotated[ServedModels, Depends(get_served)],
     storage: Annotated[Storage, Depends(get_storage)],
 ) -> Any:
-    current = active.current
+    current = served.current
     body = {
         "status": "ready" if current else "unavailable",
         "model_version": current.version if current else None,
-        "reason": active.error,
+        "markets": len(served.models),
+        "reason": served.error,
         "storage": storage.describe(),
     }
     if current is None:

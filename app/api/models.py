@@ -8,13 +8,15 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from app.api import paging
-from app.api.deps import Authorized, Model, get_active, get_registry
+from app.api.deps import Authorized, Market, Model, get_served, get_settings, get_storage
 from app.api.openapi import unprocessable
 from app.api.predict import json_response
 from app.api.schemas import Activation, KeptVersion, ModelCard, VersionList
+from app.config import Settings
+from app.domain.errors import NotFound
 from app.observability import metrics
-from app.service.serving import ActiveModel
-from app.storage import Registry
+from app.service.serving import ServedModels
+from app.storage import Storage
 
 router = APIRouter(tags=["models"])
 
@@ -26,7 +28,10 @@ router = APIRouter(tags=["models"])
     description="Version, creation time, coefficients with units, intercept, the range of each "
     "feature in the training data, cross-validated metrics, the rows and fingerprint of the "
     "training data, and the library versions that fitted it.",
-    responses={503: {"description": "No model version can be served."}},
+    responses={
+        404: {"description": "No such market."},
+        503: {"description": "No model version can be served."},
+    },
 )
 async def model_card(loaded: Model) -> Any:
     return json_response(loaded.card, loaded.version)
@@ -46,20 +51,26 @@ async def model_card(loaded: Model) -> Any:
     },
 )
 async def list_versions(
-    registry: Annotated[Registry, Depends(get_registry)],
+    storage: Annotated[Storage, Depends(get_storage)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    market: Market,
     limit: Annotated[int, Query(ge=1, le=1000, description="Versions per page.")] = 100,
     page_token: Annotated[
         str | None, Query(description="`next_page_token` of the previous page.")
     ] = None,
 ) -> Any:
     before = paging.decode(page_token) if page_token is not None else None
+    registry = storage.market(market).registry
     # One more than asked: whether a next page exists, without a second query.
     found = await run_in_threadpool(registry.page, limit + 1, before)
     active = await run_in_threadpool(registry.active_version)
+    if market != settings.default_market and (active is None or storage.market(market).retired()):
+        raise NotFound(f"no market {market!r}: GET /markets lists the markets served")
     activations = await run_in_threadpool(registry.activations)
     page = found[:limit]
     more = len(found) > limit
     return {
+        "market": market,
         "active_version": active,
         "activations": activations,
         "versions": [{**v, "active": v["version"] == active} for v in page],
@@ -71,27 +82,34 @@ async def list_versions(
     "/models/{version}/activate",
     response_model=Activation,
     summary="Make a stored version active (rollback or forward)",
-    description="Checks the version's checksum first; every worker serves it within a second.",
+    description="Acts in the version's own market (version names are unique across markets). "
+    "Checks the version's checksum first; every worker serves it within a second.",
     dependencies=[Authorized],
     responses={
         401: {"description": "Missing or wrong bearer key."},
         403: {"description": "No API key is configured on the server."},
         404: {"description": "No such version."},
-        409: {"description": "The version's files are damaged; it was not activated."},
+        409: {
+            "description": "The version's files are damaged, or its market is retired; it "
+            "was not activated."
+        },
     },
 )
 async def activate(
     version: Annotated[str, Path(examples=["v20261126-231752-3f9a1c"])],
-    registry: Annotated[Registry, Depends(get_registry)],
-    active: Annotated[ActiveModel, Depends(get_active)],
+    storage: Annotated[Storage, Depends(get_storage)],
+    served: Annotated[ServedModels, Depends(get_served)],
 ) -> Any:
+    market = await run_in_threadpool(storage.market_of, version)
+    registry = storage.market(market).registry
     previous = await run_in_threadpool(
         registry.activate, version, "POST /models/{version}/activate"
     )
     metrics.ACTIVATIONS.inc()
     # This worker switches now; the others follow the pointer within a poll interval.
-    await run_in_threadpool(active.refresh)
-    return json_response({"active_version": version, "previous_version": previous}, version)
+    await run_in_threadpool(served.refresh, {market})
+    body = {"market": market, "active_version": version, "previous_version": previous}
+    return json_response(body, version)
 
 
 _VERSION = Annotated[str, Path(examples=["v20261126-231752-3f9a1c"])]
@@ -109,8 +127,8 @@ _KEEP_RESPONSES: dict[int | str, dict[str, Any]] = {
     dependencies=[Authorized],
     responses=_KEEP_RESPONSES,
 )
-async def keep(version: _VERSION, registry: Annotated[Registry, Depends(get_registry)]) -> Any:
-    await run_in_threadpool(registry.set_kept, version, True)
+async def keep(version: _VERSION, storage: Annotated[Storage, Depends(get_storage)]) -> Any:
+    await run_in_threadpool(_set_kept, storage, version, True)
     return {"version": version, "kept": True}
 
 
@@ -121,6 +139,10 @@ async def keep(version: _VERSION, registry: Annotated[Registry, Depends(get_regi
     dependencies=[Authorized],
     responses=_KEEP_RESPONSES,
 )
-async def unkeep(version: _VERSION, registry: Annotated[Registry, Depends(get_registry)]) -> Any:
-    await run_in_threadpool(registry.set_kept, version, False)
+async def unkeep(version: _VERSION, storage: Annotated[Storage, Depends(get_storage)]) -> Any:
+    await run_in_threadpool(_set_kept, storage, version, False)
     return {"version": version, "kept": False}
+
+
+def _set_kept(storage: Storage, version: str, kept: bool) -> None:
+    storage.market(storage.market_of(version)).registry.set_kept(version, kept)

@@ -1,30 +1,31 @@
-"""Page tokens of `GET /models`: opaque to clients, checked when they come back."""
+"""Page tokens of `GET /models` and `GET /markets`: opaque to clients, checked on return."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import re
 
 from fastapi.exceptions import RequestValidationError
 
 from app.storage.naming import VERSION_PATTERN
 
 
-def encode(last_version: str) -> str:
-    """The token of the page after the one that ended with `last_version`."""
-    raw = json.dumps({"before": last_version}, separators=(",", ":")).encode()
+def encode(last: str, key: str = "before") -> str:
+    """The token of the page after the one that ended with `last` (a version, or a market)."""
+    raw = json.dumps({key: last}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode(token: str) -> str:
-    """The version a token continues below; a 422 naming `page_token` for anything else."""
+def decode(token: str, key: str = "before", pattern: re.Pattern[str] = VERSION_PATTERN) -> str:
+    """The name a token continues from; a 422 naming `page_token` for anything else."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        before = json.loads(raw)["before"]
+        before = json.loads(raw)[key]
     except (binascii.Error, ValueError, KeyError, TypeError):
         before = None
-    if not isinstance(before, str) or not VERSION_PATTERN.match(before):
+    if not isinstance(before, str) or not pattern.match(before):
         raise RequestValidationError(
             [
                 {

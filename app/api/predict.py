@@ -6,17 +6,27 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from app.api import encode
 from app.api.bodies import check_rows, content_type, houses_fast, load_json, validate
-from app.api.deps import Model, get_settings
+from app.api.deps import get_served, get_settings
 from app.api.openapi import unprocessable
 from app.api.schemas import BatchPrediction, House, HouseBatch, Prediction
 from app.config import Settings
 from app.domain import listings
-from app.domain.errors import BadInput
+from app.domain.errors import BadInput, RowError
+from app.domain.markets import NAME_RULE
 from app.domain.rules import DEFAULT_LEVEL, LEVEL_MAX, LEVEL_MIN
-from app.service.estimating import estimate_many, estimate_one
+from app.service.estimating import (
+    Routed,
+    Unroutable,
+    estimate_many,
+    estimate_one,
+    estimate_routed,
+    label_of,
+)
+from app.service.serving import ServedModels
 from app.storage import LoadedModel
 
 router = APIRouter(tags=["predict"])
@@ -34,6 +44,7 @@ Level = Annotated[
 ]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "The market named is not served (unknown, or retired)."},
     422: unprocessable("A field is missing, unknown, of the wrong type or out of range."),
     503: {"description": "No model version can be served; the detail says why."},
 }
@@ -56,22 +67,27 @@ def json_response(body: dict[str, Any], version: str, status_code: int = 200) ->
     "(`price_low`, `price_high`) meant to hold the sale price with probability `level`; the "
     "contributions of the intercept and each feature, which add up to the price; the price per "
     "square foot; `warnings` when an input lies outside the training data or the estimate is "
-    "at or below zero or below the lowest training price; and the model version. Unknown "
+    "at or below zero or below the lowest training price; and the market and model version "
+    "that answered. `market` names the town's model (left out: the default market). Unknown "
     "fields, NaN, infinities, booleans and strings are rejected with 422.",
     responses=_ERRORS,
 )
 async def predict(
     house: House,
-    loaded: Model,
+    served: Annotated[ServedModels, Depends(get_served)],
     settings: Annotated[Settings, Depends(get_settings)],
     level: Level = None,
 ) -> Response:
-    return json_response(answer(loaded, house, level or settings.default_level), loaded.version)
+    loaded = served.get(house.market)
+    body = answer(served, loaded, house, level or settings.default_level)
+    return json_response(body, loaded.version)
 
 
-def answer(loaded: LoadedModel, house: House, level: float) -> dict[str, Any]:
+def answer(served: ServedModels, loaded: LoadedModel, house: House, level: float) -> dict[str, Any]:
     """The body of a /predict answer; the fast path (app.api.fastpath) serves the same."""
-    estimate = estimate_one(loaded, house.beds, house.baths, house.sqft, level)
+    market = house.market or served.default
+    label = label_of(served, market, loaded)
+    estimate = estimate_one(loaded, house.beds, house.baths, house.sqft, level, label)
     return {
         "price": estimate.price,
         "price_low": estimate.low,
@@ -80,6 +96,7 @@ def answer(loaded: LoadedModel, house: House, level: float) -> dict[str, Any]:
         "price_per_sqft": estimate.price / house.sqft,
         "contributions": estimate.contributions,
         "warnings": estimate.warnings,
+        "market": market,
         "model_version": loaded.version,
     }
 
@@ -109,7 +126,12 @@ _BATCH_BODY: dict[str, Any] = {
     "A `text/csv` body with columns beds, baths, sqft (other columns are passed through) "
     "answers with the same CSV and the columns `price`, `price_low`, `price_high` and "
     "`warnings` added. Row limits: `max_batch_rows` for "
-    "JSON, `max_csv_rows` for CSV; above them the answer is 413.",
+    "JSON, `max_csv_rows` for CSV; above them the answer is 413.\n\n"
+    "A row may name its market (a `market` field, or a `market` column; empty: the default "
+    "market). Each row is then estimated by its market's model and the answer says which "
+    "market and version made each estimate (JSON: `market` and `model_version` in each "
+    "prediction; CSV: a `model_version` column). A row naming a market that is not served "
+    "makes the whole batch a 422 naming the rows and the market.",
     responses={
         **_ERRORS,
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
@@ -120,7 +142,7 @@ _BATCH_BODY: dict[str, Any] = {
 )
 async def predict_batch(
     request: Request,
-    loaded: Model,
+    served: Annotated[ServedModels, Depends(get_served)],
     settings: Annotated[Settings, Depends(get_settings)],
     level: Level = None,
 ) -> Response:
@@ -128,13 +150,17 @@ async def predict_batch(
     kind = content_type(request)
     body = await request.body()
     if kind == "text/csv":
-        return _predict_csv(body, loaded, settings, level)
+        return _predict_csv(body, served, settings, level)
     document = load_json(body)
     check_rows(document, settings.max_batch_rows)
     X = houses_fast(document)
     if X is None:  # pydantic, for its exact errors (or the rare valid batch the check misses)
-        X = listings.features_of(validate(document, HouseBatch).listings)
-    found = estimate_many(loaded, X, level)
+        rows = validate(document, HouseBatch).listings
+        X = listings.features_of(rows)
+        if any(row.market is not None for row in rows):
+            return _routed_json([row.market for row in rows], X, served, level)
+    loaded = served.get(None)
+    found = estimate_many(loaded, X, level, label_of(served, served.default, loaded))
     return Response(
         encode.json_batch(loaded.version, level, found, X[:, 2]),
         media_type="application/json",
@@ -142,21 +168,85 @@ async def predict_batch(
     )
 
 
-def _predict_csv(body: bytes, loaded: Any, settings: Settings, level: float) -> Response:
+def _routed_json(markets: list[str | None], X: Any, served: ServedModels, level: float) -> Response:
+    """A JSON batch whose rows name markets: each estimate with its market and version."""
+    routed = estimate_routed(served, markets, X, level)
+    if isinstance(routed, Unroutable):
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("body", "listings", row, "market"),
+                    "msg": f"market {market!r} is not served: GET /markets lists the markets",
+                    "input": market,
+                }
+                for market, rows in routed.unknown.items()
+                for row in rows
+            ]
+        )
+    names = [orjson.dumps(n) for n in routed.names]
+    versions = [orjson.dumps(v) for v in routed.versions]
+    codes = routed.codes.tolist()
+    columns = [[names[c] for c in codes], [versions[c] for c in codes]]
+    chosen = dict(zip(routed.names, routed.versions, strict=True))
+    head = orjson.dumps({"model_version": None, "level": level, "markets": chosen})
+    predictions = encode.json_rows(routed.found, X[:, 2], columns)
+    return Response(
+        head[:-1] + b',"predictions":' + predictions + b"}", media_type="application/json"
+    )
+
+
+def _predict_csv(body: bytes, served: ServedModels, settings: Settings, level: float) -> Response:
     frame, X = listings.read_csv(
         body, with_price=False, max_rows=settings.max_csv_rows, allow_empty=True
     )
-    taken = [c for c in CSV_OUTPUTS if c in frame.columns]
+    routing = "market" in frame.columns
+    outputs = CSV_OUTPUTS + (("model_version",) if routing else ())
+    taken = [c for c in outputs if c in frame.columns]
     if taken:
         raise BadInput(
             f"the CSV already has the column(s) {', '.join(taken)}, which the answer adds: "
             "rename or drop them"
         )
-    found = estimate_many(loaded, X, level)
+    if routing:
+        routed = _route_csv(frame, X, served, level)
+        found, version = routed.found, None
+        versions = [v.encode() for v in routed.versions]
+        per_row: list[bytes] | None = [versions[c] for c in routed.codes.tolist()]
+    else:
+        loaded = served.get(None)
+        found = estimate_many(loaded, X, level, label_of(served, served.default, loaded))
+        version, per_row = loaded.version, None
     plain = encode.split_lines(body, len(frame))
     if plain is not None:
         header, lines = plain
-        text = encode.csv_lines(lines, found, header)
+        text = encode.csv_lines(lines, found, header, per_row)
     else:  # quoted fields or odd line ends: pandas writes the table back
-        text = encode.csv_frame(frame, found)
-    return Response(text, media_type="text/csv", headers={"X-Model-Version": loaded.version})
+        text = encode.csv_frame(
+            frame, found, None if per_row is None else [v.decode() for v in per_row]
+        )
+    headers = {"X-Model-Version": version} if version is not None else {}
+    return Response(text, media_type="text/csv", headers=headers)
+
+
+def _route_csv(frame: Any, X: Any, served: ServedModels, level: float) -> Routed:
+    routed = estimate_routed(served, frame["market"], X, level)
+    if isinstance(routed, Routed):
+        return routed
+    errors = [
+        RowError(
+            f"line {row + 2}", "market", f"line {row + 2}, column market: {market!r} {NAME_RULE}"
+        )
+        for market, rows in routed.malformed.items()
+        for row in rows
+    ] + [
+        RowError(
+            f"line {row + 2}",
+            "market",
+            f"line {row + 2}, column market: market {market!r} is not served: GET /markets "
+            "lists the markets",
+        )
+        for market, rows in routed.unknown.items()
+        for row in rows
+    ]
+    raise BadInput(errors[:10])

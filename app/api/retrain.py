@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.bodies import content_type, parse_rows
-from app.api.deps import Authorized, get_jobs, get_retraining, get_settings
+from app.api.deps import Authorized, Market, get_jobs, get_retraining, get_settings
 from app.api.openapi import unprocessable
 from app.api.schemas import Job, RetrainRequest
 from app.config import Settings
@@ -47,12 +47,15 @@ _BODY: dict[str, Any] = {
     "`Location` header, or with `?wait=true` a `200` with the finished job. Sending the same "
     "upload again does not store it twice. The new version becomes active only if it passes "
     "the promotion gate (see the README) or `force` is true. For a `text/csv` body, `mode` "
-    "and `force` are query parameters; for JSON they are fields of the body.",
+    "and `force` are query parameters; for JSON they are fields of the body. `market` names "
+    "the market (town) the sales belong to: a new name creates the market with its first "
+    "successful fit; a retired market takes no sales (409).",
     dependencies=[Authorized],
     responses={
         200: {"description": "With `?wait=true`: the finished job.", "model": Job},
         401: {"description": "Missing or wrong bearer key."},
         403: {"description": "No API key is configured on the server."},
+        409: {"description": "The market is retired."},
         413: {"description": "Too many rows or too large a body."},
         415: {"description": "Neither JSON nor CSV."},
         422: unprocessable("A bad row; nothing was stored."),
@@ -63,6 +66,7 @@ async def retrain(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
     retraining: Annotated[Retraining, Depends(get_retraining)],
+    market: Market,
     wait: Annotated[bool, Query(description="Answer when the fit has finished.")] = False,
     mode: Annotated[
         Literal["append", "replace"] | None, Query(description="CSV bodies only.")
@@ -74,7 +78,7 @@ async def retrain(
     if kind == "text/csv":
         frame = await run_in_threadpool(listings.read_table, body, max_rows=settings.max_csv_rows)
         job = await run_in_threadpool(
-            retraining.submit_csv, body, len(frame), mode or "append", bool(force)
+            retraining.submit_csv, body, len(frame), mode or "append", bool(force), market
         )
     else:
         if mode is not None or force is not None:
@@ -83,7 +87,9 @@ async def retrain(
         frame = listings.from_records(row.model_dump(exclude_none=True) for row in parsed.listings)
         if "sold_at" in frame.columns:
             frame["sold_at"] = frame["sold_at"].map(_iso, na_action="ignore")
-        job = await run_in_threadpool(retraining.submit_rows, frame, parsed.mode, parsed.force)
+        job = await run_in_threadpool(
+            retraining.submit_rows, frame, parsed.mode, parsed.force, market
+        )
     if wait:
         job = await retraining.finished(job["job_id"])
     status = 200 if job["status"] in TERMINAL else 202

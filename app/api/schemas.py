@@ -7,7 +7,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.domain.rules import BATHS_MAX, BATHS_MIN, BEDS_MAX, BEDS_MIN, SQFT_MAX, SQFT_MIN
+from app.domain.rules import (
+    BATHS_MAX,
+    BATHS_MIN,
+    BEDS_MAX,
+    BEDS_MIN,
+    MARKET_MAX_LENGTH,
+    MARKET_PATTERN,
+    SQFT_MAX,
+    SQFT_MIN,
+)
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -40,6 +49,17 @@ Sqft = Annotated[
 
 Price = Annotated[float, Field(gt=0, description="Sale price in US dollars, above 0.")]
 
+MarketName = Annotated[
+    str,
+    Field(
+        pattern=MARKET_PATTERN,
+        max_length=MARKET_MAX_LENGTH,
+        description="A market (town): 1 to 63 lowercase letters, digits and hyphens, starting "
+        "with a letter or digit. Left out: the default market (`HOUSE_PRICE_DEFAULT_MARKET`).",
+        examples=["sacramento"],
+    ),
+]
+
 
 class House(BaseModel):
     """One home to estimate. Unknown fields are an error, so a typo is never silently ignored."""
@@ -51,6 +71,7 @@ class House(BaseModel):
     beds: Beds
     baths: Baths
     sqft: Sqft
+    market: MarketName | None = None
 
 
 class HouseBatch(BaseModel):
@@ -106,6 +127,12 @@ class Estimate(BaseModel):
         description="Empty when the inputs and the estimate lie within the training data and "
         "the range is calibrated on enough sales near the estimate."
     )
+    market: str | None = Field(
+        None, description="In a batch that names markets: the market that made the estimate."
+    )
+    model_version: str | None = Field(
+        None, description="In a batch that names markets: the version that made the estimate."
+    )
 
 
 _EXAMPLE_ESTIMATE: dict[str, Any] = {
@@ -129,12 +156,18 @@ class Prediction(Estimate):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {**_EXAMPLE_ESTIMATE, "level": 0.9, "model_version": "v20261126-231752-3f9a1c"}
+                {
+                    **_EXAMPLE_ESTIMATE,
+                    "level": 0.9,
+                    "market": "default",
+                    "model_version": "v20261126-231752-3f9a1c",
+                }
             ]
         }
     )
 
     level: float = Field(description="Probability the range is meant to hold the sale price.")
+    market: str = Field(description="The market whose model answered.")
     model_version: str = Field(description="The model version that answered.")
 
 
@@ -151,8 +184,14 @@ class BatchPrediction(BaseModel):
         }
     )
 
-    model_version: str
+    model_version: str | None = Field(
+        description="The version that made every estimate; null when the batch names markets "
+        "(each estimate then says its market and version)."
+    )
     level: float
+    markets: dict[str, str] | None = Field(
+        None, description="When the batch names markets: each market's version that answered."
+    )
     predictions: list[Estimate]
 
 
@@ -198,6 +237,7 @@ class ActivationRecord(BaseModel):
 
 
 class VersionList(BaseModel):
+    market: str
     active_version: str | None
     versions: list[VersionSummary]
     activations: list[ActivationRecord] = Field(
@@ -208,14 +248,76 @@ class VersionList(BaseModel):
     )
 
 
+class MarketAccuracy(BaseModel):
+    """Cross-validated accuracy in the terms AVM users read (null for versions fitted before
+    these figures were recorded)."""
+
+    median_ape: float | None = Field(description="Median absolute error, as a share of price.")
+    within_10: float | None = Field(description="Share of estimates within 10 % of the price.")
+    within_20: float | None = Field(description="Share of estimates within 20 % of the price.")
+    coverage_90: float | None = Field(
+        description="Share of sale prices inside the 90 % range of their (held-out) estimate."
+    )
+
+
+class MarketSummary(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "market": "sacramento",
+                    "active_version": "v20261126-231752-3f9a1c",
+                    "n_train": 932,
+                    "first_sale": "2008-05-15",
+                    "last_sale": "2008-05-21",
+                    "last_fit": "2026-11-26T23:17:52.123+00:00",
+                    "accuracy": {
+                        "median_ape": 0.223,
+                        "within_10": 0.25,
+                        "within_20": 0.45,
+                        "coverage_90": 0.9,
+                    },
+                }
+            ]
+        }
+    )
+
+    market: str
+    active_version: str
+    n_train: int = Field(description="Sales the active version was fitted on.")
+    first_sale: str | None = Field(description="The first sale date it saw (with sold_at).")
+    last_sale: str | None = Field(description="The last sale date it saw (with sold_at).")
+    last_fit: str = Field(description="When the market's newest version was fitted.")
+    accuracy: MarketAccuracy
+
+
+class MarketList(BaseModel):
+    default_market: str
+    markets: list[MarketSummary]
+    next_page_token: str | None = Field(
+        description="Pass as `page_token` for the next page; null on the last page."
+    )
+
+
+class MarketDetail(MarketSummary):
+    card: ModelCard = Field(description="The active version's card.")
+
+
+class Retirement(BaseModel):
+    market: str
+    retired: bool
+
+
 class Activation(BaseModel):
+    market: str
     active_version: str
     previous_version: str | None
 
 
 class Readiness(BaseModel):
     status: str = Field(description="`ready`, or `unavailable` with a reason.")
-    model_version: str | None = None
+    model_version: str | None = Field(None, description="The default market's version.")
+    markets: int | None = Field(None, description="How many markets this worker serves.")
     reason: str | None = None
     storage: str | None = Field(
         None, description="Where versions and listings live (files, or the database, no password)."
@@ -282,6 +384,7 @@ class Job(BaseModel):
             "examples": [
                 {
                     "job_id": "0f8e4c8a5b9d4e0fa1b2c3d4e5f60718",
+                    "market": "sacramento",
                     "status": "succeeded",
                     "mode": "append",
                     "force": False,
@@ -299,6 +402,7 @@ class Job(BaseModel):
     )
 
     job_id: str
+    market: str = Field("default", description="The market the job fits.")
     status: Literal["queued", "running", "succeeded", "failed"]
     created_at: str
     version: str | None = None

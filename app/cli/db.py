@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.config import Settings
 from app.domain.errors import ServiceError
+from app.domain.markets import NAME_RULE, is_market_name
 from app.service import retention
 from app.storage import open_storage
 from app.storage.files.storage import FileStorage
@@ -90,6 +91,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="remove uploads no remaining version was fitted on (not the current set's)",
     )
+    pruner.add_argument(
+        "--market",
+        type=_market_name,
+        default=None,
+        help="the market to prune (default: HOUSE_PRICE_DEFAULT_MARKET); a retired market is "
+        "removed whole",
+    )
     pruner.add_argument("--yes", action="store_true", help="remove (without it: a dry run)")
     args = parser.parse_args(argv)
     if args.command == "prune" and args.keep < 0:
@@ -97,15 +105,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _market_name(text: str) -> str:
+    if not is_market_name(text):
+        raise argparse.ArgumentTypeError(f"{text!r} {NAME_RULE}")
+    return text
+
+
 def prune(args: argparse.Namespace, settings: Settings) -> int:
     storage = open_storage(settings)
     try:
         storage.ensure()
-        chosen = retention.plan(storage, args.keep, args.jobs_days, args.listings)
+        market = args.market or settings.default_market
+        chosen = retention.plan(storage, args.keep, args.jobs_days, args.listings, market=market)
         for version, why in sorted(chosen.protected.items(), reverse=True):
             if why != "among the newest":
                 print(f"keep    version {version} ({why})")
         items = [
+            *([f"retired market {market} (its versions, listings and history)"] * chosen.retired),
             *(f"version {v}" for v in chosen.versions),
             *(f"job {j}" for j in chosen.jobs),
             *(f"upload {s}/{b}" for s, b in chosen.uploads),

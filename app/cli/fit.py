@@ -11,7 +11,7 @@ import pandas as pd
 
 from app.config import Settings
 from app.domain.arrays import FloatArray
-from app.domain.errors import ServiceError
+from app.domain.errors import Conflict, ServiceError
 from app.domain.fitting import fit_stream, fit_table, select_window
 from app.domain.listings import SaleDates, read_chunks, read_table
 from app.service.training import fit_stored, save_version
@@ -55,19 +55,22 @@ def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None
 
 
 def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> dict[str, Any] | None:
-    registry, store = storage.registry, storage.store
-    window = args.window_days or settings.training_window_days
-    stream = _streams(args, window)
     if args.if_no_active:
         storage.ensure()  # a start-up script: a new database gets its schema first
-        if registry.active_version() is not None:
-            return None
+    market = storage.market(args.market or settings.default_market)
+    registry, store = market.registry, market.store
+    window = args.window_days or settings.training_window_days
+    stream = _streams(args, window)
+    if args.if_no_active and registry.active_version() is not None:
+        return None
     # The file is read and checked in full before anything (even the lock) is written.
     frame = read_table(args.data) if args.data and not stream else None
     new_dates = SaleDates()
     new = list(_progress(read_chunks(args.data, args.chunk_rows, new_dates))) if stream else []
     storage.ensure()  # only once the data has passed its checks: a bad file writes nothing
-    with storage.fit_lock():
+    if market.retired():
+        raise Conflict(f"market {market.name!r} is retired: prune it before fitting it again")
+    with market.fit_lock():
         if args.if_no_active and registry.active_version() is not None:
             return None
         mode: Mode = "append" if args.append else "replace"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.errors import ServiceError
+from app.domain.markets import NAME_RULE, is_market_name
 
 STREAM_CHUNK_ROWS = 1_000_000
 
@@ -29,6 +30,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--append",
         action="store_true",
         help="add FILE to the current training set instead of starting a new one with it",
+    )
+    parser.add_argument(
+        "--market",
+        type=_market_name,
+        help="the market (town) to fit, created by its first fit (default: "
+        "HOUSE_PRICE_DEFAULT_MARKET)",
     )
     parser.add_argument("--model-dir", type=Path, help="overrides HOUSE_PRICE_MODEL_DIR")
     parser.add_argument("--data-dir", type=Path, help="overrides HOUSE_PRICE_DATA_DIR")
@@ -63,6 +70,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="do nothing when a model version is already active (for start-up scripts)",
     )
     return parser.parse_args(argv)
+
+
+def _market_name(text: str) -> str:
+    if not is_market_name(text):
+        raise argparse.ArgumentTypeError(f"{text!r} {NAME_RULE}")
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,6 +57,10 @@ class Conflict(ServiceError):
     """The request is well formed but the stored state does not allow it."""
 
 
+class Busy(Conflict):
+    """Another process holds what the request needs (a market's fit lock) right now."""
+
+
 class TooLarge(ServiceError):
     """More rows or bytes than one request may carry."""
 

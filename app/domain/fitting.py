@@ -7,6 +7,7 @@ from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from app.domain import listings
@@ -110,6 +111,9 @@ def fit_stream(
     return result.model, card
 
 
+COVERAGE_LEVEL = 0.90
+
+
 def describe(
     model: PriceModel,
     y: FloatArray,
@@ -121,6 +125,9 @@ def describe(
     """The model card of a fitted model (the registry adds version, time and checksum)."""
     assert model.calibration is not None
     metrics: dict[str, Any] = {"cv": describe_cv(y, predicted, folds, seed=0)}
+    # How often the 90 % range around a held-out estimate holds the sale price.
+    low, high = model.interval(predicted, COVERAGE_LEVEL)
+    metrics["cv"]["coverage_90"] = float(np.mean((low <= y) & (y <= high)))
     if X is not None:
         metrics["in_sample"] = regression_metrics(y, model.predict(X))
     return {

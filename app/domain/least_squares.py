@@ -44,7 +44,7 @@ def fit(X: FloatArray, y: FloatArray) -> PriceModel:
 
 
 def regression_metrics(y: FloatArray, predicted: FloatArray) -> dict[str, float]:
-    """R², MAE, RMSE and median absolute percentage error of predictions against truth."""
+    """R², MAE, RMSE, median absolute percentage error, and the shares within 10 % and 20 %."""
     err = predicted - y
     ss_res = float(np.sum(err**2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
@@ -53,6 +53,8 @@ def regression_metrics(y: FloatArray, predicted: FloatArray) -> dict[str, float]
         "mae": float(np.mean(np.abs(err))),
         "rmse": float(np.sqrt(ss_res / len(y))),
         "median_ape": float(np.median(np.abs(err) / y)),
+        "within_10": float(np.mean(np.abs(err) <= 0.10 * y)),
+        "within_20": float(np.mean(np.abs(err) <= 0.20 * y)),
     }
 
 

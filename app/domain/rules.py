@@ -32,3 +32,10 @@ DEFAULT_LEVEL = 0.90
 
 def level_allowed(level: float) -> bool:
     return LEVEL_MIN <= level <= LEVEL_MAX
+
+
+# A market (a town) is named by lowercase letters, digits and hyphens, starting with a letter or
+# digit; requests that name none are answered by the default market.
+MARKET_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+MARKET_MAX_LENGTH = 63
+DEFAULT_MARKET = "default"

@@ -1,23 +1,110 @@
-"""Estimates by the served model, counted in the metrics: one home, or many at once."""
+"""Estimates by the served models, counted in the metrics: one home, many, or many across markets.
+
+The metrics count estimates by the default market's model version; every other market's are
+counted under one label, so the number of series does not grow with the number of markets.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
 from app.domain.arrays import FloatArray
+from app.domain.markets import is_market_name
 from app.domain.model import Explanation, Explanations, explain_many
 from app.observability import metrics
+from app.service.serving import ServedModels
 from app.storage import LoadedModel
+
+OTHER_MARKETS = "other-markets"
 
 
 def estimate_one(
-    loaded: LoadedModel, beds: float, baths: float, sqft: float, level: float
+    loaded: LoadedModel, beds: float, baths: float, sqft: float, level: float, label: str = ""
 ) -> Explanation:
     explained = loaded.model.explain(beds, baths, sqft, level)
-    metrics.TALLY.estimate(loaded.version)
+    metrics.TALLY.estimate(label or loaded.version)
     return explained
 
 
-def estimate_many(loaded: LoadedModel, X: FloatArray, level: float) -> Explanations:
+def estimate_many(
+    loaded: LoadedModel, X: FloatArray, level: float, label: str = ""
+) -> Explanations:
     """Every row of an (n, 3) array of beds, baths, sqft, bit for bit as `estimate_one`."""
     explained = explain_many(loaded.model, X, level)
-    metrics.TALLY.estimate(loaded.version, len(X))
+    metrics.TALLY.estimate(label or loaded.version, len(X))
     return explained
+
+
+def label_of(served: ServedModels, market: str, loaded: LoadedModel) -> str:
+    """What the metrics count an estimate of this market under."""
+    return loaded.version if market == served.default else OTHER_MARKETS
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Estimates of rows that name their markets: each row's market is `names[codes[row]]`."""
+
+    found: Explanations
+    codes: npt.NDArray[np.intp]
+    names: list[str]
+    versions: list[str]
+
+
+@dataclass(frozen=True)
+class Unroutable:
+    """Rows whose market is malformed or not served: by market, the row indices (from 0)."""
+
+    malformed: dict[str, list[int]]
+    unknown: dict[str, list[int]]
+
+
+def estimate_routed(
+    served: ServedModels, markets: Sequence[object] | pd.Series, X: FloatArray, level: float
+) -> Routed | Unroutable:
+    """Estimate each row by its market's model (an empty cell or None: the default market).
+
+    Rows are grouped by market and each group estimated in one vectorised pass, so a batch
+    spread over many markets costs about what one market's does.
+    """
+    column = pd.Series(markets, dtype=object)
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    names = [str(u).strip() if u is not None else served.default for u in uniques]
+    if (codes < 0).any():  # empty cells: the default market
+        names.append(served.default)
+        codes = np.where(codes < 0, len(names) - 1, codes)
+    malformed = [k for k, n in enumerate(names) if not is_market_name(n)]
+    unknown = [k for k, n in enumerate(names) if k not in malformed and n not in served.models]
+    if malformed or unknown:
+        return Unroutable(
+            malformed={names[k]: _rows_of(codes, k) for k in malformed},
+            unknown={names[k]: _rows_of(codes, k) for k in unknown},
+        )
+    models = [served.models[n] for n in names]
+    if len(names) == 1:
+        found = estimate_many(models[0], X, level, label_of(served, names[0], models[0]))
+        return Routed(found, codes, names, [models[0].version])
+    order = np.argsort(codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(names)))])
+    n = len(X)
+    price, low, high = np.empty(n), np.empty(n), np.empty(n)
+    parts = np.empty((n, 4))
+    warnings: dict[int, list[dict[str, object]]] = {}
+    for k, loaded in enumerate(models):
+        rows = order[bounds[k] : bounds[k + 1]]
+        part = estimate_many(loaded, X[rows], level, label_of(served, names[k], loaded))
+        price[rows], low[rows], high[rows] = part.price, part.low, part.high
+        parts[rows] = part.contributions
+        if part.warnings:
+            where = rows.tolist()
+            warnings.update((where[i], items) for i, items in part.warnings.items())
+    found = Explanations(price, low, high, parts, warnings)
+    return Routed(found, codes, names, [m.version for m in models])
+
+
+def _rows_of(codes: npt.NDArray[np.intp], k: int, most: int = 10) -> list[int]:
+    return [int(i) for i in np.flatnonzero(codes == k)[:most]]

@@ -1,10 +1,12 @@
-"""Retrain jobs, fitted one at a time: what the fitting process (`python -m app.service.jobs`) runs.
+"""Retrain jobs, fitted by the fitting process (`python -m app.service.jobs`), a market at a time.
 
-Jobs live in the storage (`app.storage`), readable from any worker. Fits run one at a time across
-every process that shares the storage: the fitting process holds the storage's fit lock (an
-flock, or a PostgreSQL advisory lock held by its session) for the whole of a run. A job found
-`running` while that lock is free was interrupted (its process died): it is run again once, then
-marked failed with the reason.
+Jobs live in the storage (`app.storage`), readable from any worker, each naming its market. A
+market's fits run one at a time across every process that shares the storage: a fitting process
+holds the market's fit lock (an flock, or a PostgreSQL advisory lock held by its session) for the
+whole of a fit, and moves on to another market's job when that lock is taken. Fits of different
+markets run side by side in different processes. A job found `running` while its market's lock
+is free was interrupted (its process died): it is run again once, then marked failed with the
+reason.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import sys
 from typing import Any
 
 from app.config import Settings
-from app.domain.errors import NotFound, ServiceError
+from app.domain.errors import Busy, Conflict, NotFound, ServiceError
 from app.service.training import fit_stored, save_version
 from app.storage import CorruptVersion, Storage, open_storage
-from app.storage.naming import now_text
+from app.storage.naming import TERMINAL, market_of_job, now_text
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +30,9 @@ MAX_ATTEMPTS = 2
 
 
 def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[str, Any]:
-    """Fit one job; the caller holds the fit lock."""
-    jobs, registry, store = storage.jobs, storage.registry, storage.store
+    """Fit one job; the caller holds its market's fit lock."""
+    market = storage.market(market_of_job(job))
+    jobs, registry, store = storage.jobs, market.registry, market.store
     if job["status"] == "running" and job["attempts"] >= MAX_ATTEMPTS:
         return jobs.update(
             job,
@@ -40,6 +43,8 @@ def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[s
         )
     job = jobs.update(job, status="running", started_at=now_text(), attempts=job["attempts"] + 1)
     try:
+        if market.retired():
+            raise Conflict(f"market {market.name!r} was retired: its sales are no longer fitted")
         snapshot = store.snapshot()
         if snapshot is None:
             raise NotFound("the listing store is empty")
@@ -92,12 +97,23 @@ def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[s
 
 
 def run_pending(settings: Settings, storage: Storage) -> int:
-    """Fit every pending job, oldest first, holding the fit lock; return how many ran."""
+    """Fit every pending job this process can, oldest first, each under its market's fit lock.
+
+    A market whose lock another process holds is passed over (that process fits its jobs);
+    return how many jobs ran here.
+    """
     count = 0
-    with storage.fit_lock():
-        while (job := storage.jobs.next_pending()) is not None:
-            run_job(settings, storage, job)
-            count += 1
+    busy: set[str] = set()
+    while (job := storage.jobs.next_pending(skip=busy)) is not None:
+        market = market_of_job(job)
+        try:
+            with storage.market(market).fit_lock(wait=False):
+                job = storage.jobs.get(job["job_id"])  # as it is now that the market is ours
+                if job["status"] not in TERMINAL:
+                    run_job(settings, storage, job)
+                    count += 1
+        except Busy:
+            busy.add(market)
     return count
 
 

@@ -7,6 +7,8 @@ in the current training set and that no pending job will read. A version being w
 version yet, and a job in progress is not finished, so neither is ever touched; each removal is
 whole (a folder renamed away, or one transaction), so a crash leaves every remaining version
 loadable.
+
+Each market is pruned on its own (`market`); a retired market is removed whole.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from app.domain.errors import Conflict, NotFound, ServiceError
+from app.domain.rules import DEFAULT_MARKET
 from app.storage import Storage
-from app.storage.naming import TERMINAL
+from app.storage.naming import TERMINAL, market_of_job
 
 
 @dataclass
@@ -27,6 +30,8 @@ class Plan:
     jobs: list[str] = field(default_factory=list)
     uploads: list[tuple[str, str]] = field(default_factory=list)
     protected: dict[str, str] = field(default_factory=dict)  # version: why it stays
+    market: str = DEFAULT_MARKET
+    retired: bool = False  # the market is retired: all of it goes
 
 
 def plan(
@@ -35,8 +40,12 @@ def plan(
     jobs_days: float | None = None,
     listings: bool = False,
     now: datetime | None = None,
+    market: str = DEFAULT_MARKET,
 ) -> Plan:
-    registry = storage.registry
+    chosen = storage.market(market)
+    if chosen.retired():
+        return Plan(versions=sorted(chosen.registry.versions()), market=market, retired=True)
+    registry, store = chosen.registry, chosen.store
     names = sorted(registry.versions(), reverse=True)
     why: dict[str, str] = {name: "among the newest" for name in names[:keep]}
     for name in registry.kept():
@@ -47,25 +56,29 @@ def plan(
     active = registry.active_version()
     if active is not None:
         why[active] = "active"
-    result = Plan(versions=[n for n in names if n not in why], protected=why)
+    result = Plan(versions=[n for n in names if n not in why], protected=why, market=market)
     if jobs_days is not None:
         cutoff = ((now or datetime.now(UTC)) - timedelta(days=jobs_days)).isoformat()
         result.jobs = [
             job["job_id"]
             for job in storage.jobs.all()
-            if job["status"] in TERMINAL and str(job.get("finished_at", "9999")) < cutoff
+            if market_of_job(job) == market
+            and job["status"] in TERMINAL
+            and str(job.get("finished_at", "9999")) < cutoff
         ]
     if listings:
         needed: set[tuple[str, str]] = set()
-        needed_sets = {storage.store.current_set()}
-        needed_sets.update(job.get("set") for job in storage.jobs.pending())
+        needed_sets = {store.current_set()}
+        needed_sets.update(
+            job.get("set") for job in storage.jobs.pending() if market_of_job(job) == market
+        )
         for name in names:
             if name in why:
                 training = registry.card(name).get("training", {})
                 needed.update((training.get("set"), b) for b in training.get("batches", []))
         result.uploads = [
             (set_id, batch)
-            for set_id, batch in storage.store.uploads()
+            for set_id, batch in store.uploads()
             if set_id not in needed_sets and (set_id, batch) not in needed
         ]
     return result
@@ -94,11 +107,16 @@ class Done:
 def carry_out(storage: Storage, chosen: Plan) -> Done:
     """Remove what the plan names; what changed meanwhile (activated, gone) is skipped."""
     done = Done()
+    if chosen.retired:
+        remove_market = partial(storage.remove_market, chosen.market)
+        done.attempt(f"retired market {chosen.market}", remove_market)
+        return done
+    market = storage.market(chosen.market)
     for version in chosen.versions:
-        done.attempt(f"version {version}", partial(storage.registry.delete, version))
+        done.attempt(f"version {version}", partial(market.registry.delete, version))
     for job_id in chosen.jobs:
         done.attempt(f"job {job_id}", partial(storage.jobs.delete, job_id))
     for set_id, batch in chosen.uploads:
-        remove = partial(storage.store.delete_upload, set_id, batch)
+        remove = partial(market.store.delete_upload, set_id, batch)
         done.attempt(f"upload {set_id}/{batch}", remove, gone=(NotFound,))
     return done

@@ -13,10 +13,11 @@ from typing import Any
 
 import pandas as pd
 
+from app.domain.errors import Conflict
 from app.service.runner import JobRunner
-from app.service.serving import ActiveModel
-from app.storage import Accepted, JobStore, ListingStore, Mode
-from app.storage.naming import TERMINAL
+from app.service.serving import ServedModels
+from app.storage import Accepted, ListingStore, Mode, Storage
+from app.storage.naming import TERMINAL, market_of_job
 
 WAIT_POLL = 0.05  # seconds between looks at a job being waited for
 
@@ -25,22 +26,36 @@ WAIT_POLL = 0.05  # seconds between looks at a job being waited for
 class Retraining:
     """One worker's way to turn checked sales into a fit job."""
 
-    store: ListingStore
-    jobs: JobStore
+    storage: Storage
     runner: JobRunner
-    active: ActiveModel
+    served: ServedModels
     wait_seconds: float
 
-    def submit_csv(self, body: bytes, rows: int, mode: Mode, force: bool) -> dict[str, Any]:
+    def submit_csv(
+        self, body: bytes, rows: int, mode: Mode, force: bool, market: str
+    ) -> dict[str, Any]:
         """Store a checked CSV upload as it was sent (other columns and formatting kept)."""
-        return self._queue(self.store.add_bytes(body, rows, mode), mode, force)
+        store = self._store(market)
+        return self._queue(store.add_bytes(body, rows, mode), mode, force, market)
 
-    def submit_rows(self, frame: pd.DataFrame, mode: Mode, force: bool) -> dict[str, Any]:
+    def submit_rows(
+        self, frame: pd.DataFrame, mode: Mode, force: bool, market: str
+    ) -> dict[str, Any]:
         """Store checked rows (a table of listings) and queue their fit."""
-        return self._queue(self.store.add(frame, mode), mode, force)
+        return self._queue(self._store(market).add(frame, mode), mode, force, market)
 
-    def _queue(self, accepted: Accepted, mode: Mode, force: bool) -> dict[str, Any]:
-        job = self.jobs.create(
+    def _store(self, market: str) -> ListingStore:
+        found = self.storage.market(market)
+        if found.retired():
+            raise Conflict(
+                f"market {market!r} is retired: it takes no sales until `python -m app.db "
+                "prune` has removed it"
+            )
+        return found.store
+
+    def _queue(self, accepted: Accepted, mode: Mode, force: bool, market: str) -> dict[str, Any]:
+        job = self.storage.jobs.create(
+            market=market,
             mode=mode,
             force=force,
             rows_received=accepted.rows,
@@ -58,9 +73,9 @@ class Retraining:
         """
         deadline = time.monotonic() + self.wait_seconds
         while True:
-            job = await asyncio.to_thread(self.jobs.get, job_id)
+            job = await asyncio.to_thread(self.storage.jobs.get, job_id)
             if job["status"] in TERMINAL:
-                await asyncio.to_thread(self.active.refresh)
+                await asyncio.to_thread(self.served.refresh, {market_of_job(job)})
                 return job
             if time.monotonic() > deadline:
                 return job

@@ -11,8 +11,11 @@ import threading
 from app.config import Settings
 from app.domain.errors import Unavailable
 from app.storage import Storage
+from app.storage.naming import market_of_job
 
 log = logging.getLogger(__name__)
+
+_LOOK_AT = 20  # markets with pending jobs whose locks are tried before starting a fitting process
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -25,7 +28,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 class JobRunner:
-    """A worker's thread that starts a fitting process whenever jobs are pending and no fit runs.
+    """A worker's thread that starts a fitting process whenever a pending job's market is free.
 
     Fits run in a child process so that a large fit takes neither the GIL nor the memory of the
     worker that serves predictions.
@@ -57,7 +60,7 @@ class JobRunner:
             if self._stop.is_set():
                 return
             try:
-                if self.storage.jobs.has_pending() and self.storage.fit_lock_free():
+                if self.storage.jobs.has_pending() and self._fittable():
                     self._run_child()
                 self._unavailable = None
             except Unavailable as exc:
@@ -66,6 +69,11 @@ class JobRunner:
                 self._unavailable = exc.message
             except Exception:
                 log.exception("the job runner failed; it tries again")
+
+    def _fittable(self) -> bool:
+        """Whether some pending job's market is free to fit (its lock held by no process)."""
+        markets = dict.fromkeys(market_of_job(job) for job in self.storage.jobs.pending())
+        return any(self.storage.market(m).fit_lock_free() for m in list(markets)[:_LOOK_AT])
 
     def _run_child(self) -> None:
         env = {**os.environ, **settings_env(self.settings)}

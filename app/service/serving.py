@@ -1,55 +1,102 @@
-"""One process's view of the active version: loaded once, swapped when it moves."""
+"""One process's models: the active version of every live market, each swapped when it moves."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
-from app.domain.errors import NotFound, Unavailable
-from app.storage.artifact import CorruptVersion, LoadedModel
-from app.storage.interface import Registry
+from app.domain.errors import NotFound, NotReady, Unavailable
+from app.domain.markets import is_market_name
+from app.storage.artifact import LoadedModel
+from app.storage.interface import Storage
 
 log = logging.getLogger(__name__)
 
 
-class ActiveModel:
-    """One process's view of the active version: follows the pointer, keeps the last good model."""
+class ServedModels:
+    """The models this process serves, one per market, loaded in bulk and reloaded per market.
 
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
-        self.current: LoadedModel | None = None
+    A market whose pointer names a version that cannot be loaded keeps serving its last good
+    model; a retired market is dropped. `error` says why the default market serves nothing, or
+    what keeps the storage from being read.
+    """
+
+    def __init__(self, storage: Storage, default: str) -> None:
+        self.storage = storage
+        self.default = default
+        self.models: dict[str, LoadedModel] = {}
+        self.refused: dict[str, str] = {}  # market: why its active version was not loaded
         self.error: str | None = None
 
-    def refresh(self) -> bool:
-        """Load the version the pointer names if it is new; return whether the model changed."""
+    @property
+    def current(self) -> LoadedModel | None:
+        """The default market's model."""
+        return self.models.get(self.default)
+
+    def get(self, market: str | None) -> LoadedModel:
+        """The model of `market` (the default one when None); 404 or 503 with the reason."""
+        name = self.default if market is None else market
+        found = self.models.get(name)
+        if found is not None:
+            return found
+        if name == self.default:
+            raise NotReady(self.error or "no model loaded yet")
+        if name in self.refused:
+            raise NotReady(f"market {name!r}: {self.refused[name]}")
+        raise NotFound(f"no market {name!r}: GET /markets lists the markets served")
+
+    def refresh(self, markets: Collection[str] | None = None) -> set[str]:
+        """Follow the pointers of `markets` (None: of every market); return the markets changed."""
         try:
-            version = self.registry.active_version()
+            pointers = self.storage.pointers(markets)
         except OSError as exc:
-            self._fail(f"cannot read the active pointer: {exc}")
-            return False
-        except Unavailable as exc:  # the model in memory goes on serving
-            self._fail(f"cannot read the active pointer: {exc.message}")
-            return False
-        if version is None:
-            if self.current is None:
-                self._fail("no active model version: fit one with `python -m app.train`")
-            return False
-        if self.current is not None and version == self.current.version:
-            if self.error is not None:
-                self.error = None
-            return False
-        try:
-            loaded = self.registry.load(version)
-        except Unavailable as exc:
-            self._fail(f"cannot load active version {version}: {exc.message}")
-            return False
-        except (CorruptVersion, NotFound) as exc:
-            # Keep serving the last good model; the pointer is retried on the next check.
-            self._fail(f"active version {version} refused: {exc.message}")
-            return False
-        self.current = loaded
-        self.error = None
-        log.info("now serving model version %s", version)
-        return True
+            self._fail(f"cannot read the active pointers: {exc}")
+            return set()
+        except Unavailable as exc:  # the models in memory go on serving
+            self._fail(f"cannot read the active pointers: {exc.message}")
+            return set()
+        looked = self.models.keys() if markets is None else set(markets) & self.models.keys()
+        changed = {m for m in looked if m not in pointers and m != self.default}
+        for market in changed:  # retired
+            del self.models[market]
+            log.info("market %s is no longer served", market)
+        wanted = {
+            market: version
+            for market, version in pointers.items()
+            if is_market_name(market)
+            and ((held := self.models.get(market)) is None or held.version != version)
+        }
+        for market in [m for m in self.refused if m in pointers and m not in wanted]:
+            del self.refused[market]  # the pointer went back to the version served
+        if wanted:
+            try:
+                loaded = self.storage.load_many(wanted)
+            except Unavailable as exc:
+                self._fail(f"cannot load the active versions: {exc.message}")
+                return changed
+            for market, found in loaded.items():
+                if isinstance(found, str):  # keep serving the last good model; retried next time
+                    self._refuse(market, f"active version {wanted[market]} refused: {found}")
+                    continue
+                self.models[market] = found
+                self.refused.pop(market, None)
+                changed.add(market)
+                if len(wanted) <= 10:
+                    log.info("market %s: now serving model version %s", market, found.version)
+            if len(wanted) > 10:
+                log.info("now serving %d markets' models", len(self.models))
+        if self.default in self.refused:
+            self.error = self.refused[self.default]
+        elif self.current is None:
+            self.error = "no active model version: fit one with `python -m app.train`"
+        else:
+            self.error = None
+        return changed
+
+    def _refuse(self, market: str, message: str) -> None:
+        if self.refused.get(market) != message:
+            log.error("market %s: %s", market, message)
+        self.refused[market] = message
 
     def _fail(self, message: str) -> None:
         if message != self.error:

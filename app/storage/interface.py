@@ -1,6 +1,8 @@
-"""The storage interface: versions and the active pointer, listings, jobs, the fit lock.
+"""The storage interface: markets, each with versions, an active pointer, listings and a fit lock.
 
-Two implementations share it: files on one machine (`storage.files`) and one PostgreSQL database
+A market (a town) has its own versions, active pointer, listing sets and fit lock; jobs are
+shared (each names its market) and version names are unique across markets. Two implementations
+share it: files on one machine (`storage.files`) and one PostgreSQL database
 for many (`storage.postgres`). What is the same for both lives here: version names, the
 artifact's bytes and checksum, loading a version only after its checksum matches, and one
 process's view of the active version.
@@ -8,7 +10,7 @@ process's view of the active version.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,8 +138,9 @@ class JobStore(Protocol):
 
     def has_pending(self) -> bool: ...
 
-    def next_pending(self) -> dict[str, Any] | None:
-        """The oldest queued or running job, claimed for the caller (who holds the fit lock)."""
+    def next_pending(self, skip: Collection[str] = ()) -> dict[str, Any] | None:
+        """The oldest queued or running job of a market not in `skip` (markets whose fit lock
+        another process holds)."""
 
     def update(self, job: dict[str, Any], **changes: Any) -> dict[str, Any]: ...
 
@@ -148,8 +151,35 @@ class JobStore(Protocol):
         """Remove a finished job; a queued or running one is never removed."""
 
 
+class MarketStorage(Protocol):
+    """One market's versions, active pointer, listings and fit lock."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def store(self) -> ListingStore: ...
+
+    def fit_lock(self, wait: bool = True) -> AbstractContextManager[None]:
+        """Held for a whole fit: one fit of this market at a time across every process.
+
+        Without `wait`, `Busy` at once when another process holds it.
+        """
+
+    def fit_lock_free(self) -> bool: ...
+
+    def retired(self) -> bool: ...
+
+
 class Storage(Protocol):
-    """Everything replicas share, behind one object made at start-up."""
+    """Everything replicas share, behind one object made at start-up.
+
+    `registry` and `store` are the default market's (`market("default")`), which is where a
+    deployment made before markets keeps its data.
+    """
 
     @property
     def registry(self) -> Registry: ...
@@ -160,16 +190,37 @@ class Storage(Protocol):
     @property
     def jobs(self) -> JobStore: ...
 
+    def market(self, name: str) -> MarketStorage:
+        """A market's storage, whether or not anything is stored in it yet."""
+
+    def pointers(self, names: Collection[str] | None = None) -> dict[str, str]:
+        """The active version of every live (fitted, not retired) market, or of those of `names`.
+
+        One read for all of them, however many markets there are.
+        """
+
+    def load_many(self, versions: dict[str, str]) -> dict[str, LoadedModel | str]:
+        """Load `{market: version}` in bulk, each checksum-verified; a failure is its reason."""
+
+    def market_of(self, version: str) -> str:
+        """The market a version belongs to (version names are unique across markets); 404."""
+
+    def retire(self, name: str, by: str = "") -> None:
+        """Stop serving a market: its pointer is withdrawn and it can be fitted no more."""
+
+    def retired_markets(self) -> list[str]: ...
+
+    def remove_market(self, name: str) -> None:
+        """Delete a retired market's versions, listings and history, freeing its name."""
+
     def ensure(self) -> None:
         """Create what is missing (folders, or the schema) so the other calls can work."""
 
-    def fit_lock(self) -> AbstractContextManager[object]:
-        """Held for a whole fit: one fit at a time across every process that shares this."""
+    def wait_for_change(self, timeout: float) -> set[str] | None:
+        """Block up to `timeout` seconds or until an active pointer may have changed.
 
-    def fit_lock_free(self) -> bool: ...
-
-    def wait_for_change(self, timeout: float) -> bool:
-        """Block up to `timeout` seconds or until the active pointer may have changed."""
+        The markets whose pointers may have moved, or None when any may have (look at all).
+        """
 
     def close(self) -> None: ...
 

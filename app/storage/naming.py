@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.domain.errors import Conflict, NotFound
+from app.domain.rules import DEFAULT_MARKET
 
 VERSION_PATTERN = re.compile(r"^v\d{8}-\d{6}-[0-9a-f]{6}$")
 
@@ -36,6 +37,11 @@ def new_job(**fields: Any) -> dict[str, Any]:
         "attempts": 0,
         **fields,
     }
+
+
+def market_of_job(job: dict[str, Any]) -> str:
+    """The market a job fits (jobs made before markets fit the default one)."""
+    return str(job.get("market", DEFAULT_MARKET))
 
 
 def check_job_id(job_id: str) -> None:

@@ -33,6 +33,7 @@ def test_ready_names_the_served_version_and_the_storage(
     assert body == {
         "status": "ready",
         "model_version": fitted,
+        "markets": 1,
         "reason": None,
         "storage": body["storage"],
     }

@@ -64,7 +64,11 @@ def test_activate_switches_the_served_version(
 ) -> None:
     response = client.post(f"/models/{second}/activate", headers=auth)
     assert response.status_code == 200
-    assert response.json() == {"active_version": second, "previous_version": fitted}
+    assert response.json() == {
+        "market": "default",
+        "active_version": second,
+        "previous_version": fitted,
+    }
     answer = client.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
     assert answer.json()["model_version"] == second
     assert answer.headers["X-Model-Version"] == second

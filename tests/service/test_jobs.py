@@ -108,20 +108,17 @@ def test_unknown_and_malformed_job_ids_are_not_found(jobs: JobStore) -> None:
         jobs.get("../../etc/passwd")
 
 
-def test_a_fit_waits_for_the_inter_process_lock(
+def test_a_fitting_process_passes_over_a_market_another_process_is_fitting(
     storage: Storage, settings: Settings, store: ListingStore, fitted: str, jobs: JobStore
 ) -> None:
     job = jobs.create(mode="append", force=False)
-    with storage.fit_lock():
-        child = subprocess.Popen(
-            [sys.executable, "-m", "app.service.jobs"],
-            cwd=ROOT,
-            env={**settings_env(settings), "PATH": "/usr/bin:/bin"},
-        )
-        time.sleep(3)
-        assert child.poll() is None
-        assert jobs.get(job["job_id"])["status"] == "queued"
-    assert child.wait(60) == 0
+    env = {**settings_env(settings), "PATH": "/usr/bin:/bin"}
+    with storage.market("default").fit_lock():
+        child = subprocess.run([sys.executable, "-m", "app.service.jobs"], cwd=ROOT, env=env)
+        assert child.returncode == 0
+        assert jobs.get(job["job_id"])["status"] == "queued"  # left to the lock's holder
+    child = subprocess.run([sys.executable, "-m", "app.service.jobs"], cwd=ROOT, env=env)
+    assert child.returncode == 0
     assert jobs.get(job["job_id"])["status"] == "succeeded"
 
 

@@ -81,7 +81,7 @@ def test_a_listening_worker_learns_of_an_activation_at_once(
         listener.wait_for_change(0.2)  # the wake-up every new connection gives
         start = time.monotonic()
         storage.registry.activate(version)
-        assert listener.wait_for_change(5) is True
+        assert listener.wait_for_change(5) == {"default"}
         assert time.monotonic() - start < 0.4
         assert listener.registry.active_version() == version
     finally:
@@ -118,8 +118,8 @@ def test_the_fit_lock_is_held_by_a_session_and_freed_when_its_process_dies(
             sys.executable,
             "-c",
             "import time\nfrom app.config import Settings\nfrom app.storage import open_storage\n"
-            "s = open_storage(Settings())\nwith s.fit_lock():\n print('held', flush=True)\n"
-            " time.sleep(60)",
+            "s = open_storage(Settings())\nwith s.market('default').fit_lock():\n"
+            " print('held', flush=True)\n time.sleep(60)",
         ],
         cwd=ROOT,
         env=env,
@@ -128,11 +128,11 @@ def test_the_fit_lock_is_held_by_a_session_and_freed_when_its_process_dies(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        assert storage.fit_lock_free() is False
+        assert storage.market("default").fit_lock_free() is False
         holder.send_signal(signal.SIGKILL)
         holder.wait(10)
         deadline = time.monotonic() + 10
-        while not storage.fit_lock_free():
+        while not storage.market("default").fit_lock_free():
             assert time.monotonic() < deadline, "the lock outlived its process"
             time.sleep(0.05)
     finally:

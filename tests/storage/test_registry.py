@@ -12,7 +12,7 @@ import pytest
 from app.config import Settings
 from app.domain.errors import NotFound
 from app.domain.fitting import fit_table
-from app.service.serving import ActiveModel
+from app.service.serving import ServedModels
 from app.storage import CorruptVersion, Registry, Storage, open_storage
 from tests.damage import damage_artifact, point_at, remove_checksum, set_artifact_format
 
@@ -127,31 +127,32 @@ def test_a_page_lists_versions_newest_first(registry: Registry, sacramento: pd.D
     assert [c["version"] for c in registry.page(10)] == names[::-1]
 
 
-def test_active_model_follows_the_pointer(registry: Registry, sacramento: pd.DataFrame) -> None:
+def test_served_models_follow_the_pointer(storage: Storage, sacramento: pd.DataFrame) -> None:
+    registry = storage.registry
     first, second = store(registry, sacramento), store(registry, sacramento)
-    active = ActiveModel(registry)
-    assert active.refresh() is False
+    active = ServedModels(storage, "default")
+    assert active.refresh() == set()
     assert active.current is None and "no active model" in (active.error or "")
     registry.activate(first)
-    assert active.refresh() is True and active.current is not None
+    assert active.refresh() == {"default"} and active.current is not None
     assert active.current.version == first
-    assert active.refresh() is False
+    assert active.refresh() == set()
     registry.activate(second)
-    assert active.refresh() is True
+    assert active.refresh({"default"}) == {"default"}
     assert active.current.version == second
 
 
-def test_active_model_keeps_the_last_good_version_when_the_pointer_names_a_corrupt_one(
+def test_served_models_keep_the_last_good_version_when_the_pointer_names_a_corrupt_one(
     storage: Storage, settings: Settings, sacramento: pd.DataFrame
 ) -> None:
     registry = storage.registry
     good, bad = store(registry, sacramento), store(registry, sacramento)
     registry.activate(good)
-    active = ActiveModel(registry)
+    active = ServedModels(storage, "default")
     active.refresh()
     damage_artifact(storage, settings, bad)
     point_at(storage, settings, bad)
-    assert active.refresh() is False
+    assert active.refresh() == set()
     assert active.current is not None and active.current.version == good
     assert active.error is not None and "checksum mismatch" in active.error
     registry.activate(good)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from app.storage.naming import (
     JOB_ID_PATTERN,
     TERMINAL,
     check_job_id,
+    market_of_job,
     new_job,
 )
 
@@ -56,9 +58,8 @@ class FileJobs:
     def has_pending(self) -> bool:
         return self.pending_dir.is_dir() and any(self.pending_dir.iterdir())
 
-    def next_pending(self) -> dict[str, Any] | None:
-        pending = self.pending()
-        return pending[0] if pending else None
+    def next_pending(self, skip: Collection[str] = ()) -> dict[str, Any] | None:
+        return next((j for j in self.pending() if market_of_job(j) not in skip), None)
 
     def update(self, job: dict[str, Any], **changes: Any) -> dict[str, Any]:
         job = {**job, **changes}

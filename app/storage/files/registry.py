@@ -9,12 +9,13 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from app.domain.errors import NotFound
+from app.domain.errors import Conflict, NotFound
 from app.domain.model import PriceModel
 from app.storage.artifact import CorruptVersion, LoadedModel, prepare_version, verified_model
 from app.storage.files.durable import atomic_write, fsync_dir, write_file
@@ -40,14 +41,30 @@ POINTER = "ACTIVE"
 
 HISTORY = "activations.jsonl"
 
+RETIRED = "RETIRED"
+
 _STALE_STAGING_SECONDS = 3600
 
 
 class FileRegistry:
-    """The model directory: `versions/<version>/` folders and the `ACTIVE` pointer file."""
+    """A market's model directory: `versions/<version>/` folders and the `ACTIVE` pointer file.
 
-    def __init__(self, root: Path) -> None:
+    `journal`, when given, is the file where every activation appends the market's name: one
+    file that serving workers poll to learn which of thousands of markets moved.
+    `taken` says whether a version name is in use in another market.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        market: str = "default",
+        journal: Path | None = None,
+        taken: Callable[[str], bool] | None = None,
+    ) -> None:
         self.root = root
+        self.market = market
+        self.journal = journal
+        self._taken = taken
         self.versions_dir = root / "versions"
         self.pointer = root / POINTER
         self.kept_dir = root / "kept"
@@ -62,6 +79,8 @@ class FileRegistry:
     def save(self, model: PriceModel, card: dict[str, Any]) -> str:
         self.ensure()
         new = prepare_version(model, card)
+        if self._taken is not None and self._taken(new.version):
+            return self.save(model, card)  # the name is another market's: draw another
         # Assembled under a hidden name and renamed whole: a reader never sees half a version.
         staging = self.root / f".staging-{uuid.uuid4().hex}"
         staging.mkdir()
@@ -90,9 +109,12 @@ class FileRegistry:
 
     def activate(self, version: str, by: str = "") -> str | None:
         self.load(version)
+        if (self.root / RETIRED).exists():
+            raise Conflict(f"market {self.market!r} is retired: it serves no version")
         previous = self.active_version()
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write(self.pointer, f"{version}\n".encode())
+        self.announce()
         entry = {"version": version, "previous": previous, "at": now_text(), "by": actor(by)}
         with open(self.root / HISTORY, "ab") as history:
             history.write(json.dumps(entry).encode() + b"\n")
@@ -100,6 +122,12 @@ class FileRegistry:
             os.fsync(history.fileno())
         log.info("active model version is now %s (was %s)", version, previous)
         return previous
+
+    def announce(self) -> None:
+        """Tell the workers polling the journal that this market's pointer moved."""
+        if self.journal is not None:
+            with open(self.journal, "ab") as journal:  # one short append: never interleaved
+                journal.write(f"{self.market}\n".encode())
 
     def active_version(self) -> str | None:
         try:

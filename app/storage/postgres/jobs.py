@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from app.domain.errors import Conflict, NotFound
 from app.storage.naming import (
     check_job_id,
+    market_of_job,
     new_job,
 )
 from app.storage.postgres.database import _Database, _guarded, _jsonb, database_errors
@@ -26,9 +28,9 @@ class PostgresJobs:
         """Store a job as it is (also when copying a deployment); False if it exists."""
         with database_errors(), self.db.connection() as conn:
             cursor = conn.execute(
-                "INSERT INTO jobs (job_id, status, created_at, doc) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (job_id) DO NOTHING",
-                (job["job_id"], job["status"], job["created_at"], _jsonb(job)),
+                "INSERT INTO jobs (job_id, market, status, created_at, doc) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (job_id) DO NOTHING",
+                (job["job_id"], market_of_job(job), job["status"], job["created_at"], _jsonb(job)),
             )
             return cursor.rowcount == 1
 
@@ -59,11 +61,12 @@ class PostgresJobs:
         return bool(row and row[0])
 
     @_guarded
-    def next_pending(self) -> dict[str, Any] | None:
+    def next_pending(self, skip: Collection[str] = ()) -> dict[str, Any] | None:
         with self.db.connection() as conn, conn.transaction():
             row = conn.execute(
                 "SELECT doc FROM jobs WHERE status IN ('queued', 'running') "
-                "ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+                "AND market <> ALL(%s::text[]) ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                (list(skip),),
             ).fetchone()
         return row[0] if row else None
 

@@ -1,4 +1,4 @@
-"""A worker's LISTEN connection: told at once when the active version moves."""
+"""A worker's LISTEN connection: told at once which market's active version moved."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ class _Listener:
     def __init__(self, db: _Database) -> None:
         self.db = db
         self.changed = threading.Event()
+        self._markets: set[str] = set()
+        self._everything = True  # until listening, any market may have moved
+        self._lock = threading.Lock()
         self.connected = threading.Event()
         self._stop = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
@@ -43,11 +46,11 @@ class _Listener:
                     assert row is not None
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(row[0])))
                     self.connected.set()
-                    self.changed.set()  # whatever happened while not listening
+                    self._note(None)  # whatever happened while not listening
                     delay = 0.2
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
-                            self.changed.set()
+                        for notice in conn.notifies(timeout=1.0, stop_after=1):
+                            self._note(notice.payload)
             except psycopg.Error as exc:
                 if self._stop.is_set():
                     return
@@ -57,6 +60,24 @@ class _Listener:
                 self.connected.clear()
             self._stop.wait(delay)
             delay = min(delay * 2, 5.0)
+
+    def _note(self, market: str | None) -> None:
+        with self._lock:
+            if market:
+                self._markets.add(market)
+            else:
+                self._everything = True
+        self.changed.set()
+
+    def take(self) -> set[str] | None:
+        """The markets notified since the last call, or None if any may have moved."""
+        with self._lock:
+            self.changed.clear()
+            if self._everything:
+                self._everything, self._markets = False, set()
+                return None
+            taken, self._markets = self._markets, set()
+            return taken
 
     def drop(self) -> None:
         """Close the listening connection (as a network fault would); it reconnects itself."""

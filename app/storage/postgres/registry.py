@@ -6,8 +6,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from app.domain.errors import NotFound
+from app.domain.errors import Conflict, NotFound
 from app.domain.model import PriceModel
+from app.domain.rules import DEFAULT_MARKET
 from app.storage.artifact import CorruptVersion, LoadedModel, prepare_version, verified_model
 from app.storage.naming import (
     actor,
@@ -22,8 +23,11 @@ log = logging.getLogger(__name__)
 
 
 class PostgresRegistry:
-    def __init__(self, db: _Database) -> None:
+    """One market's versions, active pointer and history: every query names the market."""
+
+    def __init__(self, db: _Database, market: str = DEFAULT_MARKET) -> None:
         self.db = db
+        self.market = market
 
     @_guarded
     def save(self, model: PriceModel, card: dict[str, Any]) -> str:
@@ -39,9 +43,9 @@ class PostgresRegistry:
         created = datetime.fromisoformat(card["created_at"])
         with database_errors(), self.db.connection() as conn, conn.transaction():
             cursor = conn.execute(
-                "INSERT INTO model_versions (version, created_at, sha256, card, artifact) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (version) DO NOTHING",
-                (version, created, sha256, _jsonb(card), artifact),
+                "INSERT INTO model_versions (version, market, created_at, sha256, card, artifact) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (version) DO NOTHING",
+                (version, self.market, created, sha256, _jsonb(card), artifact),
             )
             return cursor.rowcount == 1
 
@@ -50,29 +54,41 @@ class PostgresRegistry:
         self.load(version)
         who = actor(by)
         with self.db.connection() as conn, conn.transaction():
-            row = conn.execute("SELECT version FROM active_version FOR UPDATE").fetchone()
+            row = conn.execute(
+                "SELECT version FROM active_version WHERE market = %s FOR UPDATE", (self.market,)
+            ).fetchone()
             previous = row[0] if row else None
+            # Retiring locks the same row first: a retirement and an activation never cross.
+            if conn.execute(
+                "SELECT 1 FROM retired_markets WHERE market = %s", (self.market,)
+            ).fetchone():
+                raise Conflict(f"market {self.market!r} is retired: it serves no version")
             conn.execute(
-                "INSERT INTO active_version (id, version, changed_at, changed_by) "
-                "VALUES (true, %s, now(), %s) ON CONFLICT (id) DO UPDATE "
+                "INSERT INTO active_version (market, version, changed_at, changed_by) "
+                "VALUES (%s, %s, now(), %s) ON CONFLICT (market) DO UPDATE "
                 "SET version = EXCLUDED.version, changed_at = EXCLUDED.changed_at, "
                 "changed_by = EXCLUDED.changed_by",
-                (version, who),
+                (self.market, version, who),
             )
             conn.execute(
-                "INSERT INTO activations (version, previous, changed_at, changed_by) "
-                "VALUES (%s, %s, now(), %s)",
-                (version, previous, who),
+                "INSERT INTO activations (market, version, previous, changed_at, changed_by) "
+                "VALUES (%s, %s, %s, now(), %s)",
+                (self.market, version, previous, who),
             )
-            # Delivered at commit, to every listening worker of every replica.
-            conn.execute("SELECT pg_notify(current_schema() || %s, %s)", (CHANNEL_SUFFIX, version))
-        log.info("active model version is now %s (was %s)", version, previous)
+            # Delivered at commit, to every listening worker of every replica: the payload
+            # names the market, so that workers reload it alone.
+            conn.execute(
+                "SELECT pg_notify(current_schema() || %s, %s)", (CHANNEL_SUFFIX, self.market)
+            )
+        log.info("market %s: active version is now %s (was %s)", self.market, version, previous)
         return previous
 
     @_guarded
     def active_version(self) -> str | None:
         with self.db.connection() as conn:
-            row = conn.execute("SELECT version FROM active_version").fetchone()
+            row = conn.execute(
+                "SELECT version FROM active_version WHERE market = %s", (self.market,)
+            ).fetchone()
         return row[0] if row else None
 
     @_guarded
@@ -80,8 +96,8 @@ class PostgresRegistry:
         with self.db.connection() as conn:
             rows = conn.execute(
                 "SELECT version, previous, changed_at, changed_by FROM activations "
-                "ORDER BY id DESC LIMIT %s",
-                (limit,),
+                "WHERE market = %s ORDER BY id DESC LIMIT %s",
+                (self.market, limit),
             ).fetchall()
         return [
             {"version": v, "previous": p, "at": at.isoformat(timespec="milliseconds"), "by": by}
@@ -91,14 +107,18 @@ class PostgresRegistry:
     @_guarded
     def versions(self) -> list[str]:
         with self.db.connection() as conn:
-            return [r[0] for r in conn.execute("SELECT version FROM model_versions").fetchall()]
+            rows = conn.execute(
+                "SELECT version FROM model_versions WHERE market = %s", (self.market,)
+            ).fetchall()
+        return [r[0] for r in rows]
 
     @_guarded
     def card(self, version: str) -> dict[str, Any]:
         check_version_name(version)
         with self.db.connection() as conn:
             row = conn.execute(
-                "SELECT card FROM model_versions WHERE version = %s", (version,)
+                "SELECT card FROM model_versions WHERE version = %s AND market = %s",
+                (version, self.market),
             ).fetchone()
         if row is None:
             raise NotFound(f"no model version {version!r}")
@@ -110,7 +130,8 @@ class PostgresRegistry:
         check_version_name(version)
         with self.db.connection() as conn:
             row = conn.execute(
-                "SELECT artifact, sha256 FROM model_versions WHERE version = %s", (version,)
+                "SELECT artifact, sha256 FROM model_versions WHERE version = %s AND market = %s",
+                (version, self.market),
             ).fetchone()
         if row is None:
             raise NotFound(f"no model version {version!r}")
@@ -123,9 +144,9 @@ class PostgresRegistry:
                 "SELECT v.version, v.card -> 'created_at', v.card -> 'training' -> 'rows', "
                 "v.card -> 'metrics' -> 'cv', k.version IS NOT NULL "
                 "FROM model_versions v LEFT JOIN kept_versions k ON k.version = v.version "
-                "WHERE %s::text IS NULL OR v.version < %s "
+                "WHERE v.market = %s AND (%s::text IS NULL OR v.version < %s) "
                 "ORDER BY v.version DESC LIMIT %s",
-                (before, before, limit),
+                (self.market, before, before, limit),
             ).fetchall()
         return [
             summary(
@@ -155,14 +176,21 @@ class PostgresRegistry:
     @_guarded
     def kept(self) -> set[str]:
         with self.db.connection() as conn:
-            return {r[0] for r in conn.execute("SELECT version FROM kept_versions")}
+            rows = conn.execute(
+                "SELECT k.version FROM kept_versions k JOIN model_versions v USING (version) "
+                "WHERE v.market = %s",
+                (self.market,),
+            )
+            return {r[0] for r in rows}
 
     @_guarded
     def previous_version(self) -> str | None:
         with self.db.connection() as conn:
             row = conn.execute(
                 "SELECT a.previous FROM activations a JOIN active_version v "
-                "ON v.version = a.version ORDER BY a.id DESC LIMIT 1"
+                "ON v.version = a.version AND v.market = a.market WHERE a.market = %s "
+                "ORDER BY a.id DESC LIMIT 1",
+                (self.market,),
             ).fetchone()
         return row[0] if row else None
 
@@ -171,14 +199,21 @@ class PostgresRegistry:
         check_version_name(version)
         with self.db.connection() as conn, conn.transaction():
             # The pointer's row is locked for the check and the removal: an activation waits.
-            row = conn.execute("SELECT version FROM active_version FOR SHARE").fetchone()
+            row = conn.execute(
+                "SELECT version FROM active_version WHERE market = %s FOR SHARE", (self.market,)
+            ).fetchone()
             active = row[0] if row else None
             latest = conn.execute(
-                "SELECT version, previous FROM activations ORDER BY id DESC LIMIT 1"
+                "SELECT version, previous FROM activations WHERE market = %s "
+                "ORDER BY id DESC LIMIT 1",
+                (self.market,),
             ).fetchone()
             previous = latest[1] if latest and latest[0] == active else None
             check_deletable(version, active, previous)
-            deleted = conn.execute("DELETE FROM model_versions WHERE version = %s", (version,))
+            deleted = conn.execute(
+                "DELETE FROM model_versions WHERE version = %s AND market = %s",
+                (version, self.market),
+            )
             if deleted.rowcount != 1:
                 raise NotFound(f"no model version {version!r}")
         log.info("removed model version %s", version)
@@ -188,8 +223,9 @@ class PostgresRegistry:
         check_version_name(version)
         with self.db.connection() as conn:
             row = conn.execute(
-                "SELECT artifact, sha256, card FROM model_versions WHERE version = %s",
-                (version,),
+                "SELECT artifact, sha256, card FROM model_versions "
+                "WHERE version = %s AND market = %s",
+                (version, self.market),
             ).fetchone()
         if row is None:
             raise NotFound(f"no model version {version!r}")

@@ -118,6 +118,34 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX jobs_pending ON jobs (created_at) WHERE status IN ('queued', 'running');
     """,
+    # Markets: everything stored so far becomes the market `default`.
+    """
+    ALTER TABLE model_versions ADD COLUMN market text NOT NULL DEFAULT 'default';
+    ALTER TABLE model_versions ALTER COLUMN market DROP DEFAULT;
+    CREATE INDEX model_versions_market ON model_versions (market, version);
+    ALTER TABLE active_version DROP COLUMN id;
+    ALTER TABLE active_version ADD COLUMN market text NOT NULL DEFAULT 'default';
+    ALTER TABLE active_version ALTER COLUMN market DROP DEFAULT;
+    ALTER TABLE active_version ADD PRIMARY KEY (market);
+    ALTER TABLE activations ADD COLUMN market text NOT NULL DEFAULT 'default';
+    ALTER TABLE activations ALTER COLUMN market DROP DEFAULT;
+    CREATE INDEX activations_market ON activations (market, id);
+    ALTER TABLE listing_sets ADD COLUMN market text NOT NULL DEFAULT 'default';
+    ALTER TABLE listing_sets ALTER COLUMN market DROP DEFAULT;
+    CREATE INDEX listing_sets_market ON listing_sets (market, id);
+    ALTER TABLE store_state DROP COLUMN id;
+    ALTER TABLE store_state ADD COLUMN market text NOT NULL DEFAULT 'default';
+    ALTER TABLE store_state ALTER COLUMN market DROP DEFAULT;
+    ALTER TABLE store_state ADD PRIMARY KEY (market);
+    ALTER TABLE jobs ADD COLUMN market text NOT NULL DEFAULT 'default';
+    ALTER TABLE jobs ALTER COLUMN market DROP DEFAULT;
+    -- A retired market serves nothing and is fitted no more; pruning then removes its data.
+    CREATE TABLE retired_markets (
+        market      text PRIMARY KEY,
+        retired_at  timestamptz NOT NULL DEFAULT now(),
+        retired_by  text NOT NULL
+    );
+    """,
 )
 
 # Serialises migrations of one schema: two replicas starting at once never migrate twice.

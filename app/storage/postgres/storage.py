@@ -1,21 +1,73 @@
-"""The PostgreSQL engine's entry: registry, store and jobs in one database, the lock."""
+"""The PostgreSQL engine's entry: every market's registry and store, jobs, the fit locks."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+import logging
+from collections.abc import Collection, Iterator
 
-import psycopg
-
-from app.storage.postgres.database import _Database, database_errors, redact
+from app.domain.errors import Busy, Conflict, NotFound, ServiceError
+from app.domain.markets import is_market_name
+from app.domain.rules import DEFAULT_MARKET
+from app.storage.artifact import CorruptVersion, LoadedModel, verified_model
+from app.storage.naming import actor, check_version_name
+from app.storage.postgres.database import _Database, _guarded, database_errors, redact
 from app.storage.postgres.jobs import PostgresJobs
-from app.storage.postgres.listener import FALLBACK_POLL, _Listener
+from app.storage.postgres.listener import CHANNEL_SUFFIX, FALLBACK_POLL, _Listener
 from app.storage.postgres.registry import PostgresRegistry
 from app.storage.postgres.schema import upgrade
 from app.storage.postgres.store import PostgresStore
 
-_FIT_LOCK = "hashtext(current_schema() || ':fit')"
+log = logging.getLogger(__name__)
+
+
+def _fit_lock_key(market: str) -> str:
+    # The default market keeps the key a deployment made before markets used.
+    suffix = ":fit" if market == DEFAULT_MARKET else f":fit:{market}"
+    return f"hashtext(current_schema() || '{suffix}')"  # market names hold no quote
+
+
+class PostgresMarket:
+    """One market's registry and listing store, and its fit lock (an advisory lock)."""
+
+    def __init__(self, db: _Database, name: str) -> None:
+        self.name = name
+        self.db = db
+        self.registry = PostgresRegistry(db, name)
+        self.store = PostgresStore(db, name)
+        self._key = _fit_lock_key(name)
+
+    @contextlib.contextmanager
+    def fit_lock(self, wait: bool = True) -> Iterator[None]:
+        """An advisory lock held by a session of its own for the whole fit."""
+        with database_errors():
+            conn = self.db.connect(autocommit=True)
+        try:
+            with database_errors():
+                if wait:
+                    conn.execute(f"SELECT pg_advisory_lock({self._key})")
+                else:
+                    row = conn.execute(f"SELECT pg_try_advisory_lock({self._key})").fetchone()
+                    if not (row and row[0]):
+                        raise Busy(f"market {self.name!r} is being fitted by another process")
+            yield
+        finally:
+            conn.close()  # ends the session, and with it the lock
+
+    def fit_lock_free(self) -> bool:
+        with database_errors(), self.db.connection() as conn:
+            row = conn.execute(f"SELECT pg_try_advisory_lock({self._key})").fetchone()
+            if row and row[0]:
+                conn.execute(f"SELECT pg_advisory_unlock({self._key})")
+                return True
+            return False
+
+    def retired(self) -> bool:
+        with database_errors(), self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM retired_markets WHERE market = %s", (self.name,)
+            ).fetchone()
+        return row is not None
 
 
 class PostgresStorage:
@@ -26,43 +78,121 @@ class PostgresStorage:
     ) -> None:
         self.url = url
         self.db = _Database(url, pool_size, connect_timeout)
-        self.registry = PostgresRegistry(self.db)
-        self.store = PostgresStore(self.db)
+        self._markets: dict[str, PostgresMarket] = {}
+        default = self.market(DEFAULT_MARKET)
+        self.registry, self.store = default.registry, default.store
         self.jobs = PostgresJobs(self.db)
         self.listener = _Listener(self.db) if listen else None
-        self._fit_connection: psycopg.Connection[Any] | None = None
+
+    def market(self, name: str) -> PostgresMarket:
+        found = self._markets.get(name)
+        if found is None:
+            if not is_market_name(name):
+                raise NotFound(f"no market {name!r}")
+            if len(self._markets) > 1000:  # a cache, not a record of every name ever asked
+                self._markets.clear()
+            found = self._markets[name] = PostgresMarket(self.db, name)
+        return found
 
     def ensure(self) -> None:
         with database_errors(), self.db.connection() as conn:
             upgrade(conn)
 
-    @contextlib.contextmanager
-    def fit_lock(self) -> Iterator[None]:
-        """An advisory lock held by a session of its own for the whole fit."""
-        with database_errors():
-            conn = self.db.connect(autocommit=True)
-        try:
-            with database_errors():
-                conn.execute(f"SELECT pg_advisory_lock({_FIT_LOCK})")
-            yield
-        finally:
-            conn.close()  # ends the session, and with it the lock
 
-    def fit_lock_free(self) -> bool:
-        with database_errors(), self.db.connection() as conn:
-            row = conn.execute(f"SELECT pg_try_advisory_lock({_FIT_LOCK})").fetchone()
-            if row and row[0]:
-                conn.execute(f"SELECT pg_advisory_unlock({_FIT_LOCK})")
-                return True
-            return False
+    @_guarded
+    def pointers(self, names: Collection[str] | None = None) -> dict[str, str]:
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT a.market, a.version FROM active_version a "
+                "WHERE (%s::text[] IS NULL OR a.market = ANY(%s::text[])) AND NOT EXISTS "
+                "(SELECT 1 FROM retired_markets r WHERE r.market = a.market)",
+                (None if names is None else list(names),) * 2,
+            ).fetchall()
+        return dict(rows)
 
-    def wait_for_change(self, timeout: float) -> bool:
+    @_guarded
+    def load_many(self, versions: dict[str, str]) -> dict[str, LoadedModel | str]:
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT market, version, artifact, sha256, card FROM model_versions "
+                "WHERE version = ANY(%s::text[])",
+                (list(versions.values()),),
+            ).fetchall()
+        loaded: dict[str, LoadedModel | str] = {
+            name: f"no model version {version!r}" for name, version in versions.items()
+        }
+        for market, version, artifact, sha256, card in rows:
+            if versions.get(market) != version:
+                continue
+            try:
+                if not isinstance(card, dict):
+                    raise CorruptVersion(f"model version {version}: card unreadable")
+                loaded[market] = verified_model(version, bytes(artifact), sha256, card)
+            except ServiceError as exc:
+                loaded[market] = exc.message
+        return loaded
+
+    @_guarded
+    def market_of(self, version: str) -> str:
+        check_version_name(version)
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT market FROM model_versions WHERE version = %s", (version,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no model version {version!r}")
+        return str(row[0])
+
+    @_guarded
+    def retire(self, name: str, by: str = "") -> None:
+        with self.db.connection() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT version FROM active_version WHERE market = %s FOR UPDATE", (name,)
+            ).fetchone()
+            done = conn.execute(
+                "INSERT INTO retired_markets (market, retired_by) VALUES (%s, %s) "
+                "ON CONFLICT (market) DO NOTHING",
+                (name, actor(by)),
+            )
+            if row is None or done.rowcount != 1:
+                raise NotFound(f"no market {name!r}")
+            conn.execute("SELECT pg_notify(current_schema() || %s, %s)", (CHANNEL_SUFFIX, name))
+        log.info("retired market %s", name)
+
+    @_guarded
+    def retired_markets(self) -> list[str]:
+        with self.db.connection() as conn:
+            rows = conn.execute("SELECT market FROM retired_markets ORDER BY market").fetchall()
+        return [r[0] for r in rows]
+
+    @_guarded
+    def remove_market(self, name: str) -> None:
+        with self.db.connection() as conn, conn.transaction():
+            if not conn.execute(
+                "SELECT 1 FROM retired_markets WHERE market = %s FOR UPDATE", (name,)
+            ).fetchone():
+                raise Conflict(f"market {name!r} is not retired: retire it before removing it")
+            conn.execute("DELETE FROM active_version WHERE market = %s", (name,))
+            conn.execute("DELETE FROM activations WHERE market = %s", (name,))
+            conn.execute("DELETE FROM model_versions WHERE market = %s", (name,))
+            conn.execute("DELETE FROM store_state WHERE market = %s", (name,))
+            conn.execute(
+                "DELETE FROM uploads WHERE set_id IN "
+                "(SELECT id FROM listing_sets WHERE market = %s)",
+                (name,),
+            )
+            conn.execute("DELETE FROM listing_sets WHERE market = %s", (name,))
+            conn.execute("DELETE FROM retired_markets WHERE market = %s", (name,))
+        self._markets.pop(name, None)
+        log.info("removed retired market %s", name)
+
+    def wait_for_change(self, timeout: float) -> set[str] | None:
         if self.listener is None:
-            return True
-        # Notified at once; otherwise a slow poll, in case notifications were lost.
-        changed = self.listener.changed.wait(FALLBACK_POLL)
-        self.listener.changed.clear()
-        return changed
+            return None
+        # Notified at once; otherwise a slow poll of every pointer, in case one was lost.
+        if not self.listener.changed.wait(FALLBACK_POLL):
+            return None
+        return self.listener.take()
 
     def close(self) -> None:
         if self.listener is not None:

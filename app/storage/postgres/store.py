@@ -17,6 +17,7 @@ import psycopg
 from app.domain.arrays import FloatArray
 from app.domain.errors import NotFound
 from app.domain.listings import SOLD_AT, SaleDates, required_columns, training_frames
+from app.domain.rules import DEFAULT_MARKET
 from app.storage.interface import Accepted, Mode, Snapshot
 from app.storage.naming import (
     BATCH_PATTERN,
@@ -32,19 +33,25 @@ log = logging.getLogger(__name__)
 class PostgresStore:
     """Listing sets and uploads; each upload's rows are stored with one COPY."""
 
-    def __init__(self, db: _Database) -> None:
+    def __init__(self, db: _Database, market: str = DEFAULT_MARKET) -> None:
         self.db = db
+        self.market = market
 
     @_guarded
     def current_set(self) -> str | None:
         with self.db.connection() as conn:
-            row = conn.execute("SELECT current_set FROM store_state").fetchone()
+            row = conn.execute(
+                "SELECT current_set FROM store_state WHERE market = %s", (self.market,)
+            ).fetchone()
         return row[0] if row else None
 
     @_guarded
     def sets(self) -> list[str]:
         with self.db.connection() as conn:
-            return [r[0] for r in conn.execute("SELECT id FROM listing_sets ORDER BY id")]
+            rows = conn.execute(
+                "SELECT id FROM listing_sets WHERE market = %s ORDER BY id", (self.market,)
+            )
+            return [r[0] for r in rows]
 
     @_guarded
     def batches(self, set_id: str) -> list[str]:
@@ -52,7 +59,10 @@ class PostgresStore:
             return self._batches(conn, set_id)
 
     def _batches(self, conn: psycopg.Connection[Any], set_id: str) -> list[str]:
-        if conn.execute("SELECT 1 FROM listing_sets WHERE id = %s", (set_id,)).fetchone() is None:
+        known = conn.execute(
+            "SELECT 1 FROM listing_sets WHERE id = %s AND market = %s", (set_id, self.market)
+        ).fetchone()
+        if known is None:
             raise NotFound(f"no training set {set_id!r}")
         rows = conn.execute(
             "SELECT seq, sha256 FROM uploads WHERE set_id = %s ORDER BY seq", (set_id,)
@@ -89,7 +99,14 @@ class PostgresStore:
         `set_id` names the set (copying a deployment); without it, `mode` chooses as usual.
         """
         with self.db.connection() as conn, conn.transaction():
-            state = conn.execute("SELECT current_set FROM store_state FOR UPDATE").fetchone()
+            conn.execute(
+                "INSERT INTO store_state (market, current_set) VALUES (%s, NULL) "
+                "ON CONFLICT (market) DO NOTHING",
+                (self.market,),
+            )
+            state = conn.execute(
+                "SELECT current_set FROM store_state WHERE market = %s FOR UPDATE", (self.market,)
+            ).fetchone()
             current = state[0] if state else None
             target = set_id or current
             existing = self._uploads(conn, target) if target else []
@@ -106,7 +123,8 @@ class PostgresStore:
                 existing = []
             assert target is not None
             conn.execute(
-                "INSERT INTO listing_sets (id) VALUES (%s) ON CONFLICT DO NOTHING", (target,)
+                "INSERT INTO listing_sets (id, market) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (target, self.market),
             )
             seq = max((s for s, _ in existing), default=0) + 1
             inserted = conn.execute(
@@ -118,7 +136,10 @@ class PostgresStore:
             copied = _copy_chunks(conn, int(inserted[0]), frames)
             conn.execute("UPDATE uploads SET rows = %s WHERE id = %s", (copied, inserted[0]))
             if set_id is None and target != current:
-                conn.execute("UPDATE store_state SET current_set = %s", (target,))
+                conn.execute(
+                    "UPDATE store_state SET current_set = %s WHERE market = %s",
+                    (target, self.market),
+                )
         log.info("stored %d listings as %s/%s", copied, target, batch_name(seq, digest))
         return Accepted(target, batch_name(seq, digest), copied, duplicate=False)
 
@@ -139,7 +160,12 @@ class PostgresStore:
     @_guarded
     def uploads(self) -> list[tuple[str, str]]:
         with self.db.connection() as conn:
-            rows = conn.execute("SELECT set_id, seq, sha256 FROM uploads ORDER BY set_id, seq")
+            rows = conn.execute(
+                "SELECT u.set_id, u.seq, u.sha256 FROM uploads u "
+                "JOIN listing_sets s ON s.id = u.set_id WHERE s.market = %s "
+                "ORDER BY u.set_id, u.seq",
+                (self.market,),
+            )
             return [(set_id, batch_name(seq, digest)) for set_id, seq, digest in rows]
 
     @_guarded
@@ -150,8 +176,9 @@ class PostgresStore:
         seq, digest = int(match.group(1)), match.group(2)
         with self.db.connection() as conn, conn.transaction():
             deleted = conn.execute(
-                "DELETE FROM uploads WHERE set_id = %s AND seq = %s AND sha256 LIKE %s",
-                (set_id, seq, f"{digest}%"),
+                "DELETE FROM uploads WHERE set_id = %s AND seq = %s AND sha256 LIKE %s "
+                "AND set_id IN (SELECT id FROM listing_sets WHERE market = %s)",
+                (set_id, seq, f"{digest}%", self.market),
             )
             if deleted.rowcount != 1:
                 raise NotFound(f"no upload {batch!r} in training set {set_id!r}")
@@ -159,12 +186,18 @@ class PostgresStore:
 
     def set_current(self, set_id: str) -> None:
         with database_errors(), self.db.connection() as conn:
-            conn.execute("UPDATE store_state SET current_set = %s", (set_id,))
+            conn.execute(
+                "INSERT INTO store_state (market, current_set) VALUES (%s, %s) "
+                "ON CONFLICT (market) DO UPDATE SET current_set = EXCLUDED.current_set",
+                (self.market, set_id),
+            )
 
     @_guarded
     def snapshot(self) -> Snapshot | None:
         with self.db.connection() as conn:
-            row = conn.execute("SELECT current_set FROM store_state").fetchone()
+            row = conn.execute(
+                "SELECT current_set FROM store_state WHERE market = %s", (self.market,)
+            ).fetchone()
             current = row[0] if row else None
             if current is None:
                 return None
@@ -205,8 +238,9 @@ class PostgresStore:
     def _uploads_of(self, conn: psycopg.Connection[Any], snapshot: Snapshot) -> list[int]:
         wanted = [int(m.group(1)) for b in snapshot.batches if (m := BATCH_PATTERN.match(b))]
         rows = conn.execute(
-            "SELECT id FROM uploads WHERE set_id = %s AND seq = ANY(%s) ORDER BY seq",
-            (snapshot.set_id, wanted),
+            "SELECT u.id FROM uploads u JOIN listing_sets s ON s.id = u.set_id "
+            "WHERE u.set_id = %s AND s.market = %s AND u.seq = ANY(%s) ORDER BY u.seq",
+            (snapshot.set_id, self.market, wanted),
         ).fetchall()
         if len(rows) != len(wanted):
             raise NotFound(f"training set {snapshot.set_id} lacks some of its uploads")
