@@ -98,7 +98,6 @@ class FileStorage:
         self.store.ensure()
         self.jobs.ensure()
 
-
     def _names(self) -> list[str]:
         folder = self.model_dir / MARKETS
         others = [p.name for p in folder.iterdir()] if folder.is_dir() else []

@@ -6,6 +6,8 @@ import contextlib
 import logging
 from collections.abc import Collection, Iterator
 
+import psycopg
+
 from app.domain.errors import Busy, Conflict, NotFound, ServiceError
 from app.domain.markets import is_market_name
 from app.domain.rules import DEFAULT_MARKET
@@ -52,6 +54,10 @@ class PostgresMarket:
                         raise Busy(f"market {self.name!r} is being fitted by another process")
             yield
         finally:
+            # Released before the session ends: a session's end is not waited for, and the
+            # next look at the lock must find it free. A lost connection has freed it anyway.
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock_all()")
             conn.close()  # ends the session, and with it the lock
 
     def fit_lock_free(self) -> bool:
@@ -97,7 +103,6 @@ class PostgresStorage:
     def ensure(self) -> None:
         with database_errors(), self.db.connection() as conn:
             upgrade(conn)
-
 
     @_guarded
     def pointers(self, names: Collection[str] | None = None) -> dict[str, str]:
