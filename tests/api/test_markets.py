@@ -1,0 +1,290 @@
+"""Markets over HTTP: estimates routed to each town's model, /markets, retiring, isolation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.factory import create_app
+from app.config import Settings
+from app.domain.fitting import fit_table
+from app.domain.listings import read_table
+from app.storage import Storage
+from tests.support import SACRAMENTO
+
+pytestmark = pytest.mark.engines("files", "postgres")
+
+# Four towns of the bundled sales, each with enough sales of its own to fit.
+TOWNS = {
+    "sacramento": "SACRAMENTO",
+    "elk-grove": "ELK_GROVE",
+    "roseville": "ROSEVILLE",
+    "citrus-heights": "CITRUS_HEIGHTS",
+}
+HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
+
+
+def town_sales(city: str) -> pd.DataFrame:
+    sales = read_table(SACRAMENTO)
+    return sales[sales["city"] == city].reset_index(drop=True)
+
+
+@pytest.fixture
+def towns(storage: Storage, fitted: str) -> dict[str, str]:
+    """The four towns fitted as markets next to the default one; each market's version."""
+    versions = {}
+    for market, city in TOWNS.items():
+        registry = storage.market(market).registry
+        versions[market] = registry.save(*fit_table(town_sales(city), folds=5, source=city))
+        registry.activate(versions[market])
+    return versions
+
+
+@pytest.fixture
+def market_client(settings: Settings, towns: dict[str, str]) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def lstsq(city: str) -> np.ndarray:
+    sales = town_sales(city)
+    X = np.column_stack([sales[["beds", "baths", "sqft"]].to_numpy(), np.ones(len(sales))])
+    solution, *_ = np.linalg.lstsq(X, sales["price"].to_numpy(), rcond=None)
+    return np.asarray(solution)
+
+
+def test_each_market_answers_with_its_own_least_squares_fit(market_client: TestClient) -> None:
+    for market, city in TOWNS.items():
+        answer = market_client.post("/predict", json={**HOUSE, "market": market}).json()
+        b = lstsq(city)
+        expected = b[0] * 3 + b[1] * 2 + b[2] * 1500 + b[3]
+        assert answer["market"] == market
+        assert answer["price"] == pytest.approx(expected, rel=1e-6)
+        card = market_client.get(f"/model?market={market}").json()
+        fitted = [card["coefficients"][f]["value"] for f in ("beds", "baths", "sqft")]
+        assert np.allclose([*fitted, card["intercept"]], b, rtol=1e-6, atol=0)
+
+
+def test_a_request_that_names_no_market_is_answered_by_the_default_one(
+    market_client: TestClient, fitted: str
+) -> None:
+    answer = market_client.post("/predict", json=HOUSE)
+    assert answer.json()["market"] == "default" and answer.json()["model_version"] == fitted
+
+
+def test_an_unknown_market_is_a_404_that_names_it(market_client: TestClient) -> None:
+    answer = market_client.post("/predict", json={**HOUSE, "market": "ames"})
+    assert answer.status_code == 404 and "'ames'" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("name", ["Ames", "-ames", "ames!", "a" * 64, ""])
+def test_a_malformed_market_is_a_422_naming_the_field(
+    market_client: TestClient, name: str
+) -> None:
+    answer = market_client.post("/predict", json={**HOUSE, "market": name})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", "market"]
+
+
+def test_a_json_batch_routes_each_row_to_its_market(
+    market_client: TestClient, towns: dict[str, str], fitted: str
+) -> None:
+    rows = [{**HOUSE, "market": m} for m in TOWNS] + [HOUSE]
+    answer = market_client.post("/predict/batch", json={"listings": rows}).json()
+    assert answer["model_version"] is None
+    assert answer["markets"] == {**towns, "default": fitted}
+    for row, prediction in zip(rows, answer["predictions"], strict=True):
+        one = market_client.post("/predict", json=row).json()
+        assert prediction["market"] == one["market"]
+        assert prediction["model_version"] == one["model_version"]
+        assert prediction["price"] == one["price"]
+        assert (prediction["price_low"], prediction["price_high"]) == (
+            one["price_low"],
+            one["price_high"],
+        )
+
+
+def test_a_batch_with_an_unknown_market_is_a_422_naming_rows_and_market(
+    market_client: TestClient,
+) -> None:
+    rows = [{**HOUSE, "market": "roseville"}, {**HOUSE, "market": "ames"}, HOUSE]
+    answer = market_client.post("/predict/batch", json={"listings": rows})
+    assert answer.status_code == 422
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "listings", 1, "market"] and "'ames'" in error["msg"]
+
+
+def test_a_batch_that_names_no_market_is_answered_as_before(
+    market_client: TestClient, fitted: str
+) -> None:
+    answer = market_client.post("/predict/batch", json={"listings": [HOUSE]}).json()
+    assert answer.keys() == {"model_version", "level", "predictions"}
+    assert answer["model_version"] == fitted
+    assert "market" not in answer["predictions"][0]
+
+
+def test_a_mixed_csv_routes_every_row_to_its_market(
+    market_client: TestClient, towns: dict[str, str], fitted: str
+) -> None:
+    body = "beds,baths,sqft,market\n3,2,1500,roseville\n2,1,900,\n4,3,2200,elk-grove\n"
+    answer = market_client.post(
+        "/predict/batch", content=body, headers={"Content-Type": "text/csv"}
+    )
+    assert answer.status_code == 200, answer.text
+    table = pd.read_csv(pd.io.common.StringIO(answer.text))
+    assert table["model_version"].tolist() == [towns["roseville"], fitted, towns["elk-grove"]]
+    for _, row in table.iterrows():
+        market = row["market"] if isinstance(row["market"], str) else None
+        one = market_client.post(
+            "/predict",
+            json={"beds": int(row["beds"]), "baths": row["baths"], "sqft": row["sqft"]}
+            | ({"market": market} if market else {}),
+        ).json()
+        assert row["price"] == pytest.approx(one["price"], rel=1e-12)
+
+
+def test_a_csv_row_with_an_unknown_market_is_a_422_naming_its_line(
+    market_client: TestClient,
+) -> None:
+    body = "beds,baths,sqft,market\n3,2,1500,roseville\n2,1,900,ames\n2,1,900,Bad Town\n"
+    answer = market_client.post(
+        "/predict/batch", content=body, headers={"Content-Type": "text/csv"}
+    )
+    assert answer.status_code == 422
+    messages = [e["msg"] for e in answer.json()["detail"]]
+    assert any(m.startswith("line 3, column market") and "'ames'" in m for m in messages)
+    assert any(m.startswith("line 4, column market") and "'Bad Town'" in m for m in messages)
+
+
+def test_markets_lists_each_market_with_its_sales_and_accuracy(
+    market_client: TestClient, towns: dict[str, str]
+) -> None:
+    body = market_client.get("/markets").json()
+    assert body["default_market"] == "default"
+    names = [m["market"] for m in body["markets"]]
+    assert names == sorted([*TOWNS, "default"])
+    roseville = next(m for m in body["markets"] if m["market"] == "roseville")
+    assert roseville["active_version"] == towns["roseville"]
+    assert roseville["n_train"] == len(town_sales("ROSEVILLE"))
+    accuracy = roseville["accuracy"]
+    assert 0 < accuracy["median_ape"] < 1 and 0 <= accuracy["within_10"] <= accuracy["within_20"]
+    assert 0 < accuracy["coverage_90"] <= 1
+
+
+def test_markets_come_a_page_at_a_time(market_client: TestClient) -> None:
+    seen: list[str] = []
+    token = None
+    while True:
+        query = "/markets?limit=2" + (f"&page_token={token}" if token else "")
+        page = market_client.get(query).json()
+        seen += [m["market"] for m in page["markets"]]
+        token = page["next_page_token"]
+        if token is None:
+            break
+    assert seen == sorted([*TOWNS, "default"])
+
+
+def test_one_market_shows_its_active_card(
+    market_client: TestClient, towns: dict[str, str]
+) -> None:
+    body = market_client.get("/markets/elk-grove").json()
+    assert body["card"]["version"] == towns["elk-grove"] == body["active_version"]
+    assert market_client.get("/markets/ames").status_code == 404
+
+
+def test_a_retired_market_stops_serving_and_the_others_do_not_move(
+    market_client: TestClient, auth: dict[str, str]
+) -> None:
+    before = market_client.post("/predict", json={**HOUSE, "market": "roseville"}).content
+    retired = market_client.delete("/markets/elk-grove", headers=auth)
+    assert retired.status_code == 200 and retired.json() == {"market": "elk-grove", "retired": True}
+    gone = market_client.post("/predict", json={**HOUSE, "market": "elk-grove"})
+    assert gone.status_code == 404
+    assert market_client.post("/predict", json={**HOUSE, "market": "roseville"}).content == before
+    assert "elk-grove" not in [m["market"] for m in market_client.get("/markets").json()["markets"]]
+    again = market_client.post(
+        "/retrain?market=elk-grove",
+        content=SACRAMENTO.read_bytes(),
+        headers={**auth, "Content-Type": "text/csv"},
+    )
+    assert again.status_code == 409 and "retired" in again.json()["detail"]
+
+
+def test_retiring_needs_the_key_and_never_takes_the_default_market(
+    market_client: TestClient, auth: dict[str, str]
+) -> None:
+    assert market_client.delete("/markets/roseville").status_code == 401
+    refused = market_client.delete("/markets/default", headers=auth)
+    assert refused.status_code == 409 and "default" in refused.json()["detail"]
+    assert market_client.delete("/markets/ames", headers=auth).status_code == 404
+
+
+def test_activation_acts_in_the_versions_own_market(
+    market_client: TestClient, storage: Storage, towns: dict[str, str], auth: dict[str, str]
+) -> None:
+    registry = storage.market("roseville").registry
+    newer = registry.save(*fit_table(town_sales("ANTELOPE"), folds=5, source="antelope"))
+    default_before = market_client.post("/predict", json=HOUSE).content
+    answer = market_client.post(f"/models/{newer}/activate", headers=auth)
+    assert answer.json() == {
+        "market": "roseville",
+        "active_version": newer,
+        "previous_version": towns["roseville"],
+    }
+    served = market_client.post("/predict", json={**HOUSE, "market": "roseville"}).json()
+    assert served["model_version"] == newer
+    assert market_client.post("/predict", json=HOUSE).content == default_before
+
+
+def test_models_of_a_market_list_its_versions_alone(
+    market_client: TestClient, towns: dict[str, str]
+) -> None:
+    body = market_client.get("/models?market=citrus-heights").json()
+    assert body["market"] == "citrus-heights"
+    assert [v["version"] for v in body["versions"]] == [towns["citrus-heights"]]
+    assert market_client.get("/models?market=ames").status_code == 404
+
+
+def test_a_retrain_with_a_new_market_name_creates_the_market(
+    market_client: TestClient, auth: dict[str, str]
+) -> None:
+    sales = town_sales("ANTELOPE")
+    job = market_client.post(
+        "/retrain?market=antelope&wait=true",
+        content=sales.to_csv(index=False).encode(),
+        headers={**auth, "Content-Type": "text/csv"},
+    ).json()
+    assert job["status"] == "succeeded" and job["market"] == "antelope" and job["promoted"]
+    answer = market_client.post("/predict", json={**HOUSE, "market": "antelope"}).json()
+    assert answer["model_version"] == job["version"]
+    assert "antelope" in [m["market"] for m in market_client.get("/markets").json()["markets"]]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/retrain?markt=ames"),
+        ("POST", "/predict?markt=ames"),
+        ("POST", "/predict/batch?markt=ames"),
+        ("GET", "/models?markt=ames"),
+        ("GET", "/markets?markt=ames"),
+        ("GET", "/health/ready?markt=ames"),
+    ],
+)
+def test_an_unknown_query_parameter_is_a_422_naming_it(
+    market_client: TestClient, auth: dict[str, str], method: str, path: str
+) -> None:
+    answer = market_client.request(method, path, json=HOUSE, headers=auth)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["query", "markt"]
+
+
+def test_a_malformed_market_in_the_query_is_a_422(
+    market_client: TestClient, auth: dict[str, str]
+) -> None:
+    answer = market_client.get("/models?market=Ames")
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["query", "market"]
