@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import numpy as np
@@ -82,9 +83,7 @@ def test_an_unknown_market_is_a_404_that_names_it(market_client: TestClient) -> 
 
 
 @pytest.mark.parametrize("name", ["Ames", "-ames", "ames!", "a" * 64, ""])
-def test_a_malformed_market_is_a_422_naming_the_field(
-    market_client: TestClient, name: str
-) -> None:
+def test_a_malformed_market_is_a_422_naming_the_field(market_client: TestClient, name: str) -> None:
     answer = market_client.post("/predict", json={**HOUSE, "market": name})
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["loc"] == ["body", "market"]
@@ -135,7 +134,7 @@ def test_a_mixed_csv_routes_every_row_to_its_market(
         "/predict/batch", content=body, headers={"Content-Type": "text/csv"}
     )
     assert answer.status_code == 200, answer.text
-    table = pd.read_csv(pd.io.common.StringIO(answer.text))
+    table = pd.read_csv(io.StringIO(answer.text))
     assert table["model_version"].tolist() == [towns["roseville"], fitted, towns["elk-grove"]]
     for _, row in table.iterrows():
         market = row["market"] if isinstance(row["market"], str) else None
@@ -188,9 +187,7 @@ def test_markets_come_a_page_at_a_time(market_client: TestClient) -> None:
     assert seen == sorted([*TOWNS, "default"])
 
 
-def test_one_market_shows_its_active_card(
-    market_client: TestClient, towns: dict[str, str]
-) -> None:
+def test_one_market_shows_its_active_card(market_client: TestClient, towns: dict[str, str]) -> None:
     body = market_client.get("/markets/elk-grove").json()
     assert body["card"]["version"] == towns["elk-grove"] == body["active_version"]
     assert market_client.get("/markets/ames").status_code == 404
