@@ -88,7 +88,7 @@ def create_app(
             # Start anyway: /health/ready says why nothing is served, and the watcher below
             # sets the storage up as soon as it answers.
             log.warning("starting without the storage (%s): %s", storage.describe(), exc.message)
-        served = ServedModels(storage, settings.default_market)
+        served = ServedModels(storage, settings.default_market, settings.default_level)
         await asyncio.to_thread(served.refresh)  # every market's model, in bulk
         if served.current is not None:
             metrics.served(None, served.current.version)

@@ -65,7 +65,7 @@ class FastPredict:
             except ValidationError:
                 house = None
             if house is not None:
-                current = served.models.get(house.market or served.default)
+                current = served.ready(house.market, level)
         if house is None or current is None or level is None:
             await self.app(scope, replay(body, receive), send)
             return

@@ -33,8 +33,11 @@ router = APIRouter(tags=["models"])
         503: {"description": "No model version can be served."},
     },
 )
-async def model_card(loaded: Model) -> Any:
-    return json_response(loaded.card, loaded.version)
+async def model_card(
+    loaded: Model, served: Annotated[ServedModels, Depends(get_served)], market: Market
+) -> Any:
+    card = loaded.card or await run_in_threadpool(served.card, market)
+    return json_response(card, loaded.version)
 
 
 @router.get(

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
 from app.api import encode
@@ -78,8 +79,9 @@ async def predict(
     settings: Annotated[Settings, Depends(get_settings)],
     level: Level = None,
 ) -> Response:
-    loaded = served.get(house.market)
-    body = answer(served, loaded, house, level or settings.default_level)
+    level = level or settings.default_level
+    loaded = await run_in_threadpool(served.get, house.market, level)
+    body = answer(served, loaded, house, level)
     return json_response(body, loaded.version)
 
 
@@ -159,7 +161,7 @@ async def predict_batch(
         X = listings.features_of(rows)
         if any(row.market is not None for row in rows):
             return _routed_json([row.market for row in rows], X, served, level)
-    loaded = served.get(None)
+    loaded = await run_in_threadpool(served.get, None, level)
     found = estimate_many(loaded, X, level, label_of(served, served.default, loaded))
     return Response(
         encode.json_batch(loaded.version, level, found, X[:, 2]),
@@ -214,7 +216,7 @@ def _predict_csv(body: bytes, served: ServedModels, settings: Settings, level: f
         versions = [v.encode() for v in routed.versions]
         per_row: list[bytes] | None = [versions[c] for c in routed.codes.tolist()]
     else:
-        loaded = served.get(None)
+        loaded = served.get(None, level)
         found = estimate_many(loaded, X, level, label_of(served, served.default, loaded))
         version, per_row = loaded.version, None
     plain = encode.split_lines(body, len(frame))

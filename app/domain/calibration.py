@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,6 +19,10 @@ QUANTILE_GRID = 1001  # residual quantiles stored at every 0.1 %
 BANDS = 3  # the range is calibrated within thirds of the homes by estimated price
 
 MIN_BAND = 20  # residuals a band needs at least (a 90 % range needs 19)
+
+
+class LevelNotKept(LookupError):
+    """A compact calibration (`Calibration.keeping`) was asked for a level it did not keep."""
 
 
 @dataclass(frozen=True)
@@ -129,8 +134,29 @@ class Calibration:
         """The quantiles of a conformal range at `level`, band by band."""
         cached = self._bounds.get(level)
         if cached is None:
+            if not self.quantiles:
+                raise LevelNotKept(level)
             cached = self._bounds[level] = self._compute_bounds(level)
         return cached
+
+    @property
+    def compact(self) -> bool:
+        """Whether the residual quantiles were dropped, keeping the ranges of some levels."""
+        return not self.quantiles
+
+    def answers(self, level: float) -> bool:
+        return not self.compact or level in self._bounds
+
+    def keeping(self, levels: Iterable[float]) -> Calibration:
+        """A copy without the residual quantiles that gives the ranges of `levels` alone.
+
+        A few hundred bytes instead of some 130 kB: what a worker holds of each of thousands of
+        markets. Its ranges at those levels are the full calibration's, bit for bit.
+        """
+        kept = {level: self.bounds(level) for level in levels}
+        compact = replace(self, quantiles=(), band_quantiles=())
+        compact._bounds.update(kept)
+        return compact
 
     def _compute_bounds(self, level: float) -> LevelBounds:
         pooled = _conformal(self.quantiles, self.n, level)

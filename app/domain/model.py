@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -58,6 +59,16 @@ class PriceModel:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, _warnings={}, estimator=None)
+
+    def keeping(self, levels: Iterable[float]) -> PriceModel:
+        """The same model with a compact calibration that answers at `levels` only."""
+        if self.calibration is None:
+            return self
+        return replace(self, estimator=None, calibration=self.calibration.keeping(levels))
+
+    def answers(self, level: float) -> bool:
+        """Whether this model can give a range at `level` (a compact one only at its levels)."""
+        return self.calibration is None or self.calibration.answers(level)
 
     @classmethod
     def from_weights(

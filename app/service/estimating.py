@@ -84,7 +84,7 @@ def estimate_routed(
             malformed={names[k]: _rows_of(codes, k) for k in malformed},
             unknown={names[k]: _rows_of(codes, k) for k in unknown},
         )
-    models = [served.models[n] for n in names]
+    models = [served.get(n, level) for n in names]
     if len(names) == 1:
         found = estimate_many(models[0], X, level, label_of(served, names[0], models[0]))
         return Routed(found, codes, names, [models[0].version])

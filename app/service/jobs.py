@@ -12,6 +12,7 @@ reason.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 __all__ = ["MAX_ATTEMPTS", "run_job", "run_pending"]
 
 MAX_ATTEMPTS = 2
+
+FIT_NICENESS = 10
 
 
 def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[str, Any]:
@@ -119,6 +122,9 @@ def run_pending(settings: Settings, storage: Storage) -> int:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: [fit] %(message)s")
+    # Fits yield the processor to the workers beside them: estimates keep their latency while
+    # a burst of retrains is fitted.
+    os.nice(FIT_NICENESS)
     settings = Settings()
     storage = open_storage(settings)
     try:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Collection
+from typing import Any
 
 from app.domain.errors import NotFound, NotReady, Unavailable
 from app.domain.markets import is_market_name
+from app.domain.rules import DEFAULT_LEVEL
 from app.storage.artifact import LoadedModel
 from app.storage.interface import Storage
 
 log = logging.getLogger(__name__)
+
+FULL_MODELS = 64  # whole models of other markets kept for ranges at other levels
 
 
 class ServedModels:
@@ -19,26 +25,44 @@ class ServedModels:
     A market whose pointer names a version that cannot be loaded keeps serving its last good
     model; a retired market is dropped. `error` says why the default market serves nothing, or
     what keeps the storage from being read.
+
+    The default market's model is held whole. Every other market's is held compact: its ranges
+    at the default level only, and no card (a few hundred bytes instead of some 170 kB), so that
+    thousands of markets fit in a worker. A range at another level is answered by the whole
+    model, read on demand and kept among the `FULL_MODELS` most recently used.
     """
 
-    def __init__(self, storage: Storage, default: str) -> None:
+    def __init__(self, storage: Storage, default: str, level: float = DEFAULT_LEVEL) -> None:
         self.storage = storage
         self.default = default
+        self.level = level
         self.models: dict[str, LoadedModel] = {}
         self.refused: dict[str, str] = {}  # market: why its active version was not loaded
         self.error: str | None = None
+        self._whole: OrderedDict[str, LoadedModel] = OrderedDict()  # by version
+        self._whole_lock = threading.Lock()
 
     @property
     def current(self) -> LoadedModel | None:
         """The default market's model."""
         return self.models.get(self.default)
 
-    def get(self, market: str | None) -> LoadedModel:
-        """The model of `market` (the default one when None); 404 or 503 with the reason."""
+    def ready(self, market: str | None, level: float) -> LoadedModel | None:
+        """The model that answers `market` at `level`, if it is in memory (no storage read)."""
+        held = self.models.get(self.default if market is None else market)
+        if held is None or held.model.answers(level):
+            return held
+        return self._whole.get(held.version)
+
+    def get(self, market: str | None, level: float | None = None) -> LoadedModel:
+        """The model of `market` (the default one when None) that answers at `level` (any,
+        when None); 404 or 503 with the reason."""
         name = self.default if market is None else market
         found = self.models.get(name)
         if found is not None:
-            return found
+            if level is None or found.model.answers(level):
+                return found
+            return self._whole_model(name, found.version)
         if name == self.default:
             raise NotReady(self.error or "no model loaded yet")
         if name in self.refused:
@@ -78,7 +102,7 @@ class ServedModels:
                 if isinstance(found, str):  # keep serving the last good model; retried next time
                     self._refuse(market, f"active version {wanted[market]} refused: {found}")
                     continue
-                self.models[market] = found
+                self.models[market] = self._held(market, found)
                 self.refused.pop(market, None)
                 changed.add(market)
                 if len(wanted) <= 10:
@@ -92,6 +116,32 @@ class ServedModels:
         else:
             self.error = None
         return changed
+
+    def card(self, market: str | None) -> dict[str, Any]:
+        """The card of a market's served version (read from the storage for a compact one)."""
+        loaded = self.get(market)
+        if loaded.card:
+            return loaded.card
+        return self.storage.market(market or self.default).registry.card(loaded.version)
+
+    def _whole_model(self, market: str, version: str) -> LoadedModel:
+        with self._whole_lock:
+            whole = self._whole.get(version)
+            if whole is not None:
+                self._whole.move_to_end(version)
+                return whole
+        whole = self.storage.market(market).registry.load(version)
+        with self._whole_lock:
+            self._whole[version] = whole
+            while len(self._whole) > FULL_MODELS:
+                self._whole.popitem(last=False)
+        return whole
+
+    def _held(self, market: str, loaded: LoadedModel) -> LoadedModel:
+        """What this process keeps of a market's model (see the class)."""
+        if market == self.default:
+            return loaded
+        return LoadedModel(loaded.version, loaded.model.keeping([self.level]), card={})
 
     def _refuse(self, market: str, message: str) -> None:
         if self.refused.get(market) != message:

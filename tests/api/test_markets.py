@@ -285,3 +285,22 @@ def test_a_malformed_market_in_the_query_is_a_422(
 ) -> None:
     answer = market_client.get("/models?market=Ames")
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["query", "market"]
+
+
+def test_a_market_answers_at_any_level_with_its_whole_model(
+    market_client: TestClient, storage: Storage, towns: dict[str, str]
+) -> None:
+    whole = storage.market("roseville").registry.load(towns["roseville"]).model
+    for level in (0.9, 0.8, 0.95):
+        answer = market_client.post(
+            f"/predict?level={level}", json={**HOUSE, "market": "roseville"}
+        ).json()
+        explained = whole.explain(3, 2, 1500, level)
+        assert (answer["price_low"], answer["price_high"]) == (explained.low, explained.high)
+
+
+def test_the_card_of_a_market_is_its_active_versions(
+    market_client: TestClient, storage: Storage, towns: dict[str, str]
+) -> None:
+    card = market_client.get("/model?market=roseville").json()
+    assert card == storage.market("roseville").registry.card(towns["roseville"])

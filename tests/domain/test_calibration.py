@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.arrays import FloatArray
-from app.domain.calibration import calibrate
+from app.domain.calibration import LevelNotKept, calibrate
 from app.domain.least_squares import fit, out_of_fold
 from app.domain.model import PriceModel
 
@@ -100,3 +101,20 @@ def test_a_model_without_band_centres_keeps_a_step_per_band() -> None:
     edge = banded.calibration.band_edges[0]
     low, high = ranges(banded, np.array([edge - 1e-3, edge + 1e-3]), 0.9)
     assert abs((high[1] - low[1]) - (high[0] - low[0])) > 100  # the step the centres remove
+
+
+def test_a_compact_model_gives_the_whole_models_ranges_at_the_levels_it_kept() -> None:
+    whole = model_of(seed=3, rows=400, relative=0.1, flat=20_000)
+    compact = whole.keeping([0.9])
+    estimates = np.linspace(50_000, 900_000, 200)
+    pairs = zip(ranges(compact, estimates, 0.9), ranges(whole, estimates, 0.9), strict=True)
+    for compact_end, whole_end in pairs:
+        assert np.array_equal(compact_end, whole_end)
+    assert compact.explain(3, 2, 1500, 0.9) == whole.explain(3, 2, 1500, 0.9)
+    assert compact.answers(0.9) and not compact.answers(0.8) and whole.answers(0.8)
+
+
+def test_a_compact_model_refuses_a_level_it_did_not_keep() -> None:
+    compact = model_of(seed=4, rows=200, relative=0.1, flat=20_000).keeping([0.9])
+    with pytest.raises(LevelNotKept):
+        compact.explain(3, 2, 1500, 0.8)
