@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -90,6 +91,9 @@ def create_app(
             log.warning("starting without the storage (%s): %s", storage.describe(), exc.message)
         served = ServedModels(storage, settings.default_market, settings.default_level)
         await asyncio.to_thread(served.refresh)  # every market's model, in bulk
+        # What start-up made lives as long as the process: the collector need not look at it
+        # again (with thousands of markets, each full collection would walk all of them).
+        gc.freeze()
         if served.current is not None:
             metrics.served(None, served.current.version)
         runner = JobRunner(settings, storage)

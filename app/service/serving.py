@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Collection
 from typing import Any
 
-from app.domain.errors import NotFound, NotReady, Unavailable
+from app.domain.errors import NotFound, NotReady, ServiceError, Unavailable
 from app.domain.markets import is_market_name
 from app.domain.rules import DEFAULT_LEVEL
 from app.storage.artifact import LoadedModel
@@ -17,6 +17,13 @@ from app.storage.interface import Storage
 log = logging.getLogger(__name__)
 
 FULL_MODELS = 64  # whole models of other markets kept for ranges at other levels
+
+LOAD_BATCH = 64  # markets loaded at a time: whole models are compacted before the next batch
+
+
+def _batches(wanted: dict[str, str]) -> list[dict[str, str]]:
+    items = list(wanted.items())
+    return [dict(items[i : i + LOAD_BATCH]) for i in range(0, len(items), LOAD_BATCH)]
 
 
 class ServedModels:
@@ -92,23 +99,25 @@ class ServedModels:
         }
         for market in [m for m in self.refused if m in pointers and m not in wanted]:
             del self.refused[market]  # the pointer went back to the version served
-        if wanted:
+        for part in _batches(wanted):
             try:
-                loaded = self.storage.load_many(wanted)
+                loaded = self.storage.load_many(part)
+                if self.default in loaded and not isinstance(loaded[self.default], str):
+                    loaded[self.default] = self._whole_default(part[self.default])
             except Unavailable as exc:
                 self._fail(f"cannot load the active versions: {exc.message}")
                 return changed
             for market, found in loaded.items():
                 if isinstance(found, str):  # keep serving the last good model; retried next time
-                    self._refuse(market, f"active version {wanted[market]} refused: {found}")
+                    self._refuse(market, f"active version {part[market]} refused: {found}")
                     continue
                 self.models[market] = self._held(market, found)
                 self.refused.pop(market, None)
                 changed.add(market)
                 if len(wanted) <= 10:
                     log.info("market %s: now serving model version %s", market, found.version)
-            if len(wanted) > 10:
-                log.info("now serving %d markets' models", len(self.models))
+        if len(wanted) > 10:
+            log.info("now serving %d markets' models", len(self.models))
         if self.default in self.refused:
             self.error = self.refused[self.default]
         elif self.current is None:
@@ -136,6 +145,15 @@ class ServedModels:
             while len(self._whole) > FULL_MODELS:
                 self._whole.popitem(last=False)
         return whole
+
+    def _whole_default(self, version: str) -> LoadedModel | str:
+        """The default market's model, whole and with its card (the reason if it cannot be)."""
+        try:
+            return self.storage.market(self.default).registry.load(version)
+        except Unavailable:
+            raise
+        except ServiceError as exc:
+            return exc.message
 
     def _held(self, market: str, loaded: LoadedModel) -> LoadedModel:
         """What this process keeps of a market's model (see the class)."""

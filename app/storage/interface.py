@@ -200,7 +200,11 @@ class Storage(Protocol):
         """
 
     def load_many(self, versions: dict[str, str]) -> dict[str, LoadedModel | str]:
-        """Load `{market: version}` in bulk, each checksum-verified; a failure is its reason."""
+        """Load `{market: version}` in bulk, each checksum-verified; a failure is its reason.
+
+        What a worker holds of thousands of markets: the models, with cards that may hold no
+        more than their artifact format (`Registry.load` and `card` give the whole card).
+        """
 
     def market_of(self, version: str) -> str:
         """The market a version belongs to (version names are unique across markets); 404."""

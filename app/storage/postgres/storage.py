@@ -119,7 +119,9 @@ class PostgresStorage:
     def load_many(self, versions: dict[str, str]) -> dict[str, LoadedModel | str]:
         with self.db.connection() as conn:
             rows = conn.execute(
-                "SELECT market, version, artifact, sha256, card FROM model_versions "
+                "SELECT market, version, artifact, sha256, "
+                "jsonb_build_object('artifact_format', card -> 'artifact_format') "
+                "FROM model_versions "
                 "WHERE version = ANY(%s::text[])",
                 (list(versions.values()),),
             ).fetchall()
