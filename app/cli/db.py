@@ -17,9 +17,9 @@ from app.domain.errors import ServiceError
 from app.domain.markets import NAME_RULE, is_market_name
 from app.service import retention
 from app.storage import open_storage
-from app.storage.files.storage import FileStorage
+from app.storage.files.storage import FileMarket, FileStorage
 from app.storage.postgres.database import redact
-from app.storage.postgres.storage import PostgresStorage
+from app.storage.postgres.storage import PostgresMarket, PostgresStorage
 
 
 @dataclass
@@ -35,13 +35,32 @@ class Copied:
 
 
 def copy(source: FileStorage, target: PostgresStorage) -> Copied:
-    """Copy every version, listing set, upload and job, then the pointers; safe to run again.
+    """Copy every market's versions, listing sets and uploads, the jobs, then the pointers and
+    retirements; safe to run again.
 
     Each version and each upload goes in one transaction: a copy cut short leaves the target
     with whole items only, and the next run copies what is missing.
     """
     done = Copied()
     target.ensure()
+    for market in source.markets():
+        _copy_market(source.market(market), target.market(market), done)
+    for job in source.jobs.all():
+        done.count("jobs", target.jobs.insert(job))
+    for market in source.markets():
+        active = source.market(market).registry.active_version()
+        into = target.market(market).registry
+        if active is not None and into.active_version() is None:
+            into.activate(active, by="python -m app.db copy")
+            done.count("active pointer", True)
+    for market in source.retired_markets():
+        if not target.market(market).retired():
+            target.retire(market, by="python -m app.db copy")
+            done.count("retired market", True)
+    return done
+
+
+def _copy_market(source: FileMarket, target: PostgresMarket, done: Copied) -> None:
     for version in sorted(source.registry.versions()):
         artifact, expected = source.registry.artifact(version)
         actual = hashlib.sha256(artifact).hexdigest()
@@ -57,13 +76,6 @@ def copy(source: FileStorage, target: PostgresStorage) -> Copied:
     current = source.store.current_set()
     if current is not None and target.store.current_set() is None:
         target.store.set_current(current)
-    for job in source.jobs.all():
-        done.count("jobs", target.jobs.insert(job))
-    active = source.registry.active_version()
-    if active is not None and target.registry.active_version() is None:
-        target.registry.activate(active, by="python -m app.db copy")
-        done.count("active pointer", True)
-    return done
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -166,7 +178,7 @@ def copy_command(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         target.close()
     print(f"copied into {redact(args.to)}:")
-    for kind in ("versions", "uploads", "jobs", "active pointer"):
+    for kind in ("versions", "uploads", "jobs", "active pointer", "retired market"):
         copied, present = done.copied.get(kind, 0), done.present.get(kind, 0)
         print(f"  {kind:<15}{copied:>6} copied, {present} already there")
     return 0

@@ -326,3 +326,28 @@ def test_a_sql_ascii_database_stores_fits_and_serves_like_any_other(
         answer = client.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
         assert answer.status_code == 200
         assert answer.headers["X-Model-Version"] == retrain.json()["version"]
+
+
+def test_a_file_deployment_of_several_markets_is_copied_market_by_market(
+    storage: Storage, tmp_path: Path
+) -> None:
+    files = FileStorage(tmp_path / "files-models", tmp_path / "files-data")
+    files.ensure()
+    frame = read_table(SACRAMENTO)
+    versions = {}
+    for market, rows in (("ames", frame.head(300)), ("elk-grove", frame.tail(300))):
+        files.market(market).store.add(rows, "replace")
+        registry = files.market(market).registry
+        versions[market] = registry.save(*fit_table(rows, folds=5, source=market))
+        registry.activate(versions[market])
+    files.retire("elk-grove")
+    target = pg(storage)
+    done = copy(files, target)
+    assert done.copied == {"versions": 2, "uploads": 2, "active pointer": 2, "retired market": 1}
+    assert target.pointers() == {"ames": versions["ames"]}
+    assert target.market_of(versions["elk-grove"]) == "elk-grove"
+    assert target.retired_markets() == ["elk-grove"]
+    ames = target.market("ames").store
+    snapshot = ames.snapshot()
+    assert snapshot is not None and len(ames.read(snapshot)) == 300
+    assert target.registry.versions() == []

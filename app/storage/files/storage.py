@@ -98,6 +98,10 @@ class FileStorage:
         self.store.ensure()
         self.jobs.ensure()
 
+    def markets(self) -> list[str]:
+        """Every market with a folder (fitted or not, retired or not), the default first."""
+        return self._names()
+
     def _names(self) -> list[str]:
         folder = self.model_dir / MARKETS
         others = [p.name for p in folder.iterdir()] if folder.is_dir() else []
