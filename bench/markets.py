@@ -127,7 +127,8 @@ def measure_many(row: Row, work: Path, engine: str, args: argparse.Namespace) ->
     seconds = add_markets(many, args.markets)
     row(f"{engine}: {args.markets:,} markets stored", f"{seconds:.0f} s", "(set-up)")
     results = {}
-    for name, env, market in (("1 market", one, "default"), ("many", many, f"m{args.markets // 2:05d}")):
+    middle = f"m{args.markets // 2:05d}"
+    for name, env, market in (("1 market", one, "default"), ("many", many, middle)):
         with serve(env) as served:
             ready = served.ready_after
             figures = measure_wrk(wrk, served.url + "/predict", body(market), args, work)

@@ -18,9 +18,9 @@ from app.domain.rules import FEATURES, TARGET
 ALGORITHM = "ordinary least squares (scikit-learn LinearRegression, with intercept)"
 
 # Bumped whenever the pickled PriceModel changes shape; older artifacts are refused, not guessed at.
-ARTIFACT_FORMAT = 5
+ARTIFACT_FORMAT = 6
 
-READABLE_FORMATS = (3, 4, 5)  # 3 has one band of residuals, 4 no band centres
+READABLE_FORMATS = (3, 4, 5, 6)  # 3 has one band of residuals, 4 no band centres, 5 float grids
 
 
 @dataclass(frozen=True)

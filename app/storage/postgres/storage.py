@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterator
 
 import psycopg
 
-from app.domain.errors import Busy, Conflict, NotFound, ServiceError
+from app.domain.errors import Busy, Conflict, NotFound, ServiceError, Unavailable
 from app.domain.markets import is_market_name
 from app.domain.rules import DEFAULT_MARKET
 from app.storage.artifact import CorruptVersion, LoadedModel, verified_model
@@ -89,6 +89,7 @@ class PostgresStorage:
         self.registry, self.store = default.registry, default.store
         self.jobs = PostgresJobs(self.db)
         self.listener = _Listener(self.db) if listen else None
+        self._last_fingerprint: tuple[object, ...] | None = None
 
     def market(self, name: str) -> PostgresMarket:
         found = self._markets.get(name)
@@ -196,10 +197,31 @@ class PostgresStorage:
     def wait_for_change(self, timeout: float) -> set[str] | None:
         if self.listener is None:
             return None
-        # Notified at once; otherwise a slow poll of every pointer, in case one was lost.
-        if not self.listener.changed.wait(FALLBACK_POLL):
-            return None
-        return self.listener.take()
+        if self.listener.changed.wait(FALLBACK_POLL):
+            return self.listener.take()
+        # No notification: a slow poll of one fingerprint of every pointer, in case one was
+        # lost. Reading every pointer of thousands of markets twice a second would cost each
+        # worker more than the estimates it serves.
+        try:
+            fingerprint = self._fingerprint()
+        except Unavailable:
+            return None  # the reload says what is wrong, and keeps what is served
+        if fingerprint == self._last_fingerprint:
+            return set()
+        self._last_fingerprint = fingerprint
+        return None
+
+    @_guarded
+    def _fingerprint(self) -> tuple[object, ...]:
+        """Changes whenever a pointer moves or a market is retired or removed."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM active_version), "
+                "(SELECT max(changed_at) FROM active_version), "
+                "(SELECT count(*) FROM retired_markets), "
+                "(SELECT max(retired_at) FROM retired_markets)"
+            ).fetchone()
+        return tuple(row or ())
 
     def close(self) -> None:
         if self.listener is not None:
