@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import numpy as np
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -213,8 +214,8 @@ def _predict_csv(body: bytes, served: ServedModels, settings: Settings, level: f
     if routing:
         routed = _route_csv(frame, X, served, level)
         found, version = routed.found, None
-        versions = [v.encode() for v in routed.versions]
-        per_row: list[bytes] | None = [versions[c] for c in routed.codes.tolist()]
+        versions = np.array([v.encode() for v in routed.versions], dtype=object)
+        per_row: list[bytes] | None = versions[routed.codes].tolist()
     else:
         loaded = served.get(None, level)
         found = estimate_many(loaded, X, level, label_of(served, served.default, loaded))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import bisect
 import functools
 import math
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -71,10 +72,10 @@ class Calibration:
     scale_min: float
     price_floor: float
     n: int
-    quantiles: tuple[float, ...]  # of all normalised residuals at probabilities 0, 0.001, … 1
+    quantiles: Sequence[float]  # of all normalised residuals at probabilities 0, 0.001, … 1
     band_edges: tuple[float, ...] = ()  # band k + 1 starts at estimate band_edges[k]
     band_sizes: tuple[int, ...] = ()
-    band_quantiles: tuple[tuple[float, ...], ...] = ()  # each band's, on the same grid
+    band_quantiles: tuple[Sequence[float], ...] = ()  # each band's, on the same grid
     band_centres: tuple[float, ...] = ()  # each band's median estimate (format 5 on)
     _bounds: dict[float, LevelBounds] = field(default_factory=dict, compare=False, repr=False)
 
@@ -261,18 +262,25 @@ class Calibration:
         }
 
 
-def _packed(values: tuple[float, ...]) -> bytes:
+def _packed(values: Sequence[float]) -> bytes:
     return np.asarray(values, dtype="<f8").tobytes()
 
 
-def _unpacked(values: bytes | tuple[float, ...]) -> tuple[float, ...]:
-    """A grid as stored: doubles (format 6 on), or a tuple of floats (formats 3 to 5)."""
-    if isinstance(values, bytes):
-        return tuple(np.frombuffer(values, dtype="<f8").tolist())
-    return values
+def _unpacked(values: bytes | tuple[float, ...]) -> Sequence[float]:
+    """A grid as stored: doubles (format 6 on), or a tuple of floats (formats 3 to 5).
+
+    Doubles are read in place (a memoryview) where the machine is little-endian: a range needs
+    two of a grid's thousand values, and a worker loading thousands of markets makes no float
+    it does not read.
+    """
+    if not isinstance(values, bytes):
+        return values
+    if sys.byteorder == "little":
+        return memoryview(values).cast("d")
+    return tuple(np.frombuffer(values, dtype="<f8").tolist())
 
 
-def _interp(x: float, xp: tuple[float, ...], fp: tuple[float, ...]) -> float:
+def _interp(x: float, xp: Sequence[float], fp: Sequence[float]) -> float:
     """np.interp(x, xp, fp) for one float, bit for bit: held beyond the ends, linear between."""
     if x <= xp[0]:
         return fp[0]
@@ -283,7 +291,7 @@ def _interp(x: float, xp: tuple[float, ...], fp: tuple[float, ...]) -> float:
     return slope * (x - xp[j]) + fp[j]
 
 
-def _conformal(quantiles: tuple[float, ...], n: int, level: float) -> tuple[float, float] | None:
+def _conformal(quantiles: Sequence[float], n: int, level: float) -> tuple[float, float] | None:
     """Split-conformal quantiles at `level` from n residuals on a grid; None if n is too few.
 
     Split conformal takes the k-th smallest residual with k = ⌈(n+1)(1 − α/2)⌉ (and
@@ -309,7 +317,7 @@ def _grid(points: int) -> tuple[float, ...]:
     return tuple(np.linspace(0.0, 1.0, points).tolist())
 
 
-def _extremes(quantiles: tuple[float, ...]) -> tuple[float, float]:
+def _extremes(quantiles: Sequence[float]) -> tuple[float, float]:
     return quantiles[0], quantiles[-1]
 
 

@@ -71,7 +71,7 @@ def estimate_routed(
     Rows are grouped by market and each group estimated in one vectorised pass, so a batch
     spread over many markets costs about what one market's does.
     """
-    column = pd.Series(markets, dtype=object)
+    column = markets if isinstance(markets, pd.Series) else pd.Series(list(markets), dtype=object)
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     names = [str(u).strip() if u is not None else served.default for u in uniques]
     if (codes < 0).any():  # empty cells: the default market
@@ -88,21 +88,26 @@ def estimate_routed(
     if len(names) == 1:
         found = estimate_many(models[0], X, level, label_of(served, names[0], models[0]))
         return Routed(found, codes, names, [models[0].version])
+    # Rows sorted by market once: each market's rows are a slice (no copy), estimated in one
+    # pass, and the answers put back in row order once.
     order = np.argsort(codes, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(names)))])
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(names)))]).tolist()
+    ordered = X[order]
     n = len(X)
     price, low, high = np.empty(n), np.empty(n), np.empty(n)
     parts = np.empty((n, 4))
     warnings: dict[int, list[dict[str, object]]] = {}
     for k, loaded in enumerate(models):
-        rows = order[bounds[k] : bounds[k + 1]]
-        part = estimate_many(loaded, X[rows], level, label_of(served, names[k], loaded))
-        price[rows], low[rows], high[rows] = part.price, part.low, part.high
-        parts[rows] = part.contributions
+        start, end = bounds[k], bounds[k + 1]
+        part = estimate_many(loaded, ordered[start:end], level, label_of(served, names[k], loaded))
+        price[start:end], low[start:end], high[start:end] = part.price, part.low, part.high
+        parts[start:end] = part.contributions
         if part.warnings:
-            where = rows.tolist()
+            where = order[start:end].tolist()
             warnings.update((where[i], items) for i, items in part.warnings.items())
-    found = Explanations(price, low, high, parts, warnings)
+    unsorted = np.empty(n, dtype=np.intp)
+    unsorted[order] = np.arange(n)
+    found = Explanations(price[unsorted], low[unsorted], high[unsorted], parts[unsorted], warnings)
     return Routed(found, codes, names, [m.version for m in models])
 
 

@@ -12,6 +12,7 @@ import pytest
 from app.cli.train import main
 from app.domain.listings import fingerprint
 from app.storage.files.registry import FileRegistry as Registry
+from app.storage.files.storage import FileStorage
 from app.storage.files.store import FileStore as Store
 from tests.support import ROOT, SACRAMENTO
 
@@ -256,4 +257,24 @@ def test_chunked_fit_refuses_a_bad_sale_date_by_line(
     )
     assert run(model_dir, "--data", str(bad)) == 2
     assert "line 3, column sold_at" in capsys.readouterr().err
+    assert_nothing_written(model_dir)
+
+
+def test_a_market_is_created_by_its_first_fit_and_holds_it_alone(model_dir: Path) -> None:
+    assert run(model_dir, "--data", str(SACRAMENTO), "--market", "sacramento") == 0
+    storage = FileStorage(model_dir, model_dir.parent / "data")
+    market = storage.market("sacramento")
+    [version] = market.registry.versions()
+    assert market.registry.active_version() == version
+    assert storage.pointers() == {"sacramento": version}
+    assert storage.registry.versions() == [] and storage.store.snapshot() is None
+
+
+def test_a_malformed_market_name_is_a_usage_error(
+    model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        run(model_dir, "--data", str(SACRAMENTO), "--market", "Sacramento")
+    assert stopped.value.code == 2
+    assert "'Sacramento' is not a market name" in capsys.readouterr().err
     assert_nothing_written(model_dir)

@@ -115,12 +115,12 @@ def fitted_dirs(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def train(env: dict[str, str]) -> str:
+def train(env: dict[str, str], *options: str) -> str:
     """`python -m app.train` on the bundled sales with these settings; what it printed."""
     from tests.support import SACRAMENTO
 
     trained = subprocess.run(
-        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)],
+        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO), *options],
         cwd=ROOT,
         env={**env, "PATH": "/usr/bin:/bin"},
         capture_output=True,

@@ -22,6 +22,7 @@ from tests.support import API_KEY
 
 TRIALS = 21
 AUTH = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "text/csv"}
+AMES = {"beds": 3, "baths": 2, "sqft": 1500, "market": "ames"}
 
 pytestmark = pytest.mark.engines("files", "postgres")
 
@@ -121,7 +122,10 @@ def test_sigkill_at_random_moments_loses_nothing_and_corrupts_nothing(
     kinds = {"during a fit": 0, "during a large upload": 0, "at a random moment": 0}
     fitting_at_kill = 0
     log = tmp_path / "server.log"
+    # A second market, serving while the default one's fits are killed: never touched.
+    train(env, "--market", "ames")
     server = Server(env, log=log).start()
+    ames = httpx.post(f"{server.url}/predict", json=AMES).content
     try:
         for trial in range(TRIALS):
             kind = list(kinds)[trial % 3]
@@ -176,6 +180,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_corrupts_nothing(
                 assert frame["listing_id"].dropna().is_unique, f"trial {trial}: a listing twice"
             ready = httpx.get(f"{server.url}/health/ready").json()
             assert ready["status"] == "ready"
+            assert httpx.post(f"{server.url}/predict", json=AMES).content == ames
 
         # The next fit includes every stored listing, those of interrupted jobs too.
         last = httpx.post(

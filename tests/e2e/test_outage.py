@@ -20,6 +20,7 @@ from tests.support import API_KEY
 
 AUTH = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "text/csv"}
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
+AMES = {**HOUSE, "market": "ames"}
 
 
 @pytest.fixture
@@ -78,10 +79,13 @@ class Load(threading.Thread):
                 try:
                     response = httpx.post(f"{url}/predict", json=HOUSE, timeout=5)
                     batch = httpx.post(f"{url}/predict/batch", json={"listings": [HOUSE]})
-                    if response.status_code == batch.status_code == 200:
+                    other = httpx.post(f"{url}/predict", json=AMES, timeout=5)
+                    if response.status_code == batch.status_code == other.status_code == 200:
                         self.ok += 1
                         continue
-                    self.failed.append(f"{response.status_code} {batch.status_code}")
+                    self.failed.append(
+                        f"{response.status_code} {batch.status_code} {other.status_code}"
+                    )
                 except httpx.HTTPError as exc:
                     self.failed.append(repr(exc))
 
@@ -97,6 +101,7 @@ def test_estimates_go_on_through_an_outage_and_the_rest_comes_back(
         "HOUSE_PRICE_ACCESS_LOG": "false",
     }
     train(env)
+    train(env, "--market", "ames")  # a second market, served through the outage
     replicas = [Server(env, workers=2, log=tmp_path / f"r{i}.log") for i in range(2)]
     for replica in replicas:
         replica.start()
@@ -106,6 +111,7 @@ def test_estimates_go_on_through_an_outage_and_the_rest_comes_back(
         while (before := connections(database_server, name)) < 2 * 2 * (4 + 1):
             assert time.monotonic() < deadline, before  # pools fill in the background
             time.sleep(0.2)
+        ames_before = httpx.post(f"{replicas[0].url}/predict", json=AMES).content
         load = Load([r.url for r in replicas])
         load.start()
         time.sleep(1)
@@ -156,6 +162,8 @@ def test_estimates_go_on_through_an_outage_and_the_rest_comes_back(
             time.sleep(0.5)
         assert retrain.status_code == 200 and retrain.json()["status"] == "succeeded"
         new = retrain.json()["version"]
+        ames = {httpx.post(f"{r.url}/predict", json=AMES).content for r in replicas}
+        assert ames == {ames_before}  # the other market: the same answer everywhere, untouched
         deadline = time.monotonic() + 5
         while any(
             httpx.post(f"{r.url}/predict", json=HOUSE).headers["x-model-version"] != new

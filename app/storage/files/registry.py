@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -43,6 +44,8 @@ HISTORY = "activations.jsonl"
 
 RETIRED = "RETIRED"
 
+_FORMAT = re.compile(rb'"artifact_format":\s*(\d+)')
+
 _STALE_STAGING_SECONDS = 3600
 
 
@@ -51,7 +54,7 @@ class FileRegistry:
 
     `journal`, when given, is the file where every activation appends the market's name: one
     file that serving workers poll to learn which of thousands of markets moved.
-    `taken` says whether a version name is in use in another market.
+    `claim`, when given, reserves a version name across markets (False: another has it).
     """
 
     def __init__(
@@ -59,12 +62,12 @@ class FileRegistry:
         root: Path,
         market: str = "default",
         journal: Path | None = None,
-        taken: Callable[[str], bool] | None = None,
+        claim: Callable[[str], bool] | None = None,
     ) -> None:
         self.root = root
         self.market = market
         self.journal = journal
-        self._taken = taken
+        self._claim = claim
         self.versions_dir = root / "versions"
         self.pointer = root / POINTER
         self.kept_dir = root / "kept"
@@ -79,7 +82,7 @@ class FileRegistry:
     def save(self, model: PriceModel, card: dict[str, Any]) -> str:
         self.ensure()
         new = prepare_version(model, card)
-        if self._taken is not None and self._taken(new.version):
+        if self._claim is not None and not self._claim(new.version):
             return self.save(model, card)  # the name is another market's: draw another
         # Assembled under a hidden name and renamed whole: a reader never sees half a version.
         staging = self.root / f".staging-{uuid.uuid4().hex}"
@@ -174,6 +177,20 @@ class FileRegistry:
     def load(self, version: str) -> LoadedModel:
         artifact, expected = self.artifact(version)
         return verified_model(version, artifact, expected, self.card(version))
+
+    def load_model(self, version: str) -> LoadedModel:
+        """`load` with a card of the artifact format alone: what loading thousands needs.
+
+        The card's thousand residual quantiles are not parsed only to be thrown away.
+        """
+        artifact, expected = self.artifact(version)
+        try:
+            text = (self._folder(version) / CARD).read_bytes()
+        except OSError as exc:
+            raise CorruptVersion(f"model version {version}: card unreadable ({exc})") from None
+        found = _FORMAT.search(text)
+        card = {"artifact_format": int(found.group(1))} if found else {}
+        return verified_model(version, artifact, expected, card)
 
     def page(self, limit: int, before: str | None = None) -> list[dict[str, Any]]:
         names = sorted(self.versions(), reverse=True)

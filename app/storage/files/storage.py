@@ -33,6 +33,8 @@ MARKETS = "markets"
 
 JOURNAL = "markets.log"
 
+NAMES = "version-names"  # a file per version name, holding the name of its market
+
 
 class FileMarket:
     """One market's folders: its registry, listing store, fit lock and retirement marker."""
@@ -45,7 +47,7 @@ class FileMarket:
             self.model_dir = storage.model_dir / MARKETS / name
             self.data_dir = storage.data_dir / MARKETS / name
         self.registry = FileRegistry(
-            self.model_dir, name, storage.journal, lambda v: storage.has_version(v, name)
+            self.model_dir, name, storage.journal, lambda v: storage.claim(v, name)
         )
         self.store = FileStore(self.data_dir)
 
@@ -79,6 +81,7 @@ class FileStorage:
     def __init__(self, model_dir: Path, data_dir: Path) -> None:
         self.model_dir, self.data_dir = model_dir, data_dir
         self.journal = model_dir / JOURNAL
+        self.names_dir = model_dir / NAMES
         self._markets: dict[str, FileMarket] = {}
         self._journal_offset: int | None = None
         default = self.market(DEFAULT_MARKET)
@@ -123,24 +126,38 @@ class FileStorage:
         loaded: dict[str, LoadedModel | str] = {}
         for name, version in versions.items():
             try:
-                loaded[name] = self.market(name).registry.load(version)
+                loaded[name] = self.market(name).registry.load_model(version)
             except ServiceError as exc:
                 loaded[name] = exc.message
         return loaded
 
-    def has_version(self, version: str, besides: str | None = None) -> bool:
-        """Whether a market other than `besides` holds a version of this name."""
-        try:
-            self.market_of(version, besides=besides)
-        except NotFound:
+    def claim(self, version: str, market: str) -> bool:
+        """Reserve a version name for a market (one O_EXCL file); False if it is taken.
+
+        A deployment made before markets has versions of the default market with no claim: a
+        name is checked against the default market's folder as well.
+        """
+        if (self.model_dir / "versions" / version).exists():
             return False
+        self.names_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.names_dir / version, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as handle:
+            handle.write(market)
         return True
 
-    def market_of(self, version: str, besides: str | None = None) -> str:
+    def market_of(self, version: str) -> str:
         check_version_name(version)
-        for name in self._names():
-            if name != besides and (self.market(name).model_dir / "versions" / version).is_dir():
-                return name
+        if (self.model_dir / "versions" / version).is_dir():
+            return DEFAULT_MARKET
+        try:
+            name = (self.names_dir / version).read_text().strip()
+        except FileNotFoundError:
+            name = ""
+        if is_market_name(name) and (self.market(name).model_dir / "versions" / version).is_dir():
+            return name
         raise NotFound(f"no model version {version!r}")
 
     def retire(self, name: str, by: str = "") -> None:

@@ -118,8 +118,9 @@ class PostgresStorage:
 
     @_guarded
     def load_many(self, versions: dict[str, str]) -> dict[str, LoadedModel | str]:
-        with self.db.connection() as conn:
-            rows = conn.execute(
+        # Binary: artifacts come as their bytes, not as hex text of twice the size.
+        with self.db.connection() as conn, conn.cursor(binary=True) as cursor:
+            rows = cursor.execute(
                 "SELECT market, version, artifact, sha256, "
                 "jsonb_build_object('artifact_format', card -> 'artifact_format') "
                 "FROM model_versions "
