@@ -17,6 +17,9 @@
   with 10,000 stored versions (bench/models_page.py); convergence of six workers after an
   activation, polling files against LISTEN/NOTIFY (bench/convergence.py); reading 2,000,000
   stored sales with and without sale dates (bench/sale_dates.py);
+- many markets (bench/markets.py): /predict naming one market of 10,000 beside one market,
+  the worker's memory and time to ready, a CSV batch over 100 markets, 1,000 markets retrained
+  at once, on files and on PostgreSQL;
 - the page at / in headless Chromium (bench/page.py): asset weight, time to the first estimate
   with an empty and a warm cache, and checking a list of 100,000 and 1,000,000 homes;
 - the price range's coverage and width (bench/intervals.py), printed after the table.
@@ -50,6 +53,7 @@ from bench.harness import (
     measure_wrk,
 )
 from bench.intervals import report
+from bench.markets import measure as measure_markets
 from bench.models_page import measure as measure_models
 from bench.page import measure as measure_page
 from bench.retrain_latency import measure
@@ -124,6 +128,12 @@ def main() -> None:
     )
     parser.add_argument("--skip-storage", action="store_true", help="leave out files vs PostgreSQL")
     parser.add_argument("--skip-page", action="store_true", help="leave out the page's figures")
+    parser.add_argument(
+        "--skip-markets", action="store_true", help="leave out the many-markets figures"
+    )
+    parser.add_argument(
+        "--markets", type=int, default=10_000, help="markets of the many-markets figures"
+    )
     parser.add_argument(
         "--storage-fit-rows", type=int, default=10_000_000, help="rows of the storage fit"
     )
@@ -222,6 +232,20 @@ def main() -> None:
             dates_work = work / "dates"
             dates_work.mkdir()
             measure_dates(row, dates_work)
+
+        if not args.skip_markets:
+            print("many markets in one service, files and PostgreSQL", flush=True)
+            markets_work = work / "markets"
+            markets_work.mkdir()
+            markets_args = argparse.Namespace(
+                engines="files,postgres",
+                markets=args.markets,
+                csv_rows=1_000_000,
+                burst=1000,
+                seconds=args.seconds,
+                runs=1,
+            )
+            measure_markets(row, markets_work, markets_args)
 
         if not args.skip_page:
             print("the page at / in headless Chromium", flush=True)

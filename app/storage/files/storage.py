@@ -23,7 +23,7 @@ from app.domain.rules import DEFAULT_MARKET
 from app.storage.artifact import LoadedModel
 from app.storage.files.durable import fsync_dir, write_file
 from app.storage.files.jobs import FileJobs
-from app.storage.files.registry import RETIRED, FileRegistry
+from app.storage.files.registry import POINTER, RETIRED, FileRegistry
 from app.storage.files.store import FileStore
 from app.storage.naming import actor, check_version_name
 
@@ -93,8 +93,13 @@ class FileStorage:
         if found is None:
             if not is_market_name(name):
                 raise NotFound(f"no market {name!r}")
+            if len(self._markets) > 1000:  # a cache, not a record of every name ever asked
+                self._markets = {DEFAULT_MARKET: self._markets[DEFAULT_MARKET]}
             found = self._markets[name] = FileMarket(self, name)
         return found
+
+    def _model_dir(self, name: str) -> Path:
+        return self.model_dir if name == DEFAULT_MARKET else self.model_dir / MARKETS / name
 
     def ensure(self) -> None:
         self.registry.ensure()
@@ -113,12 +118,16 @@ class FileStorage:
 
     def pointers(self, names: Collection[str] | None = None) -> dict[str, str]:
         found = {}
+        # Read from the paths, with no market objects made: thousands of markets are looked at.
         for name in self._names() if names is None else names:
-            market = self.market(name)
-            if market.retired():
+            if not is_market_name(name):
                 continue
-            version = market.registry.active_version()
-            if version is not None:
+            folder = self._model_dir(name)
+            try:
+                version = (folder / POINTER).read_text().strip()
+            except FileNotFoundError:
+                continue
+            if version and not (folder / RETIRED).exists():
                 found[name] = version
         return found
 
@@ -126,7 +135,8 @@ class FileStorage:
         loaded: dict[str, LoadedModel | str] = {}
         for name, version in versions.items():
             try:
-                loaded[name] = self.market(name).registry.load_model(version)
+                registry = FileRegistry(self._model_dir(name), name)  # not kept: one read
+                loaded[name] = registry.load_model(version)
             except ServiceError as exc:
                 loaded[name] = exc.message
         return loaded
