@@ -1,6 +1,7 @@
 """Many markets in one service, on files and on PostgreSQL (part of `make bench`).
 
-    .venv/bin/python -m bench.markets [--engines files,postgres] [--markets 10000] [--seconds 10]
+    .venv/bin/python -m bench.markets [--engines files,postgres] [--parts many,csv,burst]
+                                      [--markets 10000] [--seconds 10] [--runs 1]
 
 - /predict at 16 connections (wrk) naming one market of 10,000 beside a one-market deployment,
   the worker's resident memory in each, and the time from start to ready;
@@ -239,15 +240,20 @@ def measure_retrain_burst(row: Row, work: Path, engine: str, args: argparse.Name
 
 
 def measure(row: Row, work: Path, args: argparse.Namespace) -> None:
+    parts = getattr(args, "parts", "many,csv,burst").split(",")
     for engine in args.engines.split(","):
-        measure_many(row, work, engine, args)
-        measure_routed_csv(row, work, engine, args.csv_rows)
-        measure_retrain_burst(row, work, engine, args)
+        if "many" in parts:
+            measure_many(row, work, engine, args)
+        if "csv" in parts:
+            measure_routed_csv(row, work, engine, args.csv_rows)
+        if "burst" in parts:
+            measure_retrain_burst(row, work, engine, args)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--engines", default="files,postgres")
+    parser.add_argument("--parts", default="many,csv,burst", help="which figures to measure")
     parser.add_argument("--markets", type=int, default=10_000)
     parser.add_argument("--csv-rows", type=int, default=1_000_000)
     parser.add_argument("--burst", type=int, default=1000)

@@ -72,8 +72,9 @@ class JobRunner:
 
     def _fittable(self) -> bool:
         """Whether some pending job's market is free to fit (its lock held by no process)."""
-        markets = dict.fromkeys(market_of_job(job) for job in self.storage.jobs.pending())
-        return any(self.storage.market(m).fit_lock_free() for m in list(markets)[:_LOOK_AT])
+        pending = self.storage.jobs.pending(limit=_LOOK_AT)
+        markets = dict.fromkeys(market_of_job(job) for job in pending)
+        return any(self.storage.market(m).fit_lock_free() for m in markets)
 
     def _run_child(self) -> None:
         env = {**os.environ, **settings_env(self.settings)}

@@ -133,8 +133,8 @@ class JobStore(Protocol):
 
     def get(self, job_id: str) -> dict[str, Any]: ...
 
-    def pending(self) -> list[dict[str, Any]]:
-        """Queued and running jobs, oldest first."""
+    def pending(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Queued and running jobs, oldest first (with `limit`, about the oldest `limit`)."""
 
     def has_pending(self) -> bool: ...
 

@@ -44,11 +44,10 @@ class FileJobs:
             raise NotFound(f"no job {job_id!r}") from None
         return job
 
-    def pending(self) -> list[dict[str, Any]]:
-        if not self.pending_dir.is_dir():
-            return []
+    def pending(self, limit: int | None = None) -> list[dict[str, Any]]:
+        markers = self._markers()
         jobs = []
-        for marker in self.pending_dir.iterdir():
+        for marker in markers if limit is None else markers[:limit]:
             try:
                 jobs.append(self.get(marker.name))
             except NotFound:
@@ -59,7 +58,37 @@ class FileJobs:
         return self.pending_dir.is_dir() and any(self.pending_dir.iterdir())
 
     def next_pending(self, skip: Collection[str] = ()) -> dict[str, Any] | None:
-        return next((j for j in self.pending() if market_of_job(j) not in skip), None)
+        # Markers in the order they were made, each job read only when it is looked at: with
+        # a thousand jobs queued, a claim reads a few files, not a thousand. Markers made in
+        # the same tick of the clock are put in order by their jobs' creation times.
+        for group in self._marker_groups():
+            jobs = []
+            for marker in group:
+                try:
+                    jobs.append(self.get(marker.name))
+                except NotFound:
+                    marker.unlink(missing_ok=True)  # a crash between the two writes of `create`
+            for job in sorted(jobs, key=lambda j: j["created_at"]):
+                if job["status"] not in TERMINAL and market_of_job(job) not in skip:
+                    return job
+        return None
+
+    def _markers(self) -> list[Path]:
+        """The pending markers, oldest first (by when each was made, then by name)."""
+        return [marker for group in self._marker_groups() for marker in group]
+
+    def _marker_groups(self) -> list[list[Path]]:
+        """The pending markers grouped by the time each was made, oldest group first."""
+        if not self.pending_dir.is_dir():
+            return []
+        groups: dict[int, list[Path]] = {}
+        for marker in self.pending_dir.iterdir():
+            try:
+                made = marker.stat().st_mtime_ns
+            except FileNotFoundError:
+                continue  # finished meanwhile
+            groups.setdefault(made, []).append(marker)
+        return [sorted(groups[made]) for made in sorted(groups)]
 
     def update(self, job: dict[str, Any], **changes: Any) -> dict[str, Any]:
         job = {**job, **changes}

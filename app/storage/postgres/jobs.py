@@ -45,10 +45,12 @@ class PostgresJobs:
         return job
 
     @_guarded
-    def pending(self) -> list[dict[str, Any]]:
+    def pending(self, limit: int | None = None) -> list[dict[str, Any]]:
         with self.db.connection() as conn:
             rows = conn.execute(
-                "SELECT doc FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at"
+                "SELECT doc FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at "
+                "LIMIT %s",
+                (limit,),
             ).fetchall()
         return [r[0] for r in rows]
 
