@@ -62,7 +62,11 @@ def test_train_serve_retrain_and_roll_back_with_nothing_but_the_database(
         assert listed["active_version"] == second
         assert [v["version"] for v in listed["versions"]] == [second, first]
         rollback = httpx.post(f"{server.url}/models/{first}/activate", headers=AUTH)
-        assert rollback.json() == {"active_version": first, "previous_version": second}
+        assert rollback.json() == {
+            "market": "default",
+            "active_version": first,
+            "previous_version": second,
+        }
         ready = httpx.get(f"{server.url}/health/ready").json()
         for path in ("/model", "/models", "/metrics", "/health/ready", f"/jobs/{job['job_id']}"):
             answers.append(httpx.get(f"{server.url}{path}").text)
