@@ -180,3 +180,39 @@ def test_a_prune_killed_at_any_moment_leaves_only_whole_loadable_versions(
             assert registry.load(name).version == name
         storage.ensure()  # a restart sweeps what a removal left behind
     assert len(registry.versions()) >= 5
+
+
+def test_each_market_is_pruned_on_its_own(storage: Storage, sacramento: pd.DataFrame) -> None:
+    model, card = fit_table(sacramento.head(200), folds=3, source="t")
+    ames = storage.market("ames").registry
+    names = [ames.save(model, card) for _ in range(4)]
+    ames.activate(names[-1])
+    default = storage.registry.save(model, card)
+    chosen = retention.plan(storage, keep=1, market="ames")
+    assert sorted(chosen.versions) == sorted(names[:3])  # all but the active one
+    retention.carry_out(storage, chosen)
+    assert ames.versions() == [names[3]]
+    assert storage.registry.versions() == [default]
+
+
+def test_pruning_a_retired_market_removes_it_whole(
+    storage: Storage, settings: Settings, sacramento: pd.DataFrame
+) -> None:
+    model, card = fit_table(sacramento.head(200), folds=3, source="t")
+    ames = storage.market("ames")
+    ames.store.add(sacramento.head(200), "replace")
+    ames.registry.activate(ames.registry.save(model, card))
+    storage.retire("ames")
+    pruned = subprocess.run(
+        [sys.executable, "-m", "app.db", "prune", "--market", "ames", "--keep", "0", "--yes"],
+        cwd=ROOT,
+        env={**settings_env(settings), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert pruned.returncode == 0, pruned.stderr
+    assert "removed retired market ames" in pruned.stdout
+    assert storage.market("ames").registry.versions() == []
+    assert storage.market("ames").store.uploads() == []
+    assert storage.retired_markets() == []
