@@ -153,7 +153,9 @@ async def predict_batch(
     kind = content_type(request)
     body = await request.body()
     if kind == "text/csv":
-        return _predict_csv(body, served, settings, level)
+        # In a thread: a large CSV takes a second, and its markets' whole models (for a level
+        # other than the default) may have to be read from the storage.
+        return await run_in_threadpool(_predict_csv, body, served, settings, level)
     document = load_json(body)
     check_rows(document, settings.max_batch_rows)
     X = houses_fast(document)
@@ -161,7 +163,8 @@ async def predict_batch(
         rows = validate(document, HouseBatch).listings
         X = listings.features_of(rows)
         if any(row.market is not None for row in rows):
-            return _routed_json([row.market for row in rows], X, served, level)
+            markets = [row.market for row in rows]
+            return await run_in_threadpool(_routed_json, markets, X, served, level)
     loaded = await run_in_threadpool(served.get, None, level)
     found = estimate_many(loaded, X, level, label_of(served, served.default, loaded))
     return Response(

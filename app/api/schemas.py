@@ -86,7 +86,13 @@ class HouseBatch(BaseModel):
                         {"beds": 3, "baths": 2, "sqft": 1500},
                         {"beds": 2, "baths": 1, "sqft": 836},
                     ]
-                }
+                },
+                {
+                    "listings": [
+                        {"beds": 3, "baths": 2, "sqft": 1500, "market": "sacramento"},
+                        {"beds": 2, "baths": 1, "sqft": 836, "market": "elk-grove"},
+                    ]
+                },
             ]
         },
     )
