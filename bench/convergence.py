@@ -6,7 +6,12 @@ workers are notified), 20 activations each, alternating between two versions thr
 A replica counts as converged at the first of 12 answers in a row (each on a new connection, so
 the kernel spreads them over its workers) that come from the new version.
 
-Run: .venv/bin/python -m bench.convergence [--activations 20]  (also part of `make bench`)
+With `--market NAME`, the versions are fitted in that market (beside the default one) and the
+activations are of that market's versions: a market other than the default converges the same
+way, the notification or the journal naming it.
+
+Run: .venv/bin/python -m bench.convergence [--activations 20] [--market NAME]
+(also part of `make bench`, for the default market)
 """
 
 from __future__ import annotations
@@ -28,12 +33,15 @@ from bench.storage import KEY, engine_env
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
 
 
-def version_of(url: str) -> str:
-    response = httpx.post(f"{url}/predict", json=HOUSE, headers={"Connection": "close"})
+def version_of(url: str, market: str | None = None) -> str:
+    house = HOUSE if market is None else {**HOUSE, "market": market}
+    response = httpx.post(f"{url}/predict", json=house, headers={"Connection": "close"})
     return response.headers["x-model-version"]
 
 
-def converged_after(urls: list[str], version: str, start: float, limit: float = 10.0) -> float:
+def converged_after(
+    urls: list[str], version: str, start: float, limit: float = 10.0, market: str | None = None
+) -> float:
     """Seconds from `start` until every replica answers with `version` for good.
 
     Each replica is asked by a thread of its own, one request after another; a replica's time
@@ -46,7 +54,7 @@ def converged_after(urls: list[str], version: str, start: float, limit: float = 
         streak = 0
         while streak < 12:
             asked = time.monotonic()
-            if version_of(url) == version:
+            if version_of(url, market) == version:
                 if streak == 0:
                     since[url] = asked
                 streak += 1
@@ -65,12 +73,15 @@ def converged_after(urls: list[str], version: str, start: float, limit: float = 
     return max(since.values()) - start
 
 
-def measure(activations: int, row: Row, work: Path) -> None:
+def measure(activations: int, row: Row, work: Path, market: str | None = None) -> None:
     for engine in ("files", "postgres"):
         with engine_env(engine, work) as env:
             env = {**env, "HOUSE_PRICE_WORKERS": "2"}
             full = {**os.environ, **env}
             train = [sys.executable, "-m", "app.train", "--data", str(ROOT / "data/sacramento.csv")]
+            subprocess.run(train, cwd=ROOT, env=full, check=True, capture_output=True)
+            if market is not None:
+                train += ["--market", market]
             for _ in range(2):  # two versions to switch between
                 subprocess.run(train, cwd=ROOT, env=full, check=True, capture_output=True)
             servers = [Served([sys.executable, "-m", "app.serve"], env, "/health/ready")]
@@ -78,7 +89,9 @@ def measure(activations: int, row: Row, work: Path) -> None:
             servers += [Served([sys.executable, "-m", "app.serve"], env, "/health/ready")]
             try:
                 urls = [s.url for s in servers]
-                versions = [v["version"] for v in httpx.get(f"{urls[0]}/models").json()["versions"]]
+                query = "" if market is None else f"?market={market}"
+                listed = httpx.get(f"{urls[0]}/models{query}").json()["versions"]
+                versions = [v["version"] for v in listed][:2]
                 times = []
                 for i in range(activations):
                     target = versions[i % 2]
@@ -87,13 +100,14 @@ def measure(activations: int, row: Row, work: Path) -> None:
                         f"{urls[0]}/models/{target}/activate",
                         headers={"Authorization": f"Bearer {KEY}"},
                     ).raise_for_status()
-                    times.append(converged_after(urls, target, start))
+                    times.append(converged_after(urls, target, start, market=market))
             finally:
                 for server in servers:
                     server.__exit__()
             how = "polling every 0.2 s" if engine == "files" else "LISTEN/NOTIFY"
+            which = "" if market is None else f", market {market}"
             row(
-                f"{engine}: activation to all 6 workers ({how})",
+                f"{engine}: activation to all 6 workers ({how}{which})",
                 f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms",
                 f"({activations} activations, 3 replicas x 2 workers)",
             )
@@ -102,8 +116,11 @@ def measure(activations: int, row: Row, work: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--activations", type=int, default=20)
+    parser.add_argument("--market", help="activate versions of this market (not the default)")
     args = parser.parse_args()
-    print_table(lambda row, work: measure(args.activations, row, work), "house-price-bench-")
+    print_table(
+        lambda row, work: measure(args.activations, row, work, args.market), "house-price-bench-"
+    )
 
 
 if __name__ == "__main__":
