@@ -36,7 +36,7 @@ router = APIRouter(tags=["models"])
 async def model_card(
     loaded: Model, served: Annotated[ServedModels, Depends(get_served)], market: Market
 ) -> Any:
-    card = loaded.card or await run_in_threadpool(served.card, market)
+    card = await run_in_threadpool(served.card, market, loaded)
     return json_response(card, loaded.version)
 
 

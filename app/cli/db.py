@@ -12,9 +12,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.cli.arguments import market_name
 from app.config import Settings
 from app.domain.errors import ServiceError
-from app.domain.markets import NAME_RULE, is_market_name
 from app.service import retention
 from app.storage import open_storage
 from app.storage.files.storage import FileMarket, FileStorage
@@ -105,7 +105,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     pruner.add_argument(
         "--market",
-        type=_market_name,
+        type=market_name,
         default=None,
         help="the market to prune (default: HOUSE_PRICE_DEFAULT_MARKET); a retired market is "
         "removed whole",
@@ -115,12 +115,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.command == "prune" and args.keep < 0:
         parser.error("--keep must be 0 or more")
     return args
-
-
-def _market_name(text: str) -> str:
-    if not is_market_name(text):
-        raise argparse.ArgumentTypeError(f"{text!r} {NAME_RULE}")
-    return text
 
 
 def prune(args: argparse.Namespace, settings: Settings) -> int:

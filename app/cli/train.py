@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.cli.arguments import market_name
 from app.domain.errors import ServiceError
-from app.domain.markets import NAME_RULE, is_market_name
 
 STREAM_CHUNK_ROWS = 1_000_000
 
@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--market",
-        type=_market_name,
+        type=market_name,
         help="the market (town) to fit, created by its first fit (default: "
         "HOUSE_PRICE_DEFAULT_MARKET)",
     )
@@ -70,12 +70,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="do nothing when a model version is already active (for start-up scripts)",
     )
     return parser.parse_args(argv)
-
-
-def _market_name(text: str) -> str:
-    if not is_market_name(text):
-        raise argparse.ArgumentTypeError(f"{text!r} {NAME_RULE}")
-    return text
 
 
 def main(argv: list[str] | None = None) -> int:

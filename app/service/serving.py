@@ -126,9 +126,8 @@ class ServedModels:
             self.error = None
         return changed
 
-    def card(self, market: str | None) -> dict[str, Any]:
-        """The card of a market's served version (read from the storage for a compact one)."""
-        loaded = self.get(market)
+    def card(self, market: str | None, loaded: LoadedModel) -> dict[str, Any]:
+        """The card of the version a market serves (read from the storage for a compact one)."""
         if loaded.card:
             return loaded.card
         return self.storage.market(market or self.default).registry.card(loaded.version)

@@ -170,3 +170,20 @@ def converged_after(urls: list[str], version: str, start: float, limit: float = 
     if len(since) < len(urls) or time.monotonic() - start > limit + 1:
         raise TimeoutError(f"no convergence within {limit} s")
     return max(since.values()) - start
+
+
+def engine_deployment(backend: str, tmp_path: Path, database_url: str | None) -> dict[str, str]:
+    """Settings of a fitted deployment on `backend`: folders, or the database at `database_url`."""
+    from tests.support import API_KEY
+
+    if backend == "files":
+        return fitted_dirs(tmp_path)
+    assert database_url is not None
+    env = {
+        "HOUSE_PRICE_DATABASE_URL": database_url,
+        "HOUSE_PRICE_API_KEY": API_KEY,
+        "HOUSE_PRICE_MODEL_DIR": str(tmp_path / "unused-models"),
+        "HOUSE_PRICE_DATA_DIR": str(tmp_path / "unused-data"),
+    }
+    train(env)
+    return env

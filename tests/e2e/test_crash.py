@@ -17,7 +17,7 @@ import pytest
 from app.config import Settings
 from app.storage import JobStore, Storage, open_storage
 from app.storage.naming import TERMINAL
-from tests.e2e.server import Server, fitted_dirs, train
+from tests.e2e.server import Server, engine_deployment, train
 from tests.support import API_KEY
 
 TRIALS = 21
@@ -83,16 +83,8 @@ def settle(jobs: JobStore, seconds: float = 90) -> list[dict[str, Any]]:
 @pytest.fixture
 def deployment(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, str]:
     """A fitted deployment on the engine under test, as server settings."""
-    if backend == "files":
-        return fitted_dirs(tmp_path)
-    env = {
-        "HOUSE_PRICE_DATABASE_URL": request.getfixturevalue("database_url"),
-        "HOUSE_PRICE_API_KEY": API_KEY,
-        "HOUSE_PRICE_MODEL_DIR": str(tmp_path / "unused-models"),
-        "HOUSE_PRICE_DATA_DIR": str(tmp_path / "unused-data"),
-    }
-    train(env)
-    return env
+    url = request.getfixturevalue("database_url") if backend == "postgres" else None
+    return engine_deployment(backend, tmp_path, url)
 
 
 @pytest.fixture

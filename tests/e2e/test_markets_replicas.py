@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import Server, fitted_dirs, train
+from tests.e2e.server import Server, engine_deployment, train
 from tests.support import API_KEY, synthetic_listings
 
 pytestmark = pytest.mark.engines("files", "postgres")
@@ -21,16 +21,8 @@ HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
 
 @pytest.fixture
 def deployment(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, str]:
-    if backend == "files":
-        env = fitted_dirs(tmp_path)
-    else:
-        env = {
-            "HOUSE_PRICE_DATABASE_URL": request.getfixturevalue("database_url"),
-            "HOUSE_PRICE_API_KEY": API_KEY,
-            "HOUSE_PRICE_MODEL_DIR": str(tmp_path / "unused-models"),
-            "HOUSE_PRICE_DATA_DIR": str(tmp_path / "unused-data"),
-        }
-        train(env)
+    url = request.getfixturevalue("database_url") if backend == "postgres" else None
+    env = engine_deployment(backend, tmp_path, url)
     env["HOUSE_PRICE_ACCESS_LOG"] = "false"
     for market in ("ames", "elk-grove", "roseville"):
         train(env, "--market", market)
