@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.api.errors import Forbidden, Unauthorized
 from app.config import Settings
 from app.domain.rules import MARKET_MAX_LENGTH, MARKET_PATTERN
+from app.service.markets import MarketTable
 from app.service.retraining import Retraining
 from app.service.serving import ServedModels
 from app.storage import JobStore, LoadedModel, Storage
@@ -32,6 +33,10 @@ def get_storage(request: Request) -> Storage:
 
 def get_served(request: Request) -> ServedModels:
     return cast(ServedModels, request.app.state.served)
+
+
+def get_market_table(request: Request) -> MarketTable:
+    return cast(MarketTable, request.app.state.market_table)
 
 
 def get_jobs(request: Request) -> JobStore:

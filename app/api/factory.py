@@ -22,6 +22,7 @@ from app.api.query import refuse_unknown_query
 from app.config import Settings
 from app.domain.errors import ServiceError, Unavailable
 from app.observability import metrics
+from app.service.markets import MarketTable
 from app.service.retraining import Retraining
 from app.service.runner import JobRunner
 from app.service.serving import ServedModels
@@ -102,6 +103,7 @@ def create_app(
         app.state.served = served
         app.state.runner = runner
         app.state.retraining = Retraining(storage, runner, served, settings.retrain_wait_seconds)
+        app.state.market_table = MarketTable(storage, served)
         app.state.page = PageAssets(settings.default_level)
         watcher = asyncio.create_task(
             _follow_pointers(served, storage, settings.poll_interval, storage_ready)

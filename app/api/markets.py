@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from app.api import paging
-from app.api.deps import Authorized, get_served, get_settings, get_storage
+from app.api.deps import Authorized, get_market_table, get_served, get_settings, get_storage
 from app.api.openapi import unprocessable
 from app.api.predict import json_response
 from app.api.schemas import MarketDetail, MarketList, Retirement
 from app.config import Settings
 from app.domain.errors import Conflict
 from app.domain.rules import MARKET_MAX_LENGTH, MARKET_PATTERN
-from app.service import markets
+from app.service.markets import MarketTable, Sort
 from app.service.serving import ServedModels
 from app.storage import Storage
 
@@ -27,36 +27,65 @@ _NAME = Annotated[
     Path(pattern=MARKET_PATTERN, max_length=MARKET_MAX_LENGTH, examples=["sacramento"]),
 ]
 _MARKET_TOKEN = re.compile(MARKET_PATTERN)
+_OFFSET = re.compile(r"^\d{1,9}$")
+Order = Literal["asc", "desc"]
 
 
 @router.get(
     "/markets",
     response_model=MarketList,
-    summary="The markets served, by name, a page at a time, with their sales and accuracy",
+    summary="The markets served, filtered by name, sorted by any column, a page at a time",
     description="Each market's active version, the sales it was fitted on and their first and "
-    "last date, when the market was last fitted, and its cross-validated accuracy: median "
-    "absolute error (a share of the price), the shares of estimates within 10 % and 20 % of "
-    "the sale price, and the coverage of the 90 % range. Pass `next_page_token` as "
-    "`page_token` for the next page.",
+    "last date, when it was fitted, and its cross-validated accuracy: median absolute error "
+    "(a share of the price), the shares of estimates within 10 % and 20 % of the sale price, "
+    "and the coverage of the 90 % range; whether this worker serves it now, and what needs "
+    "attention. `contains` keeps the markets whose name holds it; `sort` and `order` choose "
+    "the order (markets without the figure last, ties by name). Pass `next_page_token` as "
+    "`page_token` for the next page, with the same `contains`, `sort` and `order`.",
     responses={
         422: unprocessable("A limit out of range, or a page token this service did not give."),
-        503: {"description": "The database cannot be reached now; retry later."},
     },
 )
 async def list_markets(
-    storage: Annotated[Storage, Depends(get_storage)],
+    table: Annotated[MarketTable, Depends(get_market_table)],
     settings: Annotated[Settings, Depends(get_settings)],
     limit: Annotated[int, Query(ge=1, le=1000, description="Markets per page.")] = 100,
     page_token: Annotated[
         str | None, Query(description="`next_page_token` of the previous page.")
     ] = None,
+    contains: Annotated[
+        str,
+        Query(
+            max_length=MARKET_MAX_LENGTH,
+            pattern=r"^[A-Za-z0-9-]*$",
+            description="Only the markets whose name contains this (any case).",
+            examples=["elk"],
+        ),
+    ] = "",
+    sort: Annotated[
+        Sort, Query(description="The column to order by; ties are ordered by name.")
+    ] = "market",
+    order: Annotated[Order, Query(description="`asc` or `desc`.")] = "asc",
 ) -> Any:
-    after = None if page_token is None else paging.decode(page_token, "after", _MARKET_TOKEN)
-    lines, more = await run_in_threadpool(markets.page, storage, limit, after)
+    after, offset = None, 0
+    if page_token is not None and sort == "market":
+        after = paging.decode(page_token, "after", _MARKET_TOKEN)
+    elif page_token is not None:
+        offset = int(paging.decode(page_token, "offset", _OFFSET))
+    descending = order == "desc"
+    lines, total, more = await run_in_threadpool(
+        table.page, contains, sort, descending, limit, offset, after
+    )
+    token = None
+    if more and sort == "market":
+        token = paging.encode(lines[-1]["market"], "after") if lines else None
+    elif more:
+        token = paging.encode(str(offset + limit), "offset")
     return {
         "default_market": settings.default_market,
+        "total": total,
         "markets": lines,
-        "next_page_token": paging.encode(lines[-1]["market"], "after") if more else None,
+        "next_page_token": token,
     }
 
 
@@ -66,8 +95,8 @@ async def list_markets(
     summary="One market: its sales, accuracy and active model card",
     responses={404: {"description": "No such market (or it is retired)."}},
 )
-async def get_market(name: _NAME, storage: Annotated[Storage, Depends(get_storage)]) -> Any:
-    found = await run_in_threadpool(markets.detail, storage, name)
+async def get_market(name: _NAME, table: Annotated[MarketTable, Depends(get_market_table)]) -> Any:
+    found = await run_in_threadpool(table.detail, name)
     return json_response(found, found["active_version"])
 
 

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 
 from app.api import encode
 from app.api.bodies import check_rows, content_type, houses_fast, load_json, validate
-from app.api.deps import get_served, get_settings
+from app.api.deps import MarketQuery, get_served, get_settings
 from app.api.openapi import unprocessable
 from app.api.schemas import BatchPrediction, House, HouseBatch, Prediction
 from app.config import Settings
@@ -134,7 +134,8 @@ _BATCH_BODY: dict[str, Any] = {
     "market). Each row is then estimated by its market's model and the answer says which "
     "market and version made each estimate (JSON: `market` and `model_version` in each "
     "prediction; CSV: a `model_version` column). A row naming a market that is not served "
-    "makes the whole batch a 422 naming the rows and the market.",
+    "makes the whole batch a 422 naming the rows and the market. `?market=` names the "
+    "market of the rows that name none (left out: the default market).",
     responses={
         **_ERRORS,
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
@@ -148,6 +149,7 @@ async def predict_batch(
     served: Annotated[ServedModels, Depends(get_served)],
     settings: Annotated[Settings, Depends(get_settings)],
     level: Level = None,
+    market: MarketQuery = None,
 ) -> Response:
     level = level or settings.default_level
     kind = content_type(request)
@@ -155,7 +157,7 @@ async def predict_batch(
     if kind == "text/csv":
         # In a thread: a large CSV takes a second, and its markets' whole models (for a level
         # other than the default) may have to be read from the storage.
-        return await run_in_threadpool(_predict_csv, body, served, settings, level)
+        return await run_in_threadpool(_predict_csv, body, served, settings, level, market)
     document = load_json(body)
     check_rows(document, settings.max_batch_rows)
     X = houses_fast(document)
@@ -163,10 +165,10 @@ async def predict_batch(
         rows = validate(document, HouseBatch).listings
         X = listings.features_of(rows)
         if any(row.market is not None for row in rows):
-            markets = [row.market for row in rows]
+            markets = [row.market or market for row in rows]
             return await run_in_threadpool(_routed_json, markets, X, served, level)
-    loaded = await run_in_threadpool(served.get, None, level)
-    found = estimate_many(loaded, X, level, label_of(served, served.default, loaded))
+    loaded = await run_in_threadpool(served.get, market, level)
+    found = estimate_many(loaded, X, level, label_of(served, market or served.default, loaded))
     return Response(
         encode.json_batch(loaded.version, level, found, X[:, 2]),
         media_type="application/json",
@@ -202,7 +204,9 @@ def _routed_json(markets: list[str | None], X: Any, served: ServedModels, level:
     )
 
 
-def _predict_csv(body: bytes, served: ServedModels, settings: Settings, level: float) -> Response:
+def _predict_csv(
+    body: bytes, served: ServedModels, settings: Settings, level: float, market: str | None
+) -> Response:
     frame, X = listings.read_csv(
         body, with_price=False, max_rows=settings.max_csv_rows, allow_empty=True
     )
@@ -215,13 +219,13 @@ def _predict_csv(body: bytes, served: ServedModels, settings: Settings, level: f
             "rename or drop them"
         )
     if routing:
-        routed = _route_csv(frame, X, served, level)
+        routed = _route_csv(frame, X, served, level, market)
         found, version = routed.found, None
         versions = np.array([v.encode() for v in routed.versions], dtype=object)
         per_row: list[bytes] | None = versions[routed.codes].tolist()
     else:
-        loaded = served.get(None, level)
-        found = estimate_many(loaded, X, level, label_of(served, served.default, loaded))
+        loaded = served.get(market, level)
+        found = estimate_many(loaded, X, level, label_of(served, market or served.default, loaded))
         version, per_row = loaded.version, None
     plain = encode.split_lines(body, len(frame))
     if plain is not None:
@@ -235,8 +239,10 @@ def _predict_csv(body: bytes, served: ServedModels, settings: Settings, level: f
     return Response(text, media_type="text/csv", headers=headers)
 
 
-def _route_csv(frame: Any, X: Any, served: ServedModels, level: float) -> Routed:
-    routed = estimate_routed(served, frame["market"], X, level)
+def _route_csv(
+    frame: Any, X: Any, served: ServedModels, level: float, market: str | None
+) -> Routed:
+    routed = estimate_routed(served, frame["market"], X, level, market)
     if isinstance(routed, Routed):
         return routed
     errors = [

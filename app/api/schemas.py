@@ -17,6 +17,7 @@ from app.domain.rules import (
     SQFT_MAX,
     SQFT_MIN,
 )
+from app.service.markets import CONCERNS
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -276,6 +277,7 @@ class MarketSummary(BaseModel):
                     "n_train": 932,
                     "first_sale": "2008-05-15",
                     "last_sale": "2008-05-21",
+                    "fitted_at": "2026-11-26T23:17:52.123+00:00",
                     "last_fit": "2026-11-26T23:17:52.123+00:00",
                     "accuracy": {
                         "median_ape": 0.223,
@@ -283,6 +285,8 @@ class MarketSummary(BaseModel):
                         "within_20": 0.45,
                         "coverage_90": 0.9,
                     },
+                    "ready": True,
+                    "concerns": ["poor_accuracy", "old_sales"],
                 }
             ]
         }
@@ -293,12 +297,23 @@ class MarketSummary(BaseModel):
     n_train: int = Field(description="Sales the active version was fitted on.")
     first_sale: str | None = Field(description="The first sale date it saw (with sold_at).")
     last_sale: str | None = Field(description="The last sale date it saw (with sold_at).")
-    last_fit: str = Field(description="When the market's newest version was fitted.")
+    fitted_at: str = Field(description="When the active version was fitted.")
+    last_fit: str = Field(
+        description="When the market's newest version was fitted (later than `fitted_at` when "
+        "the newest fit was not promoted)."
+    )
     accuracy: MarketAccuracy
+    ready: bool = Field(description="Whether this worker serves estimates of the market now.")
+    concerns: list[str] = Field(
+        description="What needs attention, each a key: "
+        + "; ".join(f"`{key}`: {words}" for key, words in CONCERNS.items())
+        + "."
+    )
 
 
 class MarketList(BaseModel):
     default_market: str
+    total: int = Field(description="How many markets match (every page counted).")
     markets: list[MarketSummary]
     next_page_token: str | None = Field(
         description="Pass as `page_token` for the next page; null on the last page."

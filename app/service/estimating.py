@@ -64,18 +64,24 @@ class Unroutable:
 
 
 def estimate_routed(
-    served: ServedModels, markets: Sequence[object] | pd.Series, X: FloatArray, level: float
+    served: ServedModels,
+    markets: Sequence[object] | pd.Series,
+    X: FloatArray,
+    level: float,
+    default: str | None = None,
 ) -> Routed | Unroutable:
-    """Estimate each row by its market's model (an empty cell or None: the default market).
+    """Estimate each row by its market's model (an empty cell or None: `default`, or else the
+    default market).
 
     Rows are grouped by market and each group estimated in one vectorised pass, so a batch
     spread over many markets costs about what one market's does.
     """
     column = markets if isinstance(markets, pd.Series) else pd.Series(list(markets), dtype=object)
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    names = [str(u).strip() if u is not None else served.default for u in uniques]
-    if (codes < 0).any():  # empty cells: the default market
-        names.append(served.default)
+    fallback = default or served.default
+    names = [str(u).strip() if u is not None else fallback for u in uniques]
+    if (codes < 0).any():  # empty cells: the fallback market
+        names.append(fallback)
         codes = np.where(codes < 0, len(names) - 1, codes)
     malformed = [k for k, n in enumerate(names) if not is_market_name(n)]
     unknown = [k for k, n in enumerate(names) if k not in malformed and n not in served.models]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Iterator
 
@@ -185,6 +186,148 @@ def test_markets_come_a_page_at_a_time(market_client: TestClient) -> None:
         if token is None:
             break
     assert seen == sorted([*TOWNS, "default"])
+
+
+def test_markets_whose_name_contains_the_text_are_listed_alone(
+    market_client: TestClient,
+) -> None:
+    body = market_client.get("/markets?contains=ROSE").json()
+    assert [m["market"] for m in body["markets"]] == ["roseville"]
+    assert body["total"] == 1 and body["next_page_token"] is None
+    assert market_client.get("/markets?contains=-").json()["total"] == 2
+    assert market_client.get("/markets?contains=ames").json() | {"default_market": ""} == {
+        "default_market": "",
+        "total": 0,
+        "markets": [],
+        "next_page_token": None,
+    }
+
+
+def test_markets_contains_refuses_what_no_name_holds(market_client: TestClient) -> None:
+    answer = market_client.get("/markets?contains=elk%20grove")
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == [
+        "query",
+        "contains",
+    ]
+
+
+@pytest.mark.parametrize("column", ["median_ape", "within_20", "n_train", "fitted_at"])
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_markets_sort_by_a_column_in_either_order(
+    market_client: TestClient, column: str, order: str
+) -> None:
+    lines = market_client.get(f"/markets?sort={column}&order={order}").json()["markets"]
+    values = [
+        m["accuracy"][column] if "_" in column and column in m["accuracy"] else m[column]
+        for m in lines
+    ]
+    assert len(values) == 5 and values == sorted(values, reverse=order == "desc")
+
+
+def test_markets_sorted_by_a_column_come_a_page_at_a_time_in_that_order(
+    market_client: TestClient,
+) -> None:
+    whole = market_client.get("/markets?sort=within_10&order=desc").json()["markets"]
+    seen: list[str] = []
+    token = None
+    while True:
+        query = "/markets?sort=within_10&order=desc&limit=2"
+        page = market_client.get(query + (f"&page_token={token}" if token else "")).json()
+        assert page["total"] == 5
+        seen += [m["market"] for m in page["markets"]]
+        token = page["next_page_token"]
+        if token is None:
+            break
+    assert seen == [m["market"] for m in whole]
+
+
+def test_an_unknown_sort_column_is_a_422_naming_it(market_client: TestClient) -> None:
+    answer = market_client.get("/markets?sort=price")
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["query", "sort"]
+
+
+def test_each_market_says_it_is_ready_and_what_needs_attention(
+    market_client: TestClient,
+) -> None:
+    lines = {m["market"]: m for m in market_client.get("/markets").json()["markets"]}
+    assert all(line["ready"] for line in lines.values())
+    # The bundled sales carry no dates; Sacramento's median error is above 20 %, Elk Grove's not.
+    assert lines["sacramento"]["concerns"] == ["poor_accuracy", "no_sale_dates"]
+    assert lines["elk-grove"]["concerns"] == ["no_sale_dates"]
+    assert lines["sacramento"]["accuracy"]["median_ape"] > 0.2
+    assert lines["elk-grove"]["accuracy"]["median_ape"] <= 0.2
+    assert lines["elk-grove"]["fitted_at"] == lines["elk-grove"]["last_fit"]
+
+
+def test_sales_older_than_180_days_are_a_concern_and_recent_ones_are_not(
+    market_client: TestClient, auth: dict[str, str]
+) -> None:
+    sales = town_sales("ANTELOPE")
+    for market, year in (("antelope-old", 2020), ("antelope-new", None)):
+        dated = sales.assign(
+            sold_at=[f"{year}-01-15" if year else dt.date.today().isoformat()] * len(sales)
+        )
+        job = market_client.post(
+            f"/retrain?market={market}&wait=true&mode=replace",
+            content=dated.to_csv(index=False).encode(),
+            headers={**auth, "Content-Type": "text/csv"},
+        ).json()
+        assert job["status"] == "succeeded", job
+    lines = {
+        m["market"]: m for m in market_client.get("/markets?contains=antelope").json()["markets"]
+    }
+    assert "old_sales" in lines["antelope-old"]["concerns"]
+    assert lines["antelope-old"]["last_sale"] == "2020-01-15"
+    assert not {"old_sales", "no_sale_dates"} & set(lines["antelope-new"]["concerns"])
+
+
+def test_a_newer_fit_that_was_not_promoted_shows_as_the_last_fit(
+    market_client: TestClient, storage: Storage, towns: dict[str, str]
+) -> None:
+    registry = storage.market("roseville").registry
+    newer = registry.save(*fit_table(town_sales("ANTELOPE"), folds=5, source="antelope"))
+    line = market_client.get("/markets?contains=roseville").json()["markets"][0]
+    assert line["active_version"] == towns["roseville"]
+    assert line["last_fit"] == registry.card(newer)["created_at"] > line["fitted_at"]
+
+
+def test_a_batch_estimates_rows_naming_no_market_in_the_market_of_the_query(
+    market_client: TestClient, towns: dict[str, str]
+) -> None:
+    one = market_client.post("/predict", json={**HOUSE, "market": "elk-grove"}).json()
+    json_batch = market_client.post(
+        "/predict/batch?market=elk-grove", json={"listings": [HOUSE]}
+    ).json()
+    assert json_batch["model_version"] == towns["elk-grove"]
+    assert json_batch["predictions"][0]["price"] == one["price"]
+    csv_batch = market_client.post(
+        "/predict/batch?market=elk-grove",
+        content="beds,baths,sqft\n3,2,1500\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert csv_batch.headers["X-Model-Version"] == towns["elk-grove"]
+    assert float(pd.read_csv(io.StringIO(csv_batch.text))["price"][0]) == pytest.approx(
+        one["price"], rel=1e-12
+    )
+    mixed = market_client.post(
+        "/predict/batch?market=elk-grove",
+        content="beds,baths,sqft,market\n3,2,1500,\n3,2,1500,roseville\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert pd.read_csv(io.StringIO(mixed.text))["model_version"].tolist() == [
+        towns["elk-grove"],
+        towns["roseville"],
+    ]
+    rows = [HOUSE, {**HOUSE, "market": "roseville"}]
+    routed = market_client.post("/predict/batch?market=elk-grove", json={"listings": rows})
+    assert [p["market"] for p in routed.json()["predictions"]] == ["elk-grove", "roseville"]
+
+
+def test_a_batch_naming_an_unknown_market_in_the_query_is_a_404(
+    market_client: TestClient,
+) -> None:
+    answer = market_client.post("/predict/batch?market=ames", json={"listings": [HOUSE]})
+    assert answer.status_code == 404 and "'ames'" in answer.json()["detail"]
 
 
 def test_one_market_shows_its_active_card(market_client: TestClient, towns: dict[str, str]) -> None:
