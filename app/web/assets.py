@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app import __version__
 from app.domain import rules
+from app.service import markets
 
 STATIC_DIR = Path(__file__).parent / "static"
 PREFIX = "static/page"
@@ -76,7 +77,8 @@ class PageAssets:
 
 
 def _rules() -> dict[str, str]:
-    """The input rules as the form's attributes: each feature's bounds, the level's in percent."""
+    """The input rules as the form's attributes (each feature's bounds, the level's in percent),
+    and the markets table's thresholds."""
     values = {
         f"{name}_{end}": f"{bound:g}"
         for name, bounds in rules.LIMITS.items()
@@ -84,6 +86,9 @@ def _rules() -> dict[str, str]:
     }
     values["level_min_percent"] = f"{round(rules.LEVEL_MIN * 100)}"
     values["level_max_percent"] = f"{round(rules.LEVEL_MAX * 100)}"
+    # What the markets table calls poor accuracy and old sales: the service's own thresholds.
+    values["poor_percent"] = f"{round(markets.POOR_MEDIAN_APE * 100)}"
+    values["old_days"] = f"{markets.OLD_SALES_DAYS}"
     return values
 
 

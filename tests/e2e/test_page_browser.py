@@ -13,22 +13,18 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.chromium import CHROMIUM_FLAGS, chromium
+from tests.e2e.pages import DESKTOP, PHONE, Visit, api, money, serious
 from tests.e2e.server import Server, fitted_dirs
 from tests.support import API_KEY, SACRAMENTO
 
 pytestmark = pytest.mark.browser
 
-DESKTOP: ViewportSize = {"width": 1280, "height": 900}
-PHONE: ViewportSize = {"width": 375, "height": 740}
 # Where the screenshots go besides the test's temporary folder (for docs/, say).
 SCREENSHOT_DIR = os.environ.get("HOUSE_PRICE_SCREENSHOT_DIR")
 
@@ -40,54 +36,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield started
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
-
-
-class Visit:
-    """A fresh browser tab (its own session storage) that may only talk to the server."""
-
-    def __init__(self, browser: Browser, server: Server) -> None:
-        self.browser = browser
-        self.server = server
-        self.errors: list[str] = []
-        self.foreign: list[str] = []
-        self.contexts: list[Any] = []
-
-    def open(self, path: str = "/", viewport: ViewportSize = DESKTOP) -> Page:
-        context = self.browser.new_context(viewport=viewport, accept_downloads=True)
-        self.contexts.append(context)
-        context.route("**/*", self._only_the_server)
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("console", self._console)
-        page.goto(self.server.url + path)
-        # The page is ready once it has listed the versions.
-        expect(page.locator("#versions tbody tr").first).to_be_visible()
-        return page
-
-    def _console(self, message: Any) -> None:
-        # An answer of 4xx is the page's to show (the tests check it does), not a script error.
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            self.errors.append(message.text)
-
-    def _only_the_server(self, route: Any) -> None:
-        if route.request.url.startswith(self.server.url + "/"):
-            route.continue_()
-        else:
-            self.foreign.append(route.request.url)
-            route.abort()
-
-    def close(self) -> None:
-        for context in self.contexts:
-            context.close()
-
-
 @pytest.fixture
 def visit(browser: Browser, server: Server) -> Iterator[Visit]:
     opened = Visit(browser, server)
@@ -95,10 +43,6 @@ def visit(browser: Browser, server: Server) -> Iterator[Visit]:
     opened.close()
     assert not opened.foreign, f"the page asked another origin: {opened.foreign}"
     assert not opened.errors, f"errors in the page: {opened.errors}"
-
-
-def api(server: Server, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.request(method, server.url + path, timeout=60, **kwargs)
 
 
 def batch_answer(server: Server, path: Path) -> httpx.Response:
@@ -110,10 +54,6 @@ def batch_answer(server: Server, path: Path) -> httpx.Response:
         content=path.read_bytes(),
         headers={"Content-Type": "text/csv"},
     )
-
-
-def money(value: float) -> str:
-    return f"{'−' if round(value) < 0 else ''}${abs(value):,.0f}"
 
 
 def estimate(page: Page, beds: str, baths: str, sqft: str) -> None:
@@ -480,8 +420,8 @@ def test_keyboard_alone_reaches_every_control_in_order_and_enter_estimates(
 ) -> None:
     page = visit.open()
     expected = page.evaluate(_FOCUSABLE)
-    top = ["Skip to the estimate", "Estimate", "Check a list", "The model", "API docs"]
-    assert expected[:8] == [*top, "beds", "baths", "sqft"]
+    top = ["Skip to the estimate", "Estimate", "Check a list", "The model", "Markets", "API docs"]
+    assert expected[:9] == [*top, "beds", "baths", "sqft"]
     reached = []
     for _ in range(len(expected)):
         page.keyboard.press("Tab")
@@ -505,11 +445,6 @@ def test_keyboard_alone_reaches_every_control_in_order_and_enter_estimates(
     ).json()
     expect(page.locator("#price")).to_have_text(money(body["price"]))
     expect(page.locator("#price-high")).to_have_text(money(body["price_high"]))
-
-
-def serious(page: Page) -> list[dict[str, Any]]:
-    results = Axe().run(page)
-    return [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
 def test_axe_finds_no_serious_or_critical_violations_on_desktop_or_phone(

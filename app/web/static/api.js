@@ -11,7 +11,7 @@ export const apiKey = {
 
 /**
  * One request. `json` sends a JSON body, `csv` a CSV body (a string or a File); `auth` adds the
- * key. Answers { ok, status, data } where data is the parsed JSON, or the Blob for `as: "blob"`.
+ * key. Answers { ok, status, headers, data } where data is the parsed JSON, or the Blob for `as: "blob"`.
  */
 export async function call(path, { method = "GET", json, csv, auth = false, as = "json" } = {}) {
   const headers = {};
@@ -28,14 +28,17 @@ export async function call(path, { method = "GET", json, csv, auth = false, as =
   try {
     response = await fetch(path, { method, headers, body, cache: "no-store" });
   } catch (error) {
-    return { ok: false, status: 0, data: { detail: `the service did not answer (${error.message})` } };
+    return {
+      ok: false, status: 0, headers: new Headers(),
+      data: { detail: `the service did not answer (${error.message})` },
+    };
   }
   const type = response.headers.get("Content-Type") || "";
   let data;
   if (response.ok && as === "blob") data = await response.blob();
   else if (type.includes("application/json")) data = await response.json();
   else data = { detail: (await response.text()) || response.statusText };
-  return { ok: response.ok, status: response.status, data };
+  return { ok: response.ok, status: response.status, headers: response.headers, data };
 }
 
 /** The field an error is about: the last name in its `loc` (["body", "sqft"] → "sqft"). */

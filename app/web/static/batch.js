@@ -6,6 +6,7 @@ import { readCsv } from "./csv.js";
 import { $, el, fillList } from "./dom.js";
 import { chosenLevel } from "./estimate.js";
 import { money, plural } from "./format.js";
+import { inMarket, manyMarkets, marketName } from "./market.js";
 
 const PREVIEW_ROWS = 10;
 const MONEY = new Set(["price", "price_low", "price_high"]);
@@ -23,7 +24,8 @@ function reset(status) {
 async function check(file) {
   if (!file) return;
   reset(`Estimating ${file.name}…`);
-  const answer = await call(`predict/batch?level=${chosenLevel()}`, {
+  const market = marketName();
+  const answer = await call(inMarket(`predict/batch?level=${chosenLevel()}`), {
     method: "POST", csv: file, as: "blob",
   });
   if (!answer.ok) {
@@ -35,8 +37,10 @@ async function check(file) {
     return;
   }
   const table = readCsv(await answer.data.text(), PREVIEW_ROWS);
-  $("list-status").textContent = `${file.name}: ${plural(table.count, "home")} estimated.`;
-  preview(table);
+  const version = answer.headers.get("X-Model-Version");
+  const by = !version ? ", each in its own market" : manyMarkets() ? ` by ${market}'s model ${version}` : "";
+  $("list-status").textContent = `${file.name}: ${plural(table.count, "home")} estimated${by}.`;
+  preview(table, market);
   download = URL.createObjectURL(answer.data);
   const link = $("download");
   link.href = download;
@@ -46,12 +50,17 @@ async function check(file) {
   $("download-row").hidden = false;
 }
 
-function preview({ header, rows, count }) {
+/** The first rows; a row that names no market shows the market that estimated it. */
+function preview({ header, rows, count }, market) {
+  const marketColumn = header.indexOf("market");
   const head = el("tr", {}, ...header.map((name) => el("th", { scope: "col", textContent: name })));
   $("preview").tHead.replaceChildren(head);
   $("preview").tBodies[0].replaceChildren(...rows.map((cells) => el("tr", {}, ...cells.map((cell, i) => {
     const value = Number(cell);
     const asMoney = MONEY.has(header[i]) && cell !== "" && Number.isFinite(value);
+    if (i === marketColumn && cell.trim() === "") {
+      return el("td", { textContent: `${market} (none given)`, className: "muted" });
+    }
     return el("td", { textContent: asMoney ? money(value) : cell, className: asMoney ? "num" : "" });
   }))));
   $("preview-caption").textContent = count > rows.length

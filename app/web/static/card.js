@@ -3,6 +3,7 @@
 import { call, messages } from "./api.js";
 import { $, el } from "./dom.js";
 import { day, money, number, percent, plural, when } from "./format.js";
+import { inMarket, manyMarkets, marketName } from "./market.js";
 
 const cents = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumFractionDigits: 2 });
 const TERMS = {
@@ -17,18 +18,20 @@ const TERMS = {
  * card is asked again (for up to five seconds) until the answering worker has switched too.
  */
 export async function loadCard(expected = null) {
-  let answer = await call("model");
+  const market = marketName();
+  let answer = await call(inMarket("model"));
   for (let tries = 0; expected && answer.ok && answer.data.version !== expected && tries < 25; tries += 1) {
     await new Promise((resolve) => setTimeout(resolve, 200));
-    answer = await call("model");
+    answer = await call(inMarket("model"));
   }
+  if (market !== marketName()) return null; // another market was chosen meanwhile
   if (!answer.ok) {
     const why = messages(answer.data, answer.status).join("; ");
     $("card").replaceChildren(el("p", { textContent: `No model is served now: ${why}` }));
-    $("serving").textContent = "No model is served now.";
+    $("serving").textContent = `No model of ${market} is served now.`;
     return null;
   }
-  showCard(answer.data);
+  showCard(answer.data, market);
   return answer.data;
 }
 
@@ -46,10 +49,11 @@ function dates(training) {
   return "no sale dates recorded";
 }
 
-function showCard(card) {
+function showCard(card, market) {
   const cv = card.metrics.cv || card.metrics;
   const training = card.training || {};
   const items = [
+    ...(manyMarkets() ? [["Market", market]] : []),
     ["Version", `${card.version}, made ${when(card.created_at)}`],
     ["Fitted on", `${plural(training.rows ?? 0, "sale")}, ${dates(training)}`],
     ["Base price", `${money(card.intercept)} (the intercept: the estimate before the parts below)`],
@@ -68,5 +72,5 @@ function showCard(card) {
   const terms = items.flatMap(([term, text]) => [el("dt", { textContent: term }), el("dd", { textContent: text })]);
   $("card").replaceChildren(el("dl", {}, ...terms));
   $("serving").textContent =
-    `Serving model ${card.version}, fitted on ${plural(training.rows ?? 0, "sale")}.`;
+    `Serving ${manyMarkets() ? `${market} with ` : ""}model ${card.version}, fitted on ${plural(training.rows ?? 0, "sale")}.`;
 }

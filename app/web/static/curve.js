@@ -4,6 +4,7 @@
 import { call } from "./api.js";
 import { $ } from "./dom.js";
 import { money, number, percent } from "./format.js";
+import { inMarket } from "./market.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const POINTS = 41;
@@ -34,7 +35,9 @@ export async function drawCurve(home, answer, card) {
   const mine = ++drawn;
   const sizes = grid(home, card);
   const listings = sizes.map((sqft) => ({ beds: home.beds, baths: home.baths, sqft }));
-  const found = await call(`predict/batch?level=${answer.level}`, { method: "POST", json: { listings } });
+  const found = await call(inMarket(`predict/batch?level=${answer.level}`), {
+    method: "POST", json: { listings },
+  });
   if (mine !== drawn) return;
   if (!found.ok) {
     $("curve-desc").textContent = "The chart could not be drawn: the service did not answer.";

@@ -4,6 +4,7 @@ import { call, fieldOf, messages } from "./api.js";
 import { drawCurve, hideCurve } from "./curve.js";
 import { $, el, fillList } from "./dom.js";
 import { money, number, percent, signedMoney } from "./format.js";
+import { chosenMarket, manyMarkets } from "./market.js";
 
 const FIELDS = ["beds", "baths", "sqft"];
 const PART_NAMES = { intercept: "Base (intercept)", beds: "Bedrooms", baths: "Bathrooms", sqft: "Square feet" };
@@ -59,6 +60,7 @@ function urlFor(body, level) {
   const query = new URLSearchParams();
   for (const field of FIELDS) if (field in body) query.set(field, String(body[field]));
   if (Math.abs(level - defaultLevel()) > 1e-9) query.set("level", String(level));
+  if (chosenMarket()) query.set("market", chosenMarket());
   const text = query.toString();
   return `${location.pathname}${text ? `?${text}` : ""}`;
 }
@@ -75,7 +77,9 @@ export async function estimate(remember = true) {
   clearAnswer("Estimating…");
   $("estimate-status").textContent = "";
   const mine = ++asked;
-  const answer = await call(`predict?level=${level}`, { method: "POST", json: body });
+  const market = chosenMarket();
+  const sent = market ? { ...body, market } : body;
+  const answer = await call(`predict?level=${level}`, { method: "POST", json: sent });
   if (mine !== asked) return;
   if (!answer.ok) {
     showErrors(answer);
@@ -112,7 +116,8 @@ function showErrors(answer) {
 function show(data, body) {
   $("price").textContent = money(data.price);
   $("per-sqft").textContent = `${money(data.price_per_sqft)} per sq ft`;
-  $("answer-version").textContent = data.model_version;
+  $("answer-version").textContent = manyMarkets()
+    ? `${data.model_version} of ${data.market}` : data.model_version;
   showRange(data);
   showWarnings(data.warnings);
   showParts(data.contributions, data.price, body);

@@ -9,9 +9,9 @@ export function keyControls() {
   $("key-needed").hidden = has;
   $("forget-key").hidden = !has;
   $("key-status").textContent = has
-    ? "A key is set for this tab. It is sent only with retrain and activate requests."
+    ? "A key is set for this tab. It is sent only with requests that change the service."
     : "Kept in this browser tab only, until you close it.";
-  for (const control of document.querySelectorAll("#retrain-form input, #retrain-form button, button.activate")) {
+  for (const control of document.querySelectorAll("#retrain-form input, #retrain-form button, #start-form input, #start-form button, button.activate")) {
     control.disabled = !has;
   }
 }

@@ -1,10 +1,13 @@
-// The page's start: each part wired up, the card, the versions and any estimate asked at once.
+// The page's start: each part wired up, the market chosen, then its card, versions and estimate.
 
 import { startBatch } from "./batch.js";
+import { loadCard } from "./card.js";
+import { startConfirm } from "./confirm.js";
 import { startCurve } from "./curve.js";
 import { estimate, setCard, startEstimate } from "./estimate.js";
-import { loadCard } from "./card.js";
-import { startKey } from "./key.js";
+import { startKey, keyControls } from "./key.js";
+import { loadMarkets, startMarket } from "./market.js";
+import { loadTable, showRetire, startMarkets } from "./markets.js";
 import { startRetrain } from "./retrain.js";
 import { loadVersions, startVersions } from "./versions.js";
 
@@ -12,15 +15,32 @@ import { loadVersions, startVersions } from "./versions.js";
 async function refresh(active) {
   const card = loadCard(active);
   setCard(card);
-  await Promise.all([card, loadVersions()]);
+  await Promise.all([card, loadVersions(), loadTable()]);
   if (!document.getElementById("answer").hidden) await estimate(false);
 }
 
+/** Another market chosen: its card, versions and table row, and the shown home in it. */
+async function marketChosen() {
+  showRetire();
+  keyControls();
+  const card = loadCard();
+  setCard(card);
+  await Promise.all([card, loadVersions(), loadTable()]);
+  if (!document.getElementById("answer").hidden) await estimate(false);
+}
+
+startConfirm();
 startKey();
+startMarket(marketChosen);
+startMarkets();
 startVersions(refresh);
 startRetrain(refresh);
 startBatch();
 startCurve();
+await loadMarkets();
+showRetire();
+keyControls();
 setCard(loadCard());
 loadVersions();
+loadTable();
 startEstimate();

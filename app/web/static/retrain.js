@@ -3,6 +3,7 @@
 import { apiKey, call, messages } from "./api.js";
 import { $, fillList } from "./dom.js";
 import { plural } from "./format.js";
+import { inMarket, manyMarkets, marketName } from "./market.js";
 
 let onChange = () => {};
 
@@ -29,7 +30,9 @@ async function retrain() {
   $("job-status").textContent = `Sending ${file.name}…`;
   $("retrain-button").disabled = true;
   try {
-    const sent = await call(`retrain?mode=${mode}&force=${force}`, { method: "POST", csv: file, auth: true });
+    const sent = await call(inMarket(`retrain?mode=${mode}&force=${force}`), {
+      method: "POST", csv: file, auth: true,
+    });
     if (!sent.ok) {
       $("job-progress").hidden = true;
       const found = messages(sent.data, sent.status);
@@ -39,31 +42,36 @@ async function retrain() {
       if (sent.status === 422) fillList("retrain-errors", found);
       return;
     }
-    await follow(sent.data, file.name);
+    const job = await follow(sent.data, file.name, "job");
+    await onChange(job.active_version);
   } finally {
     $("retrain-button").disabled = apiKey.get() === "";
   }
 }
 
-/** Poll the job until it ends; show each state, then the gate's reason. */
-async function follow(job, name) {
+/**
+ * Poll a job until it ends, showing each state in `<prefix>-status`, then the gate's reason in
+ * `<prefix>-reason`; the job as it ended.
+ */
+export async function follow(job, name, prefix) {
+  const market = job.market || marketName();
   const received = `${plural(job.rows_received, "sale")} from ${name} stored${job.duplicate ? " (sent before: not stored twice)" : ""}`;
   while (job.status === "queued" || job.status === "running") {
-    $("job-status").textContent = `${received}; job ${job.job_id.slice(0, 8)} ${STATES[job.status]}…`;
+    $(`${prefix}-status`).textContent = `${received}; job ${job.job_id.slice(0, 8)} ${STATES[job.status]}…`;
     await new Promise((resolve) => setTimeout(resolve, 400));
     const next = await call(`jobs/${job.job_id}`);
     if (next.ok) job = next.data;
   }
-  $("job-progress").hidden = true;
+  $(`${prefix}-progress`).hidden = true;
   if (job.status === "succeeded") {
-    $("job-status").textContent = job.promoted
-      ? `Done: ${job.version} is now active, fitted on ${plural(job.n_train, "sale")}.`
-      : `Done: ${job.version} is stored but not active; ${job.active_version} stays active.`;
+    $(`${prefix}-status`).textContent = job.promoted
+      ? `Done: ${job.version} is now active${manyMarkets() ? ` in ${market}` : ""}, fitted on ${plural(job.n_train, "sale")}.`
+      : `Done: ${job.version} is stored but not active; ${job.active_version ?? "no version"} stays active.`;
   } else {
-    $("job-status").textContent = "The job failed; nothing was activated.";
+    $(`${prefix}-status`).textContent = "The job failed; nothing was activated.";
   }
-  $("job-reason").textContent = `Reason: ${job.reason}`;
-  await onChange(job.active_version);
+  $(`${prefix}-reason`).textContent = `Reason: ${job.reason}`;
+  return job;
 }
 
 /** `changed(active)` runs after a job ends, with the version active then. */

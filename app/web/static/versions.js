@@ -3,16 +3,21 @@
 import { call, messages } from "./api.js";
 import { $, el } from "./dom.js";
 import { money, number, percent, plural, when } from "./format.js";
+import { ask } from "./confirm.js";
 import { keyControls } from "./key.js";
+import { inMarket, marketName } from "./market.js";
 
 const PAGE = 20;
 let nextPage = null;
+let listed = 0; // the latest listing; an older one arriving late (another market's) is dropped
 let onChange = () => {};
 
 /** The versions, newest first; `more` adds the next page below the ones shown. */
 export async function loadVersions(more = false) {
   const query = more && nextPage ? `&page_token=${encodeURIComponent(nextPage)}` : "";
-  const answer = await call(`models?limit=${PAGE}${query}`);
+  const mine = ++listed;
+  const answer = await call(inMarket(`models?limit=${PAGE}${query}`));
+  if (mine !== listed) return;
   if (!answer.ok) {
     $("versions-status").textContent = `The versions could not be listed: ${messages(answer.data, answer.status).join("; ")}`;
     return;
@@ -60,12 +65,11 @@ function versionRow(v) {
   );
 }
 
-function confirmActivate(version) {
-  $("confirm-title").textContent = `Activate ${version}?`;
-  $("confirm-text").textContent = "Every estimate will come from this version within a second. " +
-    "The version active now stays stored and can be activated again.";
-  $("confirm-yes").dataset.version = version;
-  $("confirm").showModal();
+async function confirmActivate(version) {
+  const yes = await ask(`Activate ${version}?`, `Every estimate of ${marketName()} will come ` +
+    "from this version within a second. The version active now stays stored and can be " +
+    "activated again.", "Activate");
+  if (yes) await activate(version);
 }
 
 async function activate(version) {
@@ -84,9 +88,4 @@ async function activate(version) {
 export function startVersions(changed) {
   onChange = changed;
   $("more-versions").addEventListener("click", () => loadVersions(true));
-  $("confirm-no").addEventListener("click", () => $("confirm").close());
-  $("confirm-yes").addEventListener("click", () => {
-    $("confirm").close();
-    activate($("confirm-yes").dataset.version);
-  });
 }
