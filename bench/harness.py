@@ -293,3 +293,44 @@ def fitted_deployment(work: Path) -> dict[str, str]:
         capture_output=True,
     )
     return env
+
+
+_FILL = """
+import os
+import sys
+if sys.argv[3] == "fast":  # durability is not what is measured: no fsync
+    os.fsync = lambda fd: None
+from app.config import Settings
+from app.domain.fitting import fit_table
+from app.storage import open_storage
+from bench.harness import synthetic_listings
+count, first = int(sys.argv[1]), int(sys.argv[2])
+storage = open_storage(Settings())
+fits = [fit_table(synthetic_listings(300, seed=s), folds=3, source="bench") for s in range(50)]
+for i in range(first, first + count):
+    registry = storage.market(f"m{i:05d}").registry
+    registry.activate(registry.save(*fits[i % 50]))
+storage.close()
+"""
+
+
+def add_markets(env: dict[str, str], count: int, durable: bool = True) -> float:
+    """Store `count` markets `m00000`… (two processes side by side); seconds taken.
+
+    Each is a fit of 300 synthetic sales (one of 50), saved and activated through the storage.
+    `durable=False` skips fsync, for a set-up whose durability is not what is measured.
+    """
+    start = time.perf_counter()
+    half = count // 2
+    parts = [(half, 0), (count - half, half)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _FILL, str(n), str(first), "durable" if durable else "fast"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+        )
+        for n, first in parts
+    ]
+    for process in processes:
+        assert process.wait() == 0
+    return time.perf_counter() - start

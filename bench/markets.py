@@ -32,6 +32,7 @@ from bench.harness import (
     SACRAMENTO,
     Row,
     Served,
+    add_markets,
     ensure_wrk,
     measure_wrk,
     post_timed,
@@ -67,38 +68,6 @@ def deployment(work: Path, engine: str) -> dict[str, str]:
         capture_output=True,
     )
     return env
-
-
-_FILL = """
-import sys
-from app.config import Settings
-from app.domain.fitting import fit_table
-from app.storage import open_storage
-from bench.harness import synthetic_listings
-count, first = int(sys.argv[1]), int(sys.argv[2])
-storage = open_storage(Settings())
-fits = [fit_table(synthetic_listings(300, seed=s), folds=3, source="bench") for s in range(50)]
-for i in range(first, first + count):
-    registry = storage.market(f"m{i:05d}").registry
-    registry.activate(registry.save(*fits[i % 50]))
-storage.close()
-"""
-
-
-def add_markets(env: dict[str, str], count: int) -> float:
-    """Store `count` markets (two processes side by side); seconds taken."""
-    start = time.perf_counter()
-    half = count // 2
-    parts = [(half, 0), (count - half, half)]
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", _FILL, str(n), str(first)], env={**os.environ, **env}
-        )
-        for n, first in parts
-    ]
-    for process in processes:
-        assert process.wait() == 0
-    return time.perf_counter() - start
 
 
 def worker_rss_mb(served: Served) -> float:

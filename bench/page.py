@@ -5,7 +5,9 @@
   is on screen; then a reload with the browser's cache (which asks only for the HTML);
 - estimate: pressing Estimate until the new answer is on screen;
 - check a list: choosing a CSV of 100,000 (and 1,000,000) homes until its count and preview are
-  on screen.
+  on screen;
+- 5,000 markets: typing a market's name into the chooser until it is offered; sorting the markets
+  table by a column (the first time, when every market's card is read, and again).
 
 Run: .venv/bin/python -m bench.page  (also part of `make bench`; needs Debian's chromium)
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from app.web.assets import PageAssets
-from bench.harness import SACRAMENTO, Row, print_table, start_server
+from bench.harness import SACRAMENTO, Row, add_markets, print_table, start_server
 
 FLAGS = [
     "--headless",
@@ -59,6 +61,40 @@ CLICK = """async (sqft) => {
   return [(await answer) - start, (await chart) - start];
 }"""
 ANSWERED = "() => !document.getElementById('answer').hidden"
+
+# In the page: milliseconds from the last key typed to the option naming `name` shown.
+TYPED_TO_FOUND = """async (name) => {
+  const input = document.getElementById('market-input');
+  const list = document.getElementById('market-options');
+  input.focus();
+  input.value = '';
+  const found = new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error(`${name} not found within 10 s`)), 10000);
+    const watch = new MutationObserver(() => {
+      const hit = [...list.querySelectorAll('[role=option]')].some((o) => o.textContent === name);
+      if (hit && !list.hidden) { watch.disconnect(); resolve(performance.now()); }
+    });
+    watch.observe(list, { childList: true, subtree: true, attributes: true });
+  });
+  let start = 0;
+  for (const c of name) {
+    input.value += c;
+    start = performance.now();
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  }
+  return (await found) - start;
+}"""
+SORTED = """async (column) => {
+  const th = document.querySelector(`#markets th[data-sort="${column}"]`);
+  const body = document.querySelector('#markets tbody');
+  const start = performance.now();
+  const done = new Promise((resolve) => {
+    const watch = new MutationObserver(() => { watch.disconnect(); resolve(performance.now()); });
+    watch.observe(body, { childList: true });
+  });
+  th.querySelector('button').click();
+  return (await done) - start;
+}"""
 
 
 def measure(row: Row, work: Path) -> None:
@@ -154,6 +190,48 @@ def measure(row: Row, work: Path) -> None:
     finally:
         process.terminate()
         process.wait(10)
+    measure_markets(row, work, chromium)
+
+
+def measure_markets(row: Row, work: Path, chromium: str, count: int = 5000) -> None:
+    """The chooser and the markets table with `count` markets besides the default one."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from app.cli.train import main as train
+
+    models, data = work / "markets-models", work / "markets-data"
+    train(["--data", str(SACRAMENTO), "--model-dir", str(models), "--data-dir", str(data)])
+    env = {"HOUSE_PRICE_MODEL_DIR": str(models), "HOUSE_PRICE_DATA_DIR": str(data)}
+    seconds = add_markets(env, count, durable=False)
+    row(f"page: {count:,} markets stored", f"{seconds:.0f} s", "(set-up, without fsync)")
+    env["HOUSE_PRICE_ACCESS_LOG"] = "false"
+    process, url = start_server(env)
+    rng = np.random.default_rng(3)
+    names = [f"m{n:05d}" for n in rng.integers(0, count, 20)]
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=FLAGS)
+            page = browser.new_page()
+            page.goto(url)
+            expect(page.locator("#markets tbody tr")).to_have_count(20)
+            found = [page.evaluate(TYPED_TO_FOUND, name) for name in names]
+            first = page.evaluate(SORTED, "median_ape")
+            again = [page.evaluate(SORTED, column) for column in ("within_20", "n_train") * 5]
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(10)
+    row(
+        f"page: {count:,} markets, name typed to offered",
+        f"{statistics.median(found):.1f} ms",
+        f"(median of {len(found)}, max {max(found):.1f} ms; every key at once, then a "
+        "30 ms pause before asking; target 100 ms)",
+    )
+    row(
+        f"page: {count:,} markets, table sorted by a column",
+        f"{first / 1000:.2f} s first",
+        f"(every card read once); then {statistics.median(again):.0f} ms (median of {len(again)})",
+    )
 
 
 if __name__ == "__main__":

@@ -142,30 +142,41 @@ class MarketTable:
         return versions
 
     def _line(self, name: str, version: str) -> dict[str, Any] | None:
+        try:
+            found = self._facts_of(name, version)
+        except ServiceError:  # pruned or retired meanwhile, or damaged: not listed
+            return None
+        return {"market": name, "active_version": version, **found}
+
+    def _facts_of(self, name: str, version: str) -> dict[str, Any]:
+        """A version's facts: read from its card once, then kept (a card never changes)."""
         found = self._facts.get(version)
         if found is None:
-            try:
-                found = facts(self.storage.market(name).registry.card(version))
-            except ServiceError:  # pruned or retired meanwhile, or damaged: not listed
-                return None
+            found = facts(self.storage.market(name).registry.card(version))
             with self._lock:
                 if len(self._facts) > 2 * len(self.served.models) + 1000:
                     live = {m.version for m in self.served.models.values()}
                     self._facts = {v: f for v, f in self._facts.items() if v in live}
                 self._facts[version] = found
-        return {"market": name, "active_version": version, **found}
+        return found
 
     def _finished(self, line: dict[str, Any]) -> dict[str, Any]:
         """A line with what may change without a new active version: the newest fit, readiness."""
         name = line["market"]
-        try:
-            newest = self.storage.market(name).registry.page(1)
-        except ServiceError:
-            newest = []
         loaded = self.served.models.get(name)
         return {
             **line,
-            "last_fit": newest[0]["created_at"] if newest else line["fitted_at"],
+            "last_fit": self._last_fit(name, line),
             "ready": loaded is not None and loaded.version == line["active_version"],
             "concerns": concerns(line, datetime.now(UTC).date()),
         }
+
+    def _last_fit(self, name: str, line: dict[str, Any]) -> str:
+        """When the market's newest version was made (version names sort in that order)."""
+        try:
+            newest = max(self.storage.market(name).registry.versions(), default=None)
+            if newest is None or newest == line["active_version"]:
+                return str(line["fitted_at"])
+            return str(self._facts_of(name, newest)["fitted_at"])
+        except ServiceError:  # removed meanwhile: the active version's time
+            return str(line["fitted_at"])

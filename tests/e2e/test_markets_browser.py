@@ -150,7 +150,8 @@ def test_estimates_in_the_chosen_market_equal_predict_for_that_market(visit: Vis
         visit.server, "POST", "/predict", json={**HOUSE, "market": "citrus-heights"}
     ).json()
     expect(page.locator("#price")).to_have_text(money(citrus["price"]))
-    assert chart.value.post_data_json["listings"][0]["beds"] == 3
+    posted = chart.value.post_data_json
+    assert posted is not None and posted["listings"][0]["beds"] == 3
     assert "market=citrus-heights" in page.url and "sqft=1500" in page.url
 
 
@@ -371,3 +372,40 @@ def test_screenshots_of_the_chooser_and_the_markets_table(
         assert shot.stat().st_size > 20_000
         if SCREENSHOT_DIR:
             shutil.copy(shot, Path(SCREENSHOT_DIR) / shot.name)
+
+
+def test_with_5000_markets_typing_a_name_finds_it_and_no_long_list_is_loaded(
+    browser: Browser, tmp_path: Path
+) -> None:
+    from bench.harness import add_markets
+    from bench.page import TYPED_TO_FOUND
+
+    env = fitted_dirs(tmp_path)
+    add_markets(env, 5000, durable=False)
+    with Server(env) as server:
+        visit = Visit(browser, server)
+        asked: list[str] = []
+        try:
+            page = visit.open()
+            page.on("request", lambda r: asked.append(r.url))
+            expect(page.locator("#markets-status")).to_have_text(
+                "5,001 markets; 1–20 shown, by market."
+            )
+            times = [page.evaluate(TYPED_TO_FOUND, f"m{n:05d}") for n in (4321, 17, 2999, 4999)]
+            page.keyboard.press("ArrowDown")
+            page.keyboard.press("Enter")
+            expect(page.locator("#market-facts")).to_contain_text("m04999: fitted on 300 sales")
+            # The table pages through them in the API's order.
+            page.click("#markets-next")
+            expect(page.locator("#markets-page")).to_have_text("Page 2 of 251")
+            second = api(server, "GET", "/markets?limit=20").json()["next_page_token"]
+            lines = api(server, "GET", f"/markets?limit=20&page_token={second}").json()
+            expect(page.locator("#markets tbody th")).to_have_text(
+                [m["market"] for m in lines["markets"]]
+            )
+        finally:
+            visit.close()
+        assert not visit.errors and not visit.foreign
+    listed = [url for url in asked if "/markets?" in url]
+    assert listed and all("limit=20" in url for url in listed), listed
+    print(f"typed to found, 5,000 markets: {', '.join(f'{t:.1f} ms' for t in times)}")

@@ -7,6 +7,7 @@ import { $, el } from "./dom.js";
 import { day, plural } from "./format.js";
 
 const SHOWN = 20;
+const PAUSE = 30; // ms after the last key before asking: a fast typist's every key is not a request
 let chosen = ""; // the market chosen; "" is the default market
 let defaultMarket = "default";
 let typed = 0; // the latest lookup; an older answer arriving late is dropped
@@ -160,7 +161,11 @@ export async function loadMarkets() {
 export function startMarket(changed) {
   onChange = changed;
   const input = $("market-input");
-  input.addEventListener("input", lookup);
+  let timer = 0;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(lookup, PAUSE);
+  });
   input.addEventListener("focus", () => input.select());
   input.addEventListener("keydown", (event) => {
     const open = !$("market-options").hidden;

@@ -3,7 +3,7 @@
 import { apiKey, call, messages } from "./api.js";
 import { ask } from "./confirm.js";
 import { $, el, fillList } from "./dom.js";
-import { day, number, percent, plural, when } from "./format.js";
+import { day, number, percent, plural } from "./format.js";
 import { choose, chosenMarket, marketName, marketsChanged } from "./market.js";
 import { follow } from "./retrain.js";
 
@@ -12,8 +12,8 @@ const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 // In words, with the service's thresholds (filled into the page's HTML).
 const { poorPercent, oldDays } = document.body.dataset;
 const CONCERNS = {
-  poor_accuracy: `Poor accuracy: half of the estimates are off by more than ${poorPercent} %`,
-  old_sales: `Old sales: the newest is more than ${oldDays} days old`,
+  poor_accuracy: `Poor accuracy (median error over ${poorPercent} %)`,
+  old_sales: `Old sales (the newest over ${oldDays} days old)`,
   no_sale_dates: "No sale dates",
 };
 let sort = "market";
@@ -67,19 +67,22 @@ function row(m) {
     choose(m.market);
     $("estimate-title").focus();
   });
-  const words = [m.ready ? "Ready" : "Not served now", ...m.concerns.map((c) => CONCERNS[c] || c)];
-  const status = el("td", { className: m.concerns.length ? "attention" : "" });
-  status.append(...words.flatMap((text, i) => (i ? [el("br"), text] : [text])));
-  const fitted = m.last_fit !== m.fitted_at
-    ? `${when(m.fitted_at)} (a newer fit, ${when(m.last_fit)}, was not promoted)` : when(m.fitted_at);
+  const status = el("td", { className: "status" }, m.ready ? "Ready" : "Not served now");
+  for (const concern of m.concerns) {
+    status.append(el("br"), el("strong", { className: "attention", textContent: CONCERNS[concern] || concern }));
+  }
+  const fitted = cell(day(m.fitted_at.slice(0, 10)), "date");
+  if (m.last_fit !== m.fitted_at) {
+    fitted.append(el("br"), el("span", { className: "muted", textContent: `newer fit ${day(m.last_fit.slice(0, 10))} not promoted` }));
+  }
   return el(
     "tr",
     { className: m.market === marketName() ? "active" : "" },
     el("th", { scope: "row" }, link),
     cell(number(m.n_train), "num"),
-    cell(m.first_sale ? day(m.first_sale) : "–"),
-    cell(m.last_sale ? day(m.last_sale) : "–"),
-    cell(fitted),
+    cell(m.first_sale ? day(m.first_sale) : "–", "date"),
+    cell(m.last_sale ? day(m.last_sale) : "–", "date"),
+    fitted,
     cell(share(a.median_ape, 1), "num"),
     cell(share(a.within_10), "num"),
     cell(share(a.within_20), "num"),
