@@ -37,10 +37,10 @@ startVersions(refresh);
 startRetrain(refresh);
 startBatch();
 startCurve();
-await loadMarkets();
+const markets = loadMarkets(); // the chosen market is known at once; the chooser comes after
 showRetire();
 keyControls();
 setCard(loadCard());
 loadVersions();
-loadTable();
 startEstimate();
+markets.then(loadTable);

@@ -146,14 +146,20 @@ export async function choose(name, remember = true) {
   await onChange();
 }
 
-/** Show the chooser once more than one market is served (or a market is named in the address). */
+/**
+ * The market the address names, at once (nothing waits for the service); then the chooser,
+ * shown once more than one market is served or a market is named.
+ */
 export async function loadMarkets() {
+  chosen = fromAddress();
+  if (chosen) $("market-chooser").hidden = false;
+  $("market-input").value = marketName();
   const answer = await call("markets?limit=1");
   if (answer.ok) defaultMarket = answer.data.default_market;
-  chosen = fromAddress();
+  if (chosen === defaultMarket) chosen = "";
   const many = !answer.ok || answer.data.total > 1 || chosen !== "";
   $("market-chooser").hidden = !many;
-  $("market-input").value = marketName();
+  if (document.activeElement !== $("market-input")) $("market-input").value = marketName();
   if (many) await showFacts();
 }
 
