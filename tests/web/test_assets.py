@@ -62,3 +62,11 @@ def test_every_module_the_page_imports_is_one_of_its_files() -> None:
         if name.endswith(".js"):
             for imported in re.findall(r'from "\./([^"]+)"', asset.body.decode()):
                 assert imported in assets.files, f"{name} imports {imported}"
+
+
+def test_the_html_carries_the_thresholds_the_markets_table_names() -> None:
+    from app.service import markets
+
+    html = PageAssets(0.9).html.body.decode()
+    assert f'data-poor-percent="{round(markets.POOR_MEDIAN_APE * 100)}"' in html
+    assert f'data-old-days="{markets.OLD_SALES_DAYS}"' in html
