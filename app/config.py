@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,7 +36,19 @@ class Settings(BaseSettings):
         3.0, gt=0, le=60, description="Seconds a database connection may take to open."
     )
     api_key: SecretStr | None = Field(
-        None, description="Bearer key for the mutating endpoints; unset means they refuse."
+        None,
+        description="A bearer key for the endpoints that change the service, named `default` "
+        "(unset, and no other key: they refuse).",
+    )
+    api_keys: SecretStr | None = Field(
+        None,
+        description="Named bearer keys, `name:key` or `name:key:scope+scope`, separated by "
+        "commas; the scopes are `retrain` and `admin` (both when none is named).",
+    )
+    api_keys_file: Path | None = Field(
+        None,
+        description="A file of named keys, one `name:key[:scopes]` a line, read again when it "
+        "changes (replace it whole: write a new file and rename it over the old).",
     )
     max_body_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest request body.")
     max_batch_rows: int = Field(100_000, gt=0, description="Most rows in one JSON batch.")
@@ -74,4 +87,15 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `python -m app.serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `python -m app.serve` binds.")
     workers: int = Field(1, ge=1, le=64, description="Worker processes of `python -m app.serve`.")
-    access_log: bool = Field(True, description="Log every request (uvicorn's access log).")
+    access_log: bool = Field(
+        True, description="Log every request: method, path, status, duration, model version."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json`: one JSON object a line, for log collectors."
+    )
+    cors_origins: str | None = Field(
+        None,
+        description="Origins whose pages may call the API from a browser, comma-separated and "
+        "exact (`https://example.com`); `*` lets any page call the estimate routes only. "
+        "Unset: none.",
+    )

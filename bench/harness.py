@@ -280,7 +280,7 @@ def fitted_deployment(work: Path) -> dict[str, str]:
     env = {
         "HOUSE_PRICE_MODEL_DIR": str(work / "models"),
         "HOUSE_PRICE_DATA_DIR": str(work / "data"),
-        "HOUSE_PRICE_API_KEY": "bench-key",
+        "HOUSE_PRICE_API_KEY": "bench-key-5e0c1d7a",
         "HOUSE_PRICE_WORKERS": "1",
         "HOUSE_PRICE_ACCESS_LOG": "false",
         "HOUSE_PRICE_LOG_LEVEL": "warning",

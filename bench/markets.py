@@ -44,7 +44,7 @@ from bench.harness import (
 DATABASE = os.environ.get(
     "HOUSE_PRICE_BENCH_DATABASE_URL", "host=127.0.0.1 user=postgres dbname=test"
 )
-KEY = "bench-key"
+KEY = "bench-key-5e0c1d7a"
 
 
 def deployment(work: Path, engine: str) -> dict[str, str]:

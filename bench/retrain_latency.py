@@ -98,7 +98,7 @@ def main() -> None:
         env = {
             "HOUSE_PRICE_MODEL_DIR": f"{tmp}/models",
             "HOUSE_PRICE_DATA_DIR": f"{tmp}/data",
-            "HOUSE_PRICE_API_KEY": "bench-key",
+            "HOUSE_PRICE_API_KEY": "bench-key-5e0c1d7a",
             "HOUSE_PRICE_ACCESS_LOG": "false",
         }
         subprocess.run(

@@ -48,7 +48,7 @@ DATABASE = os.environ.get(
         "HOUSE_PRICE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
     ),
 )
-KEY = "bench-key"
+KEY = "bench-key-5e0c1d7a"
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from app.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SACRAMENTO = ROOT / "data" / "sacramento.csv"
-API_KEY = "test-key-4f1c2a"
+API_KEY = "test-key-4f1c2a-9b7e"
 TEST_DATABASE_URL = os.environ.get(
     "HOUSE_PRICE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

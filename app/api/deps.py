@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, cast
 
 from fastapi import Depends, Query, Request
@@ -11,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.api.errors import Forbidden, Unauthorized
 from app.config import Settings
 from app.domain.rules import MARKET_MAX_LENGTH, MARKET_PATTERN
+from app.service.keys import Key, Keyring
 from app.service.markets import MarketTable
 from app.service.retraining import Retraining
 from app.service.serving import ServedModels
@@ -18,7 +18,8 @@ from app.storage import JobStore, LoadedModel, Storage
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="The key set in HOUSE_PRICE_API_KEY, sent as `Authorization: Bearer <key>`.",
+    description="One of the keys set in HOUSE_PRICE_API_KEYS, HOUSE_PRICE_API_KEYS_FILE or "
+    "HOUSE_PRICE_API_KEY, sent as `Authorization: Bearer <key>`.",
 )
 
 
@@ -74,23 +75,61 @@ def serving_model(
     return served.get(market)
 
 
-def require_key(
-    settings: Annotated[Settings, Depends(get_settings)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Let the request through only with the configured bearer key."""
-    if settings.api_key is None or not settings.api_key.get_secret_value():
+def get_keyring(request: Request) -> Keyring:
+    return cast(Keyring, request.app.state.keyring)
+
+
+def authorize(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, scope: str
+) -> Key:
+    """The key presented, if it is one of the keys and has `scope`; 403 or 401 otherwise."""
+    keyring = get_keyring(request)
+    if not keyring.configured:
         raise Forbidden(
-            "this endpoint changes the service and no API key is configured: "
-            "set HOUSE_PRICE_API_KEY and restart the service"
+            "this endpoint changes the service and no API key is configured: set "
+            "HOUSE_PRICE_API_KEYS (or HOUSE_PRICE_API_KEY) and restart the service"
         )
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing API key: send the header `Authorization: Bearer <key>`")
-    expected = settings.api_key.get_secret_value().encode()
-    if not hmac.compare_digest(credentials.credentials.encode(), expected):
+    key = keyring.match(credentials.credentials)
+    if key is None:
         raise Unauthorized("invalid API key")
+    if scope not in key.scopes:
+        raise Forbidden(
+            f"the key named {key.name!r} may not do this: it needs the scope {scope!r} "
+            f"(it has {', '.join(sorted(key.scopes))})"
+        )
+    request.state.key_name = key.name
+    return key
+
+
+def require_retrain(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Key:
+    """A key with the `retrain` scope: send sales and fit."""
+    return authorize(request, credentials, "retrain")
+
+
+def require_admin(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Key:
+    """A key with the `admin` scope: change what is served."""
+    return authorize(request, credentials, "admin")
 
 
 Model = Annotated[LoadedModel, Depends(serving_model)]
 Market = Annotated[str, Depends(market_name)]
-Authorized = Depends(require_key)
+Retrainer = Depends(require_retrain)
+Admin = Depends(require_admin)
+RetrainKey = Annotated[Key, Retrainer]
+
+
+def forced_by(key: Key) -> None:
+    """Forcing a version past the promotion gate changes what is served: the admin scope."""
+    if "admin" not in key.scopes:
+        raise Forbidden(
+            f"the key named {key.name!r} may send sales and fit, but not force a version past "
+            "the promotion gate: that needs the scope 'admin'"
+        )

@@ -11,10 +11,13 @@ from collections.abc import AsyncIterator
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from app import __version__
 from app.api import docs, health, markets, models, openapi, page, predict, retrain
+from app.api.cors import Cors, parse_origins
 from app.api.docs import ASSETS_DIR, STATIC_PREFIX
+from app.api.edge import RequestContext
 from app.api.errors import handle_service_error, handle_validation_error
 from app.api.fastpath import FastPredict
 from app.api.middleware import BodyLimit, RequestMetrics
@@ -22,6 +25,7 @@ from app.api.query import refuse_unknown_query
 from app.config import Settings
 from app.domain.errors import ServiceError, Unavailable
 from app.observability import metrics
+from app.service.keys import Keyring
 from app.service.markets import MarketTable
 from app.service.retraining import Retraining
 from app.service.runner import JobRunner
@@ -37,8 +41,13 @@ Estimates the sale price of a home from its bedrooms, bathrooms and living area 
 ordinary least-squares model, fitted on recent sales and versioned on disk.
 
 Every answer says which model version made it (`model_version` and the `X-Model-Version`
-header). Endpoints that change the service need the bearer key (`HOUSE_PRICE_API_KEY`): use
-**Authorize** above.
+header) and carries the request's id (`X-Request-ID`: the client's when it is 1 to 128 letters,
+digits, `.`, `_`, `:` or `-`, otherwise a new one), which is in every log line written for it.
+
+Endpoints that change the service need one of the named bearer keys (`HOUSE_PRICE_API_KEYS`,
+`HOUSE_PRICE_API_KEYS_FILE` or `HOUSE_PRICE_API_KEY`): use **Authorize** above. A key has the
+scope `retrain` (send sales and fit), `admin` (activate, keep, retire a market, force past the
+promotion gate), or both; a key without the scope a route needs gets 403 naming it.
 """
 
 
@@ -74,10 +83,10 @@ async def _follow_pointers(
             default = served.current.version
 
 
-def create_app(
-    settings: Settings | None = None, *, fast_predict: bool = True
-) -> FastAPI | FastPredict:
+def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -> RequestContext:
     settings = settings or Settings()
+
+    keyring = Keyring(settings)  # BadKeys stops the start, naming what is wrong
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -99,6 +108,7 @@ def create_app(
             metrics.served(None, served.current.version)
         runner = JobRunner(settings, storage)
         app.state.settings = settings
+        app.state.keyring = keyring
         app.state.storage = storage
         app.state.served = served
         app.state.runner = runner
@@ -139,4 +149,8 @@ def create_app(
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
-    return FastPredict(app) if fast_predict else app
+    served: ASGIApp = FastPredict(app) if fast_predict else app
+    origins, anyone = parse_origins(settings.cors_origins)
+    if origins or anyone:
+        served = Cors(served, origins, anyone)
+    return RequestContext(served, access_log=settings.access_log)

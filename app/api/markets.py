@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from app.api import paging
-from app.api.deps import Authorized, get_market_table, get_served, get_settings, get_storage
+from app.api.deps import Admin, get_market_table, get_served, get_settings, get_storage
 from app.api.openapi import unprocessable
 from app.api.predict import json_response
 from app.api.schemas import MarketDetail, MarketList, Retirement
@@ -107,7 +107,7 @@ async def get_market(name: _NAME, table: Annotated[MarketTable, Depends(get_mark
     description="Its versions, listings and history stay stored until `python -m app.db prune "
     "--market NAME --keep 0 --yes` removes them (which frees the name). A retired market "
     "takes no sales and serves no estimate (404). The default market cannot be retired.",
-    dependencies=[Authorized],
+    dependencies=[Admin],
     responses={
         401: {"description": "Missing or wrong bearer key."},
         403: {"description": "No API key is configured on the server."},

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from app.api import paging
-from app.api.deps import Authorized, Market, Model, get_served, get_settings, get_storage
+from app.api.deps import Admin, Market, Model, get_served, get_settings, get_storage
 from app.api.openapi import unprocessable
 from app.api.predict import json_response
 from app.api.schemas import Activation, KeptVersion, ModelCard, VersionList
@@ -87,7 +87,7 @@ async def list_versions(
     summary="Make a stored version active (rollback or forward)",
     description="Acts in the version's own market (version names are unique across markets). "
     "Checks the version's checksum first; every worker serves it within a second.",
-    dependencies=[Authorized],
+    dependencies=[Admin],
     responses={
         401: {"description": "Missing or wrong bearer key."},
         403: {"description": "No API key is configured on the server."},
@@ -127,7 +127,7 @@ _KEEP_RESPONSES: dict[int | str, dict[str, Any]] = {
     "/models/{version}/keep",
     response_model=KeptVersion,
     summary="Mark a version kept: `python -m app.db prune` never removes it",
-    dependencies=[Authorized],
+    dependencies=[Admin],
     responses=_KEEP_RESPONSES,
 )
 async def keep(version: _VERSION, storage: Annotated[Storage, Depends(get_storage)]) -> Any:
@@ -139,7 +139,7 @@ async def keep(version: _VERSION, storage: Annotated[Storage, Depends(get_storag
     "/models/{version}/keep",
     response_model=KeptVersion,
     summary="Unmark a kept version: pruning treats it like any other again",
-    dependencies=[Authorized],
+    dependencies=[Admin],
     responses=_KEEP_RESPONSES,
 )
 async def unkeep(version: _VERSION, storage: Annotated[Storage, Depends(get_storage)]) -> Any:

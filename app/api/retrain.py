@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.bodies import content_type, parse_rows
-from app.api.deps import Authorized, Market, get_jobs, get_retraining, get_settings
+from app.api.deps import Market, RetrainKey, forced_by, get_jobs, get_retraining, get_settings
 from app.api.openapi import unprocessable
 from app.api.schemas import Job, RetrainRequest
 from app.config import Settings
@@ -50,11 +50,13 @@ _BODY: dict[str, Any] = {
     "and `force` are query parameters; for JSON they are fields of the body. `market` names "
     "the market (town) the sales belong to: a new name creates the market with its first "
     "successful fit; a retired market takes no sales (409).",
-    dependencies=[Authorized],
     responses={
         200: {"description": "With `?wait=true`: the finished job.", "model": Job},
         401: {"description": "Missing or wrong bearer key."},
-        403: {"description": "No API key is configured on the server."},
+        403: {
+            "description": "No API key is configured on the server, or `force` with a key "
+            "that has no `admin` scope."
+        },
         409: {"description": "The market is retired."},
         413: {"description": "Too many rows or too large a body."},
         415: {"description": "Neither JSON nor CSV."},
@@ -64,6 +66,7 @@ _BODY: dict[str, Any] = {
 )
 async def retrain(
     request: Request,
+    key: RetrainKey,
     settings: Annotated[Settings, Depends(get_settings)],
     retraining: Annotated[Retraining, Depends(get_retraining)],
     market: Market,
@@ -76,6 +79,8 @@ async def retrain(
     kind = content_type(request)
     body = await request.body()
     if kind == "text/csv":
+        if force:
+            forced_by(key)
         frame = await run_in_threadpool(listings.read_table, body, max_rows=settings.max_csv_rows)
         job = await run_in_threadpool(
             retraining.submit_csv, body, len(frame), mode or "append", bool(force), market
@@ -84,6 +89,8 @@ async def retrain(
         if mode is not None or force is not None:
             raise BadInput("with a JSON body, send mode and force as fields of the body")
         parsed = parse_rows(body, RetrainRequest, settings.max_batch_rows)
+        if parsed.force:
+            forced_by(key)
         frame = listings.from_records(row.model_dump(exclude_none=True) for row in parsed.listings)
         if "sold_at" in frame.columns:
             frame["sold_at"] = frame["sold_at"].map(_iso, na_action="ignore")

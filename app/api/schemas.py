@@ -424,6 +424,9 @@ class Job(BaseModel):
 
     job_id: str
     market: str = Field("default", description="The market the job fits.")
+    request_id: str | None = Field(
+        None, description="The `X-Request-ID` of the request that queued the job."
+    )
     status: Literal["queued", "running", "succeeded", "failed"]
     created_at: str
     version: str | None = None

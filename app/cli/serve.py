@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 
 import uvicorn
 
 from app.config import Settings
+from app.observability import logs
+from app.service.keys import BadKeys, Keyring
 
 
 def main() -> None:
     settings = Settings()
+    level = os.environ.get("HOUSE_PRICE_LOG_LEVEL", "info")
+    try:
+        Keyring(settings)
+    except BadKeys as exc:  # one clear line, before any worker starts
+        print(f"house-price: cannot start: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     # Each worker writes its counters here; /metrics in any worker sums them. A fresh folder per
     # start keeps counts of an earlier run out.
     metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -27,8 +36,10 @@ def main() -> None:
             port=settings.port,
             workers=settings.workers,
             proxy_headers=True,
-            access_log=settings.access_log,
-            log_level=os.environ.get("HOUSE_PRICE_LOG_LEVEL", "info"),
+            # The service writes the access lines itself (with duration and model version).
+            access_log=False,
+            log_config=logs.config(settings.log_format, level),
+            log_level=level,
         )
     finally:
         if own_dir:

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from app.domain.errors import Conflict
+from app.observability.logs import REQUEST_ID
 from app.service.runner import JobRunner
 from app.service.serving import ServedModels
 from app.storage import Accepted, ListingStore, Mode, Storage
@@ -62,6 +63,7 @@ class Retraining:
             duplicate=accepted.duplicate,
             set=accepted.set_id,
             batch=accepted.batch,
+            request_id=REQUEST_ID.get(),
         )
         self.runner.wake()
         return job

@@ -20,7 +20,7 @@ _LOOK_AT = 20  # markets with pending jobs whose locks are tried before starting
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The settings as HOUSE_PRICE_* variables, for a child process (the key stays behind)."""
-    values = settings.model_dump(exclude={"api_key", "database_url"})
+    values = settings.model_dump(exclude={"api_key", "api_keys", "api_keys_file", "database_url"})
     env = {f"HOUSE_PRICE_{k.upper()}": str(v) for k, v in values.items() if v is not None}
     if settings.database_url is not None:
         env["HOUSE_PRICE_DATABASE_URL"] = settings.database_url.get_secret_value()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Collection
 from typing import Any
@@ -46,6 +47,7 @@ class ServedModels:
         self.models: dict[str, LoadedModel] = {}
         self.refused: dict[str, str] = {}  # market: why its active version was not loaded
         self.error: str | None = None
+        self._lost_at: float | None = None  # when the storage stopped answering
         self._whole: OrderedDict[str, LoadedModel] = OrderedDict()  # by version
         self._whole_lock = threading.Lock()
 
@@ -84,8 +86,9 @@ class ServedModels:
             self._fail(f"cannot read the active pointers: {exc}")
             return set()
         except Unavailable as exc:  # the models in memory go on serving
-            self._fail(f"cannot read the active pointers: {exc.message}")
+            self._lost(f"cannot read the active pointers: {exc.message}")
             return set()
+        self._back()
         looked = self.models.keys() if markets is None else set(markets) & self.models.keys()
         changed = {m for m in looked if m not in pointers and m != self.default}
         for market in changed:  # retired
@@ -105,7 +108,7 @@ class ServedModels:
                 if self.default in loaded and not isinstance(loaded[self.default], str):
                     loaded[self.default] = self._whole_default(part[self.default])
             except Unavailable as exc:
-                self._fail(f"cannot load the active versions: {exc.message}")
+                self._lost(f"cannot load the active versions: {exc.message}")
                 return changed
             for market, found in loaded.items():
                 if isinstance(found, str):  # keep serving the last good model; retried next time
@@ -164,6 +167,21 @@ class ServedModels:
         if self.refused.get(market) != message:
             log.error("market %s: %s", market, message)
         self.refused[market] = message
+
+    def _lost(self, message: str) -> None:
+        """The storage stopped answering: said once, when it starts, not at every attempt."""
+        if self._lost_at is None:
+            self._lost_at = time.monotonic()
+            log.error("lost the storage (%s); serving the models in memory", message)
+        self.error = message
+
+    def _back(self) -> None:
+        if self._lost_at is not None:
+            log.warning(
+                "the storage answers again, after %.1f s without it",
+                time.monotonic() - self._lost_at,
+            )
+            self._lost_at = None
 
     def _fail(self, message: str) -> None:
         if message != self.error:

@@ -1,11 +1,15 @@
-"""Fixtures of the end-to-end tests: one headless Chromium per module that asks for it."""
+"""Fixtures of the end-to-end tests: one headless Chromium per module, a database of its own."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from playwright.sync_api import Browser, sync_playwright
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from tests.e2e.chromium import CHROMIUM_FLAGS, chromium
 
@@ -16,3 +20,14 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def own_database(database_server: str) -> Iterator[tuple[str, str]]:
+    """A database of its own (an outage here touches no other test), and its name."""
+    name = f"hp_outage_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(database_server, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield make_conninfo(database_server, dbname=name), name
+    with psycopg.connect(database_server, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

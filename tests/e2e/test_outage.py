@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psycopg
-import pytest
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from tests.e2e.server import Server, train
 from tests.support import API_KEY
@@ -21,17 +17,6 @@ from tests.support import API_KEY
 AUTH = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "text/csv"}
 HOUSE = {"beds": 3, "baths": 2, "sqft": 1500}
 AMES = {**HOUSE, "market": "ames"}
-
-
-@pytest.fixture
-def own_database(database_server: str) -> Iterator[tuple[str, str]]:
-    """A database of its own (an outage here touches no other test), and its name."""
-    name = f"hp_outage_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(database_server, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield make_conninfo(database_server, dbname=name), name
-    with psycopg.connect(database_server, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def connections(server: str, name: str) -> int:

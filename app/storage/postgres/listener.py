@@ -37,6 +37,7 @@ class _Listener:
 
     def _run(self) -> None:
         delay = 0.2
+        failing = False  # said once per outage, not at every attempt
         while not self._stop.is_set():
             try:
                 with self.db.connect(autocommit=True) as conn:
@@ -47,14 +48,19 @@ class _Listener:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(row[0])))
                     self.connected.set()
                     self._note(None)  # whatever happened while not listening
-                    delay = 0.2
+                    if failing:
+                        log.info("listening for model changes again")
+                    failing, delay = False, 0.2
                     while not self._stop.is_set():
                         for notice in conn.notifies(timeout=1.0, stop_after=1):
                             self._note(notice.payload)
             except psycopg.Error as exc:
                 if self._stop.is_set():
                     return
-                log.warning("listening for model changes failed (%s); retrying", exc)
+                if not failing:
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc
+                    log.warning("listening for model changes failed (%s); retrying", first)
+                failing = True
             finally:
                 self._conn = None
                 self.connected.clear()

@@ -1,0 +1,90 @@
+"""Logging: text or one JSON object a line, each line with the id of the request it serves.
+
+The request id lives in a context variable set by the request-id middleware; every record
+written while serving that request (the service's, uvicorn's, psycopg's) carries it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+# What an access line carries besides the message (set by the access-log middleware).
+ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "model_version")
+FORMATS = ("text", "json")
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request's id on every record (None outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = REQUEST_ID.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, request_id, and access fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        for name in ACCESS_FIELDS:
+            if hasattr(record, name):
+                line[name] = getattr(record, name)
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """The text format, with the request id after the level when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        request_id = getattr(record, "request_id", None)
+        return text if request_id is None else f"{text} [request {request_id}]"
+
+
+def config(fmt: str, level: str) -> dict[str, Any]:
+    """A `logging.config.dictConfig` (also uvicorn's `log_config`) for `fmt` at `level`."""
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter}
+        if fmt == "json"
+        else {"()": TextFormatter, "format": "%(levelname)s:     %(name)s: %(message)s"}
+    )
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "main",
+        "filters": ["request_id"],
+        "stream": "ext://sys.stderr",
+    }
+    quiet = {"level": level.upper(), "handlers": ["main"], "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"main": formatter},
+        "handlers": {"main": handler},
+        "root": {"level": level.upper(), "handlers": ["main"]},
+        "loggers": {
+            "uvicorn": quiet,
+            "uvicorn.error": {"level": level.upper(), "propagate": True},
+            # The service writes its own access line (with duration and model version).
+            "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            # The pool's warning for each failed attempt during an outage: the service logs one
+            # line when the database goes and one when it is back.
+            "psycopg.pool": {"level": "ERROR"},
+        },
+    }
