@@ -12,14 +12,21 @@ from fastapi.exceptions import RequestValidationError
 
 from app.api import encode
 from app.api.bodies import check_rows, content_type, houses_fast, load_json, validate
-from app.api.deps import MarketQuery, get_served, get_settings
+from app.api.deps import get_served, get_settings
 from app.api.openapi import unprocessable
 from app.api.schemas import BatchPrediction, House, HouseBatch, Prediction
 from app.config import Settings
 from app.domain import listings
 from app.domain.errors import BadInput, RowError
 from app.domain.markets import NAME_RULE
-from app.domain.rules import DEFAULT_LEVEL, LEVEL_MAX, LEVEL_MIN
+from app.domain.rules import (
+    DEFAULT_LEVEL,
+    DEFAULT_MARKET,
+    LEVEL_MAX,
+    LEVEL_MIN,
+    MARKET_MAX_LENGTH,
+    MARKET_PATTERN,
+)
 from app.service.estimating import (
     Routed,
     Unroutable,
@@ -42,6 +49,17 @@ Level = Annotated[
         description="Probability that the range holds the sale price "
         f"({LEVEL_MIN:g} to {LEVEL_MAX:g}); default `HOUSE_PRICE_DEFAULT_LEVEL` "
         f"({DEFAULT_LEVEL:.2f}).",
+    ),
+]
+
+RowsMarket = Annotated[
+    str | None,
+    Query(
+        pattern=MARKET_PATTERN,
+        max_length=MARKET_MAX_LENGTH,
+        description="The market of the rows that name none; left out, the default market "
+        "(`HOUSE_PRICE_DEFAULT_MARKET`). Not served: 404.",
+        examples=[DEFAULT_MARKET],
     ),
 ]
 
@@ -149,7 +167,7 @@ async def predict_batch(
     served: Annotated[ServedModels, Depends(get_served)],
     settings: Annotated[Settings, Depends(get_settings)],
     level: Level = None,
-    market: MarketQuery = None,
+    market: RowsMarket = None,
 ) -> Response:
     level = level or settings.default_level
     kind = content_type(request)
