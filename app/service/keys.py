@@ -33,6 +33,7 @@ class Key:
     name: str
     secret: bytes
     scopes: frozenset[str]
+    source: str = ""  # where it is written (a setting's name, or a file's line)
 
 
 def parse(text: str, source: str, separator: str = ",") -> list[Key]:
@@ -64,16 +65,19 @@ def parse(text: str, source: str, separator: str = ",") -> list[Key]:
                     f"{where}: the key named {name!r} has the scope(s) {', '.join(unknown)}; "
                     f"the scopes are {', '.join(SCOPES)}"
                 )
-        keys.append(Key(name, secret.encode(), scopes))
+        keys.append(Key(name, secret.encode(), scopes, where))
     return keys
 
 
 def _unique(keys: list[Key]) -> list[Key]:
-    seen: set[str] = set()
+    seen: dict[str, Key] = {}
     for key in keys:
         if key.name in seen:
-            raise BadKeys(f"the key name {key.name!r} is given twice: each key needs its own name")
-        seen.add(key.name)
+            raise BadKeys(
+                f"the key name {key.name!r} is given twice ({seen[key.name].source}; "
+                f"{key.source}): each key needs its own name"
+            )
+        seen[key.name] = key
     return keys
 
 
