@@ -141,3 +141,15 @@ def test_no_temporary_files_are_left_behind(empty: FileStore) -> None:
     empty.add(rows, "append")
     empty.add(rows.assign(price=2.0), "replace")
     assert not [p for p in empty.root.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_finished_job_whose_marker_a_crash_left_is_not_pending(tmp_path: Path) -> None:
+    from app.storage.files.jobs import FileJobs
+
+    jobs = FileJobs(tmp_path / "data")
+    job = jobs.create(market="default", mode="append", force=False)
+    # A crash between the two writes of `update`: the job file says it ended, its marker stays.
+    jobs._write({**job, "status": "succeeded"})
+    assert jobs.has_pending()
+    assert jobs.next_pending() is None and jobs.pending() == []
+    assert not jobs.has_pending()

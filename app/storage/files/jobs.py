@@ -49,9 +49,14 @@ class FileJobs:
         jobs = []
         for marker in markers if limit is None else markers[:limit]:
             try:
-                jobs.append(self.get(marker.name))
+                job = self.get(marker.name)
             except NotFound:
                 marker.unlink(missing_ok=True)  # a crash between the two writes of `create`
+                continue
+            if job["status"] in TERMINAL:  # a crash between the two writes of `update`
+                marker.unlink(missing_ok=True)
+                continue
+            jobs.append(job)
         return sorted(jobs, key=lambda j: j["created_at"])
 
     def has_pending(self) -> bool:
@@ -69,7 +74,9 @@ class FileJobs:
                 except NotFound:
                     marker.unlink(missing_ok=True)  # a crash between the two writes of `create`
             for job in sorted(jobs, key=lambda j: j["created_at"]):
-                if job["status"] not in TERMINAL and market_of_job(job) not in skip:
+                if job["status"] in TERMINAL:  # a crash between the two writes of `update`
+                    (self.pending_dir / job["job_id"]).unlink(missing_ok=True)
+                elif market_of_job(job) not in skip:
                     return job
         return None
 
