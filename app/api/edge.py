@@ -3,6 +3,7 @@ access-log line with method, path, status, duration and model version."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -20,6 +21,11 @@ REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 HEADER = b"x-request-id"
 
 
+# A made id: this process's random prefix and a counter (unique without a system call).
+_PREFIX = uuid.uuid4().hex[:16]
+_COUNTER = itertools.count(1)
+
+
 def request_id_of(scope: Scope) -> str:
     """The client's `X-Request-ID` when well-formed, else a new one (never the client's text)."""
     for name, value in scope["headers"]:
@@ -28,7 +34,7 @@ def request_id_of(scope: Scope) -> str:
             if REQUEST_ID_PATTERN.match(text):
                 return text
             break
-    return uuid.uuid4().hex
+    return f"{_PREFIX}{next(_COUNTER):016x}"
 
 
 class Layer:
@@ -53,27 +59,36 @@ class RequestContext(Layer):
             await self.app(scope, receive, send)
             return
         request_id = request_id_of(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
+        header = (HEADER, request_id.encode())
         token = REQUEST_ID.set(request_id)
+        if not self.access_log:
+
+            async def send_with_id(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", ()), header]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                REQUEST_ID.reset(token)
+            return
         start = time.perf_counter()
         seen: dict[str, object] = {"status": 500, "model_version": None}
 
-        async def send_with_id(message: Message) -> None:
+        async def send_and_see(message: Message) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
-                headers = list(message.get("headers", []))
+                headers = message["headers"] = [*message.get("headers", ()), header]
                 for name, value in headers:
                     if name.lower() == b"x-model-version":
                         seen["model_version"] = value.decode("latin-1")
-                headers.append((HEADER, request_id.encode()))
-                message = {**message, "headers": headers}
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_and_see)
         finally:
-            if self.access_log:
-                self._log(scope, seen, (time.perf_counter() - start) * 1000)
+            self._log(scope, seen, (time.perf_counter() - start) * 1000)
             REQUEST_ID.reset(token)
 
     @staticmethod
