@@ -63,6 +63,8 @@ async def _follow_pointers(
     default = served.current.version if served.current else None
     while True:
         changed = await asyncio.to_thread(storage.wait_for_change, interval)
+        if served.lost:  # ask again at every turn: pointers may have moved meanwhile
+            changed = None
         metrics.TALLY.flush()
         try:
             if not storage_ready.is_set():  # started while the database was down

@@ -168,6 +168,11 @@ class ServedModels:
             log.error("market %s: %s", market, message)
         self.refused[market] = message
 
+    @property
+    def lost(self) -> bool:
+        """Whether the storage stopped answering the last time it was asked."""
+        return self._lost_at is not None
+
     def _lost(self, message: str) -> None:
         """The storage stopped answering: said once, when it starts, not at every attempt."""
         if self._lost_at is None:

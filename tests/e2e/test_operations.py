@@ -60,7 +60,10 @@ def test_every_line_of_a_json_log_through_load_and_an_outage_parses(
         while httpx.get(f"{server.url}/models").status_code != 200:
             assert time.monotonic() < deadline, "the database never came back"
             time.sleep(0.2)
-        time.sleep(1)
+        deadline = time.monotonic() + 10  # each worker says so when it next asks
+        while log.read_text().count("the storage answers again") < 2:
+            assert time.monotonic() < deadline, "a worker never said the storage was back"
+            time.sleep(0.2)
     text = log.read_text()
     assert secret not in text
     lines = [json.loads(line) for line in text.splitlines() if line.strip()]
