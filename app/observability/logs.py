@@ -70,19 +70,22 @@ def config(fmt: str, level: str) -> dict[str, Any]:
         "filters": ["request_id"],
         "stream": "ext://sys.stderr",
     }
+    # Access lines go to standard output, the rest to standard error, as uvicorn's do.
+    access = {**handler, "stream": "ext://sys.stdout"}
     quiet = {"level": level.upper(), "handlers": ["main"], "propagate": False}
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": RequestIdFilter}},
         "formatters": {"main": formatter},
-        "handlers": {"main": handler},
+        "handlers": {"main": handler, "access": access},
         "root": {"level": level.upper(), "handlers": ["main"]},
         "loggers": {
             "uvicorn": quiet,
             "uvicorn.error": {"level": level.upper(), "propagate": True},
             # The service writes its own access line (with duration and model version).
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            "house_price.access": {**quiet, "handlers": ["access"]},
             # The pool's warning for each failed attempt during an outage: the service logs one
             # line when the database goes and one when it is back.
             "psycopg.pool": {"level": "ERROR"},
