@@ -65,3 +65,9 @@ def money(value: float) -> str:
 def serious(page: Page) -> list[dict[str, Any]]:
     results = Axe().run(page)
     return [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def assert_accessible(page: Page) -> None:
+    """axe finds no serious or critical violation on the page as it is now."""
+    found = serious(page)
+    assert not found, [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in found]
