@@ -24,8 +24,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def own_database(database_server: str) -> Iterator[tuple[str, str]]:
-    """A database of its own (an outage here touches no other test), and its name."""
-    name = f"hp_outage_{uuid.uuid4().hex[:10]}"
+    """A database of its own (an outage or a count of connections touches no other test)."""
+    name = f"hp_e2e_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(database_server, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield make_conninfo(database_server, dbname=name), name

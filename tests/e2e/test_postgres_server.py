@@ -27,8 +27,9 @@ def with_password(url: str) -> str:
 
 
 def test_train_serve_retrain_and_roll_back_with_nothing_but_the_database(
-    database_url: str, tmp_path: Path
+    database_server: str, own_database: tuple[str, str], tmp_path: Path
 ) -> None:
+    database_url, name = own_database
     url = with_password(database_url)
     env = {
         "HOUSE_PRICE_DATABASE_URL": url,
@@ -71,9 +72,12 @@ def test_train_serve_retrain_and_roll_back_with_nothing_but_the_database(
         for path in ("/model", "/models", "/metrics", "/health/ready", f"/jobs/{job['job_id']}"):
             answers.append(httpx.get(f"{server.url}{path}").text)
         answers.append(retrain.text)
-        with psycopg.connect(database_url) as conn:
+        with psycopg.connect(database_server) as conn:
+            # Counted in this test's own database: no other test's connections are in it.
             row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'house-price'"
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = 'house-price' AND datname = %s",
+                (name,),
             ).fetchone()
         # Two workers: each one pool (at most 4) and one listening connection; the fit's
         # process has ended and taken its connections with it.
