@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.api.errors import Forbidden, Unauthorized
 from app.config import Settings
 from app.domain.rules import MARKET_MAX_LENGTH, MARKET_PATTERN
+from app.observability.context import KEY_NAME
 from app.service.keys import Key, Keyring
 from app.service.markets import MarketTable
 from app.service.retraining import Retraining
@@ -100,10 +101,13 @@ def authorize(
             f"(it has {', '.join(sorted(key.scopes))})"
         )
     request.state.key_name = key.name
+    KEY_NAME.set(key.name)  # for the audit trail: read by the storage, in the request's context
     return key
 
 
-def require_retrain(
+# Async, so that the key's name is set in the request's own context (a dependency run in a
+# thread would set it in a copy): the storage's audit entries read it there.
+async def require_retrain(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Key:
@@ -111,7 +115,7 @@ def require_retrain(
     return authorize(request, credentials, "retrain")
 
 
-def require_admin(
+async def require_admin(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Key:

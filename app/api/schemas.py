@@ -435,3 +435,26 @@ class Job(BaseModel):
     active_version: str | None = None
     n_train: int | None = None
     metrics: dict[str, Any] | None = None
+
+
+class AuditEntry(BaseModel):
+    """One change: when, by which key (its name, never the key) and request, and its result."""
+
+    id: int = Field(description="Its place in the trail: higher is newer.")
+    at: str = Field(description="When the change was made (UTC, ISO 8601).")
+    key: str | None = Field(description="The name of the API key; null for a host's command.")
+    request_id: str | None = Field(description="The `X-Request-ID` of the request it served.")
+    by: str = Field(description="What made it, on which host and process.")
+    action: str = Field(description="What was done (see the `action` filter).")
+    market: str
+    target: str = Field(description="What it acted on: a version, job, upload or market.")
+    version: str | None = Field(description="The model version concerned, if one is.")
+    outcome: str = Field(description="`ok`, or how a job ended (`succeeded`, `failed`).")
+    detail: dict[str, Any] = Field(description="What else the action records.")
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntry] = Field(description="Newest first.")
+    next_page_token: str | None = Field(
+        description="Pass as `page_token` for the next page; null on the last page."
+    )

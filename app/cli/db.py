@@ -1,11 +1,13 @@
 """The storage command: `python -m app.db upgrade` creates or upgrades the database schema,
-`copy --to URL` moves a file deployment into a PostgreSQL database, and `prune --keep N` removes
-old versions, jobs and uploads (from whichever storage the settings name)."""
+`copy --to URL` moves a file deployment into a PostgreSQL database, `prune --keep N` removes
+old versions, jobs and uploads, and `audit` prints the audit trail (from whichever storage the
+settings name)."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import secrets
 import sys
@@ -15,8 +17,10 @@ from pathlib import Path
 from app.cli.arguments import market_name
 from app.config import Settings
 from app.domain.errors import ServiceError
+from app.observability.context import acting
 from app.service import retention
 from app.storage import open_storage
+from app.storage.audit import ACTIONS
 from app.storage.files.storage import FileMarket, FileStorage
 from app.storage.postgres.database import redact
 from app.storage.postgres.storage import PostgresMarket, PostgresStorage
@@ -43,6 +47,12 @@ def copy(source: FileStorage, target: PostgresStorage) -> Copied:
     """
     done = Copied()
     target.ensure()
+    # The trail first, as it was: the copy's own changes (the pointers) are recorded after it.
+    added = target.audit.copy_in(entries := source.audit.all())
+    for _ in range(added):
+        done.count("audit entries", True)
+    for _ in range(len(entries) - added):
+        done.count("audit entries", False)
     for market in source.markets():
         _copy_market(source.market(market), target.market(market), done)
     for job in source.jobs.all():
@@ -111,9 +121,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "removed whole",
     )
     pruner.add_argument("--yes", action="store_true", help="remove (without it: a dry run)")
+    auditor = commands.add_parser(
+        "audit", help="print the audit trail, newest first: who changed what, and when"
+    )
+    auditor.add_argument("--limit", type=int, default=50, metavar="N", help="entries (50)")
+    auditor.add_argument("--action", choices=ACTIONS, help="only entries of this action")
+    auditor.add_argument("--version", help="only entries about this model version")
+    auditor.add_argument("--market", type=market_name, help="only entries of this market")
+    auditor.add_argument("--json", action="store_true", help="one JSON object a line")
     args = parser.parse_args(argv)
     if args.command == "prune" and args.keep < 0:
         parser.error("--keep must be 0 or more")
+    if args.command == "audit" and args.limit < 1:
+        parser.error("--limit must be 1 or more")
     return args
 
 
@@ -148,6 +168,30 @@ def prune(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def audit(args: argparse.Namespace, settings: Settings) -> int:
+    storage = open_storage(settings)
+    try:
+        found = storage.audit.page(
+            args.limit, action=args.action, version=args.version, market=args.market
+        )
+    finally:
+        storage.close()
+    for entry in found:
+        if args.json:
+            print(json.dumps(entry, ensure_ascii=False))
+            continue
+        detail = " ".join(f"{k}={v}" for k, v in entry["detail"].items() if v is not None)
+        print(
+            f"{entry['id']:>6} {entry['at']} {entry['action']:<15} {entry['market']} "
+            f"{entry['target']} {entry['outcome']} key={entry['key'] or '-'} "
+            f"request={entry['request_id'] or '-'} by={entry['by']}"
+            + (f" {detail}" if detail else "")
+        )
+    if not found:
+        print("no audit entries", file=sys.stderr)
+    return 0
+
+
 def upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from app.storage.postgres.schema import MIGRATIONS
 
@@ -172,7 +216,8 @@ def copy_command(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         target.close()
     print(f"copied into {redact(args.to)}:")
-    for kind in ("versions", "uploads", "jobs", "active pointer", "retired market"):
+    kinds = ("versions", "uploads", "jobs", "active pointer", "retired market", "audit entries")
+    for kind in kinds:
         copied, present = done.copied.get(kind, 0), done.present.get(kind, 0)
         print(f"  {kind:<15}{copied:>6} copied, {present} already there")
     return 0
@@ -181,9 +226,11 @@ def copy_command(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = parse_args(argv)
-    command = {"prune": prune, "upgrade": upgrade, "copy": copy_command}[args.command]
+    commands = {"prune": prune, "upgrade": upgrade, "copy": copy_command, "audit": audit}
+    command = commands[args.command]
     try:
-        return command(args, Settings())
+        with acting(via=f"python -m app.db {args.command}"):
+            return command(args, Settings())
     except ServiceError as exc:  # what the data or the database says no to, in one line
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

@@ -77,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     # Imported once the arguments are read: `--help` and a usage error answer at once.
     from app.cli.fit import render, train
     from app.config import Settings
+    from app.observability.context import acting
 
     try:
-        card = train(args, Settings())
+        with acting(via="python -m app.train"):
+            card = train(args, Settings())
     except FileNotFoundError as exc:
         print(f"error: {exc.filename}: no such file", file=sys.stderr)
         return 2

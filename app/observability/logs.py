@@ -6,13 +6,23 @@ written while serving that request (the service's, uvicorn's, psycopg's) carries
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import json
 import logging
 from typing import Any
 
-REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+from app.observability.context import REQUEST_ID
+
+__all__ = [
+    "ACCESS_FIELDS",
+    "FORMATS",
+    "REQUEST_ID",
+    "JsonFormatter",
+    "RequestIdFilter",
+    "TextFormatter",
+    "config",
+]
+
 # What an access line carries besides the message (set by the access-log middleware).
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "model_version")
 FORMATS = ("text", "json")

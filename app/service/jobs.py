@@ -18,6 +18,7 @@ from typing import Any
 
 from app.config import Settings
 from app.domain.errors import Busy, Conflict, NotFound, ServiceError
+from app.observability.context import acting
 from app.service.training import fit_stored, save_version
 from app.storage import CorruptVersion, Storage, open_storage
 from app.storage.naming import TERMINAL, market_of_job, now_text
@@ -33,7 +34,16 @@ FIT_NICENESS = 10
 
 
 def run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[str, Any]:
-    """Fit one job; the caller holds its market's fit lock."""
+    """Fit one job, acting for the request that made it; the caller holds its market's lock."""
+    with acting(
+        key_name=job.get("key_name"),
+        request_id=job.get("request_id"),
+        via=f"retrain job {job['job_id']}",
+    ):
+        return _run_job(settings, storage, job)
+
+
+def _run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[str, Any]:
     market = storage.market(market_of_job(job))
     jobs, registry, store = storage.jobs, market.registry, market.store
     if job["status"] == "running" and job["attempts"] >= MAX_ATTEMPTS:

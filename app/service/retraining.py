@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from app.domain.errors import Conflict
-from app.observability.logs import REQUEST_ID
+from app.observability.context import KEY_NAME, REQUEST_ID
 from app.service.runner import JobRunner
 from app.service.serving import ServedModels
 from app.storage import Accepted, ListingStore, Mode, Storage
@@ -64,6 +64,7 @@ class Retraining:
             set=accepted.set_id,
             batch=accepted.batch,
             request_id=REQUEST_ID.get(),
+            key_name=KEY_NAME.get(),
         )
         self.runner.wake()
         return job

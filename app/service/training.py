@@ -53,5 +53,5 @@ def save_version(
     card["training"].update({"set": snapshot.set_id, "batches": list(snapshot.batches)})
     version = registry.save(model, card)
     if activate_by is not None:
-        registry.activate(version, by=activate_by)
+        registry.activate(version, by=activate_by, promotion=True)
     return version

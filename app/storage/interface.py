@@ -22,6 +22,7 @@ from app.domain.arrays import FloatArray
 from app.domain.listings import SaleDates
 from app.domain.model import PriceModel
 from app.storage.artifact import LoadedModel
+from app.storage.audit import AuditLog
 
 Mode = Literal["append", "replace"]
 
@@ -50,8 +51,12 @@ class Registry(Protocol):
     def save(self, model: PriceModel, card: dict[str, Any]) -> str:
         """Store a new immutable version and return its name; it is not made active."""
 
-    def activate(self, version: str, by: str = "") -> str | None:
-        """Make `version` active after checking it loads; return the previous one."""
+    def activate(self, version: str, by: str = "", promotion: bool = False) -> str | None:
+        """Make `version` active after checking it loads; return the previous one.
+
+        `promotion`: a fit's new version, made active because the promotion gate (or a forced
+        retrain) said so. The audit trail records which kind of move it was.
+        """
 
     def active_version(self) -> str | None: ...
 
@@ -189,6 +194,10 @@ class Storage(Protocol):
 
     @property
     def jobs(self) -> JobStore: ...
+
+    @property
+    def audit(self) -> AuditLog:
+        """Every change, who made it and for which request: written with the change itself."""
 
     def market(self, name: str) -> MarketStorage:
         """A market's storage, whether or not anything is stored in it yet."""

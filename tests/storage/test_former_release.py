@@ -86,7 +86,7 @@ def test_upgrading_a_former_database_makes_its_model_the_default_market(
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert "schema at version 2" in done.stdout
+    assert "schema at version 3" in done.stdout
     settings = make_settings(tmp_path / "models", tmp_path, database_url=former_database)
     with TestClient(create_app(settings)) as client:
         answer = client.post("/predict", json=HOUSE)

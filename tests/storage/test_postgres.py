@@ -190,9 +190,15 @@ def test_a_file_deployment_copied_serves_the_same_and_copies_nothing_twice(
     files.jobs.create(mode="append", force=False)
     target = pg(storage)
     done = copy(files, target)
-    assert done.copied == {"versions": 2, "uploads": 3, "jobs": 1, "active pointer": 1}
+    counts = {"versions": 2, "uploads": 3, "jobs": 1}
+    assert done.copied == {**counts, "active pointer": 1, "audit entries": 7}
     again = copy(files, target)
-    assert again.copied == {} and again.present == {"versions": 2, "uploads": 3, "jobs": 1}
+    assert again.copied == {} and again.present == {**counts, "audit entries": 7}
+    # The trail as it was, then the copy's own change: the pointer it set.
+    copied = target.audit.all()
+    assert [e["uid"] for e in copied[:7]] == [e["uid"] for e in files.audit.all()]
+    assert [(e["action"], e["version"]) for e in copied[7:]] == [("activation", versions[0])]
+    assert "python -m app.db copy" in copied[7]["by"]
     assert sorted(target.registry.versions()) == sorted(versions)
     assert target.registry.active_version() == versions[0]
     for version in versions:
@@ -343,7 +349,10 @@ def test_a_file_deployment_of_several_markets_is_copied_market_by_market(
     files.retire("elk-grove")
     target = pg(storage)
     done = copy(files, target)
-    assert done.copied == {"versions": 2, "uploads": 2, "active pointer": 2, "retired market": 1}
+    assert done.copied == {
+        **{"versions": 2, "uploads": 2, "active pointer": 2, "retired market": 1},
+        "audit entries": 7,  # two uploads, saves and activations, and a retirement
+    }
     assert target.pointers() == {"ames": versions["ames"]}
     assert target.market_of(versions["elk-grove"]) == "elk-grove"
     assert target.retired_markets() == ["elk-grove"]

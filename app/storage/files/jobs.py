@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.errors import Conflict, NotFound
+from app.storage.audit import entry, job_entry
+from app.storage.files.audit import FileAudit, audited
 from app.storage.files.durable import atomic_write, fsync_dir
 from app.storage.naming import (
     JOB_ID_PATTERN,
@@ -21,7 +23,8 @@ from app.storage.naming import (
 class FileJobs:
     """Job files `<data_dir>/jobs/<id>.json`, replaced atomically at each change of state."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, audit: FileAudit | None = None) -> None:
+        self.audit = audit
         self.root = data_dir / "jobs"
         self.pending_dir = self.root / "pending"
 
@@ -31,9 +34,14 @@ class FileJobs:
     def create(self, **fields: Any) -> dict[str, Any]:
         self.ensure()
         job = new_job(**fields)
-        self._write(job)
-        (self.pending_dir / job["job_id"]).touch()
-        fsync_dir(self.pending_dir)
+        queued = entry(
+            "job.queued", market_of_job(job), job["job_id"], batch=job.get("batch"),
+            force=job.get("force"), mode=job.get("mode"),
+        )  # fmt: skip
+        with audited(self.audit, queued, {"exists": str(self._path(job["job_id"]))}):
+            self._write(job)
+            (self.pending_dir / job["job_id"]).touch()
+            fsync_dir(self.pending_dir)
         return job
 
     def get(self, job_id: str) -> dict[str, Any]:
@@ -99,9 +107,15 @@ class FileJobs:
 
     def update(self, job: dict[str, Any], **changes: Any) -> dict[str, Any]:
         job = {**job, **changes}
-        self._write(job)
-        if job["status"] in TERMINAL:
-            (self.pending_dir / job["job_id"]).unlink(missing_ok=True)
+        changed = job_entry(job, market_of_job(job))
+        if changed is None:
+            self._write(job)
+            return job
+        path = str(self._path(job["job_id"]))
+        with audited(self.audit, changed, {"path": path, "status": job["status"]}):
+            self._write(job)
+            if job["status"] in TERMINAL:
+                (self.pending_dir / job["job_id"]).unlink(missing_ok=True)
         return job
 
     def all(self) -> list[dict[str, Any]]:
@@ -114,7 +128,13 @@ class FileJobs:
         job = self.get(job_id)
         if job["status"] not in TERMINAL:
             raise Conflict(f"job {job_id} is {job['status']}: only finished jobs are removed")
-        (self.root / f"{job_id}.json").unlink(missing_ok=True)
+        path = self._path(job_id)
+        pruned = entry("prune.job", market_of_job(job), job_id)
+        with audited(self.audit, pruned, {"absent": str(path)}):
+            path.unlink(missing_ok=True)
+
+    def _path(self, job_id: str) -> Path:
+        return self.root / f"{job_id}.json"
 
     def _write(self, job: dict[str, Any]) -> None:
-        atomic_write(self.root / f"{job['job_id']}.json", json.dumps(job, indent=2).encode())
+        atomic_write(self._path(job["job_id"]), json.dumps(job, indent=2).encode())

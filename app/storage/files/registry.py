@@ -19,6 +19,8 @@ import orjson
 from app.domain.errors import Conflict, NotFound
 from app.domain.model import PriceModel
 from app.storage.artifact import CorruptVersion, LoadedModel, prepare_version, verified_model
+from app.storage.audit import activation_action, entry
+from app.storage.files.audit import FileAudit, audited
 from app.storage.files.durable import atomic_write, fsync_dir, write_file
 from app.storage.naming import (
     VERSION_PATTERN,
@@ -55,6 +57,7 @@ class FileRegistry:
     `journal`, when given, is the file where every activation appends the market's name: one
     file that serving workers poll to learn which of thousands of markets moved.
     `claim`, when given, reserves a version name across markets (False: another has it).
+    `audit`, when given, is the trail each change is recorded in.
     """
 
     def __init__(
@@ -63,11 +66,13 @@ class FileRegistry:
         market: str = "default",
         journal: Path | None = None,
         claim: Callable[[str], bool] | None = None,
+        audit: FileAudit | None = None,
     ) -> None:
         self.root = root
         self.market = market
         self.journal = journal
         self._claim = claim
+        self.audit = audit
         self.versions_dir = root / "versions"
         self.pointer = root / POINTER
         self.kept_dir = root / "kept"
@@ -95,8 +100,16 @@ class FileRegistry:
             for name in (ARTIFACT, CARD, CHECKSUM):
                 os.chmod(staging / name, 0o444)
             fsync_dir(staging)
-            # rename(2) onto an existing, non-empty folder fails: a name is never taken twice.
-            os.rename(staging, self.versions_dir / new.version)
+            final = self.versions_dir / new.version
+            saved = entry(
+                "version.saved", self.market, new.version, version=new.version,
+                rows=new.card["training"]["rows"], set=new.card["training"].get("set"),
+            )  # fmt: skip
+            with audited(self.audit, saved, {"exists": str(final)}):
+                # rename(2) onto an existing, non-empty folder fails: a name is never taken
+                # twice.
+                os.rename(staging, final)
+                fsync_dir(self.versions_dir)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             if (self.versions_dir / new.version).exists():
@@ -106,23 +119,27 @@ class FileRegistry:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        fsync_dir(self.versions_dir)
         log.info("stored model version %s", new.version)
         return new.version
 
-    def activate(self, version: str, by: str = "") -> str | None:
+    def activate(self, version: str, by: str = "", promotion: bool = False) -> str | None:
         self.load(version)
         if (self.root / RETIRED).exists():
             raise Conflict(f"market {self.market!r} is retired: it serves no version")
         previous = self.active_version()
         self.root.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.pointer, f"{version}\n".encode())
-        self.announce()
-        entry = {"version": version, "previous": previous, "at": now_text(), "by": actor(by)}
-        with open(self.root / HISTORY, "ab") as history:
-            history.write(json.dumps(entry).encode() + b"\n")
-            history.flush()
-            os.fsync(history.fileno())
+        moved = entry(
+            activation_action(version, previous, promotion), self.market, version,
+            version=version, by=by, previous=previous,
+        )  # fmt: skip
+        with audited(self.audit, moved, {"path": str(self.pointer), "text": version}):
+            atomic_write(self.pointer, f"{version}\n".encode())
+            self.announce()
+            line = {"version": version, "previous": previous, "at": now_text(), "by": actor(by)}
+            with open(self.root / HISTORY, "ab") as history:
+                history.write(json.dumps(line).encode() + b"\n")
+                history.flush()
+                os.fsync(history.fileno())
         log.info("active model version is now %s (was %s)", version, previous)
         return previous
 
@@ -210,12 +227,18 @@ class FileRegistry:
     def set_kept(self, version: str, kept: bool) -> None:
         self._folder(version)
         marker = self.kept_dir / version
-        if kept:
-            self.kept_dir.mkdir(parents=True, exist_ok=True)
-            marker.touch()
-            fsync_dir(self.kept_dir)
-        else:
-            marker.unlink(missing_ok=True)
+        marked = entry("keep" if kept else "unkeep", self.market, version, version=version)
+        check = {"exists": str(marker)} if kept else {"absent": str(marker)}
+        with audited(self.audit, marked, check) as change:
+            if marker.exists() == kept:
+                change.cancel()  # marking a kept version kept again changes nothing
+            elif kept:
+                self.kept_dir.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+                fsync_dir(self.kept_dir)
+            else:
+                marker.unlink()
+                fsync_dir(self.kept_dir)
 
     def kept(self) -> set[str]:
         if not self.kept_dir.is_dir():
@@ -237,12 +260,14 @@ class FileRegistry:
         # Renamed whole first: from that instant it is no version, and a crash leaves a hidden
         # folder that the next start sweeps.
         trash = self.root / f".trash-{version}-{uuid.uuid4().hex[:8]}"
-        os.rename(folder, trash)
-        fsync_dir(self.versions_dir)
-        if self.active_version() == version:  # activated at that very moment: put it back
-            os.rename(trash, folder)
+        pruned = entry("prune.version", self.market, version, version=version)
+        with audited(self.audit, pruned, {"absent": str(folder)}):
+            os.rename(folder, trash)
             fsync_dir(self.versions_dir)
-            check_deletable(version, version, None)
+            if self.active_version() == version:  # activated at that very moment: put it back
+                os.rename(trash, folder)
+                fsync_dir(self.versions_dir)
+                check_deletable(version, version, None)
         shutil.rmtree(trash, ignore_errors=True)
         (self.kept_dir / version).unlink(missing_ok=True)
         log.info("removed model version %s", version)

@@ -21,6 +21,8 @@ from app.domain.errors import Busy, Conflict, NotFound, ServiceError
 from app.domain.markets import is_market_name
 from app.domain.rules import DEFAULT_MARKET
 from app.storage.artifact import LoadedModel
+from app.storage.audit import entry
+from app.storage.files.audit import FileAudit, audited
 from app.storage.files.durable import fsync_dir, write_file
 from app.storage.files.jobs import FileJobs
 from app.storage.files.registry import POINTER, RETIRED, FileRegistry
@@ -33,7 +35,9 @@ MARKETS = "markets"
 
 JOURNAL = "markets.log"
 
-NAMES = "version-names"  # a file per version name, holding the name of its market
+NAMES = "version-names"
+
+AUDIT = "audit"  # a file per version name, holding the name of its market
 
 
 class FileMarket:
@@ -47,9 +51,13 @@ class FileMarket:
             self.model_dir = storage.model_dir / MARKETS / name
             self.data_dir = storage.data_dir / MARKETS / name
         self.registry = FileRegistry(
-            self.model_dir, name, storage.journal, lambda v: storage.claim(v, name)
+            self.model_dir,
+            name,
+            storage.journal,
+            lambda v: storage.claim(v, name),
+            storage.audit,
         )
-        self.store = FileStore(self.data_dir)
+        self.store = FileStore(self.data_dir, name, storage.audit)
 
     @contextlib.contextmanager
     def fit_lock(self, wait: bool = True) -> Iterator[None]:
@@ -84,9 +92,10 @@ class FileStorage:
         self.names_dir = model_dir / NAMES
         self._markets: dict[str, FileMarket] = {}
         self._journal_offset: int | None = None
+        self.audit = FileAudit(model_dir / AUDIT)
         default = self.market(DEFAULT_MARKET)
         self.registry, self.store = default.registry, default.store
-        self.jobs = FileJobs(data_dir)
+        self.jobs = FileJobs(data_dir, self.audit)
 
     def market(self, name: str) -> FileMarket:
         found = self._markets.get(name)
@@ -174,8 +183,13 @@ class FileStorage:
         market = self.market(name)
         if market.registry.active_version() is None or market.retired():
             raise NotFound(f"no market {name!r}")
-        write_file(market.model_dir / RETIRED, f"{actor(by)}\n".encode())
-        fsync_dir(market.model_dir)
+        marker = market.model_dir / RETIRED
+        retired = entry(
+            "market.retired", name, name, by=by, active_version=market.registry.active_version()
+        )
+        with audited(self.audit, retired, {"exists": str(marker)}):
+            write_file(marker, f"{actor(by)}\n".encode())
+            fsync_dir(market.model_dir)
         market.registry.announce()
         log.info("retired market %s", name)
 
@@ -186,13 +200,15 @@ class FileStorage:
         market = self.market(name)
         if not market.retired():
             raise Conflict(f"market {name!r} is not retired: retire it before removing its data")
-        for folder in (market.model_dir, market.data_dir):
-            if folder.is_dir():
-                # Renamed whole first, so a crash never leaves half a market under its name.
-                trash = folder.parent / f".trash-{name}-{uuid.uuid4().hex[:8]}"
-                os.rename(folder, trash)
-                fsync_dir(folder.parent)
-                shutil.rmtree(trash, ignore_errors=True)
+        removed = entry("market.removed", name, name)
+        with audited(self.audit, removed, {"absent": str(market.model_dir)}):
+            for folder in (market.data_dir, market.model_dir):  # the model folder says: last
+                if folder.is_dir():
+                    # Renamed whole first, so a crash never leaves half a market under its name.
+                    trash = folder.parent / f".trash-{name}-{uuid.uuid4().hex[:8]}"
+                    os.rename(folder, trash)
+                    fsync_dir(folder.parent)
+                    shutil.rmtree(trash, ignore_errors=True)
         self._markets.pop(name, None)
         log.info("removed retired market %s", name)
 

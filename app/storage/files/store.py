@@ -15,6 +15,8 @@ from filelock import FileLock
 from app.domain.arrays import FloatArray
 from app.domain.errors import NotFound
 from app.domain.listings import SaleDates, read_chunks, read_table
+from app.storage.audit import entry
+from app.storage.files.audit import FileAudit, audited
 from app.storage.files.durable import atomic_write, fsync_dir, write_file
 from app.storage.interface import Accepted, Mode, Snapshot
 from app.storage.naming import (
@@ -28,9 +30,13 @@ log = logging.getLogger(__name__)
 
 
 class FileStore:
-    """The listing store under `<data_dir>/store/`."""
+    """The listing store under `<data_dir>/store/`; `audit` is the trail of its changes."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(
+        self, data_dir: Path, market: str = "default", audit: FileAudit | None = None
+    ) -> None:
+        self.market = market
+        self.audit = audit
         self.root = data_dir / "store"
         self.sets_dir = self.root / "sets"
         self.pointer = self.root / "CURRENT"
@@ -93,10 +99,13 @@ class FileStore:
                     current = self._new_set()
                     existing = []
                 batch = batch_name(_next_seq(existing), digest)
-                os.rename(staged, self.sets_dir / current / batch)
-                fsync_dir(self.sets_dir / current)
-                if self.current_set() != current:
-                    atomic_write(self.pointer, f"{current}\n".encode())
+                final = self.sets_dir / current / batch
+                stored = entry("upload", self.market, f"{current}/{batch}", rows=rows, mode=mode)
+                with audited(self.audit, stored, {"exists": str(final)}):
+                    os.rename(staged, final)
+                    fsync_dir(self.sets_dir / current)
+                    if self.current_set() != current:
+                        atomic_write(self.pointer, f"{current}\n".encode())
         finally:
             staged.unlink(missing_ok=True)
         log.info("stored %d listings as %s/%s", rows, current, batch)
@@ -109,8 +118,10 @@ class FileStore:
         path = self._set_folder(set_id) / batch
         if not BATCH_PATTERN.match(batch) or not path.is_file():
             raise NotFound(f"no upload {batch!r} in training set {set_id!r}")
-        path.unlink()
-        fsync_dir(path.parent)
+        pruned = entry("prune.upload", self.market, f"{set_id}/{batch}")
+        with audited(self.audit, pruned, {"absent": str(path)}):
+            path.unlink()
+            fsync_dir(path.parent)
         log.info("removed upload %s/%s", set_id, batch)
 
     def chunks(

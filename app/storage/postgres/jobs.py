@@ -6,11 +6,13 @@ from collections.abc import Collection
 from typing import Any
 
 from app.domain.errors import Conflict, NotFound
+from app.storage.audit import entry, job_entry
 from app.storage.naming import (
     check_job_id,
     market_of_job,
     new_job,
 )
+from app.storage.postgres.audit import record
 from app.storage.postgres.database import _Database, _guarded, _jsonb, database_errors
 
 
@@ -21,17 +23,24 @@ class PostgresJobs:
     @_guarded
     def create(self, **fields: Any) -> dict[str, Any]:
         job = new_job(**fields)
-        self.insert(job)
+        queued = entry(
+            "job.queued", market_of_job(job), job["job_id"], batch=job.get("batch"),
+            force=job.get("force"), mode=job.get("mode"),
+        )  # fmt: skip
+        self.insert(job, queued)
         return job
 
-    def insert(self, job: dict[str, Any]) -> bool:
-        """Store a job as it is (also when copying a deployment); False if it exists."""
-        with database_errors(), self.db.connection() as conn:
+    def insert(self, job: dict[str, Any], audited: dict[str, Any] | None = None) -> bool:
+        """Store a job as it is, with its audit entry when given (a copy has none); False if
+        it exists."""
+        with database_errors(), self.db.connection() as conn, conn.transaction():
             cursor = conn.execute(
                 "INSERT INTO jobs (job_id, market, status, created_at, doc) "
                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (job_id) DO NOTHING",
                 (job["job_id"], market_of_job(job), job["status"], job["created_at"], _jsonb(job)),
             )
+            if cursor.rowcount == 1:
+                record(conn, audited)
             return cursor.rowcount == 1
 
     @_guarded
@@ -75,11 +84,12 @@ class PostgresJobs:
     @_guarded
     def update(self, job: dict[str, Any], **changes: Any) -> dict[str, Any]:
         job = {**job, **changes}
-        with self.db.connection() as conn:
+        with self.db.connection() as conn, conn.transaction():
             conn.execute(
                 "UPDATE jobs SET status = %s, doc = %s WHERE job_id = %s",
                 (job["status"], _jsonb(job), job["job_id"]),
             )
+            record(conn, job_entry(job, market_of_job(job)))
         return job
 
     @_guarded
@@ -90,10 +100,12 @@ class PostgresJobs:
     @_guarded
     def delete(self, job_id: str) -> None:
         job = self.get(job_id)
-        with self.db.connection() as conn:
+        with self.db.connection() as conn, conn.transaction():
             deleted = conn.execute(
                 "DELETE FROM jobs WHERE job_id = %s AND status IN ('succeeded', 'failed')",
                 (job_id,),
             )
+            if deleted.rowcount == 1:
+                record(conn, entry("prune.job", market_of_job(job), job_id))
         if deleted.rowcount != 1:
             raise Conflict(f"job {job_id} is {job['status']}: only finished jobs are removed")

@@ -10,12 +10,14 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.model import PriceModel
 from app.domain.rules import DEFAULT_MARKET
 from app.storage.artifact import CorruptVersion, LoadedModel, prepare_version, verified_model
+from app.storage.audit import activation_action, entry
 from app.storage.naming import (
     actor,
     check_deletable,
     check_version_name,
     summary,
 )
+from app.storage.postgres.audit import record
 from app.storage.postgres.database import _Database, _guarded, _jsonb, database_errors
 from app.storage.postgres.listener import CHANNEL_SUFFIX
 
@@ -33,13 +35,25 @@ class PostgresRegistry:
     def save(self, model: PriceModel, card: dict[str, Any]) -> str:
         while True:
             new = prepare_version(model, card)
-            if self.insert(new.version, new.artifact, new.sha256, new.card):
+            saved = entry(
+                "version.saved", self.market, new.version, version=new.version,
+                rows=new.card["training"]["rows"], set=new.card["training"].get("set"),
+            )  # fmt: skip
+            if self.insert(new.version, new.artifact, new.sha256, new.card, saved):
                 break  # else the name was taken meanwhile: draw another
         log.info("stored model version %s", new.version)
         return new.version
 
-    def insert(self, version: str, artifact: bytes, sha256: str, card: dict[str, Any]) -> bool:
-        """Store a version, in one transaction; False if one of that name is there already."""
+    def insert(
+        self,
+        version: str,
+        artifact: bytes,
+        sha256: str,
+        card: dict[str, Any],
+        audited: dict[str, Any] | None = None,
+    ) -> bool:
+        """Store a version, in one transaction with its audit entry when given (a copy has
+        none); False if one of that name is there already."""
         created = datetime.fromisoformat(card["created_at"])
         with database_errors(), self.db.connection() as conn, conn.transaction():
             cursor = conn.execute(
@@ -47,10 +61,12 @@ class PostgresRegistry:
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (version) DO NOTHING",
                 (version, self.market, created, sha256, _jsonb(card), artifact),
             )
+            if cursor.rowcount == 1:
+                record(conn, audited)
             return cursor.rowcount == 1
 
     @_guarded
-    def activate(self, version: str, by: str = "") -> str | None:
+    def activate(self, version: str, by: str = "", promotion: bool = False) -> str | None:
         self.load(version)
         who = actor(by)
         with self.db.connection() as conn, conn.transaction():
@@ -74,6 +90,11 @@ class PostgresRegistry:
                 "INSERT INTO activations (market, version, previous, changed_at, changed_by) "
                 "VALUES (%s, %s, %s, now(), %s)",
                 (self.market, version, previous, who),
+            )
+            action = activation_action(version, previous, promotion)
+            record(
+                conn,
+                entry(action, self.market, version, version=version, by=by, previous=previous),
             )
             # Delivered at commit, to every listening worker of every replica: the payload
             # names the market, so that workers reload it alone.
@@ -164,14 +185,17 @@ class PostgresRegistry:
     @_guarded
     def set_kept(self, version: str, kept: bool) -> None:
         self.card(version)  # 404 for an unknown version
-        with self.db.connection() as conn:
+        with self.db.connection() as conn, conn.transaction():
             if kept:
-                conn.execute(
+                changed = conn.execute(
                     "INSERT INTO kept_versions (version) VALUES (%s) ON CONFLICT DO NOTHING",
                     (version,),
                 )
             else:
-                conn.execute("DELETE FROM kept_versions WHERE version = %s", (version,))
+                changed = conn.execute("DELETE FROM kept_versions WHERE version = %s", (version,))
+            if changed.rowcount == 1:  # marking a kept version kept again changes nothing
+                action = "keep" if kept else "unkeep"
+                record(conn, entry(action, self.market, version, version=version))
 
     @_guarded
     def kept(self) -> set[str]:
@@ -216,6 +240,7 @@ class PostgresRegistry:
             )
             if deleted.rowcount != 1:
                 raise NotFound(f"no model version {version!r}")
+            record(conn, entry("prune.version", self.market, version, version=version))
         log.info("removed model version %s", version)
 
     @_guarded

@@ -146,6 +146,25 @@ MIGRATIONS: tuple[str, ...] = (
         retired_by  text NOT NULL
     );
     """,
+    # The audit trail: one row per change, written in the change's own transaction.
+    """
+    CREATE TABLE audit (
+        id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        uid         text NOT NULL UNIQUE,
+        at          timestamptz NOT NULL,
+        key_name    text,
+        request_id  text,
+        by          text NOT NULL,
+        action      text NOT NULL,
+        market      text NOT NULL,
+        target      text NOT NULL,
+        version     text,
+        outcome     text NOT NULL,
+        detail      jsonb NOT NULL
+    );
+    CREATE INDEX audit_action ON audit (action, id);
+    CREATE INDEX audit_version ON audit (version, id) WHERE version IS NOT NULL;
+    """,
 )
 
 # Serialises migrations of one schema: two replicas starting at once never migrate twice.

@@ -12,7 +12,9 @@ from app.domain.errors import Busy, Conflict, NotFound, ServiceError, Unavailabl
 from app.domain.markets import is_market_name
 from app.domain.rules import DEFAULT_MARKET
 from app.storage.artifact import CorruptVersion, LoadedModel, verified_model
+from app.storage.audit import entry
 from app.storage.naming import actor, check_version_name
+from app.storage.postgres.audit import PostgresAudit, record
 from app.storage.postgres.database import _Database, _guarded, database_errors, redact
 from app.storage.postgres.jobs import PostgresJobs
 from app.storage.postgres.listener import CHANNEL_SUFFIX, FALLBACK_POLL, _Listener
@@ -88,6 +90,7 @@ class PostgresStorage:
         default = self.market(DEFAULT_MARKET)
         self.registry, self.store = default.registry, default.store
         self.jobs = PostgresJobs(self.db)
+        self.audit = PostgresAudit(self.db)
         self.listener = _Listener(self.db) if listen else None
         self._last_fingerprint: tuple[object, ...] | None = None
 
@@ -165,6 +168,7 @@ class PostgresStorage:
             )
             if row is None or done.rowcount != 1:
                 raise NotFound(f"no market {name!r}")
+            record(conn, entry("market.retired", name, name, by=by, active_version=row[0]))
             conn.execute("SELECT pg_notify(current_schema() || %s, %s)", (CHANNEL_SUFFIX, name))
         log.info("retired market %s", name)
 
@@ -192,6 +196,7 @@ class PostgresStorage:
             )
             conn.execute("DELETE FROM listing_sets WHERE market = %s", (name,))
             conn.execute("DELETE FROM retired_markets WHERE market = %s", (name,))
+            record(conn, entry("market.removed", name, name))
         self._markets.pop(name, None)
         log.info("removed retired market %s", name)
 

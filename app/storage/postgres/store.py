@@ -18,12 +18,14 @@ from app.domain.arrays import FloatArray
 from app.domain.errors import NotFound
 from app.domain.listings import SOLD_AT, SaleDates, required_columns, training_frames
 from app.domain.rules import DEFAULT_MARKET
+from app.storage.audit import entry
 from app.storage.interface import Accepted, Mode, Snapshot
 from app.storage.naming import (
     BATCH_PATTERN,
     batch_name,
     new_set_name,
 )
+from app.storage.postgres.audit import record
 from app.storage.postgres.copy import _DOUBLES, _copy_chunks
 from app.storage.postgres.database import _Database, _guarded, database_errors
 
@@ -140,6 +142,9 @@ class PostgresStore:
                     "UPDATE store_state SET current_set = %s WHERE market = %s",
                     (target, self.market),
                 )
+            if set_id is None:  # an upload (a copy brings its entries with it)
+                name = f"{target}/{batch_name(seq, digest)}"
+                record(conn, entry("upload", self.market, name, rows=copied, mode=mode))
         log.info("stored %d listings as %s/%s", copied, target, batch_name(seq, digest))
         return Accepted(target, batch_name(seq, digest), copied, duplicate=False)
 
@@ -182,6 +187,7 @@ class PostgresStore:
             )
             if deleted.rowcount != 1:
                 raise NotFound(f"no upload {batch!r} in training set {set_id!r}")
+            record(conn, entry("prune.upload", self.market, f"{set_id}/{batch}"))
         log.info("removed upload %s/%s", set_id, batch)
 
     def set_current(self, set_id: str) -> None:
