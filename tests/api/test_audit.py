@@ -72,9 +72,9 @@ def test_a_sequence_with_two_keys_leaves_exactly_its_entries(
     ).json()
     assert third["status"] == "succeeded" and third["promoted"], third
     assert keyed.delete(f"/models/{second}/keep", headers=as_key(ALICE, "r-7")).status_code == 200
+    prune = ["prune", "--keep", "0", "--jobs-days", "0", "--listings", "--yes"]
     pruned = subprocess.run(
-        [sys.executable, "-m", "app.db", "prune", "--keep", "0", "--jobs-days", "0"]
-        + ["--listings", "--yes"],
+        [sys.executable, "-m", "app.db", *prune],
         cwd=ROOT,
         env={**settings_env(settings), "PATH": "/usr/bin:/bin"},
         capture_output=True,

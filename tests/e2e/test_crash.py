@@ -1,5 +1,6 @@
 """Crash safety, on both storage engines: SIGKILL the server at random moments, restart it, and
-check that nothing acknowledged was lost, nothing was stored twice, and nothing is half-written."""
+check that nothing acknowledged was lost, nothing was stored twice, nothing is half-written, and
+the audit trail holds exactly the changes that were made."""
 
 from __future__ import annotations
 
@@ -78,6 +79,34 @@ def settle(jobs: JobStore, seconds: float = 90) -> list[dict[str, Any]]:
         assert time.monotonic() < deadline, f"jobs left pending: {jobs.pending()}"
         time.sleep(0.1)
     return jobs.all()
+
+
+def check_trail(storage: Storage, acked: set[str]) -> None:
+    """Each acknowledged change has its entry, and each entry's change is in the storage."""
+    entries = storage.audit.all()
+    by_action: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        if entry["market"] == "default":
+            by_action.setdefault(entry["action"], []).append(entry)
+    uploads = {f"{s}/{b}" for s, b in storage.store.uploads()}
+    uploaded = [e["target"] for e in by_action.get("upload", [])]
+    assert len(uploaded) == len(set(uploaded)) and set(uploaded) <= uploads, "an upload's entry"
+    assert {u.split("-")[-1].removesuffix(".csv") for u in uploaded} >= acked
+    jobs = {j["job_id"]: j for j in storage.jobs.all()}
+    queued = [e["target"] for e in by_action.get("job.queued", [])]
+    assert sorted(queued) == sorted(jobs), "each job queued once, and only jobs that exist"
+    for job_id, job in jobs.items():
+        started = [e for e in by_action.get("job.started", []) if e["target"] == job_id]
+        ended = [e for e in by_action.get("job.ended", []) if e["target"] == job_id]
+        assert len(started) == job["attempts"], (job, started)
+        assert [e["outcome"] for e in ended] == [job["status"]], (job, ended)
+    saved = [e["version"] for e in by_action.get("version.saved", [])]
+    assert sorted(saved) == sorted(storage.registry.versions()), "each version saved once"
+    moves = [e for e in entries if e["action"] in ("promotion", "activation", "rollback")]
+    moves = [e for e in moves if e["market"] == "default"]
+    assert moves and moves[-1]["version"] == storage.registry.active_version()
+    history = storage.registry.activations(limit=len(moves) + 1)
+    assert [m["version"] for m in reversed(moves)] == [h["version"] for h in history]
 
 
 @pytest.fixture
@@ -170,6 +199,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_corrupts_nothing(
             assert len(frame) == 932 + sum(ours[d] for d in stored if d in ours)
             if backend == "files":  # files keep other columns: each listing is there once
                 assert frame["listing_id"].dropna().is_unique, f"trial {trial}: a listing twice"
+            check_trail(storage, {digests[t][0] for t in acked})
             ready = httpx.get(f"{server.url}/health/ready").json()
             assert ready["status"] == "ready"
             assert httpx.post(f"{server.url}/predict", json=AMES).content == ames

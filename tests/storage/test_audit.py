@@ -1,0 +1,179 @@
+"""The audit trail in the storage, on both engines: each change with its entry, none for a
+refused or empty change, entries that survive a restart, and on files an interrupted change
+settled by what the files show."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from app.config import Settings
+from app.domain.errors import Conflict, NotFound
+from app.domain.fitting import fit_table
+from app.observability.context import acting
+from app.storage import Storage, open_storage
+from app.storage.audit import entry
+from app.storage.files.audit import FileAudit
+from app.storage.files.storage import FileStorage
+
+engines = pytest.mark.engines("files", "postgres")
+
+
+def actions(storage: Storage) -> list[tuple[str, str | None, str | None]]:
+    return [(e["action"], e["key"], e["request_id"]) for e in storage.audit.all()]
+
+
+@pytest.fixture
+def two_versions(storage: Storage, sacramento: pd.DataFrame) -> tuple[str, str]:
+    fitted = fit_table(sacramento, folds=3, source="t")
+    first = storage.registry.save(*fitted)
+    storage.registry.activate(first)
+    second = storage.registry.save(*fitted)
+    return first, second
+
+
+@engines
+def test_a_change_made_for_a_request_names_its_key_and_request_id(
+    storage: Storage, two_versions: tuple[str, str]
+) -> None:
+    with acting(key_name="alice", request_id="req-42"):
+        storage.registry.activate(two_versions[1])
+    last = storage.audit.page(1)[0]
+    assert (last["action"], last["key"], last["request_id"]) == ("activation", "alice", "req-42")
+    assert last["version"] == two_versions[1] and last["detail"] == {"previous": two_versions[0]}
+
+
+@engines
+def test_a_refused_change_leaves_no_entry(storage: Storage, two_versions: tuple[str, str]) -> None:
+    before = actions(storage)
+    with pytest.raises(Conflict):
+        storage.registry.delete(two_versions[0])  # the active version
+    with pytest.raises(NotFound):
+        storage.registry.activate("v20260101-000000-000000")
+    with pytest.raises(NotFound):
+        storage.registry.set_kept("v20260101-000000-000000", True)
+    assert actions(storage) == before
+
+
+@engines
+def test_keeping_a_kept_version_again_records_nothing(
+    storage: Storage, two_versions: tuple[str, str]
+) -> None:
+    storage.registry.set_kept(two_versions[1], True)
+    storage.registry.set_kept(two_versions[1], True)
+    storage.registry.set_kept(two_versions[0], False)  # never kept
+    assert [a for a, _, _ in actions(storage)][-1:] == ["keep"]
+    assert [a for a, _, _ in actions(storage)].count("keep") == 1
+
+
+@engines
+def test_an_older_version_made_active_is_a_rollback(
+    storage: Storage, two_versions: tuple[str, str]
+) -> None:
+    first, second = two_versions
+    storage.registry.activate(second)
+    storage.registry.activate(first)
+    assert [a for a, _, _ in actions(storage)][-2:] == ["activation", "rollback"]
+
+
+@engines
+def test_a_retired_market_and_its_removal_are_recorded_and_the_trail_outlives_it(
+    storage: Storage, sacramento: pd.DataFrame
+) -> None:
+    ames = storage.market("ames")
+    ames.registry.activate(
+        ames.registry.save(*fit_table(sacramento.head(200), folds=3, source="t"))
+    )
+    storage.retire("ames")
+    storage.remove_market("ames")
+    about = [e["action"] for e in storage.audit.all() if e["market"] == "ames"]
+    assert about == ["version.saved", "activation", "market.retired", "market.removed"]
+
+
+@engines
+def test_the_trail_survives_a_restart(
+    storage: Storage, settings: Settings, two_versions: tuple[str, str]
+) -> None:
+    before = storage.audit.all()
+    storage.close()
+    reopened = open_storage(settings)
+    try:
+        assert reopened.audit.all() == before and len(before) == 3
+    finally:
+        reopened.close()
+
+
+@engines
+def test_paging_goes_below_the_last_id_seen_and_filters_by_version(
+    storage: Storage, two_versions: tuple[str, str]
+) -> None:
+    first, second = two_versions
+    newest = storage.audit.page(2)
+    assert [e["version"] for e in newest] == [second, first]
+    older = storage.audit.page(2, before=newest[-1]["id"])
+    assert [e["action"] for e in older] == ["version.saved"]
+    assert [e["action"] for e in storage.audit.page(10, version=first)] == [
+        "activation",
+        "version.saved",
+    ]
+
+
+def intent(storage: FileStorage, made: dict[str, Any], check: dict[str, Any]) -> None:
+    """What a process that died in the middle of a change leaves behind."""
+    storage.audit.root.mkdir(parents=True, exist_ok=True)
+    (storage.audit.root / "INTENT").write_text(json.dumps({"entry": made, "check": check}))
+
+
+def test_an_interrupted_change_that_happened_gets_its_entry(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path / "models", tmp_path / "data")
+    marker = tmp_path / "done"
+    marker.touch()
+    intent(storage, entry("keep", "default", "v1"), {"exists": str(marker)})
+    assert [e["action"] for e in storage.audit.all()] == ["keep"]
+    assert not (storage.audit.root / "INTENT").exists()
+
+
+def test_an_interrupted_change_that_did_not_happen_gets_no_entry(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path / "models", tmp_path / "data")
+    intent(storage, entry("keep", "default", "v1"), {"exists": str(tmp_path / "never")})
+    assert storage.audit.all() == []
+    assert not (storage.audit.root / "INTENT").exists()
+
+
+def test_an_entry_appended_before_the_crash_is_not_appended_twice(tmp_path: Path) -> None:
+    audit = FileAudit(tmp_path / "audit")
+    made = entry("keep", "default", "v1")
+    with audit.change(made, {"exists": str(tmp_path)}):
+        pass
+    (audit.root / "INTENT").write_text(json.dumps({"entry": made, "check": {}}))
+    assert [e["uid"] for e in audit.all()] == [made["uid"]]
+
+
+def test_a_line_cut_short_by_a_crash_is_dropped_and_numbering_goes_on(tmp_path: Path) -> None:
+    audit = FileAudit(tmp_path / "audit")
+    for n in range(2):
+        with audit.change(entry("keep", "default", f"v{n}"), {}):
+            pass
+    with open(audit.log, "ab") as log:
+        log.write(b'{"id": 3, "uid": "cut')
+    with audit.change(entry("unkeep", "default", "v0"), {}):
+        pass
+    assert [(e["id"], e["action"]) for e in audit.all()] == [
+        (1, "keep"),
+        (2, "keep"),
+        (3, "unkeep"),
+    ]
+
+
+def test_a_change_that_raises_before_it_is_made_leaves_no_entry(tmp_path: Path) -> None:
+    audit = FileAudit(tmp_path / "audit")
+    with (
+        pytest.raises(OSError),
+        audit.change(entry("keep", "default", "v1"), {"exists": str(tmp_path / "never")}),
+    ):
+        raise OSError("disk full")
+    assert audit.all() == []
