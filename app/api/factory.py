@@ -48,6 +48,10 @@ Endpoints that change the service need one of the named bearer keys (`HOUSE_PRIC
 `HOUSE_PRICE_API_KEYS_FILE` or `HOUSE_PRICE_API_KEY`): use **Authorize** above. A key has the
 scope `retrain` (send sales and fit), `admin` (activate, keep, retire a market, force past the
 promotion gate), or both; a key without the scope a route needs gets 403 naming it.
+
+Every change (uploads, jobs, versions saved, promotions, activations and rollbacks, keeps,
+prunes, retired markets) is recorded in the audit trail with the key's name and the request id:
+`GET /audit`. `HOUSE_PRICE_LOG_FORMAT=json` writes the logs as one JSON object a line.
 """
 
 
