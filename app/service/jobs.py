@@ -12,12 +12,14 @@ reason.
 from __future__ import annotations
 
 import logging
+import logging.config
 import os
 import sys
 from typing import Any
 
 from app.config import Settings
 from app.domain.errors import Busy, Conflict, NotFound, ServiceError
+from app.observability import logs
 from app.observability.context import acting
 from app.service.training import fit_stored, save_version
 from app.storage import CorruptVersion, Storage, open_storage
@@ -131,15 +133,21 @@ def run_pending(settings: Settings, storage: Storage) -> int:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: [fit] %(message)s")
+    settings = Settings()
+    # The server's format (text, or JSON lines a collector parses), each line with the id of
+    # the request whose job it fits.
+    level = os.environ.get("HOUSE_PRICE_LOG_LEVEL", "info")
+    logging.config.dictConfig(logs.config(settings.log_format, level))
     # Fits yield the processor to the workers beside them: estimates keep their latency while
     # a burst of retrains is fitted.
     os.nice(FIT_NICENESS)
-    settings = Settings()
     storage = open_storage(settings)
     try:
         storage.ensure()
         run_pending(settings, storage)
+    except ServiceError as exc:  # the storage is gone (an outage): one line, the jobs wait
+        log.warning("the fitting process stops: %s; pending jobs are fitted later", exc.message)
+        return 1
     finally:
         storage.close()
     return 0

@@ -50,6 +50,14 @@ def test_every_line_of_a_json_log_through_load_and_an_outage_parses(
                 f"{server.url}/predict", json=HOUSE, headers={"X-Request-ID": request_id}
             )
             assert answer.headers["x-request-id"] == request_id
+        fitted = httpx.post(
+            f"{server.url}/retrain?wait=true&force=true",
+            content=b"beds,baths,sqft,price\n" + b"3,2,1500,250000\n4,2,2100,330000\n" * 20,
+            headers={"Authorization": f"Bearer {OLD}", "Content-Type": "text/csv",
+                     "X-Request-ID": "a-retrain"},
+            timeout=60,
+        )  # fmt: skip
+        assert fitted.status_code == 200 and fitted.json()["status"] == "succeeded"
         set_outage(database_server, name, down=True)
         time.sleep(2.5)
         during = httpx.get(f"{server.url}/models", headers={"X-Request-ID": "in-the-outage"})
@@ -76,6 +84,9 @@ def test_every_line_of_a_json_log_through_load_and_an_outage_parses(
         assert {"method", "path", "status", "duration_ms", "model_version"} <= line.keys()
     assert by_id["load-0"]["status"] == 200 and by_id["load-0"]["model_version"]
     assert by_id["in-the-outage"]["status"] == 503
+    # The fitting process writes JSON lines too, each with the id of the request it fits for.
+    fit = [line for line in lines if "active version is now" in line["message"]]
+    assert fit and all(line["request_id"] == "a-retrain" for line in fit), fit
     # One line per worker when the database went, one when it came back; no pool warnings.
     lost = [line for line in lines if line["message"].startswith("lost the storage")]
     back = [line for line in lines if line["message"].startswith("the storage answers again")]

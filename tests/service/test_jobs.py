@@ -3,6 +3,7 @@ failed."""
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -220,3 +221,23 @@ def test_a_fit_that_fails_by_a_bug_is_logged_with_its_traceback(
     assert jobs.get(job["job_id"])["reason"] == "ZeroDivisionError: a bug"
     [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert record.levelno == logging.ERROR and record.exc_info is not None
+
+
+def test_the_fitting_process_says_in_one_json_line_that_the_storage_is_gone() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "app.service.jobs"],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOUSE_PRICE_DATABASE_URL": "postgresql://house:pw-9f1c@127.0.0.1:9/nowhere",
+            "HOUSE_PRICE_DB_CONNECT_TIMEOUT": "1",
+            "HOUSE_PRICE_LOG_FORMAT": "json",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [line["level"] for line in lines] == ["warning"], lines
+    assert "the fitting process stops" in lines[0]["message"] and "pw-9f1c" not in done.stderr
