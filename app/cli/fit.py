@@ -155,11 +155,12 @@ def _stored_chunks(store: ListingStore, dates: SaleDates, rows: int) -> list[Flo
 
 def _progress(chunks: Iterator[FloatArray]) -> Iterator[FloatArray]:
     """Rows read and the rate on stderr, when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield from chunks
+        return
     from tqdm import tqdm  # only for the progress bar
 
-    with tqdm(
-        unit=" rows", unit_scale=True, desc="reading", disable=not sys.stderr.isatty()
-    ) as bar:
+    with tqdm(unit=" rows", unit_scale=True, desc="reading") as bar:
         for chunk in chunks:
             bar.update(len(chunk))
             yield chunk

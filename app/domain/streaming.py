@@ -94,8 +94,9 @@ def fit_chunks(chunks: list[FloatArray], folds: int = 5, seed: int = 0) -> Strea
     for chunk in chunks:
         chunk_ids = ids[start : start + len(chunk)]
         # The chunk's rows grouped by fold, each fold's rows in their order (a stable sort):
-        # the same rows, added in the same order, as a mask per fold, in one gather.
-        grouped = chunk[np.argsort(chunk_ids, kind="stable")]
+        # the same rows, added in the same order, as a mask per fold, in one gather (`take`
+        # copies whole rows, several times faster than indexing with the array).
+        grouped = np.take(chunk, np.argsort(chunk_ids, kind="stable"), axis=0)
         ends = np.cumsum(np.bincount(chunk_ids, minlength=folds))
         for k, (begin, end) in enumerate(zip([0, *ends[:-1].tolist()], ends.tolist(), strict=True)):
             if end > begin:
@@ -123,14 +124,16 @@ def fit_chunks(chunks: list[FloatArray], folds: int = 5, seed: int = 0) -> Strea
         chunk_ids = ids[start:stop]
         X = chunk[:, :3]
         # The same order of operations as PriceModel.predict: ((b + w0·x0) + w1·x1) + w2·x2.
-        w = fold_w[chunk_ids]
-        estimate = fold_b[chunk_ids] + X[:, 0] * w[:, 0]
+        w = np.take(fold_w, chunk_ids, axis=0)
+        estimate = np.take(fold_b, chunk_ids) + X[:, 0] * w[:, 0]
         estimate += X[:, 1] * w[:, 1]
         estimate += X[:, 2] * w[:, 2]
         predicted[start:stop] = estimate
         y[start:stop] = chunk[:, 3]
-        lows = np.minimum(lows, chunk.min(axis=0))
-        highs = np.maximum(highs, chunk.max(axis=0))
+        # A column at a time: numpy reduces a strided column several times faster than it
+        # reduces axis 0 of a (m, 4) array four values a row (the same values either way).
+        lows = np.minimum(lows, [chunk[:, j].min() for j in range(4)])
+        highs = np.maximum(highs, [chunk[:, j].max() for j in range(4)])
         start = stop
     del chunk, ids
     names = (*FEATURES, TARGET)
