@@ -204,7 +204,8 @@ def main() -> None:
 
         if not args.skip_fit:
             print("fit", flush=True)
-            measure_fit(full_env, work, [int(n) for n in args.fit_rows.split(",")], row)
+            sizes = [int(n) for n in args.fit_rows.split(",")]
+            measure_fit(full_env, work, sizes, row, max(args.runs, 5))
 
         print("predict latency during a 1,000,000-row retrain", flush=True)
         idle, upload, fit = measure(env, rows=1_000_000, seconds=args.seconds)

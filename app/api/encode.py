@@ -40,15 +40,28 @@ _ROUTED = _ROW[:-1] + b',"market":%b,"model_version":%b}'
 
 
 def json_rows(
-    found: Explanations, sqft: FloatArray, routed: list[list[bytes]] | None = None
+    found: Explanations,
+    sqft: FloatArray,
+    routed: list[list[bytes]] | None = None,
+    before: bytes = b"",
+    after: bytes = b"",
 ) -> bytes:
-    """The `predictions` array of a batch answer, in row order.
+    """The `predictions` array of a batch answer, in row order, between `before` and `after`.
 
     `routed`, for a batch that names markets, is each row's market and version as JSON text.
+    The answer is put together once: `before` and `after` join the first and last rows, so a
+    body of many megabytes is never copied whole to add a few bytes at its ends.
     """
     warnings = [b"[]"] * len(found.price)
+    # Rows share warnings (the same dicts: an area outside the range, a band's caveat): each
+    # distinct list is written once.
+    written: dict[tuple[int, ...], bytes] = {}
     for i, items in found.warnings.items():
-        warnings[i] = orjson.dumps(items)
+        key = tuple(map(id, items))
+        text = written.get(key)
+        if text is None:
+            text = written[key] = orjson.dumps(items)
+        warnings[i] = text
     parts = found.contributions
     columns = [
         numbers(found.price),
@@ -60,12 +73,17 @@ def json_rows(
         *(routed or []),
     ]
     row = _ROW if routed is None else _ROUTED
-    return b"[" + b",".join(map(row.__mod__, zip(*columns, strict=True))) + b"]"
+    rows = list(map(row.__mod__, zip(*columns, strict=True)))
+    if not rows:
+        return before + b"[]" + after
+    rows[0] = before + b"[" + rows[0]
+    rows[-1] += b"]" + after
+    return b",".join(rows)
 
 
 def json_batch(version: str, level: float, found: Explanations, sqft: FloatArray) -> bytes:
     head = orjson.dumps({"model_version": version, "level": level})
-    return head[:-1] + b',"predictions":' + json_rows(found, sqft) + b"}"
+    return json_rows(found, sqft, before=head[:-1] + b',"predictions":', after=b"}")
 
 
 def split_lines(body: bytes, rows: int) -> tuple[bytes, list[bytes]] | None:

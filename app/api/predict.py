@@ -216,10 +216,10 @@ def _routed_json(markets: list[str | None], X: Any, served: ServedModels, level:
     columns = [[names[c] for c in codes], [versions[c] for c in codes]]
     chosen = dict(zip(routed.names, routed.versions, strict=True))
     head = orjson.dumps({"model_version": None, "level": level, "markets": chosen})
-    predictions = encode.json_rows(routed.found, X[:, 2], columns)
-    return Response(
-        head[:-1] + b',"predictions":' + predictions + b"}", media_type="application/json"
+    answer = encode.json_rows(
+        routed.found, X[:, 2], columns, before=head[:-1] + b',"predictions":', after=b"}"
     )
+    return Response(answer, media_type="application/json")
 
 
 def _predict_csv(

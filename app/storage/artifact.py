@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import joblib
-
 from app.domain import model as price_model
 from app.domain.errors import Conflict
 from app.domain.model import ARTIFACT_FORMAT, READABLE_FORMATS, PriceModel
 from app.storage.naming import new_version_name
+
+# joblib's own protocol: a model holds numbers in tuples, no arrays, so `joblib.dump` writes the
+# plain pickle `pickle.dumps` does at this protocol, byte for byte (a test holds them equal), and
+# joblib (its import alone a thirtieth of a second) is needed only to read artifacts with arrays.
+PICKLE_PROTOCOL = 4
 
 # A pickle names each class by its module. Artifacts written before the domain had a folder of
 # its own name `app.model`; while one is read, that name stands for the module now holding them.
@@ -64,9 +67,7 @@ class NewVersion:
 def prepare_version(model: PriceModel, card: dict[str, Any]) -> NewVersion:
     now = datetime.now(UTC)
     version = new_version_name(now)
-    buffer = io.BytesIO()
-    joblib.dump(model, buffer)
-    artifact = buffer.getvalue()
+    artifact = pickle.dumps(model, protocol=PICKLE_PROTOCOL)
     digest = hashlib.sha256(artifact).hexdigest()
     card = {
         **card,
@@ -99,6 +100,8 @@ def verified_model(
         # the C unpickler reads some twenty times faster than joblib's (a worker loading
         # thousands of markets feels it). A file with joblib's array records goes to joblib.
         if b"NumpyArrayWrapper" in artifact:
+            import joblib  # the records of arrays of formats before 3
+
             model = joblib.load(io.BytesIO(artifact))
         else:
             model = pickle.loads(artifact)

@@ -179,6 +179,24 @@ def test_the_same_fit_gives_the_same_artifact_bytes_after_use(sacramento: pd.Dat
     assert pickle.loads(before).explain(3, 2, 20000, 0.8) == model.explain(3, 2, 20000, 0.8)
 
 
+def test_an_artifact_is_the_file_joblib_writes_and_joblib_reads_it(
+    registry: Registry, sacramento: pd.DataFrame
+) -> None:
+    import io
+
+    import joblib
+
+    model, card = fit_table(sacramento, folds=5, source="t")
+    version = registry.save(model, card)
+    artifact, _ = registry.artifact(version)
+    written = io.BytesIO()
+    joblib.dump(model, written)
+    assert artifact == written.getvalue()
+    assert joblib.load(io.BytesIO(artifact)).explain(3, 2, 1500, 0.9) == model.explain(
+        3, 2, 1500, 0.9
+    )
+
+
 # -- real processes ------------------------------------------------------------------------
 
 
