@@ -63,16 +63,22 @@ def json_rows(
             text = written[key] = orjson.dumps(items)
         warnings[i] = text
     parts = found.contributions
+    row = _ROW if routed is None else _ROUTED
+    # One model's rows share its intercept: written once into the row's template, as the same
+    # text its column would give every row (checked to the bit, so -0.0 is never taken for 0.0).
+    intercepts = np.ascontiguousarray(parts[:, 0]).view(np.uint64)
+    shared = len(intercepts) > 0 and bool((intercepts == intercepts[0]).all())
+    if shared:
+        row = row.replace(b'"intercept":%b', b'"intercept":' + numbers(parts[:1, 0])[0])
     columns = [
         numbers(found.price),
         numbers(found.low),
         numbers(found.high),
         numbers(found.price / sqft),
-        *(numbers(parts[:, k]) for k in range(4)),
+        *(numbers(parts[:, k]) for k in range(1 if shared else 0, 4)),
         warnings,
         *(routed or []),
     ]
-    row = _ROW if routed is None else _ROUTED
     rows = list(map(row.__mod__, zip(*columns, strict=True)))
     if not rows:
         return before + b"[]" + after

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from typing import Any
 
@@ -45,6 +46,28 @@ def test_json_rows_equal_one_dict_per_row(model: PriceModel) -> None:
     answer = orjson.loads(encode.json_batch("v1", 0.9, found, X[:, 2]))
     assert answer == {"model_version": "v1", "level": 0.9, "predictions": by_dicts(model, 0.9)}
     assert any(row["warnings"] for row in answer["predictions"])
+
+
+def test_a_json_batch_is_byte_for_byte_what_orjson_writes_of_the_dicts(
+    model: PriceModel,
+) -> None:
+    found = explain_many(model, X, 0.9)
+    expected = {"model_version": "v1", "level": 0.9, "predictions": by_dicts(model, 0.9)}
+    assert encode.json_batch("v1", 0.9, found, X[:, 2]) == orjson.dumps(expected)
+
+
+def test_rows_of_several_intercepts_are_each_written_with_their_own(model: PriceModel) -> None:
+    found = explain_many(model, X, 0.9)
+    parts = found.contributions.copy()
+    parts[1::2, 0] += 1000.5  # as rows of two markets
+    mixed = dataclasses.replace(found, contributions=parts)
+    rows = orjson.loads(encode.json_rows(mixed, X[:, 2]))
+    assert [r["contributions"]["intercept"] for r in rows] == parts[:, 0].tolist()
+    expected = [
+        {**r, "contributions": {**r["contributions"], "intercept": float(parts[i, 0])}}
+        for i, r in enumerate(by_dicts(model, 0.9))
+    ]
+    assert encode.json_rows(mixed, X[:, 2]) == orjson.dumps(expected)
 
 
 def test_an_empty_batch_is_an_empty_list(model: PriceModel) -> None:
