@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import operator
 from typing import Any, TypeVar
 
@@ -32,7 +31,7 @@ def content_type(request: Request) -> str:
     return kind
 
 
-_HOUSE = operator.itemgetter("beds", "baths", "sqft")
+_COLUMNS = tuple(operator.itemgetter(name) for name in FEATURES)
 
 
 def houses_fast(document: Any) -> FloatArray | None:
@@ -52,14 +51,18 @@ def houses_fast(document: Any) -> FloatArray | None:
     if set(map(type, rows)) != {dict} or set(map(len, rows)) != {3}:
         return None
     try:
-        flat = list(itertools.chain.from_iterable(map(_HOUSE, rows)))
+        beds, baths, sqft = (list(map(column, rows)) for column in _COLUMNS)
     except KeyError:
         return None
     # Every value an int or a float (never a bool, a string or None), and every bedrooms an int.
-    if not (set(map(type, flat)) <= {int, float} and set(map(type, flat[0::3])) <= {int}):
+    if not (
+        set(map(type, beds)) <= {int}
+        and set(map(type, baths)) | set(map(type, sqft)) <= {int, float}
+    ):
         return None
-    try:
-        X = np.array(flat, dtype=np.float64).reshape(-1, 3)
+    X = np.empty((len(rows), 3))
+    try:  # a column at a time: no list of every value, no tuple per row
+        X[:, 0], X[:, 1], X[:, 2] = beds, baths, sqft
     except OverflowError:
         return None
     within = np.isfinite(X).all() and all(
