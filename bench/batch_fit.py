@@ -2,9 +2,10 @@
 
 - JSON batch: one request of 100,000 rows, from sending the prepared body to the last byte of
   the answer, beside an app that skips all validation (bench/batch_reference.py: orjson and
-  numpy only); CSV batch: one request of 1,000,000 rows.
+  numpy only), both servers up and asked in turn; CSV batch: one request of 1,000,000 rows.
 - fit: wall time and peak memory of `python -m app.train` on synthetic CSVs, beside pandas
-  reading the same file, as a command and in a warm process.
+  reading the same file, as a command (in turn with the fit) and in a warm process; medians of
+  five or more runs.
 
 Run: .venv/bin/python -m bench.batch_fit [--runs 3] [--fit-rows 1000000] [--skip-fit]
 (also part of `make bench`).
