@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
@@ -13,28 +13,11 @@ from app.api.deps import Admin, MarketQuery, get_storage
 from app.api.openapi import unprocessable
 from app.api.schemas import AuditPage
 from app.storage import Storage
+from app.storage.audit import Action
 
 router = APIRouter(tags=["audit"])
 
 _ID = re.compile(r"^[1-9][0-9]{0,17}$")
-
-Action = Literal[
-    "upload",
-    "job.queued",
-    "job.started",
-    "job.ended",
-    "version.saved",
-    "promotion",
-    "activation",
-    "rollback",
-    "keep",
-    "unkeep",
-    "prune.version",
-    "prune.upload",
-    "prune.job",
-    "market.retired",
-    "market.removed",
-]
 
 
 @router.get(

@@ -9,12 +9,12 @@ never the key itself.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from app.observability.context import KEY_NAME, REQUEST_ID, VIA
 from app.storage.naming import actor, now_text
 
-ACTIONS = (
+Action = Literal[
     "upload",
     "job.queued",
     "job.started",
@@ -30,7 +30,8 @@ ACTIONS = (
     "prune.job",
     "market.retired",
     "market.removed",
-)
+]
+ACTIONS: tuple[str, ...] = get_args(Action)
 
 # What an entry holds, in the order the API and `python -m app.db audit` show it.
 FIELDS = (
