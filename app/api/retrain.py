@@ -17,7 +17,7 @@ from app.domain import listings
 from app.domain.errors import BadInput
 from app.service.retraining import Retraining
 from app.storage import JobStore
-from app.storage.naming import TERMINAL
+from app.storage.naming import TERMINAL, market_of_job
 
 router = APIRouter(tags=["retrain"])
 
@@ -118,5 +118,14 @@ def _iso(value: Any) -> str:
     summary="A retrain job's state, from any worker",
     responses={404: {"description": "No such job."}},
 )
-async def get_job(job_id: str, jobs: Annotated[JobStore, Depends(get_jobs)]) -> Any:
-    return await run_in_threadpool(jobs.get, job_id)
+async def get_job(
+    job_id: str,
+    jobs: Annotated[JobStore, Depends(get_jobs)],
+    retraining: Annotated[Retraining, Depends(get_retraining)],
+) -> Any:
+    job = await run_in_threadpool(jobs.get, job_id)
+    if job["status"] in TERMINAL and job.get("promoted"):
+        # A client that sees its version promoted is served it next by this worker, as after
+        # `?wait=true` (the other workers follow the pointer within a poll interval).
+        await run_in_threadpool(retraining.served.refresh, {market_of_job(job)})
+    return job

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.factory import create_app
+from app.config import Settings
 from app.storage.files.registry import FileRegistry as Registry
 from app.storage.files.store import FileStore as Store
 
@@ -67,6 +69,24 @@ def test_wait_answers_200_with_the_finished_job(
     assert job["promoted"] is True and job["active_version"] == job["version"]
     served = client.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
     assert served.json()["model_version"] == job["version"]
+
+
+def test_a_client_that_sees_its_job_promoted_is_served_the_new_version_next(
+    settings: Settings, store: Store, fitted: str, auth: dict[str, str]
+) -> None:
+    # Pointers followed once a second: the answer to the job must not wait for the next look.
+    slow = settings.model_copy(update={"poll_interval": 1.0})
+    with TestClient(create_app(slow)) as client:
+        queued = client.post("/retrain", json={"listings": NEW_SALES}, headers=auth).json()
+        deadline = time.monotonic() + 60
+        while (job := client.get(f"/jobs/{queued['job_id']}").json())["status"] not in (
+            "succeeded",
+            "failed",
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        served = client.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
+    assert job["promoted"] and served.json()["model_version"] == job["version"]
 
 
 def test_a_csv_body_takes_mode_and_force_from_the_query(
