@@ -5,6 +5,7 @@ settled by what the files show."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +178,33 @@ def test_a_change_that_raises_before_it_is_made_leaves_no_entry(tmp_path: Path) 
     ):
         raise OSError("disk full")
     assert audit.all() == []
+
+
+@engines
+def test_changes_made_at_once_each_get_one_entry_and_their_own_number(
+    storage: Storage, settings: Settings, sacramento: pd.DataFrame
+) -> None:
+    fitted = fit_table(sacramento.head(300), folds=3, source="t")
+    versions = [storage.registry.save(*fitted) for _ in range(4)]
+    before = len(storage.audit.all())
+
+    def toggle(version: str) -> None:
+        own = open_storage(settings)  # as another worker would
+        try:
+            for n in range(10):
+                own.registry.set_kept(version, n % 2 == 0)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=toggle, args=(v,)) for v in versions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    made = storage.audit.all()[before:]
+    assert len(made) == 40
+    ids = [e["id"] for e in made]
+    assert len(set(ids)) == 40 and ids == sorted(ids)
+    for version in versions:
+        mine = [e["action"] for e in made if e["version"] == version]
+        assert mine == ["keep", "unkeep"] * 5
