@@ -33,9 +33,10 @@ class Copied:
     copied: dict[str, int] = field(default_factory=dict)
     present: dict[str, int] = field(default_factory=dict)
 
-    def count(self, kind: str, new: bool) -> None:
-        target = self.copied if new else self.present
-        target[kind] = target.get(kind, 0) + 1
+    def count(self, kind: str, new: bool, n: int = 1) -> None:
+        if n:
+            target = self.copied if new else self.present
+            target[kind] = target.get(kind, 0) + n
 
 
 def copy(source: FileStorage, target: PostgresStorage) -> Copied:
@@ -49,10 +50,8 @@ def copy(source: FileStorage, target: PostgresStorage) -> Copied:
     target.ensure()
     # The trail first, as it was: the copy's own changes (the pointers) are recorded after it.
     added = target.audit.copy_in(entries := source.audit.all())
-    for _ in range(added):
-        done.count("audit entries", True)
-    for _ in range(len(entries) - added):
-        done.count("audit entries", False)
+    done.count("audit entries", True, added)
+    done.count("audit entries", False, len(entries) - added)
     for market in source.markets():
         _copy_market(source.market(market), target.market(market), done)
     for job in source.jobs.all():

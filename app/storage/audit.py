@@ -12,7 +12,7 @@ import uuid
 from typing import Any, Literal, Protocol, get_args
 
 from app.observability.context import KEY_NAME, REQUEST_ID, VIA
-from app.storage.naming import actor, now_text
+from app.storage.naming import actor, market_of_job, now_text
 
 Action = Literal[
     "upload",
@@ -76,11 +76,33 @@ def entry(
     }
 
 
-def activation_action(version: str, previous: str | None, promotion: bool) -> str:
-    """A fit's version made active is a promotion; an older one than the active, a rollback."""
+def activation_entry(
+    market: str, version: str, previous: str | None, promotion: bool, by: str = ""
+) -> dict[str, Any]:
+    """A pointer's move: a fit's version made active is a promotion; an older version than the
+    active one, a rollback; any other, an activation."""
     if promotion:
-        return "promotion"
-    return "rollback" if previous is not None and version < previous else "activation"
+        action = "promotion"
+    else:
+        action = "rollback" if previous is not None and version < previous else "activation"
+    return entry(action, market, version, version=version, by=by, previous=previous)
+
+
+def saved_entry(market: str, version: str, card: dict[str, Any]) -> dict[str, Any]:
+    """A version stored, with the rows and the training set it was fitted on."""
+    training = card["training"]
+    return entry(
+        "version.saved", market, version, version=version, rows=training["rows"],
+        set=training.get("set"),
+    )  # fmt: skip
+
+
+def queued_entry(job: dict[str, Any]) -> dict[str, Any]:
+    """A retrain job queued, with the upload it fits and how."""
+    return entry(
+        "job.queued", market_of_job(job), job["job_id"], batch=job.get("batch"),
+        force=job.get("force"), mode=job.get("mode"),
+    )  # fmt: skip
 
 
 def job_entry(job: dict[str, Any], market: str) -> dict[str, Any] | None:

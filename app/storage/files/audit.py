@@ -70,12 +70,9 @@ class FileAudit:
         self._lock = FileLock(str(root / ".lock"))
 
     @contextlib.contextmanager
-    def change(self, entry: dict[str, Any] | None, check: Check) -> Iterator[Change]:
-        """Make a change and its entry together (no entry when `entry` is None)."""
+    def change(self, entry: dict[str, Any], check: Check) -> Iterator[Change]:
+        """Make a change and its entry together."""
         change = Change()
-        if entry is None:
-            yield change
-            return
         self.root.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._settle()

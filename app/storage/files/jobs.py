@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.errors import Conflict, NotFound
-from app.storage.audit import entry, job_entry
+from app.storage.audit import entry, job_entry, queued_entry
 from app.storage.files.audit import FileAudit, audited
 from app.storage.files.durable import atomic_write, fsync_dir
 from app.storage.naming import (
@@ -34,10 +34,7 @@ class FileJobs:
     def create(self, **fields: Any) -> dict[str, Any]:
         self.ensure()
         job = new_job(**fields)
-        queued = entry(
-            "job.queued", market_of_job(job), job["job_id"], batch=job.get("batch"),
-            force=job.get("force"), mode=job.get("mode"),
-        )  # fmt: skip
+        queued = queued_entry(job)
         with audited(self.audit, queued, {"exists": str(self._path(job["job_id"]))}):
             self._write(job)
             (self.pending_dir / job["job_id"]).touch()

@@ -19,7 +19,7 @@ import orjson
 from app.domain.errors import Conflict, NotFound
 from app.domain.model import PriceModel
 from app.storage.artifact import CorruptVersion, LoadedModel, prepare_version, verified_model
-from app.storage.audit import activation_action, entry
+from app.storage.audit import activation_entry, entry, saved_entry
 from app.storage.files.audit import FileAudit, audited
 from app.storage.files.durable import atomic_write, fsync_dir, write_file
 from app.storage.naming import (
@@ -101,10 +101,7 @@ class FileRegistry:
                 os.chmod(staging / name, 0o444)
             fsync_dir(staging)
             final = self.versions_dir / new.version
-            saved = entry(
-                "version.saved", self.market, new.version, version=new.version,
-                rows=new.card["training"]["rows"], set=new.card["training"].get("set"),
-            )  # fmt: skip
+            saved = saved_entry(self.market, new.version, new.card)
             with audited(self.audit, saved, {"exists": str(final)}):
                 # rename(2) onto an existing, non-empty folder fails: a name is never taken
                 # twice.
@@ -128,10 +125,7 @@ class FileRegistry:
             raise Conflict(f"market {self.market!r} is retired: it serves no version")
         previous = self.active_version()
         self.root.mkdir(parents=True, exist_ok=True)
-        moved = entry(
-            activation_action(version, previous, promotion), self.market, version,
-            version=version, by=by, previous=previous,
-        )  # fmt: skip
+        moved = activation_entry(self.market, version, previous, promotion, by)
         with audited(self.audit, moved, {"path": str(self.pointer), "text": version}):
             atomic_write(self.pointer, f"{version}\n".encode())
             self.announce()

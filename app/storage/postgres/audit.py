@@ -12,15 +12,16 @@ from app.storage.postgres.database import _Database, _guarded, _jsonb
 _COLUMNS = "uid, at, key_name, request_id, by, action, market, target, version, outcome, detail"
 
 
-def record(conn: psycopg.Connection[Any], entry: dict[str, Any] | None) -> None:
-    """Insert an entry on `conn`, inside the caller's transaction (nothing for None)."""
+def record(conn: psycopg.Connection[Any], entry: dict[str, Any] | None) -> int:
+    """Insert an entry on `conn`, inside the caller's transaction (nothing for None); 1 if it
+    was added, 0 if one of its uid is there already."""
     if entry is None:
-        return
-    conn.execute(
+        return 0
+    return conn.execute(
         f"INSERT INTO audit ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (uid) DO NOTHING",
         _values(entry),
-    )
+    ).rowcount
 
 
 def _values(entry: dict[str, Any]) -> tuple[Any, ...]:
@@ -90,13 +91,5 @@ class PostgresAudit:
 
     @_guarded
     def copy_in(self, entries: list[dict[str, Any]]) -> int:
-        added = 0
         with self.db.connection() as conn, conn.transaction():
-            for entry in entries:
-                cursor = conn.execute(
-                    f"INSERT INTO audit ({_COLUMNS}) VALUES "
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (uid) DO NOTHING",
-                    _values(entry),
-                )
-                added += cursor.rowcount
-        return added
+            return sum(record(conn, entry) for entry in entries)

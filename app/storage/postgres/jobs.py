@@ -6,7 +6,7 @@ from collections.abc import Collection
 from typing import Any
 
 from app.domain.errors import Conflict, NotFound
-from app.storage.audit import entry, job_entry
+from app.storage.audit import entry, job_entry, queued_entry
 from app.storage.naming import (
     check_job_id,
     market_of_job,
@@ -23,10 +23,7 @@ class PostgresJobs:
     @_guarded
     def create(self, **fields: Any) -> dict[str, Any]:
         job = new_job(**fields)
-        queued = entry(
-            "job.queued", market_of_job(job), job["job_id"], batch=job.get("batch"),
-            force=job.get("force"), mode=job.get("mode"),
-        )  # fmt: skip
+        queued = queued_entry(job)
         self.insert(job, queued)
         return job
 

@@ -10,7 +10,7 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.model import PriceModel
 from app.domain.rules import DEFAULT_MARKET
 from app.storage.artifact import CorruptVersion, LoadedModel, prepare_version, verified_model
-from app.storage.audit import activation_action, entry
+from app.storage.audit import activation_entry, entry, saved_entry
 from app.storage.naming import (
     actor,
     check_deletable,
@@ -35,10 +35,7 @@ class PostgresRegistry:
     def save(self, model: PriceModel, card: dict[str, Any]) -> str:
         while True:
             new = prepare_version(model, card)
-            saved = entry(
-                "version.saved", self.market, new.version, version=new.version,
-                rows=new.card["training"]["rows"], set=new.card["training"].get("set"),
-            )  # fmt: skip
+            saved = saved_entry(self.market, new.version, new.card)
             if self.insert(new.version, new.artifact, new.sha256, new.card, saved):
                 break  # else the name was taken meanwhile: draw another
         log.info("stored model version %s", new.version)
@@ -91,11 +88,7 @@ class PostgresRegistry:
                 "VALUES (%s, %s, %s, now(), %s)",
                 (self.market, version, previous, who),
             )
-            action = activation_action(version, previous, promotion)
-            record(
-                conn,
-                entry(action, self.market, version, version=version, by=by, previous=previous),
-            )
+            record(conn, activation_entry(self.market, version, previous, promotion, by))
             # Delivered at commit, to every listening worker of every replica: the payload
             # names the market, so that workers reload it alone.
             conn.execute(
