@@ -419,6 +419,9 @@ def test_keyboard_alone_reaches_every_control_in_order_and_enter_estimates(
     visit: Visit,
 ) -> None:
     page = visit.open()
+    # The tables' scrolling regions are named by their text: read the list once it is filled.
+    expect(page.locator("#versions tbody tr").first).to_be_visible()
+    expect(page.locator("#markets tbody tr").first).to_be_visible()
     expected = page.evaluate(_FOCUSABLE)
     top = ["Skip to the estimate", "Estimate", "Check a list", "The model", "Markets", "API docs"]
     assert expected[:9] == [*top, "beds", "baths", "sqft"]
