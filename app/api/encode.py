@@ -1,9 +1,9 @@
 """Fast encoders of batch answers: JSON rows and CSV columns built from arrays in C-speed steps.
 
 Building one Python dict per row and serialising it costs several times more than the
-estimates. Here numbers are formatted a column (or a matrix) at a time by orjson (shortest
-round-trip repr, the digits Python's own repr gives) and split into per-row text, and each row
-is put together by one C-level operation: a bytes template or a join.
+estimates. Here numbers are formatted a column at a time by orjson (shortest round-trip repr,
+the digits Python's own repr gives), and the rows are put together from those columns and the
+template's pieces in one pass (`rows.interleave`).
 """
 
 from __future__ import annotations
@@ -12,22 +12,15 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from app.api.rows import Column, interleave
 from app.domain.arrays import FloatArray
 from app.domain.model import Explanations
 
 
-def numbers(values: FloatArray) -> list[bytes]:
-    """Each float of an array as JSON/CSV text."""
+def numbers(values: FloatArray) -> bytes:
+    """Each float of an array as JSON/CSV text, separated by commas (a column for `interleave`)."""
     text = orjson.dumps(np.ascontiguousarray(values), option=orjson.OPT_SERIALIZE_NUMPY)
-    return text[1:-1].split(b",") if len(values) else []
-
-
-def rows_of(matrix: FloatArray) -> list[bytes]:
-    """Each row of a 2-D float array as comma-separated text."""
-    if len(matrix) == 0:
-        return []
-    text = orjson.dumps(np.ascontiguousarray(matrix), option=orjson.OPT_SERIALIZE_NUMPY)
-    return text[2:-2].split(b"],[")
+    return text[1:-1]
 
 
 _ROW = (
@@ -49,8 +42,7 @@ def json_rows(
     """The `predictions` array of a batch answer, in row order, between `before` and `after`.
 
     `routed`, for a batch that names markets, is each row's market and version as JSON text.
-    The answer is put together once: `before` and `after` join the first and last rows, so a
-    body of many megabytes is never copied whole to add a few bytes at its ends.
+    The answer is written once, `before` and `after` included (`rows.interleave`).
     """
     warnings = [b"[]"] * len(found.price)
     # Rows share warnings (the same dicts: an area outside the range, a band's caveat): each
@@ -69,8 +61,8 @@ def json_rows(
     intercepts = np.ascontiguousarray(parts[:, 0]).view(np.uint64)
     shared = len(intercepts) > 0 and bool((intercepts == intercepts[0]).all())
     if shared:
-        row = row.replace(b'"intercept":%b', b'"intercept":' + numbers(parts[:1, 0])[0])
-    columns = [
+        row = row.replace(b'"intercept":%b', b'"intercept":' + numbers(parts[:1, 0]))
+    columns: list[Column] = [
         numbers(found.price),
         numbers(found.low),
         numbers(found.high),
@@ -79,12 +71,7 @@ def json_rows(
         warnings,
         *(routed or []),
     ]
-    rows = list(map(row.__mod__, zip(*columns, strict=True)))
-    if not rows:
-        return before + b"[]" + after
-    rows[0] = before + b"[" + rows[0]
-    rows[-1] += b"]" + after
-    return b",".join(rows)
+    return interleave(row.split(b"%b"), columns, len(warnings), b",", before + b"[", b"]" + after)
 
 
 def json_batch(version: str, level: float, found: Explanations, sqft: FloatArray) -> bytes:
@@ -119,13 +106,20 @@ def csv_lines(
     for i, items in found.warnings.items():
         text = "; ".join(w["message"] for w in items).replace('"', '""')
         warnings[i] = f'"{text}"'.encode()
-    added = rows_of(np.column_stack([found.price, found.low, found.high]))
-    columns = [lines, added, warnings] + ([versions] if versions is not None else [])
-    rows = b"\n".join(map(b",".join, zip(*columns, strict=True)))
+    columns: list[Column] = [
+        lines,
+        numbers(found.price),
+        numbers(found.low),
+        numbers(found.high),
+        warnings,
+        *([versions] if versions is not None else []),
+    ]
     names = b",price,price_low,price_high,warnings" + (
         b",model_version" if versions is not None else b""
     )
-    return header + names + b"\n" + rows + (b"\n" if rows else b"")
+    pieces = [b"", *[b","] * (len(columns) - 1), b""]
+    end = b"\n" if lines else b""
+    return interleave(pieces, columns, len(lines), b"\n", header + names + b"\n", end)
 
 
 def csv_frame(frame: pd.DataFrame, found: Explanations, versions: list[str] | None = None) -> bytes:

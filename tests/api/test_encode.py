@@ -77,7 +77,11 @@ def test_an_empty_batch_is_an_empty_list(model: PriceModel) -> None:
 
 def test_numbers_round_trip_exactly() -> None:
     values = np.array([0.1, 1 / 3, 225312.2899883757, -81105.85357481161, 1e-7, 123456789.0])
-    assert [float(b) for b in encode.numbers(values)] == values.tolist()
+    assert [float(b) for b in encode.numbers(values).split(b",")] == values.tolist()
+
+
+def test_numbers_of_no_values_are_no_text() -> None:
+    assert encode.numbers(np.empty(0)) == b""
 
 
 def test_csv_lines_keep_the_request_lines_and_add_the_columns(model: PriceModel) -> None:
