@@ -11,7 +11,17 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 COPY requirements.lock ./
 # smoke: run
 RUN python -m pip wheel --require-hashes --no-deps --wheel-dir /wheels -r requirements.lock
-COPY pyproject.toml README.md ./
+# A C compiler for the compiled row writer (app/api/_rows.c); only this stage has it. Python's
+# headers come with the official image; a base without them gets Debian's. Not pinned: the
+# compiler's version reaches no image, and the base's release decides which exist.
+# smoke: skip (installs Debian packages, which needs root; the replaying machine has a compiler)
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && { python -c "import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" \
+         || apt-get install -y --no-install-recommends python3-dev; } \
+    && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml setup.py README.md ./
 COPY app ./app
 # smoke: run
 RUN python -m pip wheel --no-deps --wheel-dir /wheels/app .

@@ -28,5 +28,5 @@ def docker_run(
 
 
 def build(root: Path) -> None:
-    """The image from the checkout, on the host's network (the build fetches nothing else)."""
+    """The image from the checkout, on the host's network (the build fetches packages)."""
     docker("build", "--network", "host", "--tag", IMAGE, str(root), timeout=1800)

@@ -140,3 +140,11 @@ def test_the_image_serves_the_page_and_every_asset_it_names(replicas: list[Repli
         response = httpx.get(f"{replica.url}/{asset}", timeout=5)
         assert response.status_code == 200, asset
         assert "immutable" in response.headers["cache-control"]
+
+
+def test_the_image_writes_batch_answers_with_the_compiled_writer(image: str) -> None:
+    found = docker(
+        "run", "--rm", "--network", "none", "--entrypoint", "python", image,
+        "-c", "from app.api import rows; print(rows.COMPILED)",
+    )  # fmt: skip
+    assert found.strip() == "True"
