@@ -213,7 +213,10 @@ def _check_column(
     not_a_number = np.zeros(len(series), dtype=bool)
     if not pd.api.types.is_numeric_dtype(series):
         numbers = pd.to_numeric(series, errors="coerce")
-        not_a_number = np.asarray(numbers.isna() & series.notna())
+        # A column of mixed blocks (a run of true/false cells, then numbers) holds Python
+        # bools, which to_numeric would take for 1 and 0.
+        booleans = series.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+        not_a_number = np.asarray(numbers.isna() & series.notna()) | booleans
         flag(not_a_number, not_a_number_message)
         series = numbers
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -289,16 +292,18 @@ def read_chunks(
 ) -> Iterator[FloatArray]:
     """The checked (m, 4) arrays of beds, baths, sqft, price of a CSV, a chunk at a time.
 
-    Only those columns and `sold_at` are parsed, so memory stays that of one chunk whatever the
-    file's size. A bad row raises BadInput naming its line, as `read_csv` does. `dates`, when
-    given, gathers the first and last sale date.
+    A file of up to WHOLE_READ_BYTES is read at once (pandas then parses it on every core),
+    a larger one `chunk_rows` rows at a time, so memory stays that of one chunk whatever the
+    file's size; either way each chunk of `chunk_rows` rows is checked in turn. A bad row raises
+    BadInput naming its line, as `read_csv` does; so does a row with more fields than the
+    header. `dates`, when given, gathers the first and last sale date.
     """
     with _csv_errors(), _open(path) as handle:
         header = [str(c).strip() for c in pd.read_csv(handle, nrows=0).columns]
     _require(header, required_columns(True))
     first_line, rows = 2, 0
-    with _csv_errors(), _open(path) as handle:
-        for frame in training_frames(handle, chunk_rows):
+    with _csv_errors():
+        for frame in training_frames(path, chunk_rows):
             values = check_frame(frame, with_price=True, first_line=first_line, dates=dates)
             first_line += len(frame)
             rows += len(frame)
@@ -307,22 +312,37 @@ def read_chunks(
         raise BadInput("the CSV has a header but no rows")
 
 
-def training_frames(source: Any, chunk_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
-    """The training columns of a CSV (and sold_at, as text), a chunk at a time, unchecked.
+# Read whole up to this size: a 1,000,000-sale file is about 22 MB, and the table read takes
+# a few times the file's size in memory.
+WHOLE_READ_BYTES = 64 * 1024 * 1024
 
-    Column names come back stripped of surrounding spaces; other columns are not parsed at all.
+
+def training_frames(
+    source: Path | IO[bytes], chunk_rows: int = 1_000_000
+) -> Iterator[pd.DataFrame]:
+    """The training columns of a CSV (and sold_at, as text), `chunk_rows` rows at a time,
+    unchecked.
+
+    Column names come back stripped of surrounding spaces; other columns are read and left
+    out. A file is read as bytes, whatever its name (no decompression).
     """
     wanted = {*required_columns(True), SOLD_AT}
-    reader = pd.read_csv(
-        source,
-        usecols=lambda c: str(c).strip() in wanted,
-        skipinitialspace=True,
-        chunksize=chunk_rows,
-        dtype={SOLD_AT: str},
-    )
-    for frame in reader:
-        frame.columns = [str(c).strip() for c in frame.columns]
-        yield frame
+    options: dict[str, Any] = {"skipinitialspace": True, "dtype": {SOLD_AT: str}}
+    frames: Iterable[pd.DataFrame]
+    if isinstance(source, Path) and source.stat().st_size <= WHOLE_READ_BYTES:
+        frame = pd.read_csv(str(source), compression=None, **options)
+        frames = (
+            frame.iloc[start : start + chunk_rows] for start in range(0, len(frame), chunk_rows)
+        )
+    elif isinstance(source, Path):
+        frames = pd.read_csv(str(source), compression=None, chunksize=chunk_rows, **options)
+    else:
+        frames = pd.read_csv(source, chunksize=chunk_rows, **options)
+    for part in frames:
+        names = [str(c).strip() for c in part.columns]
+        part = part.iloc[:, [i for i, name in enumerate(names) if name in wanted]]
+        part.columns = [name for name in names if name in wanted]
+        yield part
 
 
 def fingerprint_chunks(chunks: Iterable[FloatArray]) -> str:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import KFold
 
+from app.domain import listings
 from app.domain.errors import BadInput
 from app.domain.fitting import fit_stream, fit_table
 from app.domain.listings import read_chunks, read_table
@@ -66,3 +67,58 @@ def test_a_missing_column_is_named(tmp_path: Path) -> None:
     path.write_text("beds,baths,price\n3,2,1\n")
     with pytest.raises(BadInput, match="lacks the column"):
         list(read_chunks(path, 100))
+
+
+@pytest.fixture(params=["whole", "in chunks"])
+def read_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """read_chunks as it reads a small file (whole, then cut) and a large one (chunk by chunk)."""
+    monkeypatch.setattr(listings, "WHOLE_READ_BYTES", 1 << 40 if request.param == "whole" else 0)
+    return str(request.param)
+
+
+def test_a_file_read_whole_gives_the_chunks_a_chunked_read_gives(
+    big_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(listings, "WHOLE_READ_BYTES", 1 << 40)
+    whole = list(read_chunks(big_csv, 7_001))
+    monkeypatch.setattr(listings, "WHOLE_READ_BYTES", 0)
+    chunked = list(read_chunks(big_csv, 7_001))
+    assert [len(c) for c in whole] == [len(c) for c in chunked] == [7_001] * 7 + [993]
+    for a, b in zip(whole, chunked, strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_a_bad_row_is_named_by_its_line_whether_read_whole_or_in_chunks(
+    tmp_path: Path, read_mode: str
+) -> None:
+    rows = ["beds,baths,sqft,price"] + ["3,2,1500,200000"] * 250 + ["3,2,-1,200000"]
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(BadInput) as error:
+        list(read_chunks(path, 100))
+    assert isinstance(error.value.detail, list)
+    assert error.value.detail[0].msg == "line 252, column sqft: must be at least 50, got -1"
+
+
+def test_a_row_with_more_fields_than_the_header_is_refused_naming_its_line(
+    tmp_path: Path, read_mode: str
+) -> None:
+    path = tmp_path / "shifted.csv"
+    path.write_text("beds,baths,sqft,price\n3,2,1500,200000\n3,2,1500,200000,9\n")
+    with pytest.raises(BadInput, match="line 3") as error:
+        list(read_chunks(path, 100))
+    assert "expected 4 fields" in str(error.value.detail).lower()
+
+
+def test_a_run_of_true_and_false_cells_before_numbers_is_refused_not_read_as_ones_and_zeros(
+    tmp_path: Path, read_mode: str
+) -> None:
+    # pandas reads a long run of booleans as a block of its own, so the column mixes Python
+    # bools and ints.
+    path = tmp_path / "booleans.csv"
+    rows = ["True,2,1500,200000"] * 300_000 + ["3,2,1500,200000"] * 300_000
+    path.write_text("beds,baths,sqft,price\n" + "\n".join(rows) + "\n")
+    with pytest.raises(BadInput) as error:
+        list(read_chunks(path, 1_000_000))
+    assert isinstance(error.value.detail, list)
+    assert error.value.detail[0].msg == "line 2, column beds: expected a number, got True"
