@@ -110,6 +110,7 @@ def test_a_row_with_more_fields_than_the_header_is_refused_naming_its_line(
     assert "expected 4 fields" in str(error.value.detail).lower()
 
 
+@pytest.mark.filterwarnings("ignore::pandas.errors.DtypeWarning")  # the mixed column
 def test_a_run_of_true_and_false_cells_before_numbers_is_refused_not_read_as_ones_and_zeros(
     tmp_path: Path, read_mode: str
 ) -> None:
