@@ -100,6 +100,28 @@ def test_csv_lines_keep_the_request_lines_and_add_the_columns(model: PriceModel)
     ]
 
 
+def test_a_csv_answer_is_each_line_with_the_numbers_as_orjson_writes_them_byte_for_byte(
+    model: PriceModel,
+) -> None:
+    lines = [f"{int(b)},{a:g},{s:g}".encode() for b, a, s in X.tolist()]
+    versions = [f"v{i}".encode() for i in range(len(X))]
+    expected = b"beds,baths,sqft,price,price_low,price_high,warnings,model_version\n"
+    for line, row, version in zip(lines, by_dicts(model, 0.9), versions, strict=True):
+        numbers = [orjson.dumps(row[k]) for k in ("price", "price_low", "price_high")]
+        text = "; ".join(w["message"] for w in row["warnings"]).replace('"', '""')
+        warnings = f'"{text}"'.encode() if row["warnings"] else b""
+        expected += b",".join([line, *numbers, warnings, version]) + b"\n"
+    found = explain_many(model, X, 0.9)
+    assert encode.csv_lines(lines, found, b"beds,baths,sqft", versions) == expected
+
+
+def test_a_csv_answer_of_no_rows_is_its_header_alone(model: PriceModel) -> None:
+    found = explain_many(model, np.empty((0, 3)), 0.9)
+    assert encode.csv_lines([], found, b"beds,baths,sqft") == (
+        b"beds,baths,sqft,price,price_low,price_high,warnings\n"
+    )
+
+
 @pytest.mark.parametrize(
     "body",
     [
