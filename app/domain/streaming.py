@@ -10,6 +10,7 @@ match too.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -55,10 +56,8 @@ class Moments:
 
 def kfold_ids(n: int, folds: int, seed: int) -> np.ndarray:
     """The fold of every row, as scikit-learn's KFold(folds, shuffle=True, random_state=seed)."""
-    # The shuffle's permutation depends on the length only, so int32 gives scikit-learn's
-    # order at half the memory of its int64.
-    order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
-    np.random.RandomState(seed).shuffle(order)
+    # scikit-learn's own draw (its int64 permutation is also faster to shuffle than int32).
+    order = np.random.RandomState(seed).permutation(n)
     sizes = np.full(folds, n // folds)
     sizes[: n % folds] += 1
     ids = np.empty(n, dtype=np.int8)
@@ -76,18 +75,36 @@ class StreamFit:
     out_of_fold: FloatArray
 
 
-def fit_chunks(chunks: list[FloatArray], folds: int = 5, seed: int = 0) -> StreamFit:
+def fit_chunks(
+    chunks: list[FloatArray],
+    folds: int = 5,
+    seed: int = 0,
+    *,
+    calibrated: bool = True,
+    side: Executor | None = None,
+) -> StreamFit:
     """The model, its calibration and its out-of-fold estimates from chunks of rows.
 
     The list is emptied as the chunks are used, so that their memory is free (when the caller
-    holds no other reference) before the calibration needs its own.
+    holds no other reference) before the calibration needs its own. `calibrated=False` leaves
+    the calibration to the caller (`calibrate(fit.y, fit.out_of_fold)`). With `side`, the folds
+    are drawn there while this thread finds the columns' extremes (numpy lets go of the
+    interpreter for both, so a second core does one of them).
     """
     n = sum(len(c) for c in chunks)
     if n < len(FEATURES) + 1:
         raise TooFewRows(len(FEATURES) + 1, n)
     folds = min(folds, n)
     shift = chunks[0][: min(len(chunks[0]), 1000)].mean(axis=0)
-    ids = kfold_ids(n, folds, seed)
+    drawn = side.submit(kfold_ids, n, folds, seed) if side is not None else None
+    # A column at a time: numpy reduces a strided column several times faster than it
+    # reduces axis 0 of a (m, 4) array four values a row (the same values either way).
+    lows = np.full(4, np.inf)
+    highs = np.full(4, -np.inf)
+    for chunk in chunks:
+        lows = np.minimum(lows, [chunk[:, j].min() for j in range(4)])
+        highs = np.maximum(highs, [chunk[:, j].max() for j in range(4)])
+    ids = drawn.result() if drawn is not None else kfold_ids(n, folds, seed)
     total = Moments(shift)
     per_fold = [Moments(shift) for _ in range(folds)]
     start = 0
@@ -115,8 +132,6 @@ def fit_chunks(chunks: list[FloatArray], folds: int = 5, seed: int = 0) -> Strea
 
     y = np.empty(n)
     predicted = np.empty(n)
-    lows = np.full(4, np.inf)
-    highs = np.full(4, -np.inf)
     start = 0
     while chunks:
         chunk = chunks.pop(0)
@@ -130,10 +145,6 @@ def fit_chunks(chunks: list[FloatArray], folds: int = 5, seed: int = 0) -> Strea
         estimate += X[:, 2] * w[:, 2]
         predicted[start:stop] = estimate
         y[start:stop] = chunk[:, 3]
-        # A column at a time: numpy reduces a strided column several times faster than it
-        # reduces axis 0 of a (m, 4) array four values a row (the same values either way).
-        lows = np.minimum(lows, [chunk[:, j].min() for j in range(4)])
-        highs = np.maximum(highs, [chunk[:, j].max() for j in range(4)])
         start = stop
     del chunk, ids
     names = (*FEATURES, TARGET)
@@ -142,5 +153,6 @@ def fit_chunks(chunks: list[FloatArray], folds: int = 5, seed: int = 0) -> Strea
         intercept,
         ranges={name: (float(lows[i]), float(highs[i])) for i, name in enumerate(names)},
     )
-    model = replace(model, calibration=calibrate(y, predicted))
+    if calibrated:
+        model = replace(model, calibration=calibrate(y, predicted))
     return StreamFit(model=model, y=y, out_of_fold=predicted)
