@@ -85,6 +85,9 @@ def fit_table(
     return model, describe(model, y, predicted, min(folds, len(X)), X, training)
 
 
+BESIDE_ROWS = 2_000_000
+
+
 def fit_stream(
     chunks: list[FloatArray], *, folds: int, source: str, dates: SaleDates | None = None
 ) -> tuple[PriceModel, dict[str, Any]]:
@@ -103,10 +106,14 @@ def fit_stream(
         result = fit_stream_arrays(chunks, folds=folds, calibrated=False, side=side)
         rows = len(result.y)
         k = min(folds, rows)
-        cv = side.submit(describe_cv, result.y, result.out_of_fold, k, 0)
+        # Beside the calibration only while both sets of temporaries are small (each holds a
+        # few arrays of a float a row); larger sets keep the memory of one at a time.
+        beside = rows <= BESIDE_ROWS
+        cv = side.submit(describe_cv, result.y, result.out_of_fold, k, 0) if beside else None
         calibration = calibrate(result.y, result.out_of_fold)
         model = replace(result.model, calibration=calibration)
-        cv_metrics, digest = cv.result(), fingerprint.result()
+        cv_metrics = cv.result() if cv is not None else None
+        digest = fingerprint.result()
     training = {
         "rows": rows,
         "fingerprint": digest,

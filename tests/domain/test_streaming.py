@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import KFold
 
-from app.domain import listings
+from app.domain import fitting, listings
 from app.domain.errors import BadInput
 from app.domain.fitting import fit_stream, fit_table
 from app.domain.listings import read_chunks, read_table
@@ -123,3 +123,13 @@ def test_a_run_of_true_and_false_cells_before_numbers_is_refused_not_read_as_one
         list(read_chunks(path, 1_000_000))
     assert isinstance(error.value.detail, list)
     assert error.value.detail[0].msg == "line 2, column beds: expected a number, got True"
+
+
+def test_a_large_fit_computes_its_metrics_after_the_calibration_to_the_same_card(
+    big_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    beside = fit_stream(list(read_chunks(big_csv, 7_001)), folds=5, source="t")
+    monkeypatch.setattr(fitting, "BESIDE_ROWS", 0)  # as a fit of more rows than that does
+    after = fit_stream(list(read_chunks(big_csv, 7_001)), folds=5, source="t")
+    assert beside[0] == after[0]
+    assert beside[1] == after[1]
