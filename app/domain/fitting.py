@@ -99,21 +99,25 @@ def fit_stream(
     Solved from sufficient statistics (app.streaming), so 10,000,000 sales fit in well under a
     gigabyte; the coefficients equal the in-memory fit's to 1e-9 relative.
     """
-    # Work that needs only what is at hand runs on a second thread: numpy and hashlib let go
-    # of the interpreter for it, so a second core does it (the same operations, the same bits).
-    with ThreadPoolExecutor(max_workers=1) as side:
-        fingerprint = side.submit(listings.fingerprint_chunks, list(chunks))
+    # Up to BESIDE_ROWS, work that needs only what is at hand runs on a second thread (numpy and
+    # hashlib let go of the interpreter for it, so a second core does it: the same operations,
+    # the same bits). Larger sets keep the memory of one thing at a time: the metrics' and the
+    # calibration's temporaries are each a few arrays of a float a row, and a second thread's
+    # arrays come from an allocator arena of their own.
+    beside = sum(len(c) for c in chunks) <= BESIDE_ROWS
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        side = pool if beside else None
+        fingerprint = pool.submit(listings.fingerprint_chunks, list(chunks)) if beside else None
+        digest = listings.fingerprint_chunks(chunks) if fingerprint is None else None
         result = fit_stream_arrays(chunks, folds=folds, calibrated=False, side=side)
         rows = len(result.y)
         k = min(folds, rows)
-        # Beside the calibration only while both sets of temporaries are small (each holds a
-        # few arrays of a float a row); larger sets keep the memory of one at a time.
-        beside = rows <= BESIDE_ROWS
-        cv = side.submit(describe_cv, result.y, result.out_of_fold, k, 0) if beside else None
+        cv = pool.submit(describe_cv, result.y, result.out_of_fold, k, 0) if beside else None
         calibration = calibrate(result.y, result.out_of_fold)
         model = replace(result.model, calibration=calibration)
         cv_metrics = cv.result() if cv is not None else None
-        digest = fingerprint.result()
+        digest = fingerprint.result() if fingerprint is not None else digest
+    assert digest is not None
     training = {
         "rows": rows,
         "fingerprint": digest,

@@ -125,11 +125,11 @@ def test_a_run_of_true_and_false_cells_before_numbers_is_refused_not_read_as_one
     assert error.value.detail[0].msg == "line 2, column beds: expected a number, got True"
 
 
-def test_a_large_fit_computes_its_metrics_after_the_calibration_to_the_same_card(
+def test_a_large_fit_made_on_one_thread_gives_the_same_model_and_card(
     big_csv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     beside = fit_stream(list(read_chunks(big_csv, 7_001)), folds=5, source="t")
-    monkeypatch.setattr(fitting, "BESIDE_ROWS", 0)  # as a fit of more rows than that does
+    monkeypatch.setattr(fitting, "BESIDE_ROWS", 0)  # as a fit of more rows than that is made
     after = fit_stream(list(read_chunks(big_csv, 7_001)), folds=5, source="t")
     assert beside[0] == after[0]
     assert beside[1] == after[1]
