@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import platform
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -86,6 +87,7 @@ def fit_table(
 
 
 BESIDE_ROWS = 2_000_000
+T = TypeVar("T")
 
 
 def fit_stream(
@@ -106,18 +108,16 @@ def fit_stream(
     # arrays come from an allocator arena of their own.
     beside = sum(len(c) for c in chunks) <= BESIDE_ROWS
     with ThreadPoolExecutor(max_workers=1) as pool:
-        side = pool if beside else None
-        fingerprint = pool.submit(listings.fingerprint_chunks, list(chunks)) if beside else None
-        digest = listings.fingerprint_chunks(chunks) if fingerprint is None else None
-        result = fit_stream_arrays(chunks, folds=folds, calibrated=False, side=side)
+        submit = pool.submit if beside else _at_once
+        fingerprint = submit(listings.fingerprint_chunks, list(chunks))
+        result = fit_stream_arrays(
+            chunks, folds=folds, calibrated=False, side=pool if beside else None
+        )
         rows = len(result.y)
         k = min(folds, rows)
-        cv = pool.submit(describe_cv, result.y, result.out_of_fold, k, 0) if beside else None
-        calibration = calibrate(result.y, result.out_of_fold)
-        model = replace(result.model, calibration=calibration)
-        cv_metrics = cv.result() if cv is not None else None
-        digest = fingerprint.result() if fingerprint is not None else digest
-    assert digest is not None
+        cv = submit(describe_cv, result.y, result.out_of_fold, k, 0)
+        model = replace(result.model, calibration=calibrate(result.y, result.out_of_fold))
+        cv_metrics, digest = cv.result(), fingerprint.result()
     training = {
         "rows": rows,
         "fingerprint": digest,
@@ -129,6 +129,13 @@ def fit_stream(
     card = describe(model, result.y, result.out_of_fold, k, None, training, cv=cv_metrics)
     card["algorithm"] = STREAM_ALGORITHM
     return model, card
+
+
+def _at_once(work: Callable[..., T], *args: Any) -> Future[T]:
+    """`work(*args)` done now, as a finished Future (what a fit of many rows does instead)."""
+    done: Future[T] = Future()
+    done.set_result(work(*args))
+    return done
 
 
 COVERAGE_LEVEL = 0.90
