@@ -14,7 +14,7 @@ LOCK_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --python-ve
 	--generate-hashes --quiet --custom-compile-command "make lock"
 DCLINT = npx --yes dclint@3.1.0
 
-.PHONY: run test test-slow lint pytest test-browser check-container check-lock lock bench venv dev clean
+.PHONY: run test test-kernels test-slow lint pytest test-browser check-container check-lock lock bench venv dev clean
 
 SUPPORTED = -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))'
 FIND_PYTHON = for p in $(or $(PYTHON),$(PYTHONS)); do \
@@ -55,6 +55,19 @@ pytest: dev
 	$(VENV)/bin/pytest -n auto -m "not slow and not browser and not container and not engine"
 
 test: lint pytest
+
+# The tests that fit, again under each other OpenBLAS kernel this CPU runs (tests/kernels.py):
+# sums in another order differ in the last digits, so a file written on one kernel is checked on
+# another. CI runs it after `make test`.
+FITTING_TESTS = tests/domain tests/cli tests/service tests/storage/test_former_release.py
+test-kernels: dev
+	@kernels=$$($(PY) -m tests.kernels); \
+	if [ -z "$$kernels" ]; then echo "NumPy's BLAS is not OpenBLAS, or this CPU runs one kernel only" >&2; exit 1; fi; \
+	for kernel in $$kernels; do \
+	echo "OpenBLAS kernel: $$(OPENBLAS_CORETYPE=$$kernel $(PY) -m tests.kernels --chosen)"; \
+	OPENBLAS_CORETYPE=$$kernel $(VENV)/bin/pytest -q -n auto \
+	-m "not slow and not browser and not container and not engine" $(FITTING_TESTS) || exit 1; \
+	done
 
 test-slow: dev
 	$(VENV)/bin/pytest -m "slow and not browser and not container and not engine"
