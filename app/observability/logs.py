@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from app.observability.context import REQUEST_ID
@@ -19,6 +20,7 @@ __all__ = [
     "REQUEST_ID",
     "JsonFormatter",
     "RequestIdFilter",
+    "UVICORN_JSON",
     "TextFormatter",
     "config",
 ]
@@ -26,6 +28,9 @@ __all__ = [
 # What an access line carries besides the message (set by the access-log middleware).
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "model_version")
 FORMATS = ("text", "json")
+# `config("json", "info")` as a file, for plain uvicorn: `uvicorn app.main:app --log-config
+# app/observability/uvicorn-json.json` writes JSON from its first line (a test keeps it equal).
+UVICORN_JSON = Path(__file__).with_name("uvicorn-json.json")
 
 
 class RequestIdFilter(logging.Filter):

@@ -193,3 +193,26 @@ def test_the_access_log_in_text_names_request_status_and_version(tmp_path: Path)
     line = next(x for x in log.read_text().splitlines() if "[request r-1]" in x)
     assert '"POST /predict HTTP/1.1" 200' in line and " ms" in line
     assert f"model {answer.headers['x-model-version']}" in line
+
+
+def test_every_line_of_plain_uvicorn_with_the_shipped_log_config_parses_as_json(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "server.log"
+    command = [
+        *(sys.executable, "-m", "uvicorn", "app.main:app", "--port", "{port}"),
+        *("--workers", "{workers}", "--log-config", "app/observability/uvicorn-json.json"),
+    ]
+    env = {**fitted_dirs(tmp_path), "HOUSE_PRICE_LOG_FORMAT": "json"}
+    with Server(env, workers=2, log=log, command=command) as server:
+        for i in range(4):
+            httpx.post(f"{server.url}/predict", json=HOUSE, headers={"X-Request-ID": f"r-{i}"})
+        assert httpx.get(f"{server.url}/no-such-page").status_code == 404
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    parsed = [json.loads(line) for line in lines]  # any line that is not JSON fails here
+    messages = [line["message"] for line in parsed]
+    assert any(m.startswith("Uvicorn running on") for m in messages)
+    assert any(m.startswith("Started parent process") for m in messages)
+    assert any(m.startswith("Stopping parent process") for m in messages)
+    access = [line for line in parsed if line["logger"] == "house_price.access"]
+    assert {line["request_id"] for line in access} >= {f"r-{i}" for i in range(4)}

@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 import logging
 
-from app.observability.logs import REQUEST_ID, JsonFormatter, RequestIdFilter, TextFormatter
+from app.observability.logs import (
+    REQUEST_ID,
+    UVICORN_JSON,
+    JsonFormatter,
+    RequestIdFilter,
+    TextFormatter,
+    config,
+)
 
 
 def record(message: str, **extra: object) -> logging.LogRecord:
@@ -44,3 +51,15 @@ def test_the_text_format_puts_the_request_id_at_the_end() -> None:
     finally:
         REQUEST_ID.reset(token)
     assert text == "hello [request abc-123]"
+
+
+def test_the_shipped_uvicorn_log_config_is_the_json_config_the_service_applies() -> None:
+    def named(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: named(v) for k, v in value.items()}
+        if isinstance(value, type):
+            return f"{value.__module__}.{value.__qualname__}"
+        return value
+
+    shipped = json.loads(UVICORN_JSON.read_text())
+    assert shipped == named(config("json", "info"))
