@@ -2,27 +2,34 @@
 
 For the served range and a constant-width range: coverage overall and within each third of the
 held-out homes by estimated price, mean width in dollars, and median width over the sale price;
-on the bundled data and on synthetic sales whose noise is known (growing with the price, and
-relatively larger for cheap homes). Then how smoothly the width moves with the estimate: the
+on the bundled data and on synthetic sales whose noise is known (growing with the price,
+relatively larger for cheap homes, and about half as large in the dear third as below it, where
+the range's spreads must move to keep it from narrowing: there beside the former rule, which
+raised the dearer band's spread alone). `--csv PATH` adds a file of sales (King County's, say).
+Then how smoothly the width moves with the estimate: the
 largest step between neighbouring homes of a size sweep, against the median step, for the served
 range (quantiles interpolated between band centres) and for one step per band (format 4).
 
-Run: .venv/bin/python -m bench.intervals [--splits 200] [--level 0.9] [--rows 1000]
+Run: .venv/bin/python -m bench.intervals [--splits 200] [--level 0.9] [--rows 1000] [--csv PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from app.domain.arrays import FloatArray
-from app.domain.calibration import calibrate
+from app.domain.calibration import Calibration, calibrate
 from app.domain.evaluation import RangeCheck, check_ranges, width_steps
 from app.domain.least_squares import fit, out_of_fold
 from app.domain.listings import features, read_table, target
+from app.domain.rules import LIMITS, TARGET
 from bench.harness import SACRAMENTO
 
 Data = tuple[FloatArray, FloatArray]
@@ -39,15 +46,59 @@ def synthetic(rows: int, noise: Callable[[FloatArray], FloatArray], seed: int = 
     return X, mean + rng.normal(0.0, 1.0, rows) * noise(mean)
 
 
-def data_sets(rows: int) -> dict[str, Data]:
+def narrower_dear_third(mean: FloatArray) -> FloatArray:
+    """Noise of sd 25 % of the price, 14 % in the dearest third: the dollar spread falls there."""
+    return np.where(mean > np.quantile(mean, 2 / 3), 0.14, 0.25) * mean
+
+
+NARROW_DEAR = "synthetic, noise sd 25 % of the price, 14 % in the dear third"
+
+
+def data_sets(rows: int, csv: Path | None = None) -> dict[str, Data]:
     frame = read_table(SACRAMENTO)
-    return {
+    sets = {
         "bundled (sacramento.csv)": (features(frame), target(frame)),
         "synthetic, noise sd 25 % of the price": synthetic(rows, lambda m: 0.25 * m),
         "synthetic, noise sd $40k + 5 % of the price": synthetic(
             rows, lambda m: 40_000 + 0.05 * m, seed=1
         ),
+        NARROW_DEAR: synthetic(3 * rows, narrower_dear_third, seed=6),
     }
+    if csv is not None:
+        # The rows the service accepts (a file of real sales has a few it refuses, such as a
+        # home of 33 bedrooms), read as the service reads them.
+        table = pd.read_csv(csv)
+        within = np.ones(len(table), dtype=bool)
+        for column, (lowest, highest) in LIMITS.items():
+            within &= table[column].between(lowest, highest).to_numpy()
+        table = table[within & (table[TARGET] > 0).to_numpy()]
+        sets[csv.name] = (features(table), target(table))
+    return sets
+
+
+def _raised_alone(self: Calibration, half: FloatArray) -> FloatArray:
+    """The former rule: each dearer band's spread raised to the least its lower neighbour allows."""
+    raised = half.copy()
+    for k in range(1, len(raised)):
+        a, b = self.band_centres[k - 1], self.band_centres[k]
+        least = raised[k - 1]
+        linear = self.scale_slope > 0 and a >= self.price_floor
+        if linear and self.scale_intercept + self.scale_slope * a >= self.scale_min:
+            at_b = self.scale_one(b)
+            least = least * at_b / (at_b + self.scale_slope * (b - a)) * (1 + 1e-9)
+        raised[k] = max(raised[k], least)
+    return raised
+
+
+@contextlib.contextmanager
+def former_rule() -> Iterator[None]:
+    """Ranges calibrated, inside the block, by the former rule (for comparison only)."""
+    served = Calibration._halves
+    Calibration._halves = _raised_alone  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Calibration._halves = served  # type: ignore[method-assign]
 
 
 def row(name: str, r: RangeCheck, baseline: RangeCheck | None) -> str:
@@ -64,18 +115,24 @@ def row(name: str, r: RangeCheck, baseline: RangeCheck | None) -> str:
     )
 
 
-def report(splits: int = 200, level: float = 0.90, rows: int = 1000) -> str:
+def report(
+    splits: int = 200, level: float = 0.90, rows: int = 1000, csv: Path | None = None
+) -> str:
     """The benchmark's table, as printed (and as the README quotes it)."""
     lines = [
         f"{splits} random 80/20 splits, level {level:.0%}",
         f"  {'range':<16}{'coverage':>9}   {'by third (cheap→dear)':<22}{'mean width $':>12}"
         f"{'med w/p':>10}{'mean':>8}{'med':>7}  (ratios: served / constant)",
     ]
-    for name, (X, y) in data_sets(rows).items():
+    for name, (X, y) in data_sets(rows, csv).items():
         lines.append(f"{name} ({len(y)} sales)")
         constant = check_ranges(X, y, level=level, splits=splits, constant_width=True)
         served = check_ranges(X, y, level=level, splits=splits)
         lines.append(row("served", served, constant))
+        if name == NARROW_DEAR:
+            with former_rule():
+                former = check_ranges(X, y, level=level, splits=splits)
+            lines.append(row("former rule", former, constant))
         lines.append(row("constant width", constant, None))
     lines += [
         "",
@@ -84,7 +141,7 @@ def report(splits: int = 200, level: float = 0.90, rows: int = 1000) -> str:
         f"  {'range':<24}{'largest step / median':>22}{'(low end above $0)':>20}"
         f"{'narrowing steps':>18}",
     ]
-    for name, (X, y) in data_sets(rows).items():
+    for name, (X, y) in data_sets(rows, csv).items():
         calibration = calibrate(y, out_of_fold(X, y))
         interpolated = replace(fit(X, y), calibration=calibration)
         banded = replace(interpolated, calibration=replace(calibration, band_centres=()))
@@ -104,8 +161,9 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=200)
     parser.add_argument("--level", type=float, default=0.90)
     parser.add_argument("--rows", type=int, default=1000, help="rows of each synthetic set")
+    parser.add_argument("--csv", type=Path, help="a CSV of sales to add (beds, baths, sqft, price)")
     args = parser.parse_args()
-    print(report(args.splits, args.level, args.rows))
+    print(report(args.splits, args.level, args.rows, args.csv))
 
 
 if __name__ == "__main__":

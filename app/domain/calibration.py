@@ -38,7 +38,7 @@ class LevelBounds:
     short: bool  # even all residuals are too few for this level
     low_array: FloatArray
     high_array: FloatArray
-    # At each band's centre: the middle of its quantiles, and half their spread, raised where
+    # At each band's centre: the middle of its quantiles, and half their spread, moved where
     # needed so that the range never narrows while the estimate rises (`Calibration._halves`).
     mid: FloatArray
     half: FloatArray
@@ -63,8 +63,8 @@ class Calibration:
     Between the bands' centres (the median estimate of each) the quantiles are interpolated
     linearly in the estimate, and held beyond the first and last centre, so a range moves
     continuously with the estimate instead of jumping at a band's edge. Where a dearer band's
-    spread is narrower, it is raised just enough that the rising scale keeps the range from
-    narrowing while the estimate rises (`_halves`). Artifacts without centres (format 4 and
+    spread is too narrow for the rising scale to keep the range from narrowing, the spreads of
+    it and the bands below it are moved to the nearest that do (`_halves`). Artifacts without centres (format 4 and
     earlier) keep the range of their band.
     """
 
@@ -194,32 +194,40 @@ class Calibration:
         )
 
     def _halves(self, half: FloatArray) -> FloatArray:
-        """Half-spreads at the band centres, each raised to the least that keeps the width
-        (half-spread × scale, interpolated linearly between centres) from falling anywhere.
+        """Half-spreads at the band centres, moved as little as they must be so that the width
+        (half-spread × scale, interpolated linearly between centres) never falls anywhere.
 
         Between two centres a and b the width is h(ŷ)·s(ŷ). Where the scale is flat (below the
         price floor, or at its minimum) h may not fall at all. Where it rises with slope β over
         the whole stretch, the width's slope is least at b, and it is at least 0 there when
-        h_b ≥ h_a · s(b) / (s(b) + β·(b − a)): so a dearer band may have a somewhat narrower
-        normalised spread, as long as the rising scale more than makes up for it.
+        h_b ≥ r·h_a, r = s(b) / (s(b) + β·(b − a)): so a dearer band may have a somewhat
+        narrower normalised spread, as long as the rising scale more than makes up for it.
+
+        Where a dearer band's spread is narrower still, raising it alone to r·h_a widens that
+        band's range well past its level. Instead the halves are the nearest (in least squares,
+        each band weighted by its residuals) that keep every h_b ≥ r·h_a: divided by the
+        product R of the ratios up to each band, the constraint is that h/R never falls, and
+        the nearest such sequence is the weighted isotonic regression of h/R (pool adjacent
+        violators), with weights n·R². The cheaper band gives up a little, the dearer one is
+        raised less, and bands that need no change keep their own spread.
         """
         if not self.smooth:
             return half
-        raised = half.copy()
-        for k in range(1, len(raised)):
+        ratios = np.ones(len(half))
+        for k in range(1, len(half)):
             a, b = self.band_centres[k - 1], self.band_centres[k]
             linear = (
                 self.scale_slope > 0
                 and a >= self.price_floor
                 and self.scale_intercept + self.scale_slope * a >= self.scale_min
             )
-            least = raised[k - 1]
             if linear:
                 at_b = self.scale_one(b)
                 # A hair above the bound, so that rounding never shows as a narrowing.
-                least = least * at_b / (at_b + self.scale_slope * (b - a)) * (1 + 1e-9)
-            raised[k] = max(raised[k], least)
-        return raised
+                ratios[k] = at_b / (at_b + self.scale_slope * (b - a)) * (1 + 1e-9)
+        reach = np.cumprod(ratios)
+        weights = np.asarray(self.band_sizes, dtype=np.float64) * reach**2
+        return _nondecreasing(half / reach, weights) * reach
 
     def describe(self) -> dict[str, Any]:
         at_default = self.bounds(DEFAULT_LEVEL)
@@ -231,8 +239,8 @@ class Calibration:
             "estimate + q × scale, scale = a + b × max(estimate, lowest training price), q the "
             + (
                 "quantiles interpolated linearly between the bands' centres (median estimates), "
-                "their spread raised where needed so that the range never narrows as the "
-                "estimate rises"
+                "their spreads moved as little as needed (isotonic least squares) so that the "
+                "range never narrows as the estimate rises"
                 if self.smooth
                 else "band's quantiles"
             ),
@@ -261,6 +269,20 @@ class Calibration:
             ],
             "residual_quantiles": list(self.quantiles),
         }
+
+
+def _nondecreasing(values: FloatArray, weights: FloatArray) -> FloatArray:
+    """The non-decreasing sequence nearest `values` in weighted least squares: pool adjacent
+    violators, each pool at the weighted mean of its values."""
+    pools: list[tuple[float, float, int]] = []  # (mean, weight, length)
+    for value, weight in zip(values.tolist(), weights.tolist(), strict=True):
+        mean, total, length = value, weight, 1
+        while pools and pools[-1][0] > mean:
+            before, before_weight, before_length = pools.pop()
+            mean = (before * before_weight + mean * total) / (before_weight + total)
+            total, length = before_weight + total, before_length + length
+        pools.append((mean, total, length))
+    return np.array([mean for mean, _, length in pools for _ in range(length)])
 
 
 def _packed(values: Sequence[float]) -> bytes:

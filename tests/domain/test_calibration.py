@@ -118,3 +118,46 @@ def test_a_compact_model_refuses_a_level_it_did_not_keep() -> None:
     compact = model_of(seed=4, rows=200, relative=0.1, flat=20_000).keeping([0.9])
     with pytest.raises(LevelNotKept):
         compact.explain(3, 2, 1500, 0.8)
+
+
+def narrow_dear_third(seed: int = 6) -> tuple[FloatArray, FloatArray]:
+    """Sales whose dear third's noise is about half the others' (the case `_halves` is for)."""
+    rng = np.random.default_rng(seed)
+    X = np.column_stack(
+        [rng.integers(1, 6, 3000), rng.choice([1.0, 2.0, 3.0], 3000), rng.uniform(600, 4500, 3000)]
+    )
+    mean = 40_000 - 20_000 * X[:, 0] + 8_000 * X[:, 1] + 170 * X[:, 2]
+    spread = np.where(mean > np.quantile(mean, 2 / 3), 0.12, 0.25) * mean
+    return X, mean + rng.normal(0.0, 1.0, 3000) * spread
+
+
+def spreads(model: PriceModel, level: float) -> tuple[FloatArray, FloatArray]:
+    """Each band's own half-spread at `level`, and the half-spread the range uses."""
+    assert model.calibration is not None
+    bounds = model.calibration.bounds(level)
+    return (bounds.high_array - bounds.low_array) / 2, bounds.half
+
+
+def test_a_dearer_bands_narrow_spread_moves_it_and_the_band_below_it_by_least_squares() -> None:
+    X, y = narrow_dear_third()
+    model = replace(fit(X, y), calibration=calibrate(y, out_of_fold(X, y)))
+    own, used = spreads(model, 0.9)
+    assert own[2] < own[1]  # the case: the dear band's own spread is narrower
+    assert used[1] < own[1] and used[2] > own[2]  # the band below gives up some, it gains some
+    assert used[0] == own[0]  # a band that needs no change keeps its own
+    # Nearer, weighted by the bands' residuals, than raising the dear band alone would be.
+    assert model.calibration is not None
+    sizes = np.asarray(model.calibration.band_sizes, dtype=float)
+    centres, scale = model.calibration.band_centres, model.calibration.scale_one
+    ratio = scale(centres[2]) / (
+        scale(centres[2]) + model.calibration.scale_slope * (centres[2] - centres[1])
+    )
+    raised_alone = np.array([own[0], own[1], max(own[2], ratio * own[1])])
+    assert np.sum(sizes * (used - own) ** 2) < np.sum(sizes * (raised_alone - own) ** 2)
+
+
+def test_bands_whose_spreads_already_keep_the_range_from_narrowing_keep_their_own() -> None:
+    model = model_of(seed=2, rows=3000, relative=0.2, flat=10_000)
+    own, used = spreads(model, 0.9)
+    assert np.all(np.diff(own) >= 0)  # the case: no band narrower than the one below
+    assert np.array_equal(own, used)

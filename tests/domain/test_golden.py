@@ -1,6 +1,8 @@
-"""Fits and answers equal those of the release before the fit was made faster, on any CPU.
+"""Fits and answers equal those of the release that wrote the golden file, on any CPU.
 
-`golden/fits.json` was written by `answers()` below with that release's code: the model cards
+`golden/fits.json` is written by `answers()` below (`python tests/domain/test_golden.py`), only
+when a release changes the numbers on purpose (last: the range's spreads moved as little as
+needed to keep it from narrowing, instead of raising the dearer band's). It holds the model cards
 (but for the library versions) and the JSON batch answers of two fits, one from sufficient
 statistics in chunks and one in memory. Their bytes are held as they are but for the floats,
 and each float to a relative 1e-9 (`tests.floats`): far below what any change of method moves,
