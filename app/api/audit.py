@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from app.api import paging
-from app.api.deps import Admin, MarketQuery, get_storage
+from app.api.deps import Admin, MarketQuery, StorageDep
 from app.api.openapi import unprocessable
 from app.api.schemas import AuditPage
-from app.storage import Storage
 from app.storage.audit import Action
 
 router = APIRouter(tags=["audit"])
@@ -39,7 +38,7 @@ _ID = re.compile(r"^[1-9][0-9]{0,17}$")
     },
 )
 async def audit_trail(
-    storage: Annotated[Storage, Depends(get_storage)],
+    storage: StorageDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="Entries per page.")] = 100,
     page_token: Annotated[
         str | None, Query(description="`next_page_token` of the previous page.")

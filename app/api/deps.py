@@ -124,6 +124,10 @@ async def require_admin(
 
 
 Model = Annotated[LoadedModel, Depends(serving_model)]
+# The objects made in the lifespan, as route parameters (`served: ServedDep`).
+ServedDep = Annotated[ServedModels, Depends(get_served)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 Market = Annotated[str, Depends(market_name)]
 Retrainer = Depends(require_retrain)
 Admin = Depends(require_admin)

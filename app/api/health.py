@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from app.api.deps import get_served, get_storage
+from app.api.deps import ServedDep, StorageDep
 from app.api.schemas import Readiness
 from app.observability import metrics
-from app.service.serving import ServedModels
-from app.storage import Storage
 
 router = APIRouter(tags=["operations"])
 
@@ -30,8 +28,8 @@ async def live() -> dict[str, str]:
     responses={503: {"model": Readiness, "description": "No model can be served."}},
 )
 async def ready(
-    served: Annotated[ServedModels, Depends(get_served)],
-    storage: Annotated[Storage, Depends(get_storage)],
+    served: ServedDep,
+    storage: StorageDep,
 ) -> Any:
     current = served.current
     body = {

@@ -9,16 +9,19 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from app.api import paging
-from app.api.deps import Admin, get_market_table, get_served, get_settings, get_storage
+from app.api.deps import (
+    Admin,
+    ServedDep,
+    SettingsDep,
+    StorageDep,
+    get_market_table,
+)
 from app.api.openapi import unprocessable
 from app.api.predict import json_response
 from app.api.schemas import MarketDetail, MarketList, Retirement
-from app.config import Settings
 from app.domain.errors import Conflict
 from app.domain.rules import MARKET_MAX_LENGTH, MARKET_PATTERN
 from app.service.markets import MarketTable, Sort
-from app.service.serving import ServedModels
-from app.storage import Storage
 
 router = APIRouter(tags=["markets"])
 
@@ -48,7 +51,7 @@ Order = Literal["asc", "desc"]
 )
 async def list_markets(
     table: Annotated[MarketTable, Depends(get_market_table)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="Markets per page.")] = 100,
     page_token: Annotated[
         str | None, Query(description="`next_page_token` of the previous page.")
@@ -117,9 +120,9 @@ async def get_market(name: _NAME, table: Annotated[MarketTable, Depends(get_mark
 )
 async def retire_market(
     name: _NAME,
-    storage: Annotated[Storage, Depends(get_storage)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    served: Annotated[ServedModels, Depends(get_served)],
+    storage: StorageDep,
+    settings: SettingsDep,
+    served: ServedDep,
 ) -> Any:
     if name == settings.default_market:
         raise Conflict(

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from app.api import paging
-from app.api.deps import Admin, Market, Model, get_served, get_settings, get_storage
+from app.api.deps import (
+    Admin,
+    Market,
+    Model,
+    ServedDep,
+    SettingsDep,
+    StorageDep,
+)
 from app.api.openapi import unprocessable
 from app.api.predict import json_response
 from app.api.schemas import Activation, KeptVersion, ModelCard, VersionList
-from app.config import Settings
 from app.domain.errors import NotFound
 from app.observability import metrics
-from app.service.serving import ServedModels
 from app.storage import Storage
 
 router = APIRouter(tags=["models"])
@@ -33,9 +39,7 @@ router = APIRouter(tags=["models"])
         503: {"description": "No model version can be served."},
     },
 )
-async def model_card(
-    loaded: Model, served: Annotated[ServedModels, Depends(get_served)], market: Market
-) -> Any:
+async def model_card(loaded: Model, served: ServedDep, market: Market) -> Any:
     card = await run_in_threadpool(served.card, market, loaded)
     return json_response(card, loaded.version)
 
@@ -54,8 +58,8 @@ async def model_card(
     },
 )
 async def list_versions(
-    storage: Annotated[Storage, Depends(get_storage)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    storage: StorageDep,
+    settings: SettingsDep,
     market: Market,
     limit: Annotated[int, Query(ge=1, le=1000, description="Versions per page.")] = 100,
     page_token: Annotated[
@@ -100,8 +104,8 @@ async def list_versions(
 )
 async def activate(
     version: Annotated[str, Path(examples=["v20261126-231752-3f9a1c"])],
-    storage: Annotated[Storage, Depends(get_storage)],
-    served: Annotated[ServedModels, Depends(get_served)],
+    storage: StorageDep,
+    served: ServedDep,
 ) -> Any:
     market = await run_in_threadpool(storage.market_of, version)
     registry = storage.market(market).registry
@@ -123,28 +127,30 @@ _KEEP_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post(
-    "/models/{version}/keep",
-    response_model=KeptVersion,
-    summary="Mark a version kept: `python -m app.db prune` never removes it",
-    dependencies=[Admin],
-    responses=_KEEP_RESPONSES,
-)
-async def keep(version: _VERSION, storage: Annotated[Storage, Depends(get_storage)]) -> Any:
-    await run_in_threadpool(_set_kept, storage, version, True)
-    return {"version": version, "kept": True}
+def _keeping(kept: bool) -> Callable[..., Awaitable[Any]]:
+    """The handler that marks a version kept (`kept=True`) or unmarks it."""
+
+    async def handler(version: _VERSION, storage: StorageDep) -> Any:
+        await run_in_threadpool(_set_kept, storage, version, kept)
+        return {"version": version, "kept": kept}
+
+    handler.__name__ = "keep" if kept else "unkeep"
+    return handler
 
 
-@router.delete(
-    "/models/{version}/keep",
-    response_model=KeptVersion,
-    summary="Unmark a kept version: pruning treats it like any other again",
-    dependencies=[Admin],
-    responses=_KEEP_RESPONSES,
-)
-async def unkeep(version: _VERSION, storage: Annotated[Storage, Depends(get_storage)]) -> Any:
-    await run_in_threadpool(_set_kept, storage, version, False)
-    return {"version": version, "kept": False}
+for _method, _kept, _summary in (
+    ("POST", True, "Mark a version kept: `python -m app.db prune` never removes it"),
+    ("DELETE", False, "Unmark a kept version: pruning treats it like any other again"),
+):
+    router.add_api_route(
+        "/models/{version}/keep",
+        _keeping(_kept),
+        methods=[_method],
+        response_model=KeptVersion,
+        summary=_summary,
+        dependencies=[Admin],
+        responses=_KEEP_RESPONSES,
+    )
 
 
 def _set_kept(storage: Storage, version: str, kept: bool) -> None:

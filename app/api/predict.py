@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 
 from app.api import encode
 from app.api.bodies import check_rows, content_type, houses_fast, load_json, validate
-from app.api.deps import get_served, get_settings
+from app.api.deps import ServedDep, SettingsDep
 from app.api.openapi import unprocessable
 from app.api.schemas import BatchPrediction, House, HouseBatch, Prediction
 from app.config import Settings
@@ -51,6 +51,14 @@ Level = Annotated[
         f"({DEFAULT_LEVEL:.2f}).",
     ),
 ]
+
+
+def requested_level(settings: SettingsDep, level: Level = None) -> float:
+    """The range's level a request asks for, or the service's default."""
+    return level or settings.default_level
+
+
+RequestedLevel = Annotated[float, Depends(requested_level)]
 
 RowsMarket = Annotated[
     str | None,
@@ -92,13 +100,7 @@ def json_response(body: dict[str, Any], version: str, status_code: int = 200) ->
     "fields, NaN, infinities, booleans and strings are rejected with 422.",
     responses=_ERRORS,
 )
-async def predict(
-    house: House,
-    served: Annotated[ServedModels, Depends(get_served)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    level: Level = None,
-) -> Response:
-    level = level or settings.default_level
+async def predict(house: House, served: ServedDep, level: RequestedLevel) -> Response:
     loaded = await run_in_threadpool(served.get, house.market, level)
     body = answer(served, loaded, house, level)
     return json_response(body, loaded.version)
@@ -164,12 +166,11 @@ _BATCH_BODY: dict[str, Any] = {
 )
 async def predict_batch(
     request: Request,
-    served: Annotated[ServedModels, Depends(get_served)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    level: Level = None,
+    served: ServedDep,
+    settings: SettingsDep,
+    level: RequestedLevel,
     market: RowsMarket = None,
 ) -> Response:
-    level = level or settings.default_level
     kind = content_type(request)
     body = await request.body()
     if kind == "text/csv":

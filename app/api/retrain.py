@@ -9,10 +9,16 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.bodies import content_type, parse_rows
-from app.api.deps import Market, RetrainKey, forced_by, get_jobs, get_retraining, get_settings
+from app.api.deps import (
+    Market,
+    RetrainKey,
+    SettingsDep,
+    forced_by,
+    get_jobs,
+    get_retraining,
+)
 from app.api.openapi import unprocessable
 from app.api.schemas import Job, RetrainRequest
-from app.config import Settings
 from app.domain import listings
 from app.domain.errors import BadInput
 from app.service.retraining import Retraining
@@ -67,7 +73,7 @@ _BODY: dict[str, Any] = {
 async def retrain(
     request: Request,
     key: RetrainKey,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: SettingsDep,
     retraining: Annotated[Retraining, Depends(get_retraining)],
     market: Market,
     wait: Annotated[bool, Query(description="Answer when the fit has finished.")] = False,

@@ -9,7 +9,7 @@ never the key itself.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, TypedDict, Unpack, get_args
 
 from app.observability.context import KEY_NAME, REQUEST_ID, VIA
 from app.storage.naming import actor, market_of_job, now_text
@@ -118,19 +118,21 @@ def job_entry(job: dict[str, Any], market: str) -> dict[str, Any] | None:
     return None
 
 
+class AuditFilter(TypedDict, total=False):
+    """What `AuditLog.page` may filter by: an entry's action, version or market (None: any)."""
+
+    action: str | None
+    version: str | None
+    market: str | None
+
+
 class AuditLog(Protocol):
     """The trail of every change, newest first; entries are only ever added."""
 
     def page(
-        self,
-        limit: int,
-        before: int | None = None,
-        *,
-        action: str | None = None,
-        version: str | None = None,
-        market: str | None = None,
+        self, limit: int, before: int | None = None, **where: Unpack[AuditFilter]
     ) -> list[dict[str, Any]]:
-        """Up to `limit` entries with ids below `before`, newest first, matching the filters."""
+        """Up to `limit` entries with ids below `before`, newest first, matching `where`."""
 
     def all(self) -> list[dict[str, Any]]:
         """Every entry, oldest first (for copying a deployment), with its `uid`."""

@@ -15,11 +15,11 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from filelock import FileLock
 
-from app.storage.audit import public
+from app.storage.audit import AuditFilter, public
 from app.storage.files.durable import atomic_write, fsync_dir
 
 LOG = "audit.jsonl"
@@ -90,23 +90,14 @@ class FileAudit:
             self._drop_intent()
 
     def page(
-        self,
-        limit: int,
-        before: int | None = None,
-        *,
-        action: str | None = None,
-        version: str | None = None,
-        market: str | None = None,
+        self, limit: int, before: int | None = None, **where: Unpack[AuditFilter]
     ) -> list[dict[str, Any]]:
+        wanted = {name: value for name, value in where.items() if value is not None}
         found = []
         for line in reversed(self.all()):
             if before is not None and line["id"] >= before:
                 continue
-            if action is not None and line["action"] != action:
-                continue
-            if version is not None and line.get("version") != version:
-                continue
-            if market is not None and line["market"] != market:
+            if any(line.get(name) != value for name, value in wanted.items()):
                 continue
             found.append(public(line))
             if len(found) == limit:

@@ -22,6 +22,7 @@ from app.domain.markets import is_market_name
 from app.domain.rules import DEFAULT_MARKET
 from app.storage.artifact import LoadedModel
 from app.storage.audit import entry
+from app.storage.cache import MarketCache
 from app.storage.files.audit import FileAudit, audited
 from app.storage.files.durable import fsync_dir, write_file
 from app.storage.files.jobs import FileJobs
@@ -90,7 +91,7 @@ class FileStorage:
         self.model_dir, self.data_dir = model_dir, data_dir
         self.journal = model_dir / JOURNAL
         self.names_dir = model_dir / NAMES
-        self._markets: dict[str, FileMarket] = {}
+        self._markets = MarketCache(lambda name: FileMarket(self, name))
         self._journal_offset: int | None = None
         self.audit = FileAudit(model_dir / AUDIT)
         default = self.market(DEFAULT_MARKET)
@@ -98,14 +99,7 @@ class FileStorage:
         self.jobs = FileJobs(data_dir, self.audit)
 
     def market(self, name: str) -> FileMarket:
-        found = self._markets.get(name)
-        if found is None:
-            if not is_market_name(name):
-                raise NotFound(f"no market {name!r}")
-            if len(self._markets) > 1000:  # a cache, not a record of every name ever asked
-                self._markets = {DEFAULT_MARKET: self._markets[DEFAULT_MARKET]}
-            found = self._markets[name] = FileMarket(self, name)
-        return found
+        return self._markets.get(name)
 
     def _model_dir(self, name: str) -> Path:
         return self.model_dir if name == DEFAULT_MARKET else self.model_dir / MARKETS / name
@@ -209,7 +203,7 @@ class FileStorage:
                     os.rename(folder, trash)
                     fsync_dir(folder.parent)
                     shutil.rmtree(trash, ignore_errors=True)
-        self._markets.pop(name, None)
+        self._markets.drop(name)
         log.info("removed retired market %s", name)
 
     def wait_for_change(self, timeout: float) -> set[str] | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Unpack
 
 import psycopg
 
-from app.storage.audit import public
+from app.storage.audit import FIELDS, AuditFilter, public
 from app.storage.postgres.database import _Database, _guarded, _jsonb
 
 _COLUMNS = "uid, at, key_name, request_id, by, action, market, target, version, outcome, detail"
@@ -24,38 +25,18 @@ def record(conn: psycopg.Connection[Any], entry: dict[str, Any] | None) -> int:
     ).rowcount
 
 
+# An entry's names of what `_COLUMNS` holds, in their order.
+_STORED = ("uid", *FIELDS[1:])
+
+
 def _values(entry: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        entry["uid"],
-        entry["at"],
-        entry["key"],
-        entry["request_id"],
-        entry["by"],
-        entry["action"],
-        entry["market"],
-        entry["target"],
-        entry["version"],
-        entry["outcome"],
-        _jsonb(entry["detail"]),
-    )
+    return (*(entry[name] for name in _STORED[:-1]), _jsonb(entry["detail"]))
 
 
 def _entry(row: tuple[Any, ...]) -> dict[str, Any]:
-    id_, uid, at, key, request_id, by, action, market, target, version, outcome, detail = row
-    return {
-        "id": id_,
-        "uid": uid,
-        "at": at.isoformat(timespec="milliseconds"),
-        "key": key,
-        "request_id": request_id,
-        "by": by,
-        "action": action,
-        "market": market,
-        "target": target,
-        "version": version,
-        "outcome": outcome,
-        "detail": detail,
-    }
+    found = dict(zip(("id", *_STORED), row, strict=True))
+    found["at"] = found["at"].isoformat(timespec="milliseconds")
+    return found
 
 
 class PostgresAudit:
@@ -66,20 +47,19 @@ class PostgresAudit:
 
     @_guarded
     def page(
-        self,
-        limit: int,
-        before: int | None = None,
-        *,
-        action: str | None = None,
-        version: str | None = None,
-        market: str | None = None,
+        self, limit: int, before: int | None = None, **where: Unpack[AuditFilter]
     ) -> list[dict[str, Any]]:
         with self.db.connection() as conn:
             rows = conn.execute(
                 f"SELECT id, {_COLUMNS} FROM audit WHERE (%s::bigint IS NULL OR id < %s) "
                 "AND (%s::text IS NULL OR action = %s) AND (%s::text IS NULL OR version = %s) "
                 "AND (%s::text IS NULL OR market = %s) ORDER BY id DESC LIMIT %s",
-                (before, before, action, action, version, version, market, market, limit),
+                (
+                    before,
+                    before,
+                    *_twice(where.get(n) for n in ("action", "version", "market")),
+                    limit,
+                ),
             ).fetchall()
         return [public(_entry(row)) for row in rows]
 
@@ -93,3 +73,8 @@ class PostgresAudit:
     def copy_in(self, entries: list[dict[str, Any]]) -> int:
         with self.db.connection() as conn, conn.transaction():
             return sum(record(conn, entry) for entry in entries)
+
+
+def _twice(values: Iterable[object]) -> list[object]:
+    """Each value twice, for a `(%s IS NULL OR column = %s)` filter."""
+    return [value for value in values for value in (value, value)]

@@ -11,6 +11,21 @@ log = logging.getLogger(__name__)
 
 
 # Each entry upgrades the schema by one version; never edit one that has shipped, add another.
+
+
+def _market_column(table: str, then: str = "", drop_id: bool = False) -> str:
+    """SQL giving `table` a `market` column, `default` in the rows it holds; `then` a key
+    (`ADD …`, altering the table) or an index (`CREATE …`) on it; `drop_id` the former key."""
+    steps = [f"ALTER TABLE {table} DROP COLUMN id"] if drop_id else []
+    steps += [
+        f"ALTER TABLE {table} ADD COLUMN market text NOT NULL DEFAULT 'default'",
+        f"ALTER TABLE {table} ALTER COLUMN market DROP DEFAULT",
+    ]
+    if then:
+        steps.append(then if then.startswith("CREATE") else f"ALTER TABLE {table} {then}")
+    return "".join(f"\n    {step};" for step in steps)
+
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE model_versions (
@@ -119,26 +134,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_pending ON jobs (created_at) WHERE status IN ('queued', 'running');
     """,
     # Markets: everything stored so far becomes the market `default`.
-    """
-    ALTER TABLE model_versions ADD COLUMN market text NOT NULL DEFAULT 'default';
-    ALTER TABLE model_versions ALTER COLUMN market DROP DEFAULT;
-    CREATE INDEX model_versions_market ON model_versions (market, version);
-    ALTER TABLE active_version DROP COLUMN id;
-    ALTER TABLE active_version ADD COLUMN market text NOT NULL DEFAULT 'default';
-    ALTER TABLE active_version ALTER COLUMN market DROP DEFAULT;
-    ALTER TABLE active_version ADD PRIMARY KEY (market);
-    ALTER TABLE activations ADD COLUMN market text NOT NULL DEFAULT 'default';
-    ALTER TABLE activations ALTER COLUMN market DROP DEFAULT;
-    CREATE INDEX activations_market ON activations (market, id);
-    ALTER TABLE listing_sets ADD COLUMN market text NOT NULL DEFAULT 'default';
-    ALTER TABLE listing_sets ALTER COLUMN market DROP DEFAULT;
-    CREATE INDEX listing_sets_market ON listing_sets (market, id);
-    ALTER TABLE store_state DROP COLUMN id;
-    ALTER TABLE store_state ADD COLUMN market text NOT NULL DEFAULT 'default';
-    ALTER TABLE store_state ALTER COLUMN market DROP DEFAULT;
-    ALTER TABLE store_state ADD PRIMARY KEY (market);
-    ALTER TABLE jobs ADD COLUMN market text NOT NULL DEFAULT 'default';
-    ALTER TABLE jobs ALTER COLUMN market DROP DEFAULT;
+    _market_column(
+        "model_versions", "CREATE INDEX model_versions_market ON model_versions (market, version)"
+    )
+    + _market_column("active_version", "ADD PRIMARY KEY (market)", drop_id=True)
+    + _market_column("activations", "CREATE INDEX activations_market ON activations (market, id)")
+    + _market_column(
+        "listing_sets", "CREATE INDEX listing_sets_market ON listing_sets (market, id)"
+    )
+    + _market_column("store_state", "ADD PRIMARY KEY (market)", drop_id=True)
+    + _market_column("jobs")
+    + """
     -- A retired market serves nothing and is fitted no more; pruning then removes its data.
     CREATE TABLE retired_markets (
         market      text PRIMARY KEY,

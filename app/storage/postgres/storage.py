@@ -9,10 +9,10 @@ from collections.abc import Collection, Iterator
 import psycopg
 
 from app.domain.errors import Busy, Conflict, NotFound, ServiceError, Unavailable
-from app.domain.markets import is_market_name
 from app.domain.rules import DEFAULT_MARKET
 from app.storage.artifact import CorruptVersion, LoadedModel, verified_model
 from app.storage.audit import entry
+from app.storage.cache import MarketCache
 from app.storage.naming import actor, check_version_name
 from app.storage.postgres.audit import PostgresAudit, record
 from app.storage.postgres.database import _Database, _guarded, database_errors, redact
@@ -86,7 +86,7 @@ class PostgresStorage:
     ) -> None:
         self.url = url
         self.db = _Database(url, pool_size, connect_timeout)
-        self._markets: dict[str, PostgresMarket] = {}
+        self._markets = MarketCache(lambda name: PostgresMarket(self.db, name))
         default = self.market(DEFAULT_MARKET)
         self.registry, self.store = default.registry, default.store
         self.jobs = PostgresJobs(self.db)
@@ -95,14 +95,7 @@ class PostgresStorage:
         self._last_fingerprint: tuple[object, ...] | None = None
 
     def market(self, name: str) -> PostgresMarket:
-        found = self._markets.get(name)
-        if found is None:
-            if not is_market_name(name):
-                raise NotFound(f"no market {name!r}")
-            if len(self._markets) > 1000:  # a cache, not a record of every name ever asked
-                self._markets.clear()
-            found = self._markets[name] = PostgresMarket(self.db, name)
-        return found
+        return self._markets.get(name)
 
     def ensure(self) -> None:
         with database_errors(), self.db.connection() as conn:
@@ -197,7 +190,7 @@ class PostgresStorage:
             conn.execute("DELETE FROM listing_sets WHERE market = %s", (name,))
             conn.execute("DELETE FROM retired_markets WHERE market = %s", (name,))
             record(conn, entry("market.removed", name, name))
-        self._markets.pop(name, None)
+        self._markets.drop(name)
         log.info("removed retired market %s", name)
 
     def wait_for_change(self, timeout: float) -> set[str] | None:
