@@ -64,8 +64,8 @@ class Calibration:
     linearly in the estimate, and held beyond the first and last centre, so a range moves
     continuously with the estimate instead of jumping at a band's edge. Where a dearer band's
     spread is too narrow for the rising scale to keep the range from narrowing, the spreads of
-    it and the bands below it are moved to the nearest that do (`_halves`). Artifacts without centres (format 4 and
-    earlier) keep the range of their band.
+    it and the bands below it are moved to the nearest that do (`_halves`). Artifacts without
+    centres (format 4 and earlier) keep the range of their band.
     """
 
     scale_intercept: float

@@ -18,9 +18,9 @@ __all__ = [
     "ACCESS_FIELDS",
     "FORMATS",
     "REQUEST_ID",
+    "UVICORN_JSON",
     "JsonFormatter",
     "RequestIdFilter",
-    "UVICORN_JSON",
     "TextFormatter",
     "config",
 ]
