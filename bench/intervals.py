@@ -118,7 +118,7 @@ def row(name: str, r: RangeCheck, baseline: RangeCheck | None) -> str:
 def report(
     splits: int = 200, level: float = 0.90, rows: int = 1000, csv: Path | None = None
 ) -> str:
-    """The benchmark's table, as printed (and as the README quotes it)."""
+    """The benchmark's table, as printed (and as docs/model.md quotes it)."""
     lines = [
         f"{splits} random 80/20 splits, level {level:.0%}",
         f"  {'range':<16}{'coverage':>9}   {'by third (cheap→dear)':<22}{'mean width $':>12}"

@@ -52,7 +52,7 @@ _BODY: dict[str, Any] = {
     "(fsync'd) before the answer, and a fit job is queued: `202` with the job and a "
     "`Location` header, or with `?wait=true` a `200` with the finished job. Sending the same "
     "upload again does not store it twice. The new version becomes active only if it passes "
-    "the promotion gate (see the README) or `force` is true. For a `text/csv` body, `mode` "
+    "the promotion gate (see docs/api.md) or `force` is true. For a `text/csv` body, `mode` "
     "and `force` are query parameters; for JSON they are fields of the body. `market` names "
     "the market (town) the sales belong to: a new name creates the market with its first "
     "successful fit; a retired market takes no sales (409).",

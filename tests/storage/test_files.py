@@ -7,6 +7,7 @@ import hashlib
 import multiprocessing as mp
 import os
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from app.domain.fitting import fit_table
 from app.domain.listings import from_records, read_table
 from app.storage.files.registry import ARTIFACT, CARD, CHECKSUM, FileRegistry
 from app.storage.files.store import FileStore
+from app.storage.naming import new_job
 from tests.support import SACRAMENTO
 
 pytestmark = pytest.mark.engines("files")
@@ -153,3 +155,37 @@ def test_a_finished_job_whose_marker_a_crash_left_is_not_pending(tmp_path: Path)
     assert jobs.has_pending()
     assert jobs.next_pending() is None and jobs.pending() == []
     assert not jobs.has_pending()
+
+
+def test_a_marker_whose_job_a_crash_left_unwritten_is_forgotten(tmp_path: Path) -> None:
+    from app.storage.files.audit import FileAudit
+    from app.storage.files.jobs import FileJobs
+
+    jobs = FileJobs(tmp_path / "data", FileAudit(tmp_path / "audit"))
+    jobs.ensure()
+    # A crash between the two writes of `create`: the marker is made, the job is not.
+    (jobs.pending_dir / new_job(market="default")["job_id"]).touch()
+    assert jobs.has_pending()
+    assert jobs.next_pending() is None and jobs.pending() == []
+    assert not jobs.has_pending()
+
+
+def test_a_marker_whose_create_is_under_way_elsewhere_is_kept(tmp_path: Path) -> None:
+    from app.storage.files.audit import FileAudit
+    from app.storage.files.jobs import FileJobs
+
+    audit = FileAudit(tmp_path / "audit")
+    jobs = FileJobs(tmp_path / "data", audit)
+    jobs.ensure()
+    job = new_job(market="default", mode="append", force=False)
+    marker = jobs.pending_dir / job["job_id"]
+    looked: list[dict[str, object] | None] = []
+    with audit.locked():  # another create holds the trail's lock between its two writes
+        marker.touch()
+        reader = threading.Thread(target=lambda: looked.append(jobs.next_pending()))
+        reader.start()
+        reader.join(0.5)
+        assert reader.is_alive(), "the reader waits for the create to end"
+        jobs._write(job)
+    reader.join(5)
+    assert looked == [job] and marker.exists()

@@ -89,6 +89,13 @@ class FileAudit:
                 self._append(entry)
             self._drop_intent()
 
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the trail's lock: no audited change starts or ends meanwhile."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            yield
+
     def page(
         self, limit: int, before: int | None = None, **where: Unpack[AuditFilter]
     ) -> list[dict[str, Any]]:

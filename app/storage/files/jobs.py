@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Collection
 from pathlib import Path
@@ -35,10 +36,13 @@ class FileJobs:
         self.ensure()
         job = new_job(**fields)
         queued = queued_entry(job)
+        # The marker first, then the job: a crash between the two leaves a marker without its
+        # job (forgotten by the next reader, and no entry in the trail), never a queued job
+        # without its marker, which no reader would ever find.
         with audited(self.audit, queued, {"exists": str(self._path(job["job_id"]))}):
-            self._write(job)
             (self.pending_dir / job["job_id"]).touch()
             fsync_dir(self.pending_dir)
+            self._write(job)
         return job
 
     def get(self, job_id: str) -> dict[str, Any]:
@@ -53,10 +57,8 @@ class FileJobs:
         markers = self._markers()
         jobs = []
         for marker in markers if limit is None else markers[:limit]:
-            try:
-                job = self.get(marker.name)
-            except NotFound:
-                marker.unlink(missing_ok=True)  # a crash between the two writes of `create`
+            job = self._job_of(marker)
+            if job is None:
                 continue
             if job["status"] in TERMINAL:  # a crash between the two writes of `update`
                 marker.unlink(missing_ok=True)
@@ -74,16 +76,33 @@ class FileJobs:
         for group in self._marker_groups():
             jobs = []
             for marker in group:
-                try:
-                    jobs.append(self.get(marker.name))
-                except NotFound:
-                    marker.unlink(missing_ok=True)  # a crash between the two writes of `create`
+                job = self._job_of(marker)
+                if job is not None:
+                    jobs.append(job)
             for job in sorted(jobs, key=lambda j: j["created_at"]):
                 if job["status"] in TERMINAL:  # a crash between the two writes of `update`
                     (self.pending_dir / job["job_id"]).unlink(missing_ok=True)
                 elif market_of_job(job) not in skip:
                     return job
         return None
+
+    def _job_of(self, marker: Path) -> dict[str, Any] | None:
+        """The job a pending marker stands for; None, with the marker removed, where a crash
+        between the two writes of `create` left the job unwritten.
+
+        A `create` under way in another process has its marker and not yet its job; it holds the
+        trail's lock from before the one to after the other, so a marker without its job is
+        looked at again under that lock, and removed only if its job is still missing."""
+        try:
+            return self.get(marker.name)
+        except NotFound:
+            pass
+        with self.audit.locked() if self.audit is not None else contextlib.nullcontext():
+            try:
+                return self.get(marker.name)
+            except NotFound:
+                marker.unlink(missing_ok=True)
+                return None
 
     def _markers(self) -> list[Path]:
         """The pending markers, oldest first (by when each was made, then by name)."""
