@@ -50,6 +50,15 @@ class Settings(BaseSettings):
         description="A file of named keys, one `name:key[:scopes]` a line, read again when it "
         "changes (replace it whole: write a new file and rename it over the old).",
     )
+    signing_key: SecretStr | None = Field(
+        None,
+        description="A key of at least 32 characters that signs every new model version "
+        "(HMAC-SHA-256 of its artifact and card); with it set, a version whose signature is "
+        "missing or wrong is refused. Unset: versions are neither signed nor checked.",
+    )
+    signing_key_file: Path | None = Field(
+        None, description="A file whose first line is the signing key (instead of signing_key)."
+    )
     max_body_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest request body.")
     max_batch_rows: int = Field(100_000, gt=0, description="Most rows in one JSON batch.")
     max_csv_rows: int = Field(1_000_000, gt=0, description="Most rows in one CSV batch.")

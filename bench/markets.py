@@ -47,8 +47,9 @@ DATABASE = os.environ.get(
 KEY = "bench-key-5e0c1d7a"
 
 
-def deployment(work: Path, engine: str) -> dict[str, str]:
+def deployment(work: Path, engine: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {
+        **(extra or {}),
         "HOUSE_PRICE_MODEL_DIR": str(work / "models"),
         "HOUSE_PRICE_DATA_DIR": str(work / "data"),
         "HOUSE_PRICE_API_KEY": KEY,

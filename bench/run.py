@@ -19,7 +19,8 @@
   stored sales with and without sale dates (bench/sale_dates.py);
 - many markets (bench/markets.py): /predict naming one market of 10,000 beside one market,
   the worker's memory and time to ready, a CSV batch over 100 markets, 1,000 markets retrained
-  at once, on files and on PostgreSQL;
+  at once, on files and on PostgreSQL; loading every market's version at start, plain and
+  signed (bench/loading.py);
 - the page at / in headless Chromium (bench/page.py): asset weight, time to the first estimate
   with an empty and a warm cache, and checking a list of 100,000 and 1,000,000 homes;
 - the price range's coverage and width (bench/intervals.py), printed after the table.
@@ -53,6 +54,7 @@ from bench.harness import (
     measure_wrk,
 )
 from bench.intervals import report
+from bench.loading import measure as measure_loading
 from bench.markets import measure as measure_markets
 from bench.models_page import measure as measure_models
 from bench.page import measure as measure_page
@@ -247,6 +249,14 @@ def main() -> None:
                 runs=1,
             )
             measure_markets(row, markets_work, markets_args)
+            print("loading every market's version, plain and signed", flush=True)
+            loading_work = work / "loading"
+            loading_work.mkdir()
+            loading_args = argparse.Namespace(
+                engines="files,postgres", markets=args.markets, runs=3, against=None
+            )
+            for engine in loading_args.engines.split(","):
+                measure_loading(row, loading_work, engine, loading_args)
 
         if not args.skip_page:
             print("the page at / in headless Chromium", flush=True)

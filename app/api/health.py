@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from app.api.deps import ServedDep, StorageDep
-from app.api.schemas import Readiness
+from app.api.schemas import REFUSED_LISTED, Readiness
 from app.observability import metrics
 
 router = APIRouter(tags=["operations"])
@@ -38,6 +38,7 @@ async def ready(
         "markets": len(served.models),
         "reason": served.error,
         "storage": storage.describe(),
+        "refused": dict(sorted(served.refused.items())[:REFUSED_LISTED]),
     }
     if current is None:
         return _json(body, 503)

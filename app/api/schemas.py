@@ -62,6 +62,9 @@ MarketName = Annotated[
 ]
 
 
+REFUSED_LISTED = 20  # markets named in /health/ready's `refused`
+
+
 class House(BaseModel):
     """One home to estimate. Unknown fields are an error, so a typo is never silently ignored."""
 
@@ -342,6 +345,12 @@ class Readiness(BaseModel):
     reason: str | None = None
     storage: str | None = Field(
         None, description="Where versions and listings live (files, or the database, no password)."
+    )
+    refused: dict[str, str] = Field(
+        default_factory=dict,
+        description="Markets whose active version this worker refused (damaged, unreadable, "
+        "naming what no model holds, or unsigned where versions are signed), with the reason; "
+        f"at most {REFUSED_LISTED} by name. Each keeps serving its last good version, if any.",
     )
 
 

@@ -6,10 +6,8 @@ settings name)."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
-import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +17,12 @@ from app.config import Settings
 from app.domain.errors import ServiceError
 from app.observability.context import acting
 from app.service import retention
-from app.storage import open_storage
+from app.storage import CorruptVersion, open_storage
 from app.storage.audit import ACTIONS
 from app.storage.files.storage import FileMarket, FileStorage
 from app.storage.postgres.database import redact
 from app.storage.postgres.storage import PostgresMarket, PostgresStorage
+from app.storage.signing import signer_of
 
 
 @dataclass
@@ -71,10 +70,11 @@ def copy(source: FileStorage, target: PostgresStorage) -> Copied:
 
 def _copy_market(source: FileMarket, target: PostgresMarket, done: Copied) -> None:
     for version in sorted(source.registry.versions()):
+        try:
+            source.registry.load(version)  # its checksum, its signature, and what it names
+        except CorruptVersion as exc:
+            raise ServiceError(f"{exc.message}; not copied") from None
         artifact, expected = source.registry.artifact(version)
-        actual = hashlib.sha256(artifact).hexdigest()
-        if not secrets.compare_digest(actual, expected):
-            raise ServiceError(f"model version {version}: checksum mismatch, not copied")
         card = source.registry.card(version)
         done.count("versions", target.registry.insert(version, artifact, expected, card))
     for set_id in source.store.sets():
@@ -208,8 +208,11 @@ def upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def copy_command(args: argparse.Namespace, settings: Settings) -> int:
-    source = FileStorage(args.model_dir or settings.model_dir, args.data_dir or settings.data_dir)
-    target = PostgresStorage(args.to, connect_timeout=settings.db_connect_timeout)
+    signer = signer_of(settings)
+    source = FileStorage(
+        args.model_dir or settings.model_dir, args.data_dir or settings.data_dir, signer
+    )
+    target = PostgresStorage(args.to, connect_timeout=settings.db_connect_timeout, signer=signer)
     try:
         done = copy(source, target)
     finally:

@@ -12,6 +12,7 @@ import uvicorn
 from app.config import Settings
 from app.observability import logs
 from app.service.keys import BadKeys, Keyring
+from app.storage.signing import BadSigningKey, signer_of
 
 
 def main() -> None:
@@ -19,7 +20,8 @@ def main() -> None:
     level = os.environ.get("HOUSE_PRICE_LOG_LEVEL", "info")
     try:
         Keyring(settings)
-    except BadKeys as exc:  # one clear line, before any worker starts
+        signer_of(settings)
+    except (BadKeys, BadSigningKey) as exc:  # one clear line, before any worker starts
         print(f"house-price: cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     # Each worker writes its counters here; /metrics in any worker sums them. A fresh folder per

@@ -2,48 +2,70 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import pickle
 import secrets
-import sys
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from app.domain import model as price_model
+from app.domain.calibration import Calibration
 from app.domain.errors import Conflict
 from app.domain.model import ARTIFACT_FORMAT, READABLE_FORMATS, PriceModel
 from app.storage.naming import new_version_name
+from app.storage.signing import UNSIGNED, Signer
 
 # joblib's own protocol: a model holds numbers in tuples, no arrays, so `joblib.dump` writes the
 # plain pickle `pickle.dumps` does at this protocol, byte for byte (a test holds them equal), and
-# joblib (its import alone a thirtieth of a second) is needed only to read artifacts with arrays.
+# `joblib.load` reads it; the service reads it with its own unpickler, which admits nothing else.
 PICKLE_PROTOCOL = 4
 
-# A pickle names each class by its module. Artifacts written before the domain had a folder of
-# its own name `app.model`; while one is read, that name stands for the module now holding them.
-_FORMER_MODULES = {"app.model": price_model}
-_former_names_lock = threading.Lock()
+# What an artifact may name: the model's own classes, under the names every release wrote them
+# with (formats 3 and 4 were written when the domain lived in `app.model`). A pickle names each
+# class it holds, and unpickling calls whatever it names; any other name is refused before
+# anything is called, so a planted artifact cannot run code however its checksum was forged.
+# Every other thing a model holds (floats, strings, tuples, dicts, bytes) needs no name at all.
+_CLASSES: dict[tuple[str, str], type] = {
+    (module, cls.__name__): cls
+    for cls, modules in (
+        (PriceModel, ("app.domain.model", "app.model")),
+        (Calibration, ("app.domain.calibration", "app.model")),
+    )
+    for module in modules
+}
 
 
-@contextlib.contextmanager
-def _former_module_names() -> Iterator[None]:
-    with _former_names_lock:
-        added = [name for name in _FORMER_MODULES if name not in sys.modules]
-        sys.modules.update({name: _FORMER_MODULES[name] for name in added})
-        try:
-            yield
-        finally:
-            for name in added:
-                del sys.modules[name]
+class RefusedName(pickle.UnpicklingError):
+    """An artifact names something no model holds."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.what = f"{module}.{name}"
+        super().__init__(f"the artifact names `{self.what}`, which no model holds")
+
+
+class _ModelUnpickler(pickle.Unpickler):
+    """Unpickles the model's classes and plain data; every other name is refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = _CLASSES.get((module, name))
+        if found is None:
+            raise RefusedName(module, name)
+        return found
+
+
+def model_of(artifact: bytes) -> Any:
+    """What an artifact holds, constructing nothing but the model's classes and plain data."""
+    return _ModelUnpickler(io.BytesIO(artifact)).load()
 
 
 class CorruptVersion(Conflict):
     """A version whose artifact or card is missing, unreadable or fails its checksum."""
+
+
+class RefusedVersion(CorruptVersion):
+    """A version that may not be loaded: its artifact names what no model holds, or its
+    signature is missing or wrong where versions are signed."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +86,9 @@ class NewVersion:
     sha256: str
 
 
-def prepare_version(model: PriceModel, card: dict[str, Any]) -> NewVersion:
+def prepare_version(
+    model: PriceModel, card: dict[str, Any], market: str, signer: Signer = UNSIGNED
+) -> NewVersion:
     now = datetime.now(UTC)
     version = new_version_name(now)
     artifact = pickle.dumps(model, protocol=PICKLE_PROTOCOL)
@@ -76,13 +100,20 @@ def prepare_version(model: PriceModel, card: dict[str, Any]) -> NewVersion:
         "created_at": now.isoformat(timespec="microseconds"),
         "artifact_sha256": digest,
     }
+    card = signer.sign((market, version), artifact, card)
     return NewVersion(version, now, artifact, card, digest)
 
 
 def verified_model(
-    version: str, artifact: bytes, expected_sha256: str, card: dict[str, Any]
+    version: str,
+    artifact: bytes,
+    expected_sha256: str,
+    card: dict[str, Any],
+    market: str,
+    signer: Signer = UNSIGNED,
 ) -> LoadedModel:
-    """Unpickle an artifact only after its SHA-256 matches the one stored with it."""
+    """Unpickle an artifact only after its SHA-256 matches the one stored with it and, where
+    versions are signed, its signature the key; and then only the model's own classes."""
     actual = hashlib.sha256(artifact).hexdigest()
     if not secrets.compare_digest(actual, expected_sha256):
         raise CorruptVersion(
@@ -95,16 +126,15 @@ def verified_model(
             f"{card.get('artifact_format', 1)}, this service reads formats {readable}: "
             "refit it with this release"
         )
-    with _former_module_names():
-        # A model holds numbers in tuples, no arrays: its joblib file is a plain pickle, which
-        # the C unpickler reads some twenty times faster than joblib's (a worker loading
-        # thousands of markets feels it). A file with joblib's array records goes to joblib.
-        if b"NumpyArrayWrapper" in artifact:
-            import joblib  # the records of arrays of formats before 3
-
-            model = joblib.load(io.BytesIO(artifact))
-        else:
-            model = pickle.loads(artifact)
+    refusal = signer.refusal((market, version), artifact, card)
+    if refusal is not None:
+        raise RefusedVersion(f"model version {version}: refused: {refusal}")
+    try:
+        model = model_of(artifact)
+    except RefusedName as exc:
+        raise RefusedVersion(f"model version {version}: refused: {exc}") from None
+    except Exception as exc:  # a damaged pickle raises whatever its bytes lead to
+        raise CorruptVersion(f"model version {version}: artifact unreadable ({exc})") from None
     if not isinstance(model, PriceModel):
         raise CorruptVersion(f"model version {version}: artifact is not a PriceModel")
     return LoadedModel(version=version, model=model, card=card)

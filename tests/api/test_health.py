@@ -36,6 +36,7 @@ def test_ready_names_the_served_version_and_the_storage(
         "markets": 1,
         "reason": None,
         "storage": body["storage"],
+        "refused": {},
     }
     assert body["storage"] == storage.describe() != ""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing as mp
+import pickle
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from psycopg.conninfo import make_conninfo
 from app.api.factory import create_app
 from app.cli.db import copy
 from app.config import Settings
-from app.domain.errors import Unavailable
+from app.domain.errors import ServiceError, Unavailable
 from app.domain.fitting import fit_stream, fit_table
 from app.domain.listings import read_chunks, read_table
 from app.service.jobs import MAX_ATTEMPTS, run_pending
@@ -34,6 +35,9 @@ from app.storage.files.storage import FileStorage
 from app.storage.postgres.database import database_errors, redact
 from app.storage.postgres.schema import MIGRATIONS
 from app.storage.postgres.storage import PostgresStorage
+from app.storage.signing import Signer
+from tests.api.test_planted_versions import Planted
+from tests.damage import plant_artifact
 from tests.support import API_KEY, ROOT, SACRAMENTO, make_settings, synthetic_listings
 
 pytestmark = pytest.mark.engines("postgres")
@@ -332,6 +336,44 @@ def test_a_sql_ascii_database_stores_fits_and_serves_like_any_other(
         answer = client.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
         assert answer.status_code == 200
         assert answer.headers["X-Model-Version"] == retrain.json()["version"]
+
+
+def test_the_copy_refuses_a_planted_version_naming_what_it_holds(
+    storage: Storage, tmp_path: Path
+) -> None:
+    files = FileStorage(tmp_path / "files-models", tmp_path / "files-data")
+    files.ensure()
+    version = files.registry.save(*fit_table(read_table(SACRAMENTO), folds=5, source="t"))
+    marker = tmp_path / "created-by-the-planted-pickle"
+    planted = pickle.dumps(Planted(f"touch {marker}"), protocol=4)
+    plant_artifact(files, make_settings(tmp_path / "files-models", tmp_path), version, planted)
+    with pytest.raises(ServiceError) as refused:
+        copy(files, pg(storage))
+    assert refused.value.message == (
+        f"model version {version}: refused: the artifact names `posix.system`, which no model "
+        "holds; not copied"
+    )
+    assert pg(storage).registry.versions() == [] and not marker.exists()
+
+
+def test_a_signed_deployment_copied_keeps_every_signature_valid(
+    storage: Storage, settings: Settings, tmp_path: Path
+) -> None:
+    signer = Signer(b"k" * 32)
+    files = FileStorage(tmp_path / "files-models", tmp_path / "files-data", signer)
+    files.ensure()
+    version = files.registry.save(*fit_table(read_table(SACRAMENTO), folds=5, source="t"))
+    files.registry.activate(version)
+    target = PostgresStorage(settings.database_url.get_secret_value(), signer=signer)  # type: ignore[union-attr]
+    try:
+        copy(files, target)
+        assert (
+            target.registry.load(version).card["signature"]
+            == files.registry.card(version)["signature"]
+        )
+        assert target.load_many({"default": version})["default"].version == version  # type: ignore[union-attr]
+    finally:
+        target.close()
 
 
 def test_a_file_deployment_of_several_markets_is_copied_market_by_market(

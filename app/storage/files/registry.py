@@ -30,6 +30,7 @@ from app.storage.naming import (
     now_text,
     summary,
 )
+from app.storage.signing import UNSIGNED, Signer
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class FileRegistry:
     file that serving workers poll to learn which of thousands of markets moved.
     `claim`, when given, reserves a version name across markets (False: another has it).
     `audit`, when given, is the trail each change is recorded in.
+    `signer` signs each new version and checks each loaded one (see `storage.signing`).
     """
 
     def __init__(
@@ -67,8 +69,10 @@ class FileRegistry:
         journal: Path | None = None,
         claim: Callable[[str], bool] | None = None,
         audit: FileAudit | None = None,
+        signer: Signer = UNSIGNED,
     ) -> None:
         self.root = root
+        self.signer = signer
         self.market = market
         self.journal = journal
         self._claim = claim
@@ -86,7 +90,7 @@ class FileRegistry:
 
     def save(self, model: PriceModel, card: dict[str, Any]) -> str:
         self.ensure()
-        new = prepare_version(model, card)
+        new = prepare_version(model, card, self.market, self.signer)
         if self._claim is not None and not self._claim(new.version):
             return self.save(model, card)  # the name is another market's: draw another
         # Assembled under a hidden name and renamed whole: a reader never sees half a version.
@@ -187,13 +191,17 @@ class FileRegistry:
 
     def load(self, version: str) -> LoadedModel:
         artifact, expected = self.artifact(version)
-        return verified_model(version, artifact, expected, self.card(version))
+        card = self.card(version)
+        return verified_model(version, artifact, expected, card, self.market, self.signer)
 
     def load_model(self, version: str) -> LoadedModel:
         """`load` with a card of the artifact format alone: what loading thousands needs.
 
-        The card's thousand residual quantiles are not parsed only to be thrown away.
+        The card's thousand residual quantiles are not parsed only to be thrown away (unless
+        versions are signed: the signature covers the whole card).
         """
+        if self.signer.signs:
+            return self.load(version)
         artifact, expected = self.artifact(version)
         try:
             text = (self._folder(version) / CARD).read_bytes()
@@ -201,7 +209,7 @@ class FileRegistry:
             raise CorruptVersion(f"model version {version}: card unreadable ({exc})") from None
         found = _FORMAT.search(text)
         card = {"artifact_format": int(found.group(1))} if found else {}
-        return verified_model(version, artifact, expected, card)
+        return verified_model(version, artifact, expected, card, self.market)
 
     def page(self, limit: int, before: str | None = None) -> list[dict[str, Any]]:
         names = sorted(self.versions(), reverse=True)

@@ -29,6 +29,7 @@ from app.storage.files.jobs import FileJobs
 from app.storage.files.registry import POINTER, RETIRED, FileRegistry
 from app.storage.files.store import FileStore
 from app.storage.naming import actor, check_version_name
+from app.storage.signing import UNSIGNED, Signer
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class FileMarket:
             storage.journal,
             lambda v: storage.claim(v, name),
             storage.audit,
+            storage.signer,
         )
         self.store = FileStore(self.data_dir, name, storage.audit)
 
@@ -87,8 +89,9 @@ class FileMarket:
 class FileStorage:
     """The embedded default: two directories, an flock per market, polling for changes."""
 
-    def __init__(self, model_dir: Path, data_dir: Path) -> None:
+    def __init__(self, model_dir: Path, data_dir: Path, signer: Signer = UNSIGNED) -> None:
         self.model_dir, self.data_dir = model_dir, data_dir
+        self.signer = signer
         self.journal = model_dir / JOURNAL
         self.names_dir = model_dir / NAMES
         self._markets = MarketCache(lambda name: FileMarket(self, name))
@@ -138,7 +141,8 @@ class FileStorage:
         loaded: dict[str, LoadedModel | str] = {}
         for name, version in versions.items():
             try:
-                registry = FileRegistry(self._model_dir(name), name)  # not kept: one read
+                # Not kept: one read.
+                registry = FileRegistry(self._model_dir(name), name, signer=self.signer)
                 loaded[name] = registry.load_model(version)
             except ServiceError as exc:
                 loaded[name] = exc.message

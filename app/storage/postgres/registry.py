@@ -20,6 +20,7 @@ from app.storage.naming import (
 from app.storage.postgres.audit import record
 from app.storage.postgres.database import _Database, _guarded, _jsonb, database_errors
 from app.storage.postgres.listener import CHANNEL_SUFFIX
+from app.storage.signing import UNSIGNED, Signer
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +28,17 @@ log = logging.getLogger(__name__)
 class PostgresRegistry:
     """One market's versions, active pointer and history: every query names the market."""
 
-    def __init__(self, db: _Database, market: str = DEFAULT_MARKET) -> None:
+    def __init__(
+        self, db: _Database, market: str = DEFAULT_MARKET, signer: Signer = UNSIGNED
+    ) -> None:
         self.db = db
         self.market = market
+        self.signer = signer
 
     @_guarded
     def save(self, model: PriceModel, card: dict[str, Any]) -> str:
         while True:
-            new = prepare_version(model, card)
+            new = prepare_version(model, card, self.market, self.signer)
             saved = saved_entry(self.market, new.version, new.card)
             if self.insert(new.version, new.artifact, new.sha256, new.card, saved):
                 break  # else the name was taken meanwhile: draw another
@@ -250,4 +254,4 @@ class PostgresRegistry:
         artifact, sha256, card = row
         if not isinstance(card, dict):
             raise CorruptVersion(f"model version {version}: card unreadable")
-        return verified_model(version, bytes(artifact), sha256, card)
+        return verified_model(version, bytes(artifact), sha256, card, self.market, self.signer)

@@ -21,8 +21,11 @@ from app.storage.postgres.listener import CHANNEL_SUFFIX, FALLBACK_POLL, _Listen
 from app.storage.postgres.registry import PostgresRegistry
 from app.storage.postgres.schema import upgrade
 from app.storage.postgres.store import PostgresStore
+from app.storage.signing import UNSIGNED, Signer
 
 log = logging.getLogger(__name__)
+
+_FORMAT_ONLY = "jsonb_build_object('artifact_format', card -> 'artifact_format') "
 
 
 def _fit_lock_key(market: str) -> str:
@@ -34,10 +37,10 @@ def _fit_lock_key(market: str) -> str:
 class PostgresMarket:
     """One market's registry and listing store, and its fit lock (an advisory lock)."""
 
-    def __init__(self, db: _Database, name: str) -> None:
+    def __init__(self, db: _Database, name: str, signer: Signer = UNSIGNED) -> None:
         self.name = name
         self.db = db
-        self.registry = PostgresRegistry(db, name)
+        self.registry = PostgresRegistry(db, name, signer)
         self.store = PostgresStore(db, name)
         self._key = _fit_lock_key(name)
 
@@ -82,11 +85,18 @@ class PostgresStorage:
     """The storage of a replica that shares nothing with the others but this database."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 4, connect_timeout: float = 3.0, listen: bool = False
+        self,
+        url: str,
+        *,
+        pool_size: int = 4,
+        connect_timeout: float = 3.0,
+        listen: bool = False,
+        signer: Signer = UNSIGNED,
     ) -> None:
         self.url = url
+        self.signer = signer
         self.db = _Database(url, pool_size, connect_timeout)
-        self._markets = MarketCache(lambda name: PostgresMarket(self.db, name))
+        self._markets = MarketCache(lambda name: PostgresMarket(self.db, name, signer))
         default = self.market(DEFAULT_MARKET)
         self.registry, self.store = default.registry, default.store
         self.jobs = PostgresJobs(self.db)
@@ -117,9 +127,11 @@ class PostgresStorage:
         # Binary: artifacts come as their bytes, not as hex text of twice the size.
         with self.db.connection() as conn, conn.cursor(binary=True) as cursor:
             rows = cursor.execute(
+                # The card's artifact format alone, unless versions are signed: the signature
+                # covers the whole card.
                 "SELECT market, version, artifact, sha256, "
-                "jsonb_build_object('artifact_format', card -> 'artifact_format') "
-                "FROM model_versions "
+                + ("card " if self.signer.signs else _FORMAT_ONLY)
+                + "FROM model_versions "
                 "WHERE version = ANY(%s::text[])",
                 (list(versions.values()),),
             ).fetchall()
@@ -132,7 +144,9 @@ class PostgresStorage:
             try:
                 if not isinstance(card, dict):
                     raise CorruptVersion(f"model version {version}: card unreadable")
-                loaded[market] = verified_model(version, bytes(artifact), sha256, card)
+                loaded[market] = verified_model(
+                    version, bytes(artifact), sha256, card, market, self.signer
+                )
             except ServiceError as exc:
                 loaded[market] = exc.message
         return loaded
