@@ -13,7 +13,8 @@ from pydantic import BaseModel, ValidationError
 
 from app.api.errors import UnsupportedMediaType
 from app.domain.arrays import FloatArray
-from app.domain.errors import TooLarge
+from app.domain.errors import BadInput, TooLarge
+from app.domain.listings import Skipped
 from app.domain.rules import FEATURES, LIMITS
 
 MAX_REPORTED_ERRORS = 10
@@ -96,6 +97,29 @@ def validate(document: Any, schema: type[Schema]) -> Schema:
             {**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)
         ]
         raise RequestValidationError(errors[:MAX_REPORTED_ERRORS]) from None
+
+
+def without_bad_rows(document: Any, row_schema: type[BaseModel], skipped: Skipped) -> Any:
+    """The document with the `listings` rows that fail `row_schema` left out and recorded in
+    `skipped` (each by its index and first error); the rest is validated as usual after."""
+    rows = document.get("listings") if isinstance(document, dict) else None
+    if not isinstance(rows, list):
+        return document
+    kept = []
+    for index, row in enumerate(rows):
+        try:
+            row_schema.model_validate(row)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in first["loc"])
+            skipped.add_row(
+                index, f"listings[{index}]{'.' + where if where else ''}: {first['msg']}"
+            )
+            continue
+        kept.append(row)
+    if rows and not kept:
+        raise BadInput(f"every row failed a check, none is left to use: {skipped.describe()}")
+    return {**document, "listings": kept}
 
 
 def parse_rows(body: bytes, schema: type[Schema], max_rows: int) -> Schema:

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from app.api.bodies import content_type, parse_rows
+from app.api.bodies import check_rows, content_type, load_json, validate, without_bad_rows
 from app.api.deps import (
     Market,
     RetrainKey,
@@ -18,7 +18,7 @@ from app.api.deps import (
     get_retraining,
 )
 from app.api.openapi import unprocessable
-from app.api.schemas import Job, RetrainRequest
+from app.api.schemas import Job, Listing, RetrainRequest
 from app.domain import listings
 from app.domain.errors import BadInput
 from app.service.retraining import Retraining
@@ -48,7 +48,8 @@ _BODY: dict[str, Any] = {
     response_model=Job,
     summary="Add sold listings and fit a new model version",
     description="Every row is checked first: if any is bad the answer is 422 listing the first "
-    "errors by row and field, and nothing is stored. Otherwise the listings are on disk "
+    "errors by row and field, and nothing is stored (with `?invalid=skip`, bad rows are left "
+    "out instead, and the job counts and names them). Otherwise the listings are on disk "
     "(fsync'd) before the answer, and a fit job is queued: `202` with the job and a "
     "`Location` header, or with `?wait=true` a `200` with the finished job. Sending the same "
     "upload again does not store it twice. The new version becomes active only if it passes "
@@ -81,27 +82,44 @@ async def retrain(
         Literal["append", "replace"] | None, Query(description="CSV bodies only.")
     ] = None,
     force: Annotated[bool | None, Query(description="CSV bodies only.")] = None,
+    invalid: Annotated[
+        Literal["refuse", "skip"],
+        Query(
+            description="`refuse` (the default): a bad row refuses the upload. `skip`: the "
+            "rows that fail a check are left out, the rest stored and fitted; the job says how "
+            "many (`skipped.rows`) and why (`skipped.reasons`, the first ten)."
+        ),
+    ] = "refuse",
 ) -> Response:
     kind = content_type(request)
     body = await request.body()
+    skipped = listings.Skipped() if invalid == "skip" else None
     if kind == "text/csv":
         if force:
             forced_by(key)
-        frame = await run_in_threadpool(listings.read_table, body, max_rows=settings.max_csv_rows)
+        frame = await run_in_threadpool(
+            listings.read_table, body, max_rows=settings.max_csv_rows, skipped=skipped
+        )
+        if skipped is not None and skipped.count:
+            body = await run_in_threadpool(listings.without_rows, body, skipped.positions)
         job = await run_in_threadpool(
-            retraining.submit_csv, body, len(frame), mode or "append", bool(force), market
+            retraining.submit_csv, body, len(frame), mode or "append", bool(force), market, skipped
         )
     else:
         if mode is not None or force is not None:
             raise BadInput("with a JSON body, send mode and force as fields of the body")
-        parsed = parse_rows(body, RetrainRequest, settings.max_batch_rows)
+        document = load_json(body)
+        check_rows(document, settings.max_batch_rows)
+        if skipped is not None:
+            document = without_bad_rows(document, Listing, skipped)
+        parsed = validate(document, RetrainRequest)
         if parsed.force:
             forced_by(key)
         frame = listings.from_records(row.model_dump(exclude_none=True) for row in parsed.listings)
         if "sold_at" in frame.columns:
             frame["sold_at"] = frame["sold_at"].map(_iso, na_action="ignore")
         job = await run_in_threadpool(
-            retraining.submit_rows, frame, parsed.mode, parsed.force, market
+            retraining.submit_rows, frame, parsed.mode, parsed.force, market, skipped
         )
     if wait:
         job = await retraining.finished(job["job_id"])

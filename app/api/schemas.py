@@ -405,6 +405,13 @@ class RetrainRequest(BaseModel):
     )
 
 
+class SkippedRows(BaseModel):
+    """Rows of an upload left out because they failed a check."""
+
+    rows: int = Field(description="How many rows were left out.")
+    reasons: list[str] = Field(description="The first ten, each with its line or row and why.")
+
+
 class Job(BaseModel):
     """A retrain job, as stored; fields appear as the job advances."""
 
@@ -444,6 +451,11 @@ class Job(BaseModel):
     active_version: str | None = None
     n_train: int | None = None
     metrics: dict[str, Any] | None = None
+    skipped: SkippedRows | None = Field(
+        None,
+        description="With `?invalid=skip`: the rows of the upload left out because they failed "
+        "a check (the fit's version records the same in its card, `training.skipped`).",
+    )
 
 
 class AuditEntry(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,9 +14,9 @@ from app.config import Settings
 from app.domain.arrays import FloatArray
 from app.domain.errors import Conflict, ServiceError
 from app.domain.fitting import fit_stream, fit_table, select_window
-from app.domain.listings import SaleDates, read_chunks, read_table
+from app.domain.listings import SaleDates, Skipped, read_chunks, read_table, without_rows
 from app.service.training import fit_stored, save_version
-from app.storage import ListingStore, Mode, Snapshot, Storage, open_storage
+from app.storage import Accepted, ListingStore, Mode, Snapshot, Storage, open_storage
 
 
 def render(card: dict[str, Any], active: bool) -> str:
@@ -24,6 +25,11 @@ def render(card: dict[str, Any], active: bool) -> str:
     lines = [
         f"model version   {card['version']}{'  (active)' if active else '  (stored, not active)'}",
         f"rows used       {card['training']['rows']:,}  from {card['training']['source']}",
+    ]
+    skipped = card["training"].get("skipped")
+    if skipped is not None:
+        lines.append(f"rows left out   {Skipped.described(skipped['rows'], skipped['reasons'])}")
+    lines += [
         "",
         f"{'term':<12}{'coefficient':>16}  unit",
     ]
@@ -64,9 +70,14 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
     if args.if_no_active and registry.active_version() is not None:
         return None
     # The file is read and checked in full before anything (even the lock) is written.
-    frame = read_table(args.data) if args.data and not stream else None
+    skipped = Skipped() if args.skip_invalid else None
+    frame = read_table(args.data, skipped=skipped) if args.data and not stream else None
     new_dates = SaleDates()
-    new = list(_progress(read_chunks(args.data, args.chunk_rows, new_dates))) if stream else []
+    new = (
+        list(_progress(read_chunks(args.data, args.chunk_rows, new_dates, skipped)))
+        if stream
+        else []
+    )
     storage.ensure()  # only once the data has passed its checks: a bad file writes nothing
     if market.retired():
         raise Conflict(f"market {market.name!r} is retired: prune it before fitting it again")
@@ -84,7 +95,7 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
             model, card = fit_stream(
                 chunks, folds=settings.cv_folds, source=str(args.data), dates=dates
             )
-            accepted = store.add_file(args.data, rows, mode)
+            accepted = _store_file(store, args.data, rows, mode, skipped)
             if accepted.duplicate and args.append:
                 # Appended but already stored: the store, not the sum, is the training set.
                 model, card, _ = fit_stored(
@@ -102,13 +113,15 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
                 training, folds=settings.cv_folds, source=source, window_days=window
             )
             if frame is not None:
-                accepted = store.add_file(args.data, len(frame), mode)
+                accepted = _store_file(store, args.data, len(frame), mode, skipped)
                 # Appended but already stored: the store, not the sum, is the training set.
                 if accepted.duplicate and args.append:
                     training = _training_set(store, None, append=True)
                     model, card = fit_table(
                         training, folds=settings.cv_folds, source=source, window_days=window
                     )
+        if skipped is not None:
+            card["training"]["skipped"] = skipped.for_card()
         by = None if args.no_activate else "python -m app.train"
         version = save_version(registry, model, card, _snapshot(store), activate_by=by)
     card = registry.card(version)
@@ -119,6 +132,15 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
         paths = write_report(args.report, card, select_window(training, window)[0])
         print("report: " + ", ".join(str(p) for p in paths))
     return card
+
+
+def _store_file(
+    store: ListingStore, path: Path, rows: int, mode: Mode, skipped: Skipped | None
+) -> Accepted:
+    """Store the file as it is, or without the rows that were left out of it."""
+    if skipped is None or skipped.count == 0:
+        return store.add_file(path, rows, mode)
+    return store.add_bytes(without_rows(path, skipped.positions), rows, mode)
 
 
 def _training_set(store: ListingStore, frame: pd.DataFrame | None, *, append: bool) -> pd.DataFrame:

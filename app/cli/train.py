@@ -65,6 +65,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "extra: matplotlib) into DIR",
     )
     parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="leave out the rows of FILE that fail a check (a county's file has a few), fit on "
+        "the rest, and say which: the count and the first lines with their reasons are printed "
+        "and kept in the card; only the rows kept are stored (without it, a bad row refuses "
+        "the file)",
+    )
+    parser.add_argument(
         "--if-no-active",
         action="store_true",
         help="do nothing when a model version is already active (for start-up scripts)",

@@ -6,8 +6,8 @@ import contextlib
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -63,6 +63,53 @@ class SaleDates:
         }
 
 
+@dataclass
+class Skipped:
+    """Rows left out of a file or an upload because they failed a check (`--skip-invalid`,
+    `?invalid=skip`): how many, where, and the first reasons by line."""
+
+    positions: list[int] = field(default_factory=list)  # 0-based rows of the source, in order
+    reasons: list[RowError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
+
+    @property
+    def count(self) -> int:
+        return len(self.positions)
+
+    def add(self, positions: Iterable[int], errors: list[tuple[int, str, str]]) -> None:
+        self.positions.extend(positions)
+        room = MAX_REPORTED_ERRORS - len(self.reasons)
+        self.reasons.extend(_row_errors(sorted(errors)[: max(room, 0)]))
+
+    def add_row(self, position: int, message: str) -> None:
+        """One row left out, with its reason in words (a JSON row: its index and field)."""
+        self.positions.append(position)
+        if len(self.reasons) < MAX_REPORTED_ERRORS:
+            self.reasons.append(RowError(f"row {position}", "", message))
+
+    def describe(self) -> str:
+        """One line: "2 rows left out: line 4, column beds: …; line 9, column sqft: …"."""
+        return self.described(self.count, [r.msg for r in self.reasons])
+
+    @staticmethod
+    def described(count: int, reasons: list[str]) -> str:
+        if count == 0:
+            return "no rows left out"
+        rows = "1 row" if count == 1 else f"{count:,} rows"
+        more = "; …" if count > len(reasons) else ""
+        return f"{rows} left out: " + "; ".join(reasons) + more
+
+    def for_card(self) -> dict[str, Any]:
+        """For a card or a job: the count and the first reasons."""
+        return {"rows": self.count, "reasons": [r.msg for r in self.reasons]}
+
+
+def _row_errors(errors: Iterable[tuple[int, str, str]]) -> list[RowError]:
+    return [
+        RowError(f"line {line}", column, f"line {line}, column {column}: {msg}")
+        for line, column, msg in errors
+    ]
+
+
 def _parse_dates(series: pd.Series[Any]) -> tuple[pd.Series[Any], pd.Series[Any]]:
     """The cells as stripped text, and as dates (NaT where empty or not YYYY-MM-DD)."""
     text = series.astype("string").str.strip()
@@ -87,11 +134,13 @@ def read_csv(
     with_price: bool,
     max_rows: int | None = None,
     allow_empty: bool = False,
+    skipped: Skipped | None = None,
 ) -> tuple[pd.DataFrame, FloatArray]:
     """Read a CSV of listings and check it; raises BadInput naming line and column, or TooLarge.
 
     A header with no rows is an error unless `allow_empty` (a batch to estimate may be empty;
-    a training set may not).
+    a training set may not). With `skipped`, rows that fail a check are left out of both and
+    recorded there instead (a file whose every row fails is still an error).
 
     Returns the table as read (columns other than the required ones kept as text, so they can
     be written back unchanged) and a float64 array of the required columns in contract order:
@@ -113,12 +162,20 @@ def read_csv(
             )
     if max_rows is not None and len(frame) > max_rows:
         raise TooLarge(f"the CSV has more than {max_rows:,} rows, the limit of one request")
-    return frame, check_frame(frame, with_price=with_price, allow_empty=allow_empty)
+    left = 0 if skipped is None else skipped.count
+    values = check_frame(frame, with_price=with_price, allow_empty=allow_empty, skipped=skipped)
+    if skipped is not None and skipped.count > left:
+        frame = frame.drop(index=frame.index[skipped.positions[left:]]).reset_index(drop=True)
+    return frame, values
 
 
-def read_table(source: bytes | Path, *, max_rows: int | None = None) -> pd.DataFrame:
-    """Read a CSV of sold listings for training: the required columns come back as float64."""
-    frame, values = read_csv(source, with_price=True, max_rows=max_rows)
+def read_table(
+    source: bytes | Path, *, max_rows: int | None = None, skipped: Skipped | None = None
+) -> pd.DataFrame:
+    """Read a CSV of sold listings for training: the required columns come back as float64.
+
+    With `skipped`, rows that fail a check are left out and recorded there."""
+    frame, values = read_csv(source, with_price=True, max_rows=max_rows, skipped=skipped)
     for i, column in enumerate(required_columns(True)):
         frame[column] = values[:, i]
     return frame
@@ -162,12 +219,15 @@ def check_frame(
     first_line: int = 2,
     allow_empty: bool = False,
     dates: SaleDates | None = None,
+    skipped: Skipped | None = None,
 ) -> FloatArray:
     """Validate the required columns of a table row by row; return them as an (n, k) array.
 
     `first_line` is the file line of the table's first row (2 for a whole file, more for a
     chunk of one), so that errors name the line a person finds in the file. `dates`, when
-    given, gathers the first and last `sold_at` from the dates parsed for the check.
+    given, gathers the first and last `sold_at` from the dates parsed for the check. With
+    `skipped`, a row that fails a check is left out of the array and recorded there, instead
+    of failing the table; only a table left with no row at all fails.
     """
     frame.columns = [str(c).strip() for c in frame.columns]
     required = required_columns(with_price)
@@ -176,31 +236,42 @@ def check_frame(
         raise BadInput("the CSV has a header but no rows")
 
     errors: list[tuple[int, str, str]] = []
+    bad = np.zeros(len(frame), dtype=bool)
     out = np.empty((len(frame), len(required)), dtype=np.float64)
     for i, column in enumerate(required):
-        values, column_errors = _check_column(frame[column], column, first_line)
+        values, column_errors, column_bad = _check_column(frame[column], column, first_line)
         errors.extend(column_errors)
-        if not column_errors:
-            out[:, i] = values
+        bad |= column_bad
+        out[:, i] = values
+    parsed = None
     if SOLD_AT in frame.columns:
-        errors.extend(_check_dates(frame[SOLD_AT], first_line, dates))
+        date_errors, date_bad, parsed = _check_dates(frame[SOLD_AT], first_line)
+        errors.extend(date_errors)
+        bad |= date_bad
+    if errors and skipped is None:
+        raise BadInput(_row_errors(sorted(errors)[:MAX_REPORTED_ERRORS]))
     if errors:
-        errors.sort()
-        raise BadInput(
-            [
-                RowError(f"line {line}", column, f"line {line}, column {column}: {msg}")
-                for line, column, msg in errors[:MAX_REPORTED_ERRORS]
-            ]
-        )
+        assert skipped is not None
+        skipped.add((np.flatnonzero(bad) + (first_line - 2)).tolist(), errors)
+        if bad.all() and not allow_empty:
+            raise BadInput(f"every row failed a check, none is left to use: {skipped.describe()}")
+        out = out[~bad]
+        parsed = None if parsed is None else parsed[~bad]
+    if dates is not None and parsed is not None:
+        dates.add_parsed(parsed)
     return out
 
 
 def _check_column(
     series: pd.Series[Any], column: str, first_line: int = 2
-) -> tuple[FloatArray, list[tuple[int, str, str]]]:
+) -> tuple[FloatArray, list[tuple[int, str, str]], Any]:
+    """The column as floats, the first errors of each kind by line, and every bad row."""
     errors: list[tuple[int, str, str]] = []
+    bad = np.zeros(len(series), dtype=bool)
 
     def flag(mask: Any, message: Any) -> None:
+        nonlocal bad
+        bad = bad | np.asarray(mask, dtype=bool)
         for index in np.flatnonzero(np.asarray(mask))[:MAX_REPORTED_ERRORS]:
             errors.append((_line(int(index), first_line), column, message(int(index))))
 
@@ -209,7 +280,7 @@ def _check_column(
 
     if pd.api.types.is_bool_dtype(series):
         flag(np.ones(len(series), bool), not_a_number_message)
-        return np.empty(0), errors
+        return np.full(len(series), np.nan), errors, bad
     not_a_number = np.zeros(len(series), dtype=bool)
     if not pd.api.types.is_numeric_dtype(series):
         numbers = pd.to_numeric(series, errors="coerce")
@@ -232,24 +303,24 @@ def _check_column(
         if column == "beds":
             fractional = np.isfinite(values) & (values != np.round(values))
             flag(fractional, lambda i: f"must be a whole number, got {values[i]:g}")
-    return values, errors
+    return values, errors, bad
 
 
 def _check_dates(
-    series: pd.Series[Any], first_line: int = 2, dates: SaleDates | None = None
-) -> list[tuple[int, str, str]]:
+    series: pd.Series[Any], first_line: int = 2
+) -> tuple[list[tuple[int, str, str]], Any, pd.Series[Any]]:
+    """The first errors by line, every row with a malformed date, and the dates parsed."""
     text, parsed = _parse_dates(series)
-    bad = np.flatnonzero(np.asarray(text.notna() & (text != "") & parsed.isna()))
-    if dates is not None and len(bad) == 0:
-        dates.add_parsed(parsed)
-    return [
+    bad = np.asarray(text.notna() & (text != "") & parsed.isna())
+    errors = [
         (
             _line(int(i), first_line),
             SOLD_AT,
             f"expected a date as YYYY-MM-DD, got {_show(series.iloc[i])}",
         )
-        for i in bad[:MAX_REPORTED_ERRORS]
+        for i in np.flatnonzero(bad)[:MAX_REPORTED_ERRORS]
     ]
+    return errors, bad, parsed
 
 
 def _show(value: Any) -> str:
@@ -288,7 +359,10 @@ def features_of(rows: Iterable[Any]) -> FloatArray:
 
 
 def read_chunks(
-    path: Path, chunk_rows: int = 1_000_000, dates: SaleDates | None = None
+    path: Path,
+    chunk_rows: int = 1_000_000,
+    dates: SaleDates | None = None,
+    skipped: Skipped | None = None,
 ) -> Iterator[FloatArray]:
     """The checked (m, 4) arrays of beds, baths, sqft, price of a CSV, a chunk at a time.
 
@@ -296,7 +370,8 @@ def read_chunks(
     a larger one `chunk_rows` rows at a time, so memory stays that of one chunk whatever the
     file's size; either way each chunk of `chunk_rows` rows is checked in turn. A bad row raises
     BadInput naming its line, as `read_csv` does; so does a row with more fields than the
-    header. `dates`, when given, gathers the first and last sale date.
+    header. `dates`, when given, gathers the first and last sale date. With `skipped`, bad
+    rows are left out and recorded there (a file with no good row left is still an error).
     """
     with _csv_errors(), _open(path) as handle:
         header = [str(c).strip() for c in pd.read_csv(handle, nrows=0).columns]
@@ -304,10 +379,19 @@ def read_chunks(
     first_line, rows = 2, 0
     with _csv_errors():
         for frame in training_frames(path, chunk_rows):
-            values = check_frame(frame, with_price=True, first_line=first_line, dates=dates)
+            values = check_frame(
+                frame,
+                with_price=True,
+                first_line=first_line,
+                dates=dates,
+                skipped=skipped,
+                allow_empty=skipped is not None,
+            )
             first_line += len(frame)
-            rows += len(frame)
+            rows += len(values)
             yield values
+    if rows == 0 and skipped is not None and skipped.count:
+        raise BadInput(f"every row failed a check, none is left to use: {skipped.describe()}")
     if rows == 0:
         raise BadInput("the CSV has a header but no rows")
 
@@ -354,3 +438,14 @@ def fingerprint_chunks(chunks: Iterable[FloatArray]) -> str:
         # The array's own buffer: the same bytes as .tobytes(), without copying them first.
         digest.update(np.ascontiguousarray(chunk, dtype=np.float64).data)
     return digest.hexdigest()
+
+
+def without_rows(source: bytes | Path, positions: Collection[int]) -> bytes:
+    """A CSV as it was sent, less the rows at `positions` (0-based): what is stored of a file
+    whose bad rows were left out. Every cell is kept as its text."""
+    with _csv_errors(), _open(source) as handle:
+        frame = pd.read_csv(
+            handle, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8"
+        )
+    kept = frame.drop(index=frame.index[list(positions)])
+    return kept.to_csv(index=False).encode()

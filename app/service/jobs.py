@@ -77,6 +77,8 @@ def _run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[
             champion=champion,
             tolerance=settings.promotion_tolerance,
         )
+        if "skipped" in job:  # rows of the upload left out: the version says so too
+            card["training"]["skipped"] = job["skipped"]
         promoted = verdict.promote or bool(job.get("force"))
         reason = verdict.reason
         if job.get("force") and not verdict.promote:

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from app.domain.errors import Conflict
+from app.domain.listings import Skipped
 from app.observability.context import KEY_NAME, REQUEST_ID
 from app.service.runner import JobRunner
 from app.service.serving import ServedModels
@@ -33,17 +34,30 @@ class Retraining:
     wait_seconds: float
 
     def submit_csv(
-        self, body: bytes, rows: int, mode: Mode, force: bool, market: str
+        self,
+        body: bytes,
+        rows: int,
+        mode: Mode,
+        force: bool,
+        market: str,
+        skipped: Skipped | None = None,
     ) -> dict[str, Any]:
-        """Store a checked CSV upload as it was sent (other columns and formatting kept)."""
+        """Store a checked CSV upload as it was sent (other columns and formatting kept), less
+        the rows `skipped` names."""
         store = self._store(market)
-        return self._queue(store.add_bytes(body, rows, mode), mode, force, market)
+        return self._queue(store.add_bytes(body, rows, mode), mode, force, market, skipped)
 
     def submit_rows(
-        self, frame: pd.DataFrame, mode: Mode, force: bool, market: str
+        self,
+        frame: pd.DataFrame,
+        mode: Mode,
+        force: bool,
+        market: str,
+        skipped: Skipped | None = None,
     ) -> dict[str, Any]:
         """Store checked rows (a table of listings) and queue their fit."""
-        return self._queue(self._store(market).add(frame, mode), mode, force, market)
+        accepted = self._store(market).add(frame, mode)
+        return self._queue(accepted, mode, force, market, skipped)
 
     def _store(self, market: str) -> ListingStore:
         found = self.storage.market(market)
@@ -54,8 +68,12 @@ class Retraining:
             )
         return found.store
 
-    def _queue(self, accepted: Accepted, mode: Mode, force: bool, market: str) -> dict[str, Any]:
+    def _queue(
+        self, accepted: Accepted, mode: Mode, force: bool, market: str, skipped: Skipped | None
+    ) -> dict[str, Any]:
+        left_out = {} if skipped is None else {"skipped": skipped.for_card()}
         job = self.storage.jobs.create(
+            **left_out,
             market=market,
             mode=mode,
             force=force,

@@ -186,3 +186,58 @@ def test_a_retrain_that_the_gate_holds_back_keeps_the_active_version(
 
 def test_an_unknown_job_is_a_404(client: TestClient) -> None:
     assert client.get(f"/jobs/{'0' * 32}").status_code == 404
+
+
+def test_skip_leaves_out_bad_csv_rows_stores_the_rest_and_the_job_names_them(
+    client: TestClient, store: Store, registry: Registry, fitted: str, auth: dict[str, str]
+) -> None:
+    body = (
+        "beds,baths,sqft,price,note\n3,2,1500,249000,a\n33,2,1500,250000,b\n"
+        "2,1,836,139000,c\n3,2,1500,0,d\n"
+    )
+    response = client.post("/retrain?invalid=skip&wait=true", content=body, headers={**CSV, **auth})
+    assert response.status_code == 200
+    job = response.json()
+    assert job["status"] == "succeeded" and job["rows_received"] == 2
+    assert job["skipped"] == {
+        "rows": 2,
+        "reasons": [
+            "line 3, column beds: must be at most 20, got 33",
+            "line 5, column price: must be greater than 0, got 0",
+        ],
+    }
+    assert stored_rows(store) == 934
+    assert registry.card(job["version"])["training"]["skipped"] == job["skipped"]
+
+
+def test_skip_leaves_out_bad_json_rows_by_index_and_field(
+    client: TestClient, store: Store, fitted: str, auth: dict[str, str]
+) -> None:
+    rows = [*NEW_SALES, {"beds": 3, "baths": 2, "sqft": 1500, "price": 0}, {"beds": "x"}]
+    response = client.post("/retrain?invalid=skip", json={"listings": rows}, headers=auth)
+    assert response.status_code == 202
+    skipped = response.json()["skipped"]
+    assert skipped["rows"] == 2
+    assert skipped["reasons"][0].startswith("listings[2].price: ")
+    assert skipped["reasons"][1].startswith("listings[3].")
+    assert stored_rows(store) == 934
+
+
+def test_skip_with_every_row_bad_is_a_422_and_stores_nothing(
+    client: TestClient, store: Store, auth: dict[str, str]
+) -> None:
+    body = "beds,baths,sqft,price\n3,2,1500,0\n"
+    response = client.post("/retrain?invalid=skip", content=body, headers={**CSV, **auth})
+    assert response.status_code == 422
+    assert "every row failed a check" in str(response.json()["detail"])
+    assert "line 2, column price" in str(response.json()["detail"])
+    assert stored_rows(store) == 932
+
+
+def test_an_unknown_invalid_policy_is_a_422_naming_it(
+    client: TestClient, store: Store, auth: dict[str, str]
+) -> None:
+    response = client.post("/retrain?invalid=ignore", json={"listings": NEW_SALES}, headers=auth)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "invalid"]
+    assert stored_rows(store) == 932

@@ -278,3 +278,36 @@ def test_a_malformed_market_name_is_a_usage_error(
     assert stopped.value.code == 2
     assert "'Sacramento' is not a market name" in capsys.readouterr().err
     assert_nothing_written(model_dir)
+
+
+@pytest.mark.parametrize("chunk_rows", ["1000000", "100"])
+def test_skip_invalid_fits_on_the_good_rows_and_names_the_bad_ones(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], chunk_rows: str
+) -> None:
+    path = tmp_path / "county.csv"
+    good = SACRAMENTO.read_text().splitlines()
+    lines = [*good[:150], "33,2,1500,250000", *good[150:], "3,2,1500,-5"]
+    path.write_text("\n".join(lines) + "\n")
+    assert run(model_dir, "--data", str(path), "--skip-invalid", "--chunk-rows", chunk_rows) == 0
+    out = capsys.readouterr().out
+    assert (
+        "rows left out   2 rows left out: line 151, column beds: must be at most 20, got 33; "
+        "line 935, column price: must be greater than 0, got -5"
+    ) in out
+    registry = Registry(model_dir)
+    card = registry.card(registry.active_version() or "")
+    assert card["training"]["rows"] == 932 and card["training"]["skipped"]["rows"] == 2
+    assert card["coefficients"]["sqft"]["value"] == pytest.approx(158.16747658, rel=1e-9)
+    store = Store(model_dir.parent / "data")
+    snapshot = store.snapshot()
+    assert snapshot is not None and len(store.read(snapshot)) == 932
+
+
+def test_without_skip_invalid_a_bad_row_still_refuses_the_file(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "county.csv"
+    path.write_text(SACRAMENTO.read_text() + "33,2,1500,250000\n")
+    assert run(model_dir, "--data", str(path)) == 2
+    assert "line 934, column beds: must be at most 20, got 33" in capsys.readouterr().err
+    assert_nothing_written(model_dir)

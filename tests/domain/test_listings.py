@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from app.domain.errors import BadInput, TooLarge
-from app.domain.listings import MAX_REPORTED_ERRORS, fingerprint, read_csv, read_table
+from app.domain.listings import (
+    MAX_REPORTED_ERRORS,
+    Skipped,
+    fingerprint,
+    read_chunks,
+    read_csv,
+    read_table,
+    without_rows,
+)
 from tests.support import SACRAMENTO
 
 HEADER = "beds,baths,sqft,price\n"
@@ -114,3 +123,47 @@ def test_fingerprint_changes_with_any_value_and_with_order() -> None:
     changed["price"] = changed["price"] + (changed.index == 5)
     assert fingerprint(changed) != base
     assert fingerprint(frame.iloc[::-1].reset_index(drop=True)) != base
+
+
+def test_skipped_rows_of_a_file_read_in_chunks_are_named_by_their_file_lines(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "sales.csv"
+    rows = ["3,2,1500,200000"] * 10
+    rows[2], rows[7] = "3,2,1500,x", "3,2,20,200000"
+    path.write_text("beds,baths,sqft,price\n" + "\n".join(rows) + "\n")
+    skipped = Skipped()
+    chunks = list(read_chunks(path, chunk_rows=4, skipped=skipped))
+    assert sum(len(c) for c in chunks) == 8
+    assert skipped.positions == [2, 7]
+    assert [r.msg for r in skipped.reasons] == [
+        "line 4, column price: expected a number, got 'x'",
+        "line 9, column sqft: must be at least 50, got 20",
+    ]
+
+
+def test_a_file_with_no_good_row_is_refused_even_when_skipping(tmp_path: Path) -> None:
+    path = tmp_path / "sales.csv"
+    path.write_text("beds,baths,sqft,price\n3,2,1500,0\n3,2,1500,-1\n")
+    with pytest.raises(BadInput, match="every row failed a check"):
+        list(read_chunks(path, skipped=Skipped()))
+    with pytest.raises(BadInput, match="every row failed a check"):
+        read_table(path, skipped=Skipped())
+
+
+def test_without_rows_keeps_every_other_cell_as_it_was_written() -> None:
+    body = b"beds,baths,sqft,price,zip\n3,2.50,1500,200000,00501\n33,2,1500,1,02134\n2,1,800,9,\n"
+    assert (
+        without_rows(body, [1])
+        == b"beds,baths,sqft,price,zip\n3,2.50,1500,200000,00501\n2,1,800,9,\n"
+    )
+
+
+def test_skipped_rows_leave_the_table_and_the_values_aligned() -> None:
+    body = b"beds,baths,sqft,price,city\n3,2,1500,1,A\n3,2,1500,0,B\n2,1,800,2,C\n"
+    skipped = Skipped()
+    frame = read_table(body, skipped=skipped)
+    assert frame["city"].tolist() == ["A", "C"] and frame["price"].tolist() == [1.0, 2.0]
+    assert (
+        skipped.describe() == "1 row left out: line 3, column price: must be greater than 0, got 0"
+    )
