@@ -23,7 +23,9 @@
   signed (bench/loading.py);
 - the page at / in headless Chromium (bench/page.py): asset weight, time to the first estimate
   with an empty and a warm cache, and checking a list of 100,000 and 1,000,000 homes;
-- the price range's coverage and width (bench/intervals.py), printed after the table.
+- the price range's coverage and width (bench/intervals.py), printed after the table;
+- accuracy out of time on King County's sales beside LightGBM's (bench/accuracy.py), when
+  ../shared/data/king_county.csv is there.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.accuracy import KING_COUNTY
+from bench.accuracy import report as accuracy_report
 from bench.batch_fit import measure_batch, measure_fit
 from bench.convergence import measure as measure_convergence
 from bench.harness import (
@@ -130,6 +134,9 @@ def main() -> None:
     )
     parser.add_argument("--skip-storage", action="store_true", help="leave out files vs PostgreSQL")
     parser.add_argument("--skip-page", action="store_true", help="leave out the page's figures")
+    parser.add_argument(
+        "--skip-accuracy", action="store_true", help="leave out King County's out-of-time table"
+    )
     parser.add_argument(
         "--skip-markets", action="store_true", help="leave out the many-markets figures"
     )
@@ -273,6 +280,9 @@ def main() -> None:
     if not args.skip_intervals:
         print("\nprice ranges (bench/intervals.py)")
         print(report())
+    if not args.skip_accuracy and KING_COUNTY.exists():
+        print("\naccuracy out of time, as assessors judge it (bench/accuracy.py)")
+        print(accuracy_report(KING_COUNTY))
 
 
 if __name__ == "__main__":
