@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from app.api.errors import UnsupportedMediaType
 from app.domain.arrays import FloatArray
-from app.domain.errors import BadInput, TooLarge
+from app.domain.errors import TooLarge
 from app.domain.listings import Skipped
 from app.domain.rules import FEATURES, LIMITS
 
@@ -118,7 +118,7 @@ def without_bad_rows(document: Any, row_schema: type[BaseModel], skipped: Skippe
             continue
         kept.append(row)
     if rows and not kept:
-        raise BadInput(f"every row failed a check, none is left to use: {skipped.describe()}")
+        raise skipped.nothing_left()
     return {**document, "listings": kept}
 
 

@@ -18,6 +18,7 @@ from app.domain.errors import ServiceError
 from app.observability.context import acting
 from app.service import retention
 from app.storage import CorruptVersion, open_storage
+from app.storage.artifact import verified_model
 from app.storage.audit import ACTIONS
 from app.storage.files.storage import FileMarket, FileStorage
 from app.storage.postgres.database import redact
@@ -70,12 +71,12 @@ def copy(source: FileStorage, target: PostgresStorage) -> Copied:
 
 def _copy_market(source: FileMarket, target: PostgresMarket, done: Copied) -> None:
     for version in sorted(source.registry.versions()):
-        try:
-            source.registry.load(version)  # its checksum, its signature, and what it names
-        except CorruptVersion as exc:
-            raise ServiceError(f"{exc.message}; not copied") from None
         artifact, expected = source.registry.artifact(version)
         card = source.registry.card(version)
+        try:  # its checksum, its signature and what it names, as a worker would load it
+            verified_model(version, artifact, expected, card, source.name, source.registry.signer)
+        except CorruptVersion as exc:
+            raise ServiceError(f"{exc.message}; not copied") from None
         done.count("versions", target.registry.insert(version, artifact, expected, card))
     for set_id in source.store.sets():
         for batch in source.store.batches(set_id):

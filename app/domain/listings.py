@@ -98,6 +98,10 @@ class Skipped:
         more = "; …" if count > len(reasons) else ""
         return f"{rows} left out: " + "; ".join(reasons) + more
 
+    def nothing_left(self) -> BadInput:
+        """The error of a file or upload whose every row was left out."""
+        return BadInput(f"every row failed a check, none is left to use: {self.describe()}")
+
     def for_card(self) -> dict[str, Any]:
         """For a card or a job: the count and the first reasons."""
         return {"rows": self.count, "reasons": [r.msg for r in self.reasons]}
@@ -254,7 +258,7 @@ def check_frame(
         assert skipped is not None
         skipped.add((np.flatnonzero(bad) + (first_line - 2)).tolist(), errors)
         if bad.all() and not allow_empty:
-            raise BadInput(f"every row failed a check, none is left to use: {skipped.describe()}")
+            raise skipped.nothing_left()
         out = out[~bad]
         parsed = None if parsed is None else parsed[~bad]
     if dates is not None and parsed is not None:
@@ -270,9 +274,10 @@ def _check_column(
     bad = np.zeros(len(series), dtype=bool)
 
     def flag(mask: Any, message: Any) -> None:
-        nonlocal bad
-        bad = bad | np.asarray(mask, dtype=bool)
-        for index in np.flatnonzero(np.asarray(mask))[:MAX_REPORTED_ERRORS]:
+        found = np.flatnonzero(np.asarray(mask))
+        if len(found):  # rare: a table of good rows pays for no mask of bad ones
+            bad[found] = True
+        for index in found[:MAX_REPORTED_ERRORS]:
             errors.append((_line(int(index), first_line), column, message(int(index))))
 
     def not_a_number_message(i: int) -> str:
@@ -391,7 +396,7 @@ def read_chunks(
             rows += len(values)
             yield values
     if rows == 0 and skipped is not None and skipped.count:
-        raise BadInput(f"every row failed a check, none is left to use: {skipped.describe()}")
+        raise skipped.nothing_left()
     if rows == 0:
         raise BadInput("the CSV has a header but no rows")
 
