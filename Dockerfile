@@ -52,7 +52,7 @@ USER 10001
 # The bundled sales, fitted at build time: the image answers at once. On a fresh named volume
 # Docker copies this version in; later retrains land on the volume and survive restarts.
 # smoke: run
-RUN python -m app.train --data data/sacramento.csv
+RUN python -m app.train --data data/sacramento.csv --plain
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; sys.exit(0 if urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('HOUSE_PRICE_PORT', '8000')}/health/ready\", timeout=2).status == 200 else 1)"]

@@ -40,7 +40,7 @@ venv: $(VENV)/.installed
 dev: $(VENV)/.dev
 
 run: venv
-	$(PY) -m app.train --data data/sacramento.csv --if-no-active
+	$(PY) -m app.train --data data/sacramento.csv --plain --if-no-active
 	HOUSE_PRICE_HOST=$(HOST) HOUSE_PRICE_PORT=$(PORT) HOUSE_PRICE_WORKERS=$(WORKERS) $(PY) -m app.serve
 
 lint: dev

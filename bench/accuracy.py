@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -72,16 +73,28 @@ def split_by_date(path: Path, work: Path) -> tuple[Path, pd.DataFrame]:
     return train, newest
 
 
-def served_estimates(train: Path, newest: pd.DataFrame, work: Path) -> tuple[FloatArray, str]:
-    """Fit the older sales with `python -m app.train`, estimate the newest by /predict/batch."""
+def served_estimates(
+    train: Path, newest: pd.DataFrame, work: Path, plain: bool = False
+) -> tuple[FloatArray, FloatArray, FloatArray, str]:
+    """Fit the older sales with `python -m app.train`, estimate the newest by /predict/batch
+    (each as of its sale date, with its area and coordinates): estimates, range, rows left out."""
+    kind = "plain" if plain else "located"
     env = {
-        "HOUSE_PRICE_MODEL_DIR": str(work / "models"),
-        "HOUSE_PRICE_DATA_DIR": str(work / "data"),
+        "HOUSE_PRICE_MODEL_DIR": str(work / kind / "models"),
+        "HOUSE_PRICE_DATA_DIR": str(work / kind / "data"),
         "HOUSE_PRICE_ACCESS_LOG": "false",
         "HOUSE_PRICE_LOG_LEVEL": "warning",
     }
     fit = subprocess.run(
-        [sys.executable, "-m", "app.train", "--data", str(train), "--skip-invalid"],
+        [
+            sys.executable,
+            "-m",
+            "app.train",
+            "--data",
+            str(train),
+            "--skip-invalid",
+            *(["--plain"] if plain else []),
+        ],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -89,7 +102,8 @@ def served_estimates(train: Path, newest: pd.DataFrame, work: Path) -> tuple[Flo
     )
     said = [line for line in fit.stdout.splitlines() if line.startswith("rows left out")]
     left_out = said[0].removeprefix("rows left out") if said else ""
-    body = newest[["beds", "baths", "sqft"]].to_csv(index=False).encode()
+    homes = newest[["beds", "baths", "sqft", "area", "latitude", "longitude", "sold_at"]]
+    body = homes.rename(columns={"sold_at": "as_of"}).to_csv(index=False).encode()
     with Served([sys.executable, "-m", "app.serve"], env, "/health/ready") as served:
         answer = httpx.post(
             served.url + "/predict/batch",
@@ -98,8 +112,9 @@ def served_estimates(train: Path, newest: pd.DataFrame, work: Path) -> tuple[Flo
             timeout=120,
         )
     answer.raise_for_status()
-    estimates = pd.read_csv(io.BytesIO(answer.content))["price"].to_numpy(dtype=np.float64)
-    return estimates, left_out.strip()
+    table = pd.read_csv(io.BytesIO(answer.content))
+    found = [table[c].to_numpy(dtype=np.float64) for c in ("price", "price_low", "price_high")]
+    return found[0], found[1], found[2], left_out.strip()
 
 
 def lightgbm_python(work: Path, venv: Path | None) -> Path:
@@ -145,11 +160,16 @@ def _valid(frame: pd.DataFrame) -> list[bool]:
     return [i not in left_out for i in range(len(frame))]
 
 
-def line(name: str, study: RatioStudy) -> str:
-    return (
+def line(name: str, study: RatioStudy, held: Any = None) -> str:
+    """One model's row; `held`, whether its 90 % range held each price (sorted by price)."""
+    text = (
         f"{name:<44}{study.median_ape * 100:>8.1f} %{study.within_10 * 100:>8.1f} %"
         f"{study.within_20 * 100:>8.1f} %{study.cod:>8.1f}{study.prd:>8.3f}{study.prb:>+8.3f}"
     )
+    if held is not None:
+        thirds = " ".join(f"{np.mean(t):.3f}" for t in np.array_split(held, 3))
+        text += f"{np.mean(held):>8.3f}  {thirds}"
+    return text
 
 
 def report(csv: Path, lightgbm_venv: Path | None = None, lightgbm: bool = True) -> str:
@@ -158,8 +178,15 @@ def report(csv: Path, lightgbm_venv: Path | None = None, lightgbm: bool = True) 
         work = Path(tmp)
         train, newest = split_by_date(csv, work)
         prices = newest["price"].to_numpy(dtype=np.float64)
-        estimates, left_out = served_estimates(train, newest, work)
-        rows = [line("house-price (today's model)", ratio_study(estimates, prices))]
+        order = np.argsort(prices, kind="stable")
+        rows = []
+        for plain, label in (
+            (True, "house-price, plain (--plain)"),
+            (False, "house-price, located"),
+        ):
+            estimates, low, high, left_out = served_estimates(train, newest, work, plain)
+            held = ((low <= prices) & (prices <= high))[order]
+            rows.append(line(label, ratio_study(estimates, prices), held))
         if lightgbm:
             python = lightgbm_python(work, lightgbm_venv)
             for label, columns in (
@@ -172,7 +199,8 @@ def report(csv: Path, lightgbm_venv: Path | None = None, lightgbm: bool = True) 
         f"{csv.name}: fitted on the oldest 90 % of sales by date, the newest {len(prices):,} "
         "estimated",
         *([f"fit: {left_out}"] if left_out else []),
-        f"{'model':<44}{'med err':>10}{'≤10 %':>10}{'≤20 %':>10}{'COD':>8}{'PRD':>8}{'PRB':>8}",
+        f"{'model':<44}{'med err':>10}{'≤10 %':>10}{'≤20 %':>10}{'COD':>8}{'PRD':>8}{'PRB':>8}"
+        f"{'90 % in':>8}  by third of price",
     ]
     return "\n".join(head + rows)
 

@@ -45,3 +45,44 @@ def synthetic_listings(rows: int, seed: int = 0) -> pd.DataFrame:
     price = 58_000 - 27_000 * beds + 5_300 * baths + 158 * sqft + rng.normal(0, 60_000, rows)
     price = np.maximum(price, 20_000).round(0)
     return pd.DataFrame({"beds": beds, "baths": baths, "sqft": sqft, "price": price})
+
+
+AREA_EFFECTS = {"north": 0.30, "centre": 0.0, "south": -0.25, "east": 0.10}
+
+
+def located_listings(rows: int, seed: int = 0) -> pd.DataFrame:
+    """Sales of a located market: log price is size, plus the effect of an area (a quarter of
+    the town), plus a smooth east-west gradient, plus a price index rising 1 % a month, plus
+    noise."""
+    rng = np.random.default_rng(seed)
+    beds = rng.integers(1, 6, rows)
+    baths = rng.choice([1.0, 1.5, 2.0, 2.5, 3.0], rows)
+    sqft = rng.integers(600, 4000, rows).astype(float)
+    latitude = 47.5 + rng.uniform(-0.05, 0.05, rows)
+    longitude = -122.3 + rng.uniform(-0.07, 0.07, rows)
+    quarter = (latitude > 47.5).astype(int) * 2 + (longitude > -122.3).astype(int)
+    area = np.array(list(AREA_EFFECTS))[quarter]
+    month = rng.integers(0, 12, rows)
+    log_price = (
+        12.0
+        + 0.02 * beds
+        + 0.05 * baths
+        + 0.6 * np.log(sqft / 1800)
+        + np.array([AREA_EFFECTS[a] for a in area])
+        + 3.0 * (longitude + 122.3)
+        + 0.01 * month
+        + rng.normal(0, 0.08, rows)
+    )
+    sold_at = [f"{2014 + (5 + m) // 12}-{(5 + m) % 12 + 1:02d}-15" for m in month]
+    return pd.DataFrame(
+        {
+            "beds": beds,
+            "baths": baths,
+            "sqft": sqft,
+            "price": np.exp(log_price).round(0),
+            "area": area,
+            "latitude": latitude.round(6),
+            "longitude": longitude.round(6),
+            "sold_at": sold_at,
+        }
+    )

@@ -14,7 +14,7 @@ import pandas as pd
 
 from app.api.rows import Column, interleave
 from app.domain.arrays import FloatArray
-from app.domain.model import Explanations
+from app.domain.model import PARTS, Explanations
 
 
 def numbers(values: FloatArray) -> bytes:
@@ -23,13 +23,16 @@ def numbers(values: FloatArray) -> bytes:
     return text[1:-1]
 
 
-_ROW = (
-    b'{"price":%b,"price_low":%b,"price_high":%b,"price_per_sqft":%b,'
-    b'"contributions":{"intercept":%b,"beds":%b,"baths":%b,"sqft":%b},"warnings":%b}'
-)
+def _row(parts: tuple[str, ...]) -> bytes:
+    """The template of one answer row whose contributions are `parts`, in order."""
+    contributions = b",".join(b'"%b":%%b' % name.encode() for name in parts)
+    return (
+        b'{"price":%b,"price_low":%b,"price_high":%b,"price_per_sqft":%b,'
+        b'"contributions":{' + contributions + b'},"warnings":%b}'
+    )
 
 
-_ROUTED = _ROW[:-1] + b',"market":%b,"model_version":%b}'
+_ROW = _row(PARTS)
 
 
 def json_rows(
@@ -55,7 +58,9 @@ def json_rows(
             text = written[key] = orjson.dumps(items)
         warnings[i] = text
     parts = found.contributions
-    row = _ROW if routed is None else _ROUTED
+    row = _ROW if found.parts == PARTS else _row(found.parts)
+    if routed is not None:
+        row = row[:-1] + b',"market":%b,"model_version":%b}'
     # One model's rows share its intercept: written once into the row's template, as the same
     # text its column would give every row (checked to the bit, so -0.0 is never taken for 0.0).
     intercepts = np.ascontiguousarray(parts[:, 0]).view(np.uint64)
@@ -67,7 +72,7 @@ def json_rows(
         numbers(found.low),
         numbers(found.high),
         numbers(found.price / sqft),
-        *(numbers(parts[:, k]) for k in range(1 if shared else 0, 4)),
+        *(numbers(parts[:, k]) for k in range(1 if shared else 0, len(found.parts))),
         warnings,
         *(routed or []),
     ]

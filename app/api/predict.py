@@ -19,6 +19,7 @@ from app.config import Settings
 from app.domain import listings
 from app.domain.errors import BadInput, RowError
 from app.domain.markets import NAME_RULE
+from app.domain.place_rules import AS_OF, PLACE_COLUMNS, places_of, places_of_rows
 from app.domain.rules import (
     DEFAULT_LEVEL,
     DEFAULT_MARKET,
@@ -27,6 +28,7 @@ from app.domain.rules import (
     MARKET_MAX_LENGTH,
     MARKET_PATTERN,
 )
+from app.domain.terms import Places
 from app.service.estimating import (
     Routed,
     Unroutable,
@@ -110,7 +112,8 @@ def answer(served: ServedModels, loaded: LoadedModel, house: House, level: float
     """The body of a /predict answer; the fast path (app.api.fastpath) serves the same."""
     market = house.market or served.default
     label = label_of(served, market, loaded)
-    estimate = estimate_one(loaded, house.beds, house.baths, house.sqft, level, label)
+    places = places_of_rows([house]) if house.placed else None
+    estimate = estimate_one(loaded, house.beds, house.baths, house.sqft, level, label, places)
     return {
         "price": estimate.price,
         "price_low": estimate.low,
@@ -180,14 +183,17 @@ async def predict_batch(
     document = load_json(body)
     check_rows(document, settings.max_batch_rows)
     X = houses_fast(document)
+    places = None
     if X is None:  # pydantic, for its exact errors (or the rare valid batch the check misses)
         rows = validate(document, HouseBatch).listings
         X = listings.features_of(rows)
+        places = places_of_rows(rows) if any(row.placed for row in rows) else None
         if any(row.market is not None for row in rows):
             markets = [row.market or market for row in rows]
-            return await run_in_threadpool(_routed_json, markets, X, served, level)
+            return await run_in_threadpool(_routed_json, markets, X, served, level, places)
     loaded = await run_in_threadpool(served.get, market, level)
-    found = estimate_many(loaded, X, level, label_of(served, market or served.default, loaded))
+    label = label_of(served, market or served.default, loaded)
+    found = estimate_many(loaded, X, level, label, places)
     return Response(
         encode.json_batch(loaded.version, level, found, X[:, 2]),
         media_type="application/json",
@@ -195,9 +201,11 @@ async def predict_batch(
     )
 
 
-def _routed_json(markets: list[str | None], X: Any, served: ServedModels, level: float) -> Response:
+def _routed_json(
+    markets: list[str | None], X: Any, served: ServedModels, level: float, places: Places | None
+) -> Response:
     """A JSON batch whose rows name markets: each estimate with its market and version."""
-    routed = estimate_routed(served, markets, X, level)
+    routed = estimate_routed(served, markets, X, level, places=places)
     if isinstance(routed, Unroutable):
         raise RequestValidationError(
             [
@@ -229,6 +237,7 @@ def _predict_csv(
     frame, X = listings.read_csv(
         body, with_price=False, max_rows=settings.max_csv_rows, allow_empty=True
     )
+    places = places_of(frame, AS_OF) if PLACE_COLUMNS & set(frame.columns) else None
     routing = "market" in frame.columns
     outputs = CSV_OUTPUTS + (("model_version",) if routing else ())
     taken = [c for c in outputs if c in frame.columns]
@@ -238,13 +247,14 @@ def _predict_csv(
             "rename or drop them"
         )
     if routing:
-        routed = _route_csv(frame, X, served, level, market)
+        routed = _route_csv(frame, X, served, level, market, places)
         found, version = routed.found, None
         versions = np.array([v.encode() for v in routed.versions], dtype=object)
         per_row: list[bytes] | None = versions[routed.codes].tolist()
     else:
         loaded = served.get(market, level)
-        found = estimate_many(loaded, X, level, label_of(served, market or served.default, loaded))
+        label = label_of(served, market or served.default, loaded)
+        found = estimate_many(loaded, X, level, label, places)
         version, per_row = loaded.version, None
     plain = encode.split_lines(body, len(frame))
     if plain is not None:
@@ -259,9 +269,14 @@ def _predict_csv(
 
 
 def _route_csv(
-    frame: Any, X: Any, served: ServedModels, level: float, market: str | None
+    frame: Any,
+    X: Any,
+    served: ServedModels,
+    level: float,
+    market: str | None,
+    places: Places | None,
 ) -> Routed:
-    routed = estimate_routed(served, frame["market"], X, level, market)
+    routed = estimate_routed(served, frame["market"], X, level, market, places)
     if isinstance(routed, Routed):
         return routed
     errors = [

@@ -3,64 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.domain.rules import (
-    BATHS_MAX,
-    BATHS_MIN,
-    BEDS_MAX,
-    BEDS_MIN,
-    MARKET_MAX_LENGTH,
-    MARKET_PATTERN,
-    SQFT_MAX,
-    SQFT_MIN,
-)
+from app.api.fields import Area, AsOf, Baths, Beds, Latitude, Longitude, MarketName, Price, Sqft
 from app.service.markets import CONCERNS
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-Beds = Annotated[
-    int,
-    Field(
-        ge=BEDS_MIN,
-        le=BEDS_MAX,
-        description=f"Bedrooms, an integer {BEDS_MIN} to {BEDS_MAX}.",
-    ),
-]
-
-Baths = Annotated[
-    float,
-    Field(
-        ge=BATHS_MIN,
-        le=BATHS_MAX,
-        description=f"Bathrooms, {BATHS_MIN:g} to {BATHS_MAX:g}; halves allowed.",
-    ),
-]
-
-Sqft = Annotated[
-    float,
-    Field(
-        ge=SQFT_MIN,
-        le=SQFT_MAX,
-        description=f"Living area in square feet, {SQFT_MIN:,.0f} to {SQFT_MAX:,.0f}.",
-    ),
-]
-
-Price = Annotated[float, Field(gt=0, description="Sale price in US dollars, above 0.")]
-
-MarketName = Annotated[
-    str,
-    Field(
-        pattern=MARKET_PATTERN,
-        max_length=MARKET_MAX_LENGTH,
-        description="A market (town): 1 to 63 lowercase letters, digits and hyphens, starting "
-        "with a letter or digit. Left out: the default market (`HOUSE_PRICE_DEFAULT_MARKET`).",
-        examples=["sacramento"],
-    ),
-]
-
 
 REFUSED_LISTED = 20  # markets named in /health/ready's `refused`
 
@@ -76,6 +26,35 @@ class House(BaseModel):
     baths: Baths
     sqft: Sqft
     market: MarketName | None = None
+    area: Area | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    as_of: AsOf | None = None
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _dates(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str | dt.date):
+            raise ValueError("as_of must be a date as YYYY-MM-DD")
+        if isinstance(value, str) and len(value) != len("YYYY-MM-DD"):
+            raise ValueError(f"as_of must be a date as YYYY-MM-DD, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _coordinates_together(self) -> House:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude go together: give both or neither")
+        return self
+
+    @property
+    def placed(self) -> bool:
+        """Whether the home says where or when it is."""
+        return not (
+            self.area is None
+            and self.latitude is None
+            and self.longitude is None
+            and self.as_of is None
+        )
 
 
 class HouseBatch(BaseModel):
@@ -108,12 +87,22 @@ class HouseBatch(BaseModel):
 
 
 class Contributions(BaseModel):
-    """The estimate in parts: intercept + beds + baths + sqft, added in that order, is the price."""
+    """The estimate in parts, in dollars, added in this order, is the price: intercept + beds +
+    baths + sqft, and for a located market + area + location + time. A located market's
+    intercept is the price of its typical home at its level in its newest month; each part is
+    what its term changes the price by, given the terms before it."""
 
     intercept: float
     beds: float
     baths: float
     sqft: float
+    area: float | None = Field(None, description="The home's area (located markets).")
+    location: float | None = Field(
+        None, description="The home's coordinates: cells of 2 km and 0.5 km (located markets)."
+    )
+    time: float | None = Field(
+        None, description="The month index, from the newest month to `as_of` (located markets)."
+    )
 
 
 class EstimateWarning(BaseModel):

@@ -14,7 +14,10 @@ from app.config import Settings
 from app.domain.arrays import FloatArray
 from app.domain.errors import Conflict, ServiceError
 from app.domain.fitting import fit_stream, fit_table, select_window
+from app.domain.kinds import Model
 from app.domain.listings import SaleDates, Skipped, read_chunks, read_table, without_rows
+from app.domain.located_fitting import fit_located_table, located
+from app.domain.place_rules import AREA, LATITUDE
 from app.service.training import fit_stored, save_version
 from app.storage import Accepted, ListingStore, Mode, Snapshot, Storage, open_storage
 
@@ -37,6 +40,8 @@ def render(card: dict[str, Any], active: bool) -> str:
         coef = card["coefficients"][name]
         lines.append(f"{name:<12}{coef['value']:>16,.2f}  {coef['unit']}")
     lines.append(f"{'intercept':<12}{card['intercept']:>16,.2f}  $")
+    if card.get("kind") == "located":
+        return "\n".join(lines + located_lines(card))
     lines += [
         "",
         f"{cv['folds']}-fold cross-validation (shuffled, seed {cv['seed']}):",
@@ -46,6 +51,42 @@ def render(card: dict[str, Any], active: bool) -> str:
         f"  median abs % error {cv['median_ape'] * 100:.1f} %",
     ]
     return "\n".join(lines)
+
+
+def located_lines(card: dict[str, Any]) -> list[str]:
+    """A located card's terms and its accuracy, cross-validated and out of time."""
+    terms, metrics = card["terms"], card["metrics"]
+    cells = ", ".join(f"{v['cells']:,} of {k}" for k, v in terms["location"]["cells"].items())
+    lines = [
+        "",
+        f"areas           {terms['area']['areas']:,}",
+        f"location cells  {cells or 'none (no coordinates)'}",
+    ]
+    if "time" in terms:
+        index = terms["time"]["index"]
+        lines.append(
+            f"price index     {index[0]['month']} to {index[-1]['month']}: "
+            f"{(index[-1]['level'] / index[0]['level'] - 1) * 100:+.1f} %"
+        )
+    outliers = card["training"].get("outliers", {}).get("rows", 0)
+    lines.append(f"outliers        {outliers:,} sales left out of the fit")
+    lines += [
+        "",
+        f"{'':<14}{'med err':>9}{'≤10 %':>8}{'≤20 %':>8}{'COD':>7}{'PRD':>8}{'PRB':>8}"
+        f"{'90 % in':>9}",
+    ]
+    for name, label in (
+        ("cv", f"{metrics['cv']['folds']}-fold CV"),
+        ("out_of_time", "newest 10 %"),
+    ):
+        m = metrics.get(name)
+        if m is not None:
+            lines.append(
+                f"{label:<14}{m['median_ape'] * 100:>7.1f} %{m['within_10'] * 100:>6.1f} %"
+                f"{m['within_20'] * 100:>6.1f} %{m['cod']:>7.1f}{m['prd']:>8.3f}{m['prb']:>+8.3f}"
+                f"{m['coverage_90']:>9.3f}"
+            )
+    return lines
 
 
 def train(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None:
@@ -85,6 +126,7 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
         if args.if_no_active and registry.active_version() is not None:
             return None
         mode: Mode = "append" if args.append else "replace"
+        model: Model
         # Fitted before anything is written: a file that cannot be fitted changes nothing.
         if stream:
             rows = sum(len(c) for c in new)
@@ -109,17 +151,13 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
         else:
             training = _training_set(store, frame, append=args.append)
             source = str(args.data or "store")
-            model, card = fit_table(
-                training, folds=settings.cv_folds, source=source, window_days=window
-            )
+            model, card = fit_any(training, settings.cv_folds, source, window, args)
             if frame is not None:
                 accepted = _store_file(store, args.data, len(frame), mode, skipped)
                 # Appended but already stored: the store, not the sum, is the training set.
                 if accepted.duplicate and args.append:
                     training = _training_set(store, None, append=True)
-                    model, card = fit_table(
-                        training, folds=settings.cv_folds, source=source, window_days=window
-                    )
+                    model, card = fit_any(training, settings.cv_folds, source, window, args)
         if skipped is not None:
             card["training"]["skipped"] = skipped.for_card()
         by = None if args.no_activate else "python -m app.train"
@@ -161,13 +199,39 @@ def _snapshot(store: ListingStore) -> Snapshot:
     return snapshot
 
 
+def fit_any(
+    frame: pd.DataFrame, folds: int, source: str, window: int | None, args: argparse.Namespace
+) -> tuple[Model, dict[str, Any]]:
+    """A located fit where the sales say where they are and `--plain` is not given; else plain."""
+    if not args.plain and located(frame):
+        trim = not args.keep_outliers
+        return fit_located_table(frame, folds=folds, source=source, window_days=window, trim=trim)
+    return fit_table(frame, folds=folds, source=source, window_days=window)
+
+
+def located_header(path: Path) -> bool:
+    """Whether a CSV's header names an area or coordinates (an unreadable one: no; reading the
+    file says what is wrong with it)."""
+    try:
+        with open(path, "rb") as handle:
+            header = {str(c).strip() for c in pd.read_csv(handle, nrows=0).columns}
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        return False
+    return bool(header & {AREA, LATITUDE})
+
+
 def _streams(args: argparse.Namespace, window: int | None) -> bool:
     """Whether to fit from sufficient statistics, a chunk at a time (the default for a file).
 
     The in-memory fit is kept for what needs the whole table: a training window (sale dates)
     and the report's plots.
     """
-    return args.data is not None and window is None and args.report is None
+    return (
+        args.data is not None
+        and window is None
+        and args.report is None
+        and (args.plain or not located_header(args.data))
+    )
 
 
 def _stored_chunks(store: ListingStore, dates: SaleDates, rows: int) -> list[FloatArray]:

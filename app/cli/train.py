@@ -73,6 +73,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "the file)",
     )
     parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="fit the plain model (least squares of price on beds, baths and sqft) even when "
+        "the sales carry an area or coordinates, which otherwise make a located model",
+    )
+    parser.add_argument(
+        "--keep-outliers",
+        action="store_true",
+        help="keep every sale in a located fit (by default sales whose ratio to a first fit "
+        "lies beyond 3 interquartile ranges are left out, and counted in the card)",
+    )
+    parser.add_argument(
         "--if-no-active",
         action="store_true",
         help="do nothing when a model version is already active (for start-up scripts)",

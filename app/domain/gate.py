@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.domain.arrays import FloatArray
+from app.domain.kinds import Model
 from app.domain.model import PriceModel
 from app.domain.streaming import Moments
 
@@ -31,7 +32,7 @@ class Verdict:
 def judge(
     X: FloatArray,
     y: FloatArray,
-    champion: PriceModel | None,
+    champion: Model | None,
     tolerance: float,
     seed: int = HOLDOUT_SEED,
 ) -> Verdict:
@@ -41,7 +42,7 @@ def judge(
 
 def judge_chunks(
     chunks: list[FloatArray],
-    champion: PriceModel | None,
+    champion: Model | None,
     tolerance: float,
     seed: int = HOLDOUT_SEED,
 ) -> Verdict:

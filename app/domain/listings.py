@@ -16,6 +16,7 @@ import pandas as pd
 
 from app.domain.arrays import FloatArray
 from app.domain.errors import BadInput, RowError, TooLarge
+from app.domain.place_rules import check_places
 from app.domain.rules import FEATURES, LIMITS, TARGET
 
 MAX_REPORTED_ERRORS = 10
@@ -247,6 +248,10 @@ def check_frame(
         errors.extend(column_errors)
         bad |= column_bad
         out[:, i] = values
+    place_errors, place_bad = check_places(frame, first_line)
+    if place_errors:
+        errors.extend(place_errors)
+        bad |= place_bad
     parsed = None
     if SOLD_AT in frame.columns:
         date_errors, date_bad, parsed = _check_dates(frame[SOLD_AT], first_line)

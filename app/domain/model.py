@@ -11,9 +11,10 @@ import numpy as np
 
 if TYPE_CHECKING:
     from sklearn.linear_model import LinearRegression
+from app.domain import caveats
 from app.domain.arrays import FloatArray
 from app.domain.calibration import Calibration
-from app.domain.rules import FEATURES, TARGET
+from app.domain.rules import FEATURES
 
 ALGORITHM = "ordinary least squares (scikit-learn LinearRegression, with intercept)"
 
@@ -21,6 +22,8 @@ ALGORITHM = "ordinary least squares (scikit-learn LinearRegression, with interce
 ARTIFACT_FORMAT = 6
 
 READABLE_FORMATS = (3, 4, 5, 6)  # 3 has one band of residuals, 4 no band centres, 5 float grids
+
+PARTS = ("intercept", "beds", "baths", "sqft")  # a plain model's contributions, in order
 
 
 @dataclass(frozen=True)
@@ -146,65 +149,13 @@ class PriceModel:
     def calibration_warning(self, level: float, band: int) -> dict[str, Any] | None:
         """A warning when the range at `level` could not be calibrated as it should be."""
         assert self.calibration is not None
-        bounds = self.calibration.bounds(level)
-        if not (bounds.short or bounds.pooled[band]):
-            return None
-        key = (f"calibration {band}", level)
-        warning = self._warnings.get(key)
-        if warning is None:
-            n = self.calibration.n
-            if bounds.short:
-                warning = {
-                    "code": "range_too_few_sales",
-                    "field": "price_low",
-                    "message": f"{n} training sales are too few to calibrate a {level:.0%} "
-                    "range: it spans the largest errors seen, and may hold the sale price less "
-                    f"often than {level:.0%}",
-                }
-            else:
-                m = self.calibration.band_sizes[band]
-                warning = {
-                    "code": "range_calibrated_on_all_sales",
-                    "field": "price_low",
-                    "message": f"{m} training sales near this estimate are too few to "
-                    f"calibrate a {level:.0%} range on them alone: the range is calibrated on "
-                    f"all {n} sales, and may hold the price of homes like this one less often "
-                    f"than {level:.0%}",
-                }
-            self._warnings[key] = warning
-        return warning
+        return caveats.calibration_warning(self.calibration, self._warnings, level, band)
 
     def range_warning(self, name: str, value: float) -> dict[str, Any]:
-        # Values repeat across a batch (areas, bedroom counts): one dict serves them all.
-        key = (name, value)
-        warning = self._warnings.get(key)
-        if warning is None:
-            low, high = self.ranges[name]
-            warning = self._warnings[key] = {
-                "code": "outside_training_range",
-                "field": name,
-                "message": f"{name} {value:g} is outside the range of the training data "
-                f"({low:g} to {high:g}): the estimate is an extrapolation",
-            }
-        return warning
+        return caveats.range_warning(self.ranges, self._warnings, name, value)
 
     def price_warning(self, price: float) -> dict[str, Any] | None:
-        lowest = self.ranges.get(TARGET, (-math.inf, math.inf))[0]
-        if price <= 0:
-            return {
-                "code": "non_positive_estimate",
-                "field": "price",
-                "message": f"the model estimates {price:,.0f} dollars, which is not a price: "
-                "the inputs are unlike any sale the model was fitted on",
-            }
-        if price < lowest:
-            return {
-                "code": "below_training_prices",
-                "field": "price",
-                "message": f"the estimate {price:,.0f} is below the lowest sale price in the "
-                f"training data ({lowest:,.0f})",
-            }
-        return None
+        return caveats.price_warning(self.ranges, price)
 
 
 @dataclass(frozen=True)
@@ -214,8 +165,9 @@ class Explanations:
     price: FloatArray
     low: FloatArray
     high: FloatArray
-    contributions: FloatArray  # (n, 4): intercept, beds, baths, sqft
+    contributions: FloatArray  # (n, len(parts)): each row's parts, in dollars
     warnings: dict[int, list[dict[str, Any]]]  # by row; rows without warnings are absent
+    parts: tuple[str, ...] = PARTS  # the contributions' names, in order
 
 
 def explain_many(model: PriceModel, X: FloatArray, level: float) -> Explanations:
@@ -226,26 +178,6 @@ def explain_many(model: PriceModel, X: FloatArray, level: float) -> Explanations
     parts[:, 1:] = X * w
     price = model.predict(X)
     low, high = model.interval(price, level)
-    # Per condition, vectorised; a row's warnings come in the order `PriceModel.warnings` gives.
-    warnings: dict[int, list[dict[str, Any]]] = {}
-    for k, name in enumerate(FEATURES):
-        lo, hi = model.ranges.get(name, (-math.inf, math.inf))
-        outside = np.flatnonzero((X[:, k] < lo) | (X[:, k] > hi))
-        for i, value in zip(outside.tolist(), X[outside, k].tolist(), strict=True):
-            warnings.setdefault(i, []).append(model.range_warning(name, value))
-    lowest = model.ranges.get(TARGET, (-math.inf, math.inf))[0]
-    doubtful = np.flatnonzero(price < max(lowest, np.nextafter(0.0, 1.0)))
-    for i, value in zip(doubtful.tolist(), price[doubtful].tolist(), strict=True):
-        warning = model.price_warning(value)
-        if warning is not None:
-            warnings.setdefault(i, []).append(warning)
     assert model.calibration is not None
-    bounds = model.calibration.bounds(level)
-    if bounds.short or any(bounds.pooled):
-        bands = model.calibration.bands(price) if len(bounds.low) > 1 else np.zeros(len(X), int)
-        for band in range(len(bounds.low)):
-            band_warning = model.calibration_warning(level, band)
-            if band_warning is not None:
-                for i in np.flatnonzero(bands == band).tolist():
-                    warnings.setdefault(i, []).append(band_warning)
+    warnings = caveats.of_rows(model.ranges, model.calibration, model._warnings, X, price, level)
     return Explanations(price, low, high, parts, warnings)

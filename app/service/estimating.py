@@ -14,8 +14,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from app.domain.arrays import FloatArray
+from app.domain.located_model import PARTS as LOCATED_PARTS
+from app.domain.located_model import LocatedModel
 from app.domain.markets import is_market_name
-from app.domain.model import Explanation, Explanations, explain_many
+from app.domain.model import PARTS, Explanation, Explanations, explain_many
+from app.domain.terms import Places
 from app.observability import metrics
 from app.service.serving import ServedModels
 from app.storage import LoadedModel
@@ -24,18 +27,37 @@ OTHER_MARKETS = "other-markets"
 
 
 def estimate_one(
-    loaded: LoadedModel, beds: float, baths: float, sqft: float, level: float, label: str = ""
+    loaded: LoadedModel,
+    beds: float,
+    baths: float,
+    sqft: float,
+    level: float,
+    label: str = "",
+    places: Places | None = None,
 ) -> Explanation:
-    explained = loaded.model.explain(beds, baths, sqft, level)
+    """One home; `places` (one row), where and when it is, for a located market's model."""
+    model = loaded.model
+    if isinstance(model, LocatedModel):
+        explained = model.explain(beds, baths, sqft, level, places)
+    else:
+        explained = model.explain(beds, baths, sqft, level)
     metrics.TALLY.estimate(label or loaded.version)
     return explained
 
 
 def estimate_many(
-    loaded: LoadedModel, X: FloatArray, level: float, label: str = ""
+    loaded: LoadedModel,
+    X: FloatArray,
+    level: float,
+    label: str = "",
+    places: Places | None = None,
 ) -> Explanations:
     """Every row of an (n, 3) array of beds, baths, sqft, bit for bit as `estimate_one`."""
-    explained = explain_many(loaded.model, X, level)
+    model = loaded.model
+    if isinstance(model, LocatedModel):
+        explained = model.explain_many(X, level, places)
+    else:
+        explained = explain_many(model, X, level)
     metrics.TALLY.estimate(label or loaded.version, len(X))
     return explained
 
@@ -69,6 +91,7 @@ def estimate_routed(
     X: FloatArray,
     level: float,
     default: str | None = None,
+    places: Places | None = None,
 ) -> Routed | Unroutable:
     """Estimate each row by its market's model (an empty cell or None: `default`, or else the
     default market).
@@ -92,28 +115,37 @@ def estimate_routed(
         )
     models = [served.get(n, level) for n in names]
     if len(names) == 1:
-        found = estimate_many(models[0], X, level, label_of(served, names[0], models[0]))
+        label = label_of(served, names[0], models[0])
+        found = estimate_many(models[0], X, level, label, places)
         return Routed(found, codes, names, [models[0].version])
     # Rows sorted by market once: each market's rows are a slice (no copy), estimated in one
     # pass, and the answers put back in row order once.
     order = np.argsort(codes, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(names)))]).tolist()
     ordered = X[order]
+    ordered_places = None if places is None else places.take(order)
+    located = any(isinstance(m.model, LocatedModel) for m in models)
+    names_of_parts = LOCATED_PARTS if located else PARTS
     n = len(X)
     price, low, high = np.empty(n), np.empty(n), np.empty(n)
-    parts = np.empty((n, 4))
+    # A plain model's rows have no area, location or time parts: zero dollars each.
+    parts = np.zeros((n, len(names_of_parts)))
     warnings: dict[int, list[dict[str, object]]] = {}
     for k, loaded in enumerate(models):
         start, end = bounds[k], bounds[k + 1]
-        part = estimate_many(loaded, ordered[start:end], level, label_of(served, names[k], loaded))
+        rows = None if ordered_places is None else ordered_places.take(slice(start, end))
+        label = label_of(served, names[k], loaded)
+        part = estimate_many(loaded, ordered[start:end], level, label, rows)
         price[start:end], low[start:end], high[start:end] = part.price, part.low, part.high
-        parts[start:end] = part.contributions
+        parts[start:end, : part.contributions.shape[1]] = part.contributions
         if part.warnings:
             where = order[start:end].tolist()
             warnings.update((where[i], items) for i, items in part.warnings.items())
     unsorted = np.empty(n, dtype=np.intp)
     unsorted[order] = np.arange(n)
-    found = Explanations(price[unsorted], low[unsorted], high[unsorted], parts[unsorted], warnings)
+    found = Explanations(
+        price[unsorted], low[unsorted], high[unsorted], parts[unsorted], warnings, names_of_parts
+    )
     return Routed(found, codes, names, [m.version for m in models])
 
 

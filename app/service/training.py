@@ -6,8 +6,8 @@ from typing import Any
 
 from app.domain.fitting import fit_stream, fit_table, select_window
 from app.domain.gate import Verdict, judge, judge_chunks
+from app.domain.kinds import Model
 from app.domain.listings import SaleDates, features, target
-from app.domain.model import PriceModel
 from app.storage import ListingStore, Registry, Snapshot
 
 
@@ -18,9 +18,9 @@ def fit_stored(
     folds: int,
     window_days: int | None,
     source: str,
-    champion: PriceModel | None = None,
+    champion: Model | None = None,
     tolerance: float = 0.0,
-) -> tuple[PriceModel, dict[str, Any], Verdict]:
+) -> tuple[Model, dict[str, Any], Verdict]:
     """A fit of a stored training set, and the promotion gate's verdict on the same rows.
 
     With no training window only the four columns are read, and the fit is solved from
@@ -42,7 +42,7 @@ def fit_stored(
 
 def save_version(
     registry: Registry,
-    model: PriceModel,
+    model: Model,
     card: dict[str, Any],
     snapshot: Snapshot,
     *,

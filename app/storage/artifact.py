@@ -12,6 +12,8 @@ from typing import Any
 
 from app.domain.calibration import Calibration
 from app.domain.errors import Conflict
+from app.domain.kinds import MODEL_CLASSES, Model
+from app.domain.located_model import LocatedModel
 from app.domain.model import ARTIFACT_FORMAT, READABLE_FORMATS, PriceModel
 from app.storage.naming import new_version_name
 from app.storage.signing import UNSIGNED, Signer
@@ -31,6 +33,7 @@ _CLASSES: dict[tuple[str, str], type] = {
     for cls, modules in (
         (PriceModel, ("app.domain.model", "app.model")),
         (Calibration, ("app.domain.calibration", "app.model")),
+        (LocatedModel, ("app.domain.located_model",)),
     )
     for module in modules
 }
@@ -71,7 +74,7 @@ class RefusedVersion(CorruptVersion):
 @dataclass(frozen=True)
 class LoadedModel:
     version: str
-    model: PriceModel
+    model: Model
     card: dict[str, Any]
 
 
@@ -87,7 +90,7 @@ class NewVersion:
 
 
 def prepare_version(
-    model: PriceModel, card: dict[str, Any], market: str, signer: Signer = UNSIGNED
+    model: Model, card: dict[str, Any], market: str, signer: Signer = UNSIGNED
 ) -> NewVersion:
     now = datetime.now(UTC)
     version = new_version_name(now)
@@ -135,6 +138,6 @@ def verified_model(
         raise RefusedVersion(f"model version {version}: refused: {exc}") from None
     except Exception as exc:  # a damaged pickle raises whatever its bytes lead to
         raise CorruptVersion(f"model version {version}: artifact unreadable ({exc})") from None
-    if not isinstance(model, PriceModel):
-        raise CorruptVersion(f"model version {version}: artifact is not a PriceModel")
+    if not isinstance(model, MODEL_CLASSES):
+        raise CorruptVersion(f"model version {version}: artifact is not a price model")
     return LoadedModel(version=version, model=model, card=card)

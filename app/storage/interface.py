@@ -19,8 +19,8 @@ from typing import Any, Literal, Protocol
 import pandas as pd
 
 from app.domain.arrays import FloatArray
+from app.domain.kinds import Model
 from app.domain.listings import SaleDates
-from app.domain.model import PriceModel
 from app.storage.artifact import LoadedModel
 from app.storage.audit import AuditLog
 
@@ -48,7 +48,7 @@ class Snapshot:
 class Registry(Protocol):
     """Immutable model versions and the pointer to the active one."""
 
-    def save(self, model: PriceModel, card: dict[str, Any]) -> str:
+    def save(self, model: Model, card: dict[str, Any]) -> str:
         """Store a new immutable version and return its name; it is not made active."""
 
     def activate(self, version: str, by: str = "", promotion: bool = False) -> str | None:

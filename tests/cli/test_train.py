@@ -31,7 +31,7 @@ def run(model_dir: Path, *args: str) -> int:
 def test_fits_stores_and_activates_the_bundled_data(
     model_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(model_dir, "--data", str(SACRAMENTO)) == 0
+    assert run(model_dir, "--data", str(SACRAMENTO), "--plain") == 0
     registry = Registry(model_dir)
     [version] = registry.versions()
     assert registry.active_version() == version
@@ -41,6 +41,31 @@ def test_fits_stores_and_activates_the_bundled_data(
     assert "intercept          58,481.75  $" in out
     assert "R²                 0.594" in out
     assert "rows used       932" in out
+
+
+def test_sales_with_coordinates_fit_a_located_model_and_print_its_accuracy(
+    model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(model_dir, "--data", str(SACRAMENTO)) == 0
+    card = Registry(model_dir).card(Registry(model_dir).active_version() or "")
+    assert card["kind"] == "located"
+    assert card["terms"]["area"]["areas"] == 0  # the file names zip codes `zip`, not `area`
+    out = capsys.readouterr().out
+    assert "location cells" in out and "5-fold CV" in out
+
+
+def test_a_file_of_beds_baths_sqft_and_price_fits_the_plain_model(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    plain = tmp_path / "plain.csv"
+    plain.write_text(
+        "\n".join(",".join(line.split(",")[:4]) for line in SACRAMENTO.read_text().splitlines())
+    )
+    assert run(model_dir, "--data", str(plain)) == 0
+    registry = Registry(model_dir)
+    card = registry.card(registry.active_version() or "")
+    assert "kind" not in card
+    assert card["coefficients"]["sqft"]["value"] == pytest.approx(158.17, abs=0.005)
 
 
 def test_no_activate_stores_without_activating(model_dir: Path) -> None:
@@ -177,7 +202,7 @@ def test_report_writes_the_card_and_a_plot(model_dir: Path, tmp_path: Path) -> N
 def test_chunked_fit_imports_the_file_and_matches_the_in_memory_fit(
     model_dir: Path, tmp_path: Path
 ) -> None:
-    assert run(model_dir, "--data", str(SACRAMENTO), "--chunk-rows", "300") == 0
+    assert run(model_dir, "--data", str(SACRAMENTO), "--plain", "--chunk-rows", "300") == 0
     registry = Registry(model_dir)
     card = registry.card(registry.active_version() or "")
     assert card["training"]["method"] == "sufficient statistics, read in chunks"
@@ -288,7 +313,10 @@ def test_skip_invalid_fits_on_the_good_rows_and_names_the_bad_ones(
     good = SACRAMENTO.read_text().splitlines()
     lines = [*good[:150], "33,2,1500,250000", *good[150:], "3,2,1500,-5"]
     path.write_text("\n".join(lines) + "\n")
-    assert run(model_dir, "--data", str(path), "--skip-invalid", "--chunk-rows", chunk_rows) == 0
+    assert (
+        run(model_dir, "--data", str(path), "--skip-invalid", "--plain", "--chunk-rows", chunk_rows)
+        == 0
+    )
     out = capsys.readouterr().out
     assert (
         "rows left out   2 rows left out: line 151, column beds: must be at most 20, got 33; "

@@ -32,7 +32,9 @@ class Planted:
 def load(artifact: bytes, card: dict[str, Any] | None = None) -> PriceModel:
     card = {"artifact_format": 6} if card is None else card
     digest = hashlib.sha256(artifact).hexdigest()
-    return verified_model(VERSION, artifact, digest, card, "default").model
+    model = verified_model(VERSION, artifact, digest, card, "default").model
+    assert isinstance(model, PriceModel)
+    return model
 
 
 @pytest.mark.parametrize(
@@ -68,7 +70,7 @@ def test_a_function_hidden_inside_a_model_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_artifact_holding_no_model_is_refused() -> None:
-    with pytest.raises(CorruptVersion, match="is not a PriceModel"):
+    with pytest.raises(CorruptVersion, match="is not a price model"):
         load(pickle.dumps({"weights": (1.0, 2.0, 3.0)}, protocol=4))
 
 

@@ -315,7 +315,7 @@ def test_a_sql_ascii_database_stores_fits_and_serves_like_any_other(
         assert conn.info.parameter_status("server_encoding") == "SQL_ASCII"
     env = {**settings_env(make_settings(tmp_path, tmp_path, database_url=sql_ascii_url))}
     train = subprocess.run(
-        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)],
+        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO), "--plain"],
         cwd=ROOT, env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
         timeout=120,
     )  # fmt: skip

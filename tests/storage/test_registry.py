@@ -12,6 +12,7 @@ import pytest
 from app.config import Settings
 from app.domain.errors import NotFound
 from app.domain.fitting import fit_table
+from app.domain.model import PriceModel
 from app.service.serving import ServedModels
 from app.storage import CorruptVersion, Registry, Storage, open_storage
 from tests.damage import damage_artifact, point_at, remove_checksum, set_artifact_format
@@ -54,6 +55,7 @@ def test_card_records_training_data_libraries_and_checksum(
 def test_load_returns_the_saved_model(registry: Registry, sacramento: pd.DataFrame) -> None:
     model, card = fit_table(sacramento, folds=5, source="test")
     loaded = registry.load(registry.save(model, card))
+    assert isinstance(loaded.model, PriceModel)
     assert loaded.model.weights == model.weights
     assert loaded.model.intercept == model.intercept
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from app.domain.errors import Conflict, NotFound
-from app.domain.model import PriceModel
+from app.domain.kinds import Model
 from app.storage.artifact import CorruptVersion, LoadedModel, prepare_version, verified_model
 from app.storage.audit import activation_entry, entry, saved_entry
 from app.storage.files.audit import FileAudit, audited
@@ -88,7 +88,7 @@ class FileRegistry:
         for trash in self.root.glob(".trash-*"):
             shutil.rmtree(trash, ignore_errors=True)
 
-    def save(self, model: PriceModel, card: dict[str, Any]) -> str:
+    def save(self, model: Model, card: dict[str, Any]) -> str:
         self.ensure()
         new = prepare_version(model, card, self.market, self.signer)
         if self._claim is not None and not self._claim(new.version):

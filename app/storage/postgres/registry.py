@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from app.domain.errors import Conflict, NotFound
-from app.domain.model import PriceModel
+from app.domain.kinds import Model
 from app.domain.rules import DEFAULT_MARKET
 from app.storage.artifact import CorruptVersion, LoadedModel, prepare_version, verified_model
 from app.storage.audit import activation_entry, entry, saved_entry
@@ -36,7 +36,7 @@ class PostgresRegistry:
         self.signer = signer
 
     @_guarded
-    def save(self, model: PriceModel, card: dict[str, Any]) -> str:
+    def save(self, model: Model, card: dict[str, Any]) -> str:
         while True:
             new = prepare_version(model, card, self.market, self.signer)
             saved = saved_entry(self.market, new.version, new.card)

@@ -1,0 +1,182 @@
+"""The fit pipeline of a located market: a checked table with places in, a model and card out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from app.domain import listings
+from app.domain.calibration import calibrate
+from app.domain.fitting import COVERAGE_LEVEL, library_versions, select_window
+from app.domain.least_squares import describe_cv
+from app.domain.listings import SOLD_AT, SaleDates
+from app.domain.located import HELD_OUT, OUTLIER_IQRS, fit_located
+from app.domain.located_model import PARTS, LocatedModel
+from app.domain.place_rules import AREA, LATITUDE, LONGITUDE, places_of
+from app.domain.ratios import ratio_study
+from app.domain.rules import FEATURES, TARGET
+from app.domain.terms import CELL_SIZES_KM, month_name
+
+ALGORITHM = (
+    "penalised least squares on log price, solved exactly from sparse normal equations: size "
+    "(beds, baths, log sqft and its square), area and coordinate cells shrunk toward the "
+    "market's level, a monthly price index smoothed as a random walk"
+)
+
+
+def located(frame: pd.DataFrame) -> bool:
+    """Whether a table's sales say where they are: an area, or coordinates, on some row."""
+    if AREA in frame.columns and frame[AREA].notna().any():
+        return True
+    return bool(
+        LATITUDE in frame.columns
+        and LONGITUDE in frame.columns
+        and pd.to_numeric(frame[LATITUDE], errors="coerce").notna().any()
+    )
+
+
+def fit_located_table(
+    frame: pd.DataFrame,
+    *,
+    folds: int,
+    source: str,
+    window_days: int | None = None,
+    trim: bool = True,
+) -> tuple[LocatedModel, dict[str, Any]]:
+    """Fit a located model and its range on a checked table; describe it in a card."""
+    frame, window = select_window(frame, window_days)
+    X, price = listings.features(frame), listings.target(frame)
+    places = places_of(frame, SOLD_AT)
+    found = fit_located(X, price, places, folds=folds, trim=trim)
+    kept_X, kept_price = X[found.kept], price[found.kept]
+    ranges = {
+        name: (float(kept_X[:, i].min()), float(kept_X[:, i].max()))
+        for i, name in enumerate(FEATURES)
+    }
+    ranges[TARGET] = (float(kept_price.min()), float(kept_price.max()))
+    model = found.model
+    model = LocatedModel(
+        **{
+            **model.__getstate__(),
+            "ranges": ranges,
+            "calibration": calibrate(kept_price, found.out_of_fold),
+        }
+    )
+    training = {
+        "rows": len(frame),
+        "fingerprint": listings.fingerprint(frame),
+        "source": source,
+        "window": window,
+        "sold_at": SaleDates.of(frame).describe(),
+        "outliers": {
+            "rows": int((~found.kept).sum()),
+            "rule": f"log ratio of a first fit beyond {OUTLIER_IQRS:g} interquartile ranges "
+            "outside the quartiles; left out of the fit",
+        },
+    }
+    return model, describe_located(
+        model, kept_price, found.out_of_fold, found.out_of_time, min(folds, len(kept_X)), training
+    )
+
+
+def coverage(model: LocatedModel, estimates: Any, prices: Any) -> dict[str, Any]:
+    """How often the 90 % range holds the price, overall and in each third by price."""
+    low, high = model.interval(estimates, COVERAGE_LEVEL)
+    held = (low <= prices) & (prices <= high)
+    thirds = np.array_split(np.argsort(prices, kind="stable"), 3)
+    return {
+        "coverage_90": float(np.mean(held)),
+        "coverage_90_by_third": [
+            float(np.mean(held[t])) if len(t) else float("nan") for t in thirds
+        ],
+    }
+
+
+def describe_located(
+    model: LocatedModel,
+    price: Any,
+    out_of_fold: Any,
+    out_of_time: tuple[Any, Any] | None,
+    folds: int,
+    training: dict[str, Any],
+) -> dict[str, Any]:
+    """The card of a located model: its terms, and its accuracy as assessors judge it."""
+    assert model.calibration is not None
+    cv = {**describe_cv(price, out_of_fold, folds, 0), **coverage(model, out_of_fold, price)}
+    cv.update(_ratios(out_of_fold, price))
+    metrics: dict[str, Any] = {"cv": cv}
+    if out_of_time is not None:
+        estimates, prices = out_of_time
+        metrics["out_of_time"] = {
+            "method": f"the newest {HELD_OUT:.0%} of dated sales, estimated by a fit of the "
+            "sales before them",
+            **ratio_study(estimates, prices).describe(),
+            **coverage(model, estimates, prices),
+        }
+    names = {"beds": "per bedroom", "baths": "per bathroom", "sqft": "log sqft"}
+    coefficients = {
+        "beds": {"value": model.size[0], "unit": "log price " + names["beds"]},
+        "baths": {"value": model.size[1], "unit": "log price " + names["baths"]},
+        "sqft": {"value": model.size[2], "unit": "log price per log sq ft"},
+    }
+    return {
+        "algorithm": ALGORITHM,
+        "kind": "located",
+        "features": list(FEATURES),
+        "parts": list(PARTS),
+        "coefficients": coefficients,
+        "intercept": float(np.exp(model.intercept)),
+        "terms": _terms(model),
+        "feature_ranges": {name: {"min": lo, "max": hi} for name, (lo, hi) in model.ranges.items()},
+        "metrics": metrics,
+        "interval": model.calibration.describe(),
+        "training": training,
+        "libraries": library_versions(),
+    }
+
+
+def _ratios(estimates: Any, prices: Any) -> dict[str, float]:
+    found = ratio_study(estimates, prices)
+    return {
+        "median_ratio": found.median_ratio,
+        "cod": found.cod,
+        "prd": found.prd,
+        "prb": found.prb,
+    }
+
+
+def _terms(model: LocatedModel) -> dict[str, Any]:
+    """What each term holds, in numbers a person can read."""
+    terms: dict[str, Any] = {
+        "intercept": "the price of the market's typical home (median beds, baths and sq ft) at "
+        "the market's level in its newest month",
+        "size": {
+            "centre": {
+                "beds": model.centre[0],
+                "baths": model.centre[1],
+                "sqft": float(np.exp(model.centre[2])),
+            },
+            "log_sqft_squared": model.size[3],
+        },
+        "area": {"areas": len(model.areas), "penalty": model.strengths.get("area")},
+        "location": {
+            "cells": {
+                f"{size:g} km": {
+                    "cells": len(keys) // 8,
+                    "penalty": model.strengths.get(f"cell {size:g} km"),
+                }
+                for size, keys in zip(CELL_SIZES_KM, model.cells, strict=False)
+            }
+        },
+    }
+    if model.first_month >= 0:
+        terms["time"] = {
+            "penalty": model.strengths.get("time"),
+            "index": [
+                {"month": month_name(model.first_month + k), "level": float(np.exp(e))}
+                for k, e in enumerate(model.month_effects)
+            ],
+        }
+    return terms

@@ -1,0 +1,238 @@
+"""A located model's estimates: log price as a sum of named terms, answered as dollar parts.
+
+The terms, in the order their dollar parts are taken: the market's typical home at its newest
+month (`intercept`), `beds`, `baths`, `sqft`, `area`, `location` (the cells of the
+coordinates) and `time` (the month index, to the valuation date). Each part is the change in
+price when its term is added to those before it: exp(c_k) - exp(c_(k-1)) for the cumulative log
+prices c_k, so the parts add up to the price; the price served is their sum, taken in order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.domain import caveats
+from app.domain.arrays import FloatArray
+from app.domain.calibration import Calibration
+from app.domain.model import Explanation, Explanations
+from app.domain.terms import CELL_SIZES_KM, OFFSET, Places, Projection, codes, month_name
+
+PARTS = ("intercept", "beds", "baths", "sqft", "area", "location", "time")
+FAR_KM = 3.0  # a home farther than this from every sale is warned about
+
+
+@dataclass(frozen=True)
+class LocatedModel:
+    """Coefficients of the terms, the places they belong to, and the range's calibration."""
+
+    intercept: float  # log price of the typical home at the market's level, newest month
+    centre: tuple[float, float, float]  # median beds, baths and log sqft
+    size: tuple[float, float, float, float]  # per bed, per bath, per log sqft, per its square
+    areas: tuple[str, ...]
+    area_effects: tuple[float, ...]
+    projection: tuple[float, float] | None  # the market's centre: latitude, longitude
+    cells: tuple[bytes, ...]  # each scale's sorted cell keys, int64
+    cell_effects: tuple[bytes, ...]  # each scale's effects, float64
+    first_month: int  # -1: the model has no time term
+    month_effects: tuple[float, ...]  # oldest to newest; the newest is 0
+    strengths: dict[str, float]
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    calibration: Calibration | None = None
+    _warnings: dict[tuple[str, Any], dict[str, Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _lookup: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_warnings", "_lookup")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _warnings={}, _lookup={})
+
+    @property
+    def last_month(self) -> int:
+        return self.first_month + len(self.month_effects) - 1
+
+    @property
+    def newest_month(self) -> str | None:
+        return month_name(self.last_month) if self.first_month >= 0 else None
+
+    def keeping(self, levels: Iterable[float]) -> LocatedModel:
+        if self.calibration is None:
+            return self
+        return replace(self, calibration=self.calibration.keeping(levels))
+
+    def answers(self, level: float) -> bool:
+        return self.calibration is None or self.calibration.answers(level)
+
+    # What lookups need, made once a process from the stored bytes.
+    def _tables(self) -> dict[str, Any]:
+        found = self._lookup
+        if not found:
+            found["areas"] = dict(zip(self.areas, self.area_effects, strict=True))
+            found["cells"] = [np.frombuffer(c, dtype="<i8") for c in self.cells]
+            found["effects"] = [np.frombuffer(e, dtype="<f8") for e in self.cell_effects]
+            found["months"] = np.asarray(self.month_effects, dtype=np.float64)
+            found["projection"] = None if self.projection is None else Projection(*self.projection)
+        return found
+
+    def logs(self, X: FloatArray, places: Places) -> FloatArray:
+        """The cumulative log prices, (n, 7): after each term of PARTS in turn."""
+        tables = self._tables()
+        n = len(X)
+        out = np.empty((n, len(PARTS)))
+        w = self.size
+        out[:, 0] = self.intercept
+        out[:, 1] = out[:, 0] + w[0] * (X[:, 0] - self.centre[0])
+        out[:, 2] = out[:, 1] + w[1] * (X[:, 1] - self.centre[1])
+        s = np.log(X[:, 2]) - self.centre[2]
+        out[:, 3] = out[:, 2] + (w[2] * s + w[3] * (s * s))
+        out[:, 4] = out[:, 3] + self._area_effects(places.area)
+        location = np.zeros(n)
+        projection = tables["projection"]
+        if projection is not None:
+            for size, keys, effects in zip(
+                CELL_SIZES_KM, tables["cells"], tables["effects"], strict=False
+            ):
+                found = codes(projection.cells(places.latitude, places.longitude, size), keys)
+                location += np.where(found >= 0, effects[np.maximum(found, 0)], 0.0)
+        out[:, 5] = out[:, 4] + location
+        out[:, 6] = out[:, 5] + self._time_effects(places.month)
+        return out
+
+    def _area_effects(self, area: npt.NDArray[np.object_]) -> FloatArray:
+        table = self._tables()["areas"]
+        return np.fromiter((table.get(a, 0.0) for a in area.tolist()), np.float64, len(area))
+
+    def _time_effects(self, month: npt.NDArray[np.int64]) -> FloatArray:
+        months = self._tables()["months"]
+        if self.first_month < 0:
+            return np.zeros(len(month))
+        at = np.clip(np.where(month >= 0, month, self.last_month) - self.first_month, 0, None)
+        effects: FloatArray = months[np.minimum(at, len(months) - 1)]
+        return effects
+
+    def parts(self, X: FloatArray, places: Places) -> tuple[FloatArray, FloatArray]:
+        """Each home's dollar parts (n, 7) and its price, their sum taken in order."""
+        levels = np.exp(self.logs(X, places))
+        parts = np.empty_like(levels)
+        parts[:, 0] = levels[:, 0]
+        parts[:, 1:] = levels[:, 1:] - levels[:, :-1]
+        price = parts[:, 0].copy()
+        for k in range(1, len(PARTS)):
+            price += parts[:, k]
+        return parts, price
+
+    def predict(self, X: FloatArray, places: Places | None = None) -> FloatArray:
+        return self.parts(X, places if places is not None else Places.empty(len(X)))[1]
+
+    def interval(self, estimate: Any, level: float) -> tuple[Any, Any]:
+        if self.calibration is None:
+            raise ValueError("this model has no range calibration")
+        q_low, q_high = self.calibration.quantiles_many(estimate, level)
+        scale = self.calibration.scale(estimate)
+        return np.maximum(estimate + q_low * scale, 0.0), estimate + q_high * scale
+
+    def explain_many(self, X: FloatArray, level: float, places: Places | None) -> Explanations:
+        places = places if places is not None else Places.empty(len(X))
+        parts, price = self.parts(X, places)
+        low, high = self.interval(price, level)
+        assert self.calibration is not None
+        warnings = caveats.of_rows(self.ranges, self.calibration, self._warnings, X, price, level)
+        for i, found in self.place_warnings(places).items():
+            warnings.setdefault(i, []).extend(found)
+        return Explanations(price, low, high, parts, warnings, PARTS)
+
+    def explain(
+        self, beds: float, baths: float, sqft: float, level: float, places: Places | None = None
+    ) -> Explanation:
+        found = self.explain_many(np.array([[beds, baths, sqft]]), level, places)
+        return Explanation(
+            price=float(found.price[0]),
+            low=float(found.low[0]),
+            high=float(found.high[0]),
+            contributions=dict(zip(PARTS, found.contributions[0].tolist(), strict=True)),
+            warnings=found.warnings.get(0, []),
+        )
+
+    def place_warnings(self, places: Places) -> dict[int, list[dict[str, Any]]]:
+        """An area with no sales, a home far from every sale, a date outside the index."""
+        found: dict[int, list[dict[str, Any]]] = {}
+        table = self._tables()["areas"]
+        for i, area in enumerate(places.area.tolist()):
+            if area is not None and area not in table:
+                found.setdefault(i, []).append(self._unknown_area(area))
+        for i, km in self._far(places).items():
+            found.setdefault(i, []).append(
+                {
+                    "code": "far_from_sales",
+                    "field": "latitude",
+                    "message": f"the home is {km:.1f} km from the nearest sale of this market: "
+                    "its location is estimated at the market's level, and the range may hold "
+                    "its price less often",
+                }
+            )
+        if self.first_month >= 0:
+            month = places.month
+            for i in np.flatnonzero(month > self.last_month).tolist():
+                found.setdefault(i, []).append(self._beyond(int(month[i])))
+            for i in np.flatnonzero((month >= 0) & (month < self.first_month)).tolist():
+                found.setdefault(i, []).append(self._before(int(month[i])))
+        return found
+
+    def _unknown_area(self, area: str) -> dict[str, Any]:
+        key = ("area", area)
+        warning = self._warnings.get(key)
+        if warning is None:
+            warning = self._warnings[key] = {
+                "code": "unknown_area",
+                "field": "area",
+                "message": f"area {area!r} has no sales in this market: the home is estimated "
+                "at the market's level",
+            }
+        return warning
+
+    def _beyond(self, month: int) -> dict[str, Any]:
+        return {
+            "code": "as_of_beyond_index",
+            "field": "as_of",
+            "message": f"as_of {month_name(month)} is after the newest month of the price index "
+            f"({month_name(self.last_month)}): its level is used",
+        }
+
+    def _before(self, month: int) -> dict[str, Any]:
+        return {
+            "code": "as_of_before_index",
+            "field": "as_of",
+            "message": f"as_of {month_name(month)} is before the oldest month of the price index "
+            f"({month_name(self.first_month)}): its level is used",
+        }
+
+    def _far(self, places: Places) -> dict[int, float]:
+        """Homes farther than FAR_KM from the centre of every fine cell that holds a sale,
+        less half the cell's diagonal: their distance from the nearest sale, about."""
+        tables = self._tables()
+        projection = tables["projection"]
+        located = np.flatnonzero(np.isfinite(places.latitude) & np.isfinite(places.longitude))
+        if projection is None or not len(located):
+            return {}
+        tree = tables.get("tree")
+        size = CELL_SIZES_KM[-1]
+        if tree is None:
+            from scipy.spatial import cKDTree
+
+            keys = tables["cells"][-1]
+            ix, iy = (keys >> 21) - OFFSET, (keys & ((1 << 21) - 1)) - OFFSET
+            centres = np.column_stack([(ix + 0.5) * size, (iy + 0.5) * size])
+            tree = tables["tree"] = cKDTree(centres)
+        x, y = projection.xy(places.latitude[located], places.longitude[located])
+        distance, _ = tree.query(np.column_stack([x, y]))
+        km = np.maximum(distance - size * math.sqrt(2) / 2, 0.0)
+        far = km > FAR_KM
+        return dict(zip(located[far].tolist(), km[far].tolist(), strict=True))

@@ -1,0 +1,221 @@
+"""The named terms of a located model: where and when a home sold, as columns of a penalised solve.
+
+A located model is least squares on log price with these terms: an intercept (the market's
+typical home at its newest month), size (beds, baths and log square feet, each centred on the
+market's median), the home's area (a postal code, neighbourhood or tract: any text), cells of
+its coordinates at two scales, and the month it sold in. Area and cell effects are ridge
+penalised toward zero, the market's level; the month effects are penalised on their
+differences (a random walk), the newest month pinned at zero. The system is solved exactly,
+in closed form, from sparse normal equations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.sparse.linalg import spsolve
+
+from app.domain.arrays import FloatArray
+
+IntArray = npt.NDArray[np.int64]
+
+CELL_SIZES_KM = (2.0, 0.5)  # the coordinates' cells, coarse then fine
+NO_KEY = np.int64(-1)  # a home without coordinates, or without a sale month
+KM_PER_DEGREE_LATITUDE = 110.574
+KM_PER_DEGREE_LONGITUDE = 111.320  # at the equator; times cos(latitude)
+OFFSET = 1 << 20  # cell indices are offset to be non-negative, then packed in one int64
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where and when, for n homes: any entry may be missing (None, NaN, -1)."""
+
+    area: npt.NDArray[np.object_]  # text, or None
+    latitude: FloatArray
+    longitude: FloatArray
+    month: IntArray  # year * 12 + month - 1, or -1
+
+    @classmethod
+    def empty(cls, n: int) -> Places:
+        return cls(
+            np.full(n, None, dtype=object),
+            np.full(n, np.nan),
+            np.full(n, np.nan),
+            np.full(n, NO_KEY, dtype=np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.month)
+
+    def take(self, rows: npt.NDArray[np.intp] | npt.NDArray[np.bool_] | slice) -> Places:
+        return Places(self.area[rows], self.latitude[rows], self.longitude[rows], self.month[rows])
+
+
+def month_of(year: int, month: int) -> int:
+    return year * 12 + month - 1
+
+
+def month_name(ordinal: int) -> str:
+    return f"{ordinal // 12:04d}-{ordinal % 12 + 1:02d}"
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Kilometres east and north of a market's centre (equirectangular: a town is small)."""
+
+    latitude: float
+    longitude: float
+
+    @property
+    def km_east(self) -> float:
+        return KM_PER_DEGREE_LONGITUDE * math.cos(math.radians(self.latitude))
+
+    def xy(self, latitude: FloatArray, longitude: FloatArray) -> tuple[FloatArray, FloatArray]:
+        x = (longitude - self.longitude) * self.km_east
+        y = (latitude - self.latitude) * KM_PER_DEGREE_LATITUDE
+        return x, y
+
+    def cells(self, latitude: FloatArray, longitude: FloatArray, size: float) -> IntArray:
+        """Each home's cell of `size` km as one int64 key; NO_KEY without coordinates."""
+        x, y = self.xy(latitude, longitude)
+        located = np.isfinite(x) & np.isfinite(y)
+        keys = np.full(len(x), NO_KEY, dtype=np.int64)
+        ix = np.floor(x[located] / size).astype(np.int64) + OFFSET
+        iy = np.floor(y[located] / size).astype(np.int64) + OFFSET
+        keys[located] = (ix << 21) | iy
+        return keys
+
+
+def codes(keys: npt.NDArray[np.int64], vocabulary: IntArray) -> npt.NDArray[np.intp]:
+    """The position of each key in a sorted vocabulary, or -1 where it is not there."""
+    if len(vocabulary) == 0:
+        return np.full(len(keys), -1, dtype=np.intp)
+    at = np.searchsorted(vocabulary, keys)
+    at = np.minimum(at, len(vocabulary) - 1)
+    found = vocabulary[at] == keys
+    return np.where(found & (keys != NO_KEY), at, -1).astype(np.intp)
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Which columns each term holds in the design: [start, end) of each, in order."""
+
+    size: int  # intercept and size: columns 0 .. size
+    groups: tuple[tuple[str, int, int], ...]  # (term, start, end) of each penalised block
+    months: tuple[int, int]  # (start, end); the month parameters are the oldest to the second
+    # newest: the newest month is pinned at zero
+
+    @property
+    def width(self) -> int:
+        return self.months[1]
+
+
+def design(
+    size: FloatArray,
+    group_codes: list[tuple[str, npt.NDArray[np.intp], int]],
+    month: npt.NDArray[np.intp],
+    levels: int,
+) -> tuple[sp.csr_matrix, Blocks]:
+    """The sparse design: `size` (n, k) dense columns after an intercept, then a one-hot block
+    for each (term, codes, count) in `group_codes` (code -1: no column), then the months,
+    `month` as 0 .. levels - 1 with levels - 1 the newest (pinned, no column), -1 for none."""
+    n = len(size)
+    k = size.shape[1] + 1
+    rows_parts = [np.repeat(np.arange(n), k)]
+    cols_parts = [np.tile(np.arange(k), n)]
+    vals_parts = [np.column_stack([np.ones(n), size]).ravel()]
+    start = k
+    groups = []
+    for term, found, count in group_codes:
+        has = found >= 0
+        rows_parts.append(np.flatnonzero(has))
+        cols_parts.append(found[has] + start)
+        vals_parts.append(np.ones(int(has.sum())))
+        groups.append((term, start, start + count))
+        start += count
+    months = max(levels - 1, 0)  # free parameters
+    has = (month >= 0) & (month < months)
+    rows_parts.append(np.flatnonzero(has))
+    cols_parts.append(month[has] + start)
+    vals_parts.append(np.ones(int(has.sum())))
+    blocks = Blocks(k, tuple(groups), (start, start + months))
+    matrix = sp.csr_matrix(
+        (np.concatenate(vals_parts), (np.concatenate(rows_parts), np.concatenate(cols_parts))),
+        shape=(n, blocks.width),
+    )
+    return matrix, blocks
+
+
+def penalty(blocks: Blocks, strengths: dict[str, float]) -> sp.csr_matrix:
+    """The penalty matrix: λ·I on each group's block, λ_time·DᵀD on the months (D the first
+    differences of the months with the newest pinned at zero), nothing on intercept and size."""
+    diagonal = np.zeros(blocks.width)
+    for term, start, end in blocks.groups:
+        diagonal[start:end] = strengths[term]
+    matrix = sp.diags(diagonal).tocsr()
+    start, end = blocks.months
+    m = end - start
+    if m:
+        lam = strengths["time"]
+        main = np.full(m, 2.0 * lam)
+        main[0] = lam  # the oldest month has one neighbour; the newest free one two (the pin)
+        off = np.full(m - 1, -lam)
+        band = sp.diags([off, main, off], [-1, 0, 1], shape=(m, m))
+        filler = sp.csr_matrix((start, start))
+        matrix = matrix + sp.block_diag([filler, band], format="csr")
+    return matrix.tocsr()
+
+
+def solve(matrix: sp.csr_matrix, penalties: sp.csr_matrix, y: FloatArray) -> FloatArray:
+    """The exact minimiser of |y - Xβ|² + βᵀPβ: (XᵀX + P) β = Xᵀy, by a sparse direct solve."""
+    gram = (matrix.T @ matrix + penalties).tocsc()
+    rhs = matrix.T @ y
+    beta: FloatArray = np.asarray(spsolve(gram, rhs), dtype=np.float64)
+    return beta
+
+
+def moment_strength(residual: FloatArray, found: npt.NDArray[np.intp], count: int) -> float:
+    """λ = σ²/τ² of a one-way random effect, by the method of moments (unbalanced ANOVA).
+
+    σ² is the variance of residuals within groups, τ² the variance of the groups' true effects:
+    what the groups' means vary by beyond what their sizes explain. A grouping that explains
+    nothing gets a penalty so strong that its effects are nil."""
+    has = found >= 0
+    r, g = residual[has], found[has]
+    n = len(r)
+    if n < 3 or count < 2:
+        return 1e12
+    sizes = np.bincount(g, minlength=count).astype(np.float64)
+    sums = np.bincount(g, weights=r, minlength=count)
+    occupied = sizes > 0
+    groups = int(occupied.sum())
+    if groups < 2 or n - groups < 2:
+        return 1e12
+    means = np.zeros(count)
+    means[occupied] = sums[occupied] / sizes[occupied]
+    within = float(np.sum((r - means[g]) ** 2)) / (n - groups)
+    grand = float(r.mean())
+    between = float(np.sum(sizes[occupied] * (means[occupied] - grand) ** 2))
+    n0 = n - float(np.sum(sizes[occupied] ** 2)) / n
+    tau2 = (between - (groups - 1) * within) / n0
+    if not tau2 > 0 or not within > 0:
+        return 1e12
+    return within / tau2
+
+
+def time_strength(effects: FloatArray, sizes: FloatArray, within: float) -> float:
+    """λ_time = σ²/τ² for a random walk of month levels: τ² is the variance of one month's step
+    beyond the noise of two months' means."""
+    if len(effects) < 3 or not within > 0:
+        return 1e12
+    steps = np.diff(effects)
+    safe = np.maximum(sizes, 1.0)
+    noise = within * (1.0 / safe[:-1] + 1.0 / safe[1:])
+    tau2 = float(np.mean(steps**2 - noise))
+    if not tau2 > 0:
+        return within * 1e6
+    return within / tau2

@@ -1,0 +1,123 @@
+"""POST /predict and /predict/batch of a located market: where and when in, dollar parts out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.factory import create_app
+from app.config import Settings
+from app.domain.located_fitting import fit_located_table
+from app.storage import Registry
+from tests.support import located_listings
+
+pytestmark = pytest.mark.engines("files", "postgres")
+
+HOME = {"beds": 3, "baths": 2, "sqft": 1800}
+PLACED = {**HOME, "area": "north", "latitude": 47.52, "longitude": -122.25, "as_of": "2015-02-10"}
+LOCATED_PARTS = ["intercept", "beds", "baths", "sqft", "area", "location", "time"]
+
+
+@pytest.fixture
+def located(registry: Registry) -> str:
+    version = registry.save(*fit_located_table(located_listings(2000), folds=5, source="test"))
+    registry.activate(version)
+    return version
+
+
+@pytest.fixture
+def located_client(settings: Settings, located: str) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_a_located_home_gets_parts_that_add_up_to_its_price(located_client: TestClient) -> None:
+    body = located_client.post("/predict", json=PLACED).json()
+    parts = body["contributions"]
+    assert list(parts) == LOCATED_PARTS
+    total = 0.0
+    for name in LOCATED_PARTS:
+        total += parts[name]
+    assert total == body["price"]
+    assert parts["area"] != 0 and parts["location"] != 0 and parts["time"] != 0
+    assert body["warnings"] == []
+
+
+def test_a_home_without_a_place_is_valued_at_the_market_level(located_client: TestClient) -> None:
+    body = located_client.post("/predict", json=HOME).json()
+    assert [body["contributions"][k] for k in ("area", "location", "time")] == [0.0, 0.0, 0.0]
+
+
+def test_a_batch_of_located_and_unlocated_rows_answers_each_as_one_home_would(
+    located_client: TestClient,
+) -> None:
+    one = [located_client.post("/predict", json=h).json() for h in (PLACED, HOME)]
+    batch = located_client.post("/predict/batch", json={"listings": [PLACED, HOME]}).json()
+    for single, row in zip(one, batch["predictions"], strict=True):
+        assert row["price"] == single["price"]
+        assert row["contributions"] == single["contributions"]
+
+
+def test_a_csv_batch_reads_area_coordinates_and_as_of(located_client: TestClient) -> None:
+    csv = (
+        "beds,baths,sqft,area,latitude,longitude,as_of\n"
+        "3,2,1800,north,47.52,-122.25,2015-02-10\n"
+        "3,2,1800,,,,\n"
+    )
+    response = located_client.post(
+        "/predict/batch", content=csv.encode(), headers={"content-type": "text/csv"}
+    )
+    assert response.status_code == 200
+    lines = response.text.splitlines()
+    one = located_client.post("/predict", json=PLACED).json()
+    assert lines[1].split(",")[7] == repr(one["price"])
+
+
+def test_an_unknown_area_is_answered_with_a_warning(located_client: TestClient) -> None:
+    body = located_client.post("/predict", json={**HOME, "area": "elsewhere"}).json()
+    assert [w["code"] for w in body["warnings"]] == ["unknown_area"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"latitude": 90.5, "longitude": 0}, "latitude"),
+        ({"latitude": 0, "longitude": 181}, "longitude"),
+        ({"as_of": "2015-02-30"}, "as_of"),
+        ({"area": "x" * 65}, "area"),
+        ({"area": ""}, "area"),
+    ],
+)
+def test_bad_places_are_named_in_a_422(
+    located_client: TestClient, extra: dict[str, Any], field: str
+) -> None:
+    response = located_client.post("/predict", json={**HOME, **extra})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == field
+
+
+def test_a_latitude_without_a_longitude_is_a_422_naming_both(located_client: TestClient) -> None:
+    response = located_client.post("/predict", json={**HOME, "latitude": 47.5})
+    assert response.status_code == 422
+    assert "latitude and longitude go together" in response.json()["detail"][0]["msg"]
+
+
+def test_nan_coordinates_are_a_422(located_client: TestClient) -> None:
+    response = located_client.post(
+        "/predict",
+        content=b'{"beds": 3, "baths": 2, "sqft": 1800, "latitude": NaN, "longitude": 0}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+
+
+def test_a_bad_csv_coordinate_is_a_422_naming_its_line(located_client: TestClient) -> None:
+    csv = b"beds,baths,sqft,latitude,longitude\n3,2,1800,47.5,-122.3\n3,2,1800,95,-122.3\n"
+    response = located_client.post(
+        "/predict/batch", content=csv, headers={"content-type": "text/csv"}
+    )
+    assert response.status_code == 422
+    assert "line 3, column latitude" in response.json()["detail"][0]["msg"]
