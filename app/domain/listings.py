@@ -16,7 +16,7 @@ import pandas as pd
 
 from app.domain.arrays import FloatArray
 from app.domain.errors import BadInput, RowError, TooLarge
-from app.domain.place_rules import check_places
+from app.domain.place_rules import AREA, LATITUDE, LONGITUDE, check_places
 from app.domain.rules import FEATURES, LIMITS, TARGET
 
 MAX_REPORTED_ERRORS = 10
@@ -410,18 +410,20 @@ def read_chunks(
 # a few times the file's size in memory.
 WHOLE_READ_BYTES = 64 * 1024 * 1024
 
+PLACES = (AREA, LATITUDE, LONGITUDE)
+
 
 def training_frames(
     source: Path | IO[bytes], chunk_rows: int = 1_000_000
 ) -> Iterator[pd.DataFrame]:
-    """The training columns of a CSV (and sold_at, as text), `chunk_rows` rows at a time,
-    unchecked.
+    """The training columns of a CSV (sold_at and area as text, and the coordinates), `chunk_rows`
+    rows at a time, unchecked.
 
     Column names come back stripped of surrounding spaces; other columns are read and left
     out. A file is read as bytes, whatever its name (no decompression).
     """
-    wanted = {*required_columns(True), SOLD_AT}
-    options: dict[str, Any] = {"skipinitialspace": True, "dtype": {SOLD_AT: str}}
+    wanted = {*required_columns(True), SOLD_AT, *PLACES}
+    options: dict[str, Any] = {"skipinitialspace": True, "dtype": {SOLD_AT: str, "area": str}}
     with contextlib.ExitStack() as stack:
         frames: Iterable[pd.DataFrame]
         if isinstance(source, Path) and source.stat().st_size <= WHOLE_READ_BYTES:

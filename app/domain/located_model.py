@@ -21,7 +21,15 @@ from app.domain import caveats
 from app.domain.arrays import FloatArray
 from app.domain.calibration import Calibration
 from app.domain.model import Explanation, Explanations
-from app.domain.terms import CELL_SIZES_KM, OFFSET, Places, Projection, codes, month_name
+from app.domain.terms import (
+    CELL_SIZES_KM,
+    KM_PER_DEGREE_LATITUDE,
+    OFFSET,
+    Places,
+    Projection,
+    codes,
+    month_name,
+)
 
 PARTS = ("intercept", "beds", "baths", "sqft", "area", "location", "time")
 FAR_KM = 3.0  # a home farther than this from every sale is warned about
@@ -152,14 +160,108 @@ class LocatedModel:
     def explain(
         self, beds: float, baths: float, sqft: float, level: float, places: Places | None = None
     ) -> Explanation:
-        found = self.explain_many(np.array([[beds, baths, sqft]]), level, places)
+        """One home (`places`: its one row), in plain floats: the operations of `explain_many`
+        in the same order, so it answers as its row of a batch, bit for bit, at a request's
+        cost (logarithm and exponentials by numpy on a few numbers, as on a batch's column)."""
+        area, latitude, longitude, month = None, math.nan, math.nan, -1
+        if places is not None:
+            area = places.area[0]
+            latitude, longitude = float(places.latitude[0]), float(places.longitude[0])
+            month = int(places.month[0])
+        w, centre = self.size, self.centre
+        c0 = self.intercept
+        c1 = c0 + w[0] * (beds - centre[0])
+        c2 = c1 + w[1] * (baths - centre[1])
+        s = float(np.log(np.array([sqft]))[0]) - centre[2]
+        c3 = c2 + (w[2] * s + w[3] * (s * s))
+        tables = self._tables()
+        c4 = c3 + tables["areas"].get(area, 0.0)
+        location = 0.0
+        fine = None
+        projection = tables["projection"]
+        if projection is not None and latitude == latitude and longitude == longitude:
+            x = (longitude - projection.longitude) * projection.km_east
+            y = (latitude - projection.latitude) * KM_PER_DEGREE_LATITUDE
+            for size, cells in zip(CELL_SIZES_KM, self._cell_maps(), strict=False):
+                key = ((math.floor(x / size) + OFFSET) << 21) | (math.floor(y / size) + OFFSET)
+                effect = cells.get(key)
+                fine = effect
+                if effect is not None:
+                    location += effect
+        c5 = c4 + location
+        time = 0.0
+        if self.first_month >= 0:
+            at = max((month if month >= 0 else self.last_month) - self.first_month, 0)
+            time = self.month_effects[min(at, len(self.month_effects) - 1)]
+        c6 = c5 + time
+        levels = np.exp(np.array([c0, c1, c2, c3, c4, c5, c6])).tolist()
+        parts = [levels[0], *(levels[k] - levels[k - 1] for k in range(1, len(PARTS)))]
+        price = parts[0]
+        for part in parts[1:]:
+            price += part
+        calibration = self.calibration
+        if calibration is None:
+            raise ValueError("this model has no range calibration")
+        q_low, q_high = calibration.quantiles_one(price, level)
+        scale = calibration.scale_one(price)
+        warnings = self._warnings_one(beds, baths, sqft, price, level)
+        if area is not None and area not in tables["areas"]:
+            warnings.append(self._unknown_area(area))
+        if projection is not None and fine is None and latitude == latitude:
+            one = Places(np.array([None], object), np.array([latitude]), np.array([longitude]),
+                         np.array([-1], np.int64))  # fmt: skip
+            warnings.extend(self._far_warning(km) for km in self._far(one).values())
+        if self.first_month >= 0 and month > self.last_month:
+            warnings.append(self._beyond(month))
+        elif 0 <= month < self.first_month:
+            warnings.append(self._before(month))
         return Explanation(
-            price=float(found.price[0]),
-            low=float(found.low[0]),
-            high=float(found.high[0]),
-            contributions=dict(zip(PARTS, found.contributions[0].tolist(), strict=True)),
-            warnings=found.warnings.get(0, []),
+            price=price,
+            low=max(price + q_low * scale, 0.0),
+            high=price + q_high * scale,
+            contributions=dict(zip(PARTS, parts, strict=True)),
+            warnings=warnings,
         )
+
+    def _warnings_one(
+        self, beds: float, baths: float, sqft: float, price: float, level: float
+    ) -> list[dict[str, Any]]:
+        """The warnings of `caveats.of_rows` for one home, in the same order."""
+        assert self.calibration is not None
+        found = []
+        for name, value in (("beds", beds), ("baths", baths), ("sqft", sqft)):
+            low, high = self.ranges.get(name, (-math.inf, math.inf))
+            if not low <= value <= high:
+                found.append(caveats.range_warning(self.ranges, self._warnings, name, value))
+        price_warning = caveats.price_warning(self.ranges, price)
+        if price_warning is not None:
+            found.append(price_warning)
+        bounds = self.calibration.bounds(level)
+        band = self.calibration.band(price) if len(bounds.low) > 1 else 0
+        band_warning = caveats.calibration_warning(self.calibration, self._warnings, level, band)
+        if band_warning is not None:
+            found.append(band_warning)
+        return found
+
+    def _cell_maps(self) -> list[dict[int, float]]:
+        """Each scale's cells as a dict from key to effect (for one home at a time)."""
+        tables = self._tables()
+        maps: list[dict[int, float]] | None = tables.get("cell_maps")
+        if maps is None:
+            maps = tables["cell_maps"] = [
+                dict(zip(keys.tolist(), effects.tolist(), strict=True))
+                for keys, effects in zip(tables["cells"], tables["effects"], strict=True)
+            ]
+        return maps
+
+    def _far_warning(self, km: float) -> dict[str, Any]:
+        return {
+            "code": "far_from_sales",
+            "field": "latitude",
+            "message": f"the home is {km:.1f} km from the nearest sale of this market: "
+            "its location is estimated at the market's level, and the range may hold "
+            "its price less often",
+        }
 
     def place_warnings(self, places: Places) -> dict[int, list[dict[str, Any]]]:
         """An area with no sales, a home far from every sale, a date outside the index."""
@@ -169,15 +271,7 @@ class LocatedModel:
             if area is not None and area not in table:
                 found.setdefault(i, []).append(self._unknown_area(area))
         for i, km in self._far(places).items():
-            found.setdefault(i, []).append(
-                {
-                    "code": "far_from_sales",
-                    "field": "latitude",
-                    "message": f"the home is {km:.1f} km from the nearest sale of this market: "
-                    "its location is estimated at the market's level, and the range may hold "
-                    "its price less often",
-                }
-            )
+            found.setdefault(i, []).append(self._far_warning(km))
         if self.first_month >= 0:
             month = places.month
             for i in np.flatnonzero(month > self.last_month).tolist():

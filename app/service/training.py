@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
 from app.domain.fitting import fit_stream, fit_table, select_window
-from app.domain.gate import Verdict, judge, judge_chunks
+from app.domain.gate import Verdict, judge, judge_chunks, judge_newest
 from app.domain.kinds import Model
-from app.domain.listings import SaleDates, features, target
+from app.domain.listings import SOLD_AT, SaleDates, features, target
+from app.domain.located import fit_located
+from app.domain.located_fitting import fit_located_table, located
+from app.domain.located_model import LocatedModel
+from app.domain.place_rules import places_of
 from app.storage import ListingStore, Registry, Snapshot
 
 
@@ -28,6 +36,10 @@ def fit_stored(
     hundred megabytes. With a window the table is read whole (the window needs the sale dates),
     and the gate judges on the rows in the window.
     """
+    if champion is None or isinstance(champion, LocatedModel):
+        frame = store.read(snapshot)
+        if located(frame):
+            return fit_stored_located(frame, folds, source, window_days, champion, tolerance)
     if window_days is None:
         dates = SaleDates()
         chunks = list(store.chunks(snapshot, dates=dates))
@@ -38,6 +50,26 @@ def fit_stored(
     model, card = fit_table(frame, folds=folds, source=source, window_days=window_days)
     in_window, _ = select_window(frame, window_days)
     return model, card, judge(features(in_window), target(in_window), champion, tolerance)
+
+
+def fit_stored_located(
+    frame: pd.DataFrame,
+    folds: int,
+    source: str,
+    window_days: int | None,
+    champion: Model | None,
+    tolerance: float,
+) -> tuple[Model, dict[str, Any], Verdict]:
+    """A located fit of stored sales that say where they are, judged on the newest of them."""
+    model, card = fit_located_table(frame, folds=folds, source=source, window_days=window_days)
+    in_window, _ = select_window(frame, window_days)
+    X, y = features(in_window), target(in_window)
+    places = places_of(in_window, SOLD_AT)
+
+    def challenger(rows: npt.NDArray[np.bool_]) -> Model:
+        return fit_located(X[rows], y[rows], places.take(rows), folds=2).model
+
+    return model, card, judge_newest(X, y, places, champion, tolerance, challenger)
 
 
 def save_version(

@@ -170,3 +170,34 @@ def test_a_market_of_area_names_only_has_no_cells() -> None:
     assert model.first_month == -1
     one = model.explain(3, 2, 1800, 0.9, _home(latitude=47.5, longitude=-122.3))
     assert one.contributions["location"] == 0.0
+
+
+def test_one_home_with_warnings_is_answered_as_its_row_of_a_batch(
+    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame],
+) -> None:
+    model, _, _ = fitted
+    homes = [
+        (3.0, 2.0, 1800.0, None, np.nan, np.nan, -1),
+        (9.0, 0.5, 60.0, "north", 47.52, -122.25, month_of(2014, 9)),
+        (2.0, 1.0, 900.0, "nowhere", 48.2, -121.0, month_of(2016, 2)),
+        (4.0, 3.0, 3000.0, "south", 47.47, -122.35, month_of(2013, 1)),
+    ]
+    X = np.array([h[:3] for h in homes])
+    places = Places(
+        np.array([h[3] for h in homes], dtype=object),
+        np.array([h[4] for h in homes]),
+        np.array([h[5] for h in homes]),
+        np.array([h[6] for h in homes], dtype=np.int64),
+    )
+    batch = model.explain_many(X, 0.8, places)
+    for i, home in enumerate(homes):
+        one = model.explain(*home[:3], 0.8, places.take(np.array([i])))
+        assert (one.price, one.low, one.high) == (batch.price[i], batch.low[i], batch.high[i])
+        assert list(one.contributions.values()) == batch.contributions[i].tolist()
+        assert one.warnings == batch.warnings.get(i, [])
+    assert {w["code"] for w in batch.warnings[2]} >= {
+        "unknown_area",
+        "far_from_sales",
+        "as_of_beyond_index",
+    }
+    assert "as_of_before_index" in {w["code"] for w in batch.warnings[3]}

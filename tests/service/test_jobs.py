@@ -216,6 +216,7 @@ def test_a_fit_that_fails_by_a_bug_is_logged_with_its_traceback(
         raise ZeroDivisionError("a bug")
 
     monkeypatch.setattr("app.service.training.fit_stream", broken)
+    monkeypatch.setattr("app.service.training.fit_located_table", broken)
     job = jobs.create(mode="append", force=False)
     run_pending(settings, storage)
     assert jobs.get(job["job_id"])["reason"] == "ZeroDivisionError: a bug"

@@ -10,6 +10,7 @@ import pandas as pd
 import psycopg
 
 from app.domain.listings import SOLD_AT, check_frame
+from app.domain.place_rules import AREA, LATITUDE, LONGITUDE
 
 # PostgreSQL's binary formats, written with numpy: COPY's file header, and a date[] (a header
 # of ndim, has-nulls flag, element type, length and lower bound; then per element its length,
@@ -43,6 +44,36 @@ def _date_array_bytes(dates: pd.Series[Any]) -> bytes | None:
     return header + table[keep].tobytes()
 
 
+_TEXT = 25
+
+
+def _text_array_bytes(values: pd.Series[Any]) -> bytes | None:
+    """A text[] of the values, stripped (NULL where empty); None when no row has one."""
+    text = [v.strip() if isinstance(v, str) else None for v in values.tolist()]
+    text = [v if v else None for v in text]
+    if all(v is None for v in text):
+        return None
+    header = np.array([1, int(None in text), _TEXT, len(text), 1], dtype=">i4").tobytes()
+    elements = [
+        b"\xff\xff\xff\xff" if v is None else len(b := v.encode()).to_bytes(4, "big") + b
+        for v in text
+    ]
+    return header + b"".join(elements)
+
+
+def _coordinates(frame: pd.DataFrame) -> tuple[bytes | None, bytes | None]:
+    """Latitude and longitude as doubles (NaN where none), or None when no row has them."""
+    if LATITUDE not in frame.columns or LONGITUDE not in frame.columns:
+        return None, None
+    found = []
+    for column in (LATITUDE, LONGITUDE):
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)
+        found.append(values)
+    if np.isnan(found[0]).all():
+        return None, None
+    return found[0].astype(_DOUBLES).tobytes(), found[1].astype(_DOUBLES).tobytes()
+
+
 def _field(value: bytes | None) -> bytes:
     if value is None:
         return b"\xff\xff\xff\xff"
@@ -57,8 +88,8 @@ def _copy_chunks(
     """COPY checked listings into `listing_chunks`, a row of arrays per frame; the row count."""
     rows = 0
     statement = (
-        "COPY listing_chunks (upload_id, chunk, rows, beds, baths, sqft, price, sold_at) "
-        "FROM STDIN (FORMAT binary)"
+        "COPY listing_chunks (upload_id, chunk, rows, beds, baths, sqft, price, sold_at, area, "
+        "latitude, longitude) FROM STDIN (FORMAT binary)"
     )
     with conn.cursor() as cursor, cursor.copy(statement) as copy:
         copy.write(_COPY_HEADER)
@@ -67,14 +98,19 @@ def _copy_chunks(
             if not len(values):
                 continue
             dates = _date_array_bytes(frame[SOLD_AT]) if SOLD_AT in frame.columns else None
+            areas = _text_array_bytes(frame[AREA]) if AREA in frame.columns else None
+            latitude, longitude = _coordinates(frame)
             fields = [
                 upload.to_bytes(8, "big"),
                 chunk.to_bytes(4, "big"),
                 len(values).to_bytes(4, "big"),
                 *(values[:, i].astype(_DOUBLES).tobytes() for i in range(4)),
                 dates,
+                areas,
+                latitude,
+                longitude,
             ]
-            copy.write((8).to_bytes(2, "big") + b"".join(_field(f) for f in fields))
+            copy.write((11).to_bytes(2, "big") + b"".join(_field(f) for f in fields))
             rows += len(values)
         copy.write(b"\xff\xff")
     return rows

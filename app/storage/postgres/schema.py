@@ -171,6 +171,24 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audit_action ON audit (action, id);
     CREATE INDEX audit_version ON audit (version, id) WHERE version IS NOT NULL;
     """,
+    # Where the sales are: each chunk's areas (text[], NULL where none) and coordinates (doubles
+    # as the numbers are, NaN where none); NULL columns when no sale of the chunk has them.
+    """
+    ALTER TABLE listing_chunks
+        ADD COLUMN area text[], ADD COLUMN latitude bytea, ADD COLUMN longitude bytea;
+    ALTER TABLE listing_chunks ALTER latitude SET STORAGE EXTERNAL,
+        ALTER longitude SET STORAGE EXTERNAL;
+    CREATE OR REPLACE VIEW listings AS
+        SELECT u.set_id, u.seq, c.chunk, g.line,
+               float8_at(c.beds, g.line) AS beds, float8_at(c.baths, g.line) AS baths,
+               float8_at(c.sqft, g.line) AS sqft, float8_at(c.price, g.line) AS price,
+               c.sold_at[g.line + 1] AS sold_at, c.area[g.line + 1] AS area,
+               float8_at(c.latitude, g.line) AS latitude,
+               float8_at(c.longitude, g.line) AS longitude
+        FROM listing_chunks c
+        JOIN uploads u ON u.id = c.upload_id
+        CROSS JOIN LATERAL generate_series(0, c.rows - 1) AS g (line);
+    """,
 )
 
 # Serialises migrations of one schema: two replicas starting at once never migrate twice.

@@ -17,6 +17,7 @@ import psycopg
 from app.domain.arrays import FloatArray
 from app.domain.errors import NotFound
 from app.domain.listings import SOLD_AT, SaleDates, required_columns, training_frames
+from app.domain.place_rules import AREA, LATITUDE, LONGITUDE
 from app.domain.rules import DEFAULT_MARKET
 from app.storage.audit import entry
 from app.storage.interface import Accepted, Mode, Snapshot
@@ -258,7 +259,8 @@ class PostgresStore:
             uploads = self._uploads_of(conn, snapshot)
             per_chunk = conn.execute(
                 "SELECT c.rows, (SELECT array_agg(to_char(d, 'YYYY-MM-DD') ORDER BY line) "
-                "FROM unnest(c.sold_at) WITH ORDINALITY AS s (d, line)) "
+                "FROM unnest(c.sold_at) WITH ORDINALITY AS s (d, line)), "
+                "c.area, c.latitude, c.longitude "
                 "FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(id, n) "
                 "JOIN listing_chunks c ON c.upload_id = u.id ORDER BY u.n, c.chunk",
                 (uploads,),
@@ -268,6 +270,18 @@ class PostgresStore:
         values = list(self.chunks(snapshot))
         table = np.concatenate(values) if values else np.empty((0, 4))
         frame = pd.DataFrame(table, columns=list(required_columns(True)))
-        if any(dates is not None for _, dates in per_chunk):
-            frame[SOLD_AT] = [d for rows, dates in per_chunk for d in (dates or [None] * rows)]
+        if any(chunk[1] is not None for chunk in per_chunk):
+            frame[SOLD_AT] = [d for rows, dates, *_ in per_chunk for d in (dates or [None] * rows)]
+        if any(chunk[2] is not None for chunk in per_chunk):
+            frame[AREA] = [a for rows, _, areas, *_ in per_chunk for a in (areas or [None] * rows)]
+        if any(chunk[3] is not None for chunk in per_chunk):
+            for column, at in ((LATITUDE, 3), (LONGITUDE, 4)):
+                frame[column] = np.concatenate(
+                    [
+                        np.full(chunk[0], np.nan)
+                        if chunk[at] is None
+                        else np.frombuffer(chunk[at], dtype="<f8")
+                        for chunk in per_chunk
+                    ]
+                )
         return frame
