@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         description="Fit /retrain models on the sales of the last N days only (by sold_at, "
         "counted back from the newest sale); unset fits on all listings.",
     )
+    leave_out_outliers: bool = Field(
+        True,
+        description="In fits of located markets, leave out sales whose ratio to a first fit lies "
+        "beyond 3 interquartile ranges (counted in the card); false keeps every sale. Plain "
+        "fits keep every sale.",
+    )
     default_level: float = Field(
         DEFAULT_LEVEL,
         ge=LEVEL_MIN,

@@ -78,7 +78,14 @@ def measure(activations: int, row: Row, work: Path, market: str | None = None) -
         with engine_env(engine, work) as env:
             env = {**env, "HOUSE_PRICE_WORKERS": "2"}
             full = {**os.environ, **env}
-            train = [sys.executable, "-m", "app.train", "--data", str(ROOT / "data/sacramento.csv")]
+            train = [
+                sys.executable,
+                "-m",
+                "app.train",
+                "--data",
+                str(ROOT / "data/sacramento.csv"),
+                "--plain",
+            ]
             subprocess.run(train, cwd=ROOT, env=full, check=True, capture_output=True)
             if market is not None:
                 train += ["--market", market]

@@ -125,7 +125,9 @@ def ensure_wrk() -> str:
 class Served:
     """A server process started on a free port, pinned to core 0, stopped on exit."""
 
-    def __init__(self, command: list[str], env: dict[str, str], ready_path: str) -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str], ready_path: str, cwd: Path = ROOT
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full = [c.replace("{port}", str(self.port)) for c in command]
@@ -133,7 +135,7 @@ class Served:
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
         self.process = subprocess.Popen(
             pinned(0, full),
-            cwd=ROOT,
+            cwd=cwd,
             env={**os.environ, **env, "HOUSE_PRICE_PORT": str(self.port)},
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -286,7 +288,7 @@ def fitted_deployment(work: Path) -> dict[str, str]:
         "HOUSE_PRICE_LOG_LEVEL": "warning",
     }
     subprocess.run(
-        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)],
+        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO), "--plain"],
         cwd=ROOT,
         env={**os.environ, **env},
         check=True,

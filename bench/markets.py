@@ -63,7 +63,7 @@ def deployment(work: Path, engine: str, extra: dict[str, str] | None = None) -> 
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
         env["HOUSE_PRICE_DATABASE_URL"] = f"{DATABASE} options=-csearch_path={schema}"
     subprocess.run(
-        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)],
+        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO), "--plain"],
         env={**os.environ, **env},
         check=True,
         capture_output=True,

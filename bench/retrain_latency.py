@@ -102,7 +102,7 @@ def main() -> None:
             "HOUSE_PRICE_ACCESS_LOG": "false",
         }
         subprocess.run(
-            [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO)],
+            [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO), "--plain"],
             cwd=ROOT,
             env={**os.environ, **env},
             check=True,

@@ -21,6 +21,9 @@
   the worker's memory and time to ready, a CSV batch over 100 markets, 1,000 markets retrained
   at once, on files and on PostgreSQL; loading every market's version at start, plain and
   signed (bench/loading.py);
+- located markets beside plain ones (bench/located.py): /predict of a located home, a CSV batch
+  of 100,000 located homes, a fit of 1,000,000 located sales, 10,000 located markets at start
+  (`--before DIR`: the plain figures of the release checked out in DIR too, in turn);
 - the page at / in headless Chromium (bench/page.py): asset weight, time to the first estimate
   with an empty and a warm cache, and checking a list of 100,000 and 1,000,000 homes;
 - the price range's coverage and width (bench/intervals.py), printed after the table;
@@ -59,6 +62,7 @@ from bench.harness import (
 )
 from bench.intervals import report
 from bench.loading import measure as measure_loading
+from bench.located import measure_all as measure_located
 from bench.markets import measure as measure_markets
 from bench.models_page import measure as measure_models
 from bench.page import measure as measure_page
@@ -139,6 +143,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--skip-markets", action="store_true", help="leave out the many-markets figures"
+    )
+    parser.add_argument(
+        "--skip-located", action="store_true", help="leave out located against plain markets"
+    )
+    parser.add_argument(
+        "--before", type=Path, help="a checkout of the release before, for bench/located.py"
     )
     parser.add_argument(
         "--markets", type=int, default=10_000, help="markets of the many-markets figures"
@@ -264,6 +274,15 @@ def main() -> None:
             )
             for engine in loading_args.engines.split(","):
                 measure_loading(row, loading_work, engine, loading_args)
+
+        if not args.skip_located:
+            print("located markets beside plain ones (bench/located.py)", flush=True)
+            located_work = work / "located"
+            located_work.mkdir()
+            located_args = argparse.Namespace(
+                before=args.before, seconds=args.seconds, runs=1, markets=args.markets
+            )
+            measure_located(row, located_work, located_args)
 
         if not args.skip_page:
             print("the page at / in headless Chromium", flush=True)

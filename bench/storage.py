@@ -141,7 +141,14 @@ def measure(args: argparse.Namespace, row: Row, wrk: str | None, work: Path) -> 
     fits: dict[str, float] = {}
     for engine in ("files", "postgres"):
         with engine_env(engine, work) as env:
-            train = [sys.executable, "-m", "app.train", "--data", str(ROOT / "data/sacramento.csv")]
+            train = [
+                sys.executable,
+                "-m",
+                "app.train",
+                "--data",
+                str(ROOT / "data/sacramento.csv"),
+                "--plain",
+            ]
             import subprocess
 
             subprocess.run(

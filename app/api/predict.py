@@ -19,7 +19,7 @@ from app.config import Settings
 from app.domain import listings
 from app.domain.errors import BadInput, RowError
 from app.domain.markets import NAME_RULE
-from app.domain.place_rules import AS_OF, PLACE_COLUMNS, places_of, places_of_rows
+from app.domain.place_rules import places_of_rows
 from app.domain.rules import (
     DEFAULT_LEVEL,
     DEFAULT_MARKET,
@@ -32,6 +32,7 @@ from app.domain.terms import Places
 from app.service.estimating import (
     Routed,
     Unroutable,
+    estimate_home,
     estimate_many,
     estimate_one,
     estimate_routed,
@@ -112,8 +113,12 @@ def answer(served: ServedModels, loaded: LoadedModel, house: House, level: float
     """The body of a /predict answer; the fast path (app.api.fastpath) serves the same."""
     market = house.market or served.default
     label = label_of(served, market, loaded)
-    places = places_of_rows([house]) if house.placed else None
-    estimate = estimate_one(loaded, house.beds, house.baths, house.sqft, level, label, places)
+    if house.placed:
+        estimate = estimate_home(
+            loaded, house.beds, house.baths, house.sqft, level, label, house.place
+        )
+    else:
+        estimate = estimate_one(loaded, house.beds, house.baths, house.sqft, level, label)
     return {
         "price": estimate.price,
         "price_low": estimate.low,
@@ -234,10 +239,11 @@ def _routed_json(
 def _predict_csv(
     body: bytes, served: ServedModels, settings: Settings, level: float, market: str | None
 ) -> Response:
+    read: list[Places] = []
     frame, X = listings.read_csv(
-        body, with_price=False, max_rows=settings.max_csv_rows, allow_empty=True
+        body, with_price=False, max_rows=settings.max_csv_rows, allow_empty=True, places=read
     )
-    places = places_of(frame, AS_OF) if PLACE_COLUMNS & set(frame.columns) else None
+    places = read[0] if read else None
     routing = "market" in frame.columns
     outputs = CSV_OUTPUTS + (("model_version",) if routing else ())
     taken = [c for c in outputs if c in frame.columns]

@@ -47,6 +47,18 @@ class House(BaseModel):
         return self
 
     @property
+    def place(self) -> tuple[str | None, float, float, int]:
+        """Area, latitude, longitude (NaN when none) and valuation month (-1 when none)."""
+        nan = float("nan")
+        as_of = self.as_of
+        return (
+            self.area,
+            nan if self.latitude is None else self.latitude,
+            nan if self.longitude is None else self.longitude,
+            -1 if as_of is None else as_of.year * 12 + as_of.month - 1,
+        )
+
+    @property
     def placed(self) -> bool:
         """Whether the home says where or when it is."""
         return not (
@@ -257,6 +269,13 @@ class MarketAccuracy(BaseModel):
     coverage_90: float | None = Field(
         description="Share of sale prices inside the 90 % range of their (held-out) estimate."
     )
+    cod: float | None = Field(
+        None, description="Coefficient of dispersion of the ratios (IAAO: at most 15 for homes)."
+    )
+    prd: float | None = Field(
+        None, description="Price-related differential (IAAO: 0.98 to 1.03; above: regressive)."
+    )
+    prb: float | None = Field(None, description="Price-related bias (IAAO: within ±0.05).")
 
 
 class MarketSummary(BaseModel):
@@ -295,6 +314,11 @@ class MarketSummary(BaseModel):
         "the newest fit was not promoted)."
     )
     accuracy: MarketAccuracy
+    out_of_time: MarketAccuracy | None = Field(
+        None,
+        description="The same figures on the newest tenth of the sales, estimated by a fit of "
+        "the others (located markets; null for plain ones).",
+    )
     ready: bool = Field(description="Whether this worker serves estimates of the market now.")
     concerns: list[str] = Field(
         description="What needs attention, each a key: "

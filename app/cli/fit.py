@@ -151,13 +151,13 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
         else:
             training = _training_set(store, frame, append=args.append)
             source = str(args.data or "store")
-            model, card = fit_any(training, settings.cv_folds, source, window, args)
+            model, card = fit_any(training, settings, source, window, args)
             if frame is not None:
                 accepted = _store_file(store, args.data, len(frame), mode, skipped)
                 # Appended but already stored: the store, not the sum, is the training set.
                 if accepted.duplicate and args.append:
                     training = _training_set(store, None, append=True)
-                    model, card = fit_any(training, settings.cv_folds, source, window, args)
+                    model, card = fit_any(training, settings, source, window, args)
         if skipped is not None:
             card["training"]["skipped"] = skipped.for_card()
         by = None if args.no_activate else "python -m app.train"
@@ -200,11 +200,18 @@ def _snapshot(store: ListingStore) -> Snapshot:
 
 
 def fit_any(
-    frame: pd.DataFrame, folds: int, source: str, window: int | None, args: argparse.Namespace
+    frame: pd.DataFrame,
+    settings: Settings,
+    source: str,
+    window: int | None,
+    args: argparse.Namespace,
 ) -> tuple[Model, dict[str, Any]]:
-    """A located fit where the sales say where they are and `--plain` is not given; else plain."""
+    """A located fit where the sales say where they are and `--plain` is not given; else plain.
+    Outliers are left out of a located fit as `HOUSE_PRICE_LEAVE_OUT_OUTLIERS` says, unless
+    `--keep-outliers`."""
+    folds = settings.cv_folds
     if not args.plain and located(frame):
-        trim = not args.keep_outliers
+        trim = settings.leave_out_outliers and not args.keep_outliers
         return fit_located_table(frame, folds=folds, source=source, window_days=window, trim=trim)
     return fit_table(frame, folds=folds, source=source, window_days=window)
 

@@ -16,8 +16,9 @@ import pandas as pd
 
 from app.domain.arrays import FloatArray
 from app.domain.errors import BadInput, RowError, TooLarge
-from app.domain.place_rules import AREA, LATITUDE, LONGITUDE, check_places
+from app.domain.place_rules import AREA, AS_OF, LATITUDE, LONGITUDE, PLACE_COLUMNS, read_places
 from app.domain.rules import FEATURES, LIMITS, TARGET
+from app.domain.terms import Places
 
 MAX_REPORTED_ERRORS = 10
 
@@ -140,6 +141,7 @@ def read_csv(
     max_rows: int | None = None,
     allow_empty: bool = False,
     skipped: Skipped | None = None,
+    places: list[Places] | None = None,
 ) -> tuple[pd.DataFrame, FloatArray]:
     """Read a CSV of listings and check it; raises BadInput naming line and column, or TooLarge.
 
@@ -168,7 +170,9 @@ def read_csv(
     if max_rows is not None and len(frame) > max_rows:
         raise TooLarge(f"the CSV has more than {max_rows:,} rows, the limit of one request")
     left = 0 if skipped is None else skipped.count
-    values = check_frame(frame, with_price=with_price, allow_empty=allow_empty, skipped=skipped)
+    values = check_frame(
+        frame, with_price=with_price, allow_empty=allow_empty, skipped=skipped, places=places
+    )
     if skipped is not None and skipped.count > left:
         frame = frame.drop(index=frame.index[skipped.positions[left:]]).reset_index(drop=True)
     return frame, values
@@ -225,6 +229,7 @@ def check_frame(
     allow_empty: bool = False,
     dates: SaleDates | None = None,
     skipped: Skipped | None = None,
+    places: list[Places] | None = None,
 ) -> FloatArray:
     """Validate the required columns of a table row by row; return them as an (n, k) array.
 
@@ -232,7 +237,9 @@ def check_frame(
     chunk of one), so that errors name the line a person finds in the file. `dates`, when
     given, gathers the first and last `sold_at` from the dates parsed for the check. With
     `skipped`, a row that fails a check is left out of the array and recorded there, instead
-    of failing the table; only a table left with no row at all fails.
+    of failing the table; only a table left with no row at all fails. A table with place
+    columns has them checked too (`place_rules.read_places`), and `places`, when given, gets
+    the places read (valuation dates from `as_of`) of the rows kept.
     """
     frame.columns = [str(c).strip() for c in frame.columns]
     required = required_columns(with_price)
@@ -248,7 +255,11 @@ def check_frame(
         errors.extend(column_errors)
         bad |= column_bad
         out[:, i] = values
-    place_errors, place_bad = check_places(frame, first_line)
+    found_places: Places | None = None
+    place_errors: list[tuple[int, str, str]] = []
+    place_bad: Any = None
+    if PLACE_COLUMNS & set(frame.columns):
+        found_places, place_errors, place_bad = read_places(frame, AS_OF, first_line)
     if place_errors:
         errors.extend(place_errors)
         bad |= place_bad
@@ -266,8 +277,11 @@ def check_frame(
             raise skipped.nothing_left()
         out = out[~bad]
         parsed = None if parsed is None else parsed[~bad]
+        found_places = None if found_places is None else found_places.take(~bad)
     if dates is not None and parsed is not None:
         dates.add_parsed(parsed)
+    if places is not None and found_places is not None:
+        places.append(found_places)
     return out
 
 

@@ -6,12 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
 
 from app.domain.arrays import FloatArray
 from app.domain.located_model import LocatedModel
 from app.domain.terms import (
     CELL_SIZES_KM,
     NO_KEY,
+    Blocks,
     IntArray,
     Places,
     Projection,
@@ -19,7 +22,7 @@ from app.domain.terms import (
     design,
     moment_strength,
     penalty,
-    solve,
+    solve_normal,
     time_strength,
 )
 
@@ -78,8 +81,8 @@ class Vocabulary:
         return out
 
     def area_codes(self, area: npt.NDArray[np.object_]) -> npt.NDArray[np.intp]:
-        index = {a: i for i, a in enumerate(self.areas)}
-        return np.fromiter((index.get(a, -1) for a in area.tolist()), np.intp, len(area))
+        found = pd.Index(self.areas, dtype=object).get_indexer(pd.Index(area, dtype=object))
+        return np.asarray(found, dtype=np.intp)
 
     def cell_codes(self, places: Places) -> list[npt.NDArray[np.intp]]:
         if self.projection is None:
@@ -111,60 +114,94 @@ def cell_term(size: float) -> str:
 
 
 @dataclass(frozen=True)
-class Solved:
-    """The coefficients of one solve, with the columns they belong to."""
+class System:
+    """The normal equations of a located fit, built once: the design, XᵀX and Xᵀy of its rows.
 
-    beta: FloatArray
-    strengths: dict[str, float]
-    fitted: FloatArray  # log price of each training row
+    Every solve of the fit takes them from here: the choice of penalties solves with some
+    terms' columns only, and a fit without some rows (outliers, a fold, the newest sales)
+    subtracts those rows' part of XᵀX and Xᵀy. The design is built and multiplied out once."""
+
+    matrix: sp.csr_matrix
+    blocks: Blocks
+    y: FloatArray
+    gram: sp.csr_matrix
+    rhs: FloatArray
+    months: npt.NDArray[np.intp]
+    groups: tuple[tuple[str, npt.NDArray[np.intp], int], ...]
+
+    @classmethod
+    def of(cls, vocabulary: Vocabulary, X: FloatArray, y: FloatArray, places: Places) -> System:
+        groups = vocabulary.groups(places)
+        months = vocabulary.month_codes(places.month)
+        matrix, blocks = design(vocabulary.size(X), groups, months, vocabulary.months)
+        return cls(matrix, blocks, y, *_normal(matrix, y), months, tuple(groups))
+
+    def without(self, rows: npt.NDArray[np.bool_]) -> System:
+        """The system of the other rows: their design, and XᵀX and Xᵀy less these rows' part."""
+        gram, rhs = _normal(self.matrix[rows], self.y[rows])
+        keep = ~rows
+        return System(
+            self.matrix[keep],
+            self.blocks,
+            self.y[keep],
+            (self.gram - gram).tocsr(),
+            self.rhs - rhs,
+            self.months[keep],
+            tuple((t, c[keep], n) for t, c, n in self.groups),
+        )
+
+    def solve_without(self, rows: npt.NDArray[np.bool_], strengths: dict[str, float]) -> FloatArray:
+        """`without(rows).solve(strengths)`, with no copy of the other rows' design."""
+        gram, rhs = _normal(self.matrix[rows], self.y[rows])
+        penalties = penalty(self.blocks, strengths)
+        return solve_normal(self.gram - gram + penalties, self.rhs - rhs)
+
+    def solve(self, strengths: dict[str, float], terms: set[str] | None = None) -> FloatArray:
+        """The coefficients: zero for the groups not in `terms` (None: every term)."""
+        columns = np.ones(self.blocks.width, dtype=bool)
+        for term, start, end in self.blocks.groups:
+            if terms is not None and term not in terms:
+                columns[start:end] = False
+        penalties = penalty(self.blocks, {**dict.fromkeys(self.terms, 1.0), **strengths})
+        beta = np.zeros(self.blocks.width)
+        if columns.all():
+            beta[:] = solve_normal(self.gram + penalties, self.rhs)
+        else:
+            at = np.flatnonzero(columns)
+            system = (self.gram + penalties)[at][:, at]
+            beta[at] = solve_normal(system, self.rhs[at])
+        return beta
+
+    @property
+    def terms(self) -> list[str]:
+        return [term for term, _, _ in self.blocks.groups]
+
+    def fitted(self, beta: FloatArray) -> FloatArray:
+        return np.asarray(self.matrix @ beta, dtype=np.float64)
 
 
-def fit_terms(
-    vocabulary: Vocabulary,
-    X: FloatArray,
-    log_price: FloatArray,
-    places: Places,
-    strengths: dict[str, float] | None = None,
-) -> Solved:
-    """Solve for every term; with no `strengths`, choose them from the data first.
-
-    The penalties are chosen term by term, each from the residuals of the terms before it (the
-    months, then areas, then coarse cells, then fine): λ = σ²/τ², within-group variance over
-    between-group variance, by the method of moments (`terms.moment_strength`)."""
-    size = vocabulary.size(X)
-    groups = vocabulary.groups(places)
-    months = vocabulary.month_codes(places.month)
-    if strengths is None:
-        strengths = choose_strengths(size, groups, months, vocabulary.months, log_price)
-    matrix, blocks = design(size, groups, months, vocabulary.months)
-    beta = solve(matrix, penalty(blocks, strengths), log_price)
-    return Solved(beta, strengths, np.asarray(matrix @ beta, dtype=np.float64))
+def _normal(matrix: sp.csr_matrix, y: FloatArray) -> tuple[sp.csr_matrix, FloatArray]:
+    return (matrix.T @ matrix).tocsr(), np.asarray(matrix.T @ y, dtype=np.float64)
 
 
-def choose_strengths(
-    size: FloatArray,
-    groups: list[tuple[str, npt.NDArray[np.intp], int]],
-    months: npt.NDArray[np.intp],
-    levels: int,
-    y: FloatArray,
-) -> dict[str, float]:
-    """Each group's penalty from the residuals of the fit of the terms before it, the months
-    held by a weak penalty; then the months' penalty from the steps of the last fit's index."""
+def choose_strengths(system: System) -> dict[str, float]:
+    """Each group's penalty from the residuals of the fit of the terms before it (the months
+    held by a weak penalty), λ = σ²/τ² by the method of moments (`terms.moment_strength`);
+    then the months' penalty from the steps of the last fit's index (`terms.time_strength`)."""
     strengths: dict[str, float] = {"time": WEAK}
-    used: list[tuple[str, npt.NDArray[np.intp], int]] = []
-    matrix, blocks = design(size, used, months, levels)
-    beta = solve(matrix, penalty(blocks, strengths), y)
-    residual = y - matrix @ beta
-    for term, found, count in groups:
+    used: set[str] = set()
+    beta = system.solve(strengths, used)
+    residual = system.y - system.fitted(beta)
+    for term, found, count in system.groups:
         strengths[term] = moment_strength(residual, found, count)
-        used.append((term, found, count))
-        matrix, blocks = design(size, used, months, levels)
-        beta = solve(matrix, penalty(blocks, strengths), y)
-        residual = y - matrix @ beta
-    start, end = blocks.months
+        used.add(term)
+        beta = system.solve(strengths, used)
+        residual = system.y - system.fitted(beta)
+    start, end = system.blocks.months
     if end > start:
         effects = np.append(beta[start:end], 0.0)
-        sizes = np.bincount(months[months >= 0], minlength=levels).astype(np.float64)
+        months = system.months
+        sizes = np.bincount(months[months >= 0], minlength=end - start + 1).astype(np.float64)
         strengths["time"] = time_strength(effects, sizes, float(np.var(residual)))
     return strengths
 
@@ -182,9 +219,9 @@ HELD_OUT = 0.10  # the newest share of sales an out-of-time figure is measured o
 MIN_HELD_OUT = 20
 
 
-def to_model(vocabulary: Vocabulary, solved: Solved) -> LocatedModel:
+def to_model(vocabulary: Vocabulary, beta: FloatArray, strengths: dict[str, float]) -> LocatedModel:
     """The model of a solve: each term's coefficients beside the places they belong to."""
-    beta, at = solved.beta, 5
+    at = 5
     areas = len(vocabulary.areas)
     area_effects = tuple(beta[at : at + areas].tolist())
     at += areas
@@ -205,7 +242,7 @@ def to_model(vocabulary: Vocabulary, solved: Solved) -> LocatedModel:
         cell_effects=tuple(cell_effects),
         first_month=vocabulary.first_month,
         month_effects=months if vocabulary.months else (),
-        strengths=dict(solved.strengths),
+        strengths=dict(strengths),
     )
 
 
@@ -220,56 +257,52 @@ class LocatedFit:
 
 
 def fit_located(
-    X: FloatArray, price: FloatArray, places: Places, *, folds: int, trim: bool = True
+    X: FloatArray,
+    price: FloatArray,
+    places: Places,
+    *,
+    folds: int,
+    trim: bool = True,
+    held_out: bool = True,
 ) -> LocatedFit:
-    """Fit, leave out outliers (`trim`) and fit again; estimate each kept sale out of fold,
-    and the newest tenth of dated sales from a fit of the rest."""
-    log_price = np.log(price)
-    kept = np.ones(len(price), dtype=bool)
+    """Choose the penalties and fit; leave out outliers (`trim`), choose and fit again; estimate
+    each kept sale out of fold, and (`held_out`) the newest tenth of dated sales from a fit of
+    the others. The terms' places (areas, cells, months) are those of every sale."""
     vocabulary = Vocabulary.of(X, places)
-    solved = fit_terms(vocabulary, X, log_price, places)
+    system = System.of(vocabulary, X, np.log(price), places)
+    strengths = choose_strengths(system)
+    beta = system.solve(strengths)
+    kept = np.ones(len(price), dtype=bool)
     if trim:
-        kept = ~outliers(log_price, solved.fitted)
+        kept = ~outliers(system.y, system.fitted(beta))
         if not kept.all():
-            places = places.take(kept)
-            X, log_price = X[kept], log_price[kept]
-            vocabulary = Vocabulary.of(X, places)
-            solved = fit_terms(vocabulary, X, log_price, places)
-    model = to_model(vocabulary, solved)
-    oof = np.empty(len(X))
-    fold = np.random.default_rng(0).permutation(len(X)) % max(2, min(folds, len(X)))
+            system = system.without(~kept)
+            strengths = choose_strengths(system)
+            beta = system.solve(strengths)
+    model = to_model(vocabulary, beta, strengths)
+    n = len(system.y)
+    oof = np.empty(n)
+    fold = np.random.default_rng(0).permutation(n) % max(2, min(folds, n))
     for f in range(int(fold.max()) + 1):
-        train = fold != f
-        part = fit_terms(
-            vocabulary, X[train], log_price[train], places.take(train), solved.strengths
-        )
-        oof[~train] = to_model(vocabulary, part).predict(X[~train], places.take(~train))
-    return LocatedFit(model, kept, oof, _out_of_time(vocabulary, X, log_price, places, solved))
+        rows = fold == f
+        part = system.solve_without(rows, strengths)
+        oof[rows] = np.exp(system.matrix[rows] @ part)
+    newest = None
+    if held_out:
+        newest = _out_of_time(system, places.month[kept], strengths)
+    return LocatedFit(model, kept, oof, newest)
 
 
 def _out_of_time(
-    vocabulary: Vocabulary, X: FloatArray, log_price: FloatArray, places: Places, solved: Solved
+    system: System, month: npt.NDArray[np.int64], strengths: dict[str, float]
 ) -> tuple[FloatArray, FloatArray] | None:
     """The newest tenth of dated sales, estimated by a fit of the sales before them (valued
-    as of their own month, the index's last level beyond it)."""
-    dated = np.flatnonzero(places.month >= 0)
+    at their own month, which the fit saw no sale of: the index's last level seen)."""
+    dated = np.flatnonzero(month >= 0)
     held = round(len(dated) * HELD_OUT)
     if held < MIN_HELD_OUT:
         return None
-    order = dated[np.argsort(places.month[dated], kind="stable")]
-    newest = order[-held:]
-    train = np.ones(len(X), dtype=bool)
-    train[newest] = False
-    earlier = places.take(train)
-    part = fit_terms(vocabulary, X[train], log_price[train], earlier, solved.strengths)
-    model = to_model(vocabulary, part)
-    # The held-out months have no data in the part's fit: their effects are the random walk's
-    # continuation, the last month seen.
-    last = int(places.month[train].max()) if (places.month[train] >= 0).any() else -1
-    held_places = places.take(newest)
-    month = np.minimum(held_places.month, last)
-    month = np.where(held_places.month >= 0, month, -1)
-    estimates = model.predict(
-        X[newest], Places(held_places.area, held_places.latitude, held_places.longitude, month)
-    )
-    return estimates, np.exp(log_price[newest])
+    rows = np.zeros(len(month), dtype=bool)
+    rows[dated[np.argsort(month[dated], kind="stable")][-held:]] = True
+    part = system.solve_without(rows, strengths)
+    return np.exp(system.matrix[rows] @ part), np.exp(system.y[rows])

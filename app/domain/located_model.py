@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from app.domain import caveats
 from app.domain.arrays import FloatArray
@@ -84,6 +85,8 @@ class LocatedModel:
         found = self._lookup
         if not found:
             found["areas"] = dict(zip(self.areas, self.area_effects, strict=True))
+            found["area_index"] = pd.Index(self.areas, dtype=object)
+            found["area_values"] = np.asarray(self.area_effects, dtype=np.float64)
             found["cells"] = [np.frombuffer(c, dtype="<i8") for c in self.cells]
             found["effects"] = [np.frombuffer(e, dtype="<f8") for e in self.cell_effects]
             found["months"] = np.asarray(self.month_effects, dtype=np.float64)
@@ -114,9 +117,20 @@ class LocatedModel:
         out[:, 6] = out[:, 5] + self._time_effects(places.month)
         return out
 
+    def _area_codes(self, area: npt.NDArray[np.object_]) -> npt.NDArray[np.intp]:
+        """Each home's area as a position in `areas`, -1 for none or one without sales."""
+        index: pd.Index[Any] = self._tables()["area_index"]
+        if not len(index):
+            return np.full(len(area), -1, dtype=np.intp)
+        return np.asarray(index.get_indexer(pd.Index(area, dtype=object)), dtype=np.intp)
+
     def _area_effects(self, area: npt.NDArray[np.object_]) -> FloatArray:
-        table = self._tables()["areas"]
-        return np.fromiter((table.get(a, 0.0) for a in area.tolist()), np.float64, len(area))
+        found = self._area_codes(area)
+        values: FloatArray = self._tables()["area_values"]
+        if not len(values):
+            return np.zeros(len(area))
+        effects: FloatArray = np.where(found >= 0, values[np.maximum(found, 0)], 0.0)
+        return effects
 
     def _time_effects(self, month: npt.NDArray[np.int64]) -> FloatArray:
         months = self._tables()["months"]
@@ -160,14 +174,35 @@ class LocatedModel:
     def explain(
         self, beds: float, baths: float, sqft: float, level: float, places: Places | None = None
     ) -> Explanation:
-        """One home (`places`: its one row), in plain floats: the operations of `explain_many`
-        in the same order, so it answers as its row of a batch, bit for bit, at a request's
-        cost (logarithm and exponentials by numpy on a few numbers, as on a batch's column)."""
-        area, latitude, longitude, month = None, math.nan, math.nan, -1
-        if places is not None:
-            area = places.area[0]
-            latitude, longitude = float(places.latitude[0]), float(places.longitude[0])
-            month = int(places.month[0])
+        """One home; `places`, its one row."""
+        if places is None:
+            return self.explain_home(beds, baths, sqft, level)
+        return self.explain_home(
+            beds,
+            baths,
+            sqft,
+            level,
+            places.area[0],
+            float(places.latitude[0]),
+            float(places.longitude[0]),
+            int(places.month[0]),
+        )
+
+    def explain_home(
+        self,
+        beds: float,
+        baths: float,
+        sqft: float,
+        level: float,
+        area: str | None = None,
+        latitude: float = math.nan,
+        longitude: float = math.nan,
+        month: int = -1,
+    ) -> Explanation:
+        """One home, in plain floats: the operations of `explain_many` in the same order, so it
+        answers as its row of a batch, bit for bit, at a request's cost (logarithm and
+        exponentials by numpy on a few numbers, as on a batch's column). `month`: year * 12 +
+        month - 1 of the valuation date, -1 for the newest month."""
         w, centre = self.size, self.centre
         c0 = self.intercept
         c1 = c0 + w[0] * (beds - centre[0])
@@ -266,10 +301,9 @@ class LocatedModel:
     def place_warnings(self, places: Places) -> dict[int, list[dict[str, Any]]]:
         """An area with no sales, a home far from every sale, a date outside the index."""
         found: dict[int, list[dict[str, Any]]] = {}
-        table = self._tables()["areas"]
-        for i, area in enumerate(places.area.tolist()):
-            if area is not None and area not in table:
-                found.setdefault(i, []).append(self._unknown_area(area))
+        unknown = np.flatnonzero((self._area_codes(places.area) < 0) & (places.area != None))  # noqa: E711
+        for i in unknown.tolist():
+            found.setdefault(i, []).append(self._unknown_area(places.area[i]))
         for i, km in self._far(places).items():
             found.setdefault(i, []).append(self._far_warning(km))
         if self.first_month >= 0:
@@ -313,11 +347,17 @@ class LocatedModel:
         less half the cell's diagonal: their distance from the nearest sale, about."""
         tables = self._tables()
         projection = tables["projection"]
-        located = np.flatnonzero(np.isfinite(places.latitude) & np.isfinite(places.longitude))
-        if projection is None or not len(located):
+        if projection is None:
+            return {}
+        size = CELL_SIZES_KM[-1]
+        # A home in a fine cell that holds a sale is within the cell's diagonal of it.
+        off = codes(projection.cells(places.latitude, places.longitude, size), tables["cells"][-1])
+        located = np.flatnonzero(
+            np.isfinite(places.latitude) & np.isfinite(places.longitude) & (off < 0)
+        )
+        if not len(located):
             return {}
         tree = tables.get("tree")
-        size = CELL_SIZES_KM[-1]
         if tree is None:
             from scipy.spatial import cKDTree
 

@@ -11,8 +11,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
+from app.domain.arrays import FloatArray
 from app.domain.terms import NO_KEY, Places
 
 AREA, LATITUDE, LONGITUDE, AS_OF = "area", "latitude", "longitude", "as_of"
@@ -23,17 +25,24 @@ MAX_REPORTED = 10
 PLACE_COLUMNS = frozenset((AREA, LATITUDE, LONGITUDE, AS_OF))
 
 
-def check_places(
-    frame: pd.DataFrame, first_line: int = 2
-) -> tuple[list[tuple[int, str, str]], Any]:
-    """The first errors of the place columns a table has, by (line, column, message), and a
-    mask of the rows with any: a coordinate that is not a number or out of its range, one
-    coordinate without the other, an area over 64 characters."""
+def read_places(
+    frame: pd.DataFrame, date_column: str = AS_OF, first_line: int = 2
+) -> tuple[Places, list[tuple[int, str, str]], Any]:
+    """The places of a table's rows, read once: area, coordinates and the month of
+    `date_column`; with the first errors of its place columns, by (line, column, message), and
+    a mask of the rows with any: a coordinate that is not a number or out of its range, one
+    coordinate without the other, an area over 64 characters, a malformed `as_of`.
+
+    Where a row's value is bad, its place holds what could be read (the row is refused or left
+    out by the caller)."""
+    n = len(frame)
     errors: list[tuple[int, str, str]] = []
-    bad = np.zeros(len(frame), dtype=bool)
+    bad = np.zeros(n, dtype=bool)
 
     def flag(mask: Any, column: str, message: Any) -> None:
         found = np.flatnonzero(np.asarray(mask))
+        if not len(found):
+            return
         bad[found] = True
         for i in found[:MAX_REPORTED].tolist():
             errors.append((i + first_line, column, message(i)))
@@ -43,13 +52,21 @@ def check_places(
         if column not in frame.columns:
             continue
         series = frame[column]
-        numbers = pd.to_numeric(series, errors="coerce").to_numpy(np.float64, na_value=np.nan)
-        given = np.asarray(series.notna() & (series.astype("string").str.strip() != ""))
-        flag(
-            given & ~np.isfinite(numbers),
-            column,
-            lambda i, s=series: f"expected a number, got {s.iloc[i]!r}",
-        )
+        if pd.api.types.is_float_dtype(series) or pd.api.types.is_integer_dtype(series):
+            numbers = series.to_numpy(np.float64, na_value=np.nan)
+            given = ~np.isnan(numbers)
+        else:
+            text = series.to_numpy(object)
+            numbers = _numbers(series, text)
+            # An empty cell is read as missing; a blank one (spaces) is not a number either.
+            given = series.notna().to_numpy().copy()
+            blank = np.flatnonzero(given & np.isnan(numbers))
+            given[blank] = [bool(str(text[i]).strip()) for i in blank.tolist()]
+            flag(
+                given & ~np.isfinite(numbers),
+                column,
+                lambda i, t=text: f"expected a number, got {t[i]!r}",
+            )
         with np.errstate(invalid="ignore"):
             flag(
                 np.abs(numbers) > limit,
@@ -58,46 +75,68 @@ def check_places(
                     f"must be between {-lim:g} and {lim:g}, got {v[i]:g}"
                 ),
             )
-        values[column] = np.where(given, numbers, np.nan)
+        values[column] = np.where(given & np.isfinite(numbers), numbers, np.nan)
+    missing = np.full(n, np.nan)
+    latitude, longitude = values.get(LATITUDE, missing), values.get(LONGITUDE, missing)
     if values:
-        missing = np.full(len(frame), np.nan)
-        latitude, longitude = values.get(LATITUDE, missing), values.get(LONGITUDE, missing)
         together = "latitude and longitude go together: give both or neither"
         flag(np.isnan(latitude) & ~np.isnan(longitude), LATITUDE, lambda i: together)
         flag(~np.isnan(latitude) & np.isnan(longitude), LONGITUDE, lambda i: together)
+    area = np.full(n, None, dtype=object)
     if AREA in frame.columns:
-        lengths = frame[AREA].astype("string").str.strip().str.len().fillna(0).to_numpy()
+        cleaned = [v.strip() or None if isinstance(v, str) else None for v in frame[AREA].tolist()]
+        area = np.array(cleaned, dtype=object)
+        lengths = np.fromiter((0 if v is None else len(v) for v in cleaned), np.intp, n)
         flag(
             lengths > AREA_MAX_LENGTH,
             AREA,
             lambda i: f"must be at most {AREA_MAX_LENGTH} characters, got {int(lengths[i])}",
         )
-    if AS_OF in frame.columns:
-        text = frame[AS_OF].astype("string").str.strip()
-        parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-        malformed = np.asarray(text.notna() & (text != "") & parsed.isna())
-        flag(malformed, AS_OF, lambda i: f"expected a date as YYYY-MM-DD, got {text.iloc[i]!r}")
+    month = np.full(n, NO_KEY, dtype=np.int64)
+    if date_column in frame.columns:
+        dates = frame[date_column]
+        parsed = pd.to_datetime(dates, format="%Y-%m-%d", errors="coerce")
+        has = parsed.notna().to_numpy()
+        month[has] = (parsed.dt.year * 12 + parsed.dt.month - 1).to_numpy()[has]
+        if date_column == AS_OF:  # a sale's date is checked with the sale (`listings`)
+            text = dates.to_numpy(object)
+            written = dates.notna().to_numpy().copy()
+            unread = np.flatnonzero(written & ~has)
+            written[unread] = [bool(str(text[i]).strip()) for i in unread.tolist()]
+            flag(
+                written & ~has,
+                AS_OF,
+                lambda i: f"expected a date as YYYY-MM-DD, got {text[i]!r}",
+            )
+    return Places(area, latitude, longitude, month), errors, bad
+
+
+def _numbers(series: pd.Series[Any], text: npt.NDArray[np.object_]) -> FloatArray:
+    """A text column as floats, NaN where a cell is not a number: by Python's `float` at C
+    speed when every cell reads (and none is written with `_`, which `float` would take),
+    else by pandas, cell by cell."""
+    try:
+        numbers: FloatArray = text.astype(np.float64)
+    except (TypeError, ValueError):
+        return pd.to_numeric(series, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    written = text[series.notna().to_numpy()].tolist()
+    if "_" in "".join(map(str, written)):
+        return pd.to_numeric(series, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    return numbers
+
+
+def check_places(
+    frame: pd.DataFrame, first_line: int = 2
+) -> tuple[list[tuple[int, str, str]], Any]:
+    """The errors of `read_places` alone."""
+    _, errors, bad = read_places(frame, AS_OF, first_line)
     return errors, bad
 
 
 def places_of(frame: pd.DataFrame, date_column: str) -> Places:
     """The area, coordinates and month (of `date_column`, YYYY-MM-DD) of each row of a checked
     table."""
-    n = len(frame)
-    area = np.full(n, None, dtype=object)
-    if AREA in frame.columns:
-        text = frame[AREA].astype("string").str.strip()
-        area = np.array([a if isinstance(a, str) and a else None for a in text.tolist()], object)
-    latitude = longitude = np.full(n, np.nan)
-    if LATITUDE in frame.columns and LONGITUDE in frame.columns:
-        latitude = pd.to_numeric(frame[LATITUDE], errors="coerce").to_numpy(np.float64)
-        longitude = pd.to_numeric(frame[LONGITUDE], errors="coerce").to_numpy(np.float64)
-    month = np.full(n, NO_KEY, dtype=np.int64)
-    if date_column in frame.columns:
-        dates = pd.to_datetime(frame[date_column], format="%Y-%m-%d", errors="coerce")
-        has = dates.notna().to_numpy()
-        month[has] = (dates.dt.year * 12 + dates.dt.month - 1).to_numpy()[has]
-    return Places(area, latitude, longitude, month)
+    return read_places(frame, date_column)[0]
 
 
 def places_of_rows(rows: Iterable[Any]) -> Places:

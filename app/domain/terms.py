@@ -125,28 +125,28 @@ def design(
     `month` as 0 .. levels - 1 with levels - 1 the newest (pinned, no column), -1 for none."""
     n = len(size)
     k = size.shape[1] + 1
-    rows_parts = [np.repeat(np.arange(n), k)]
-    cols_parts = [np.tile(np.arange(k), n)]
-    vals_parts = [np.column_stack([np.ones(n), size]).ravel()]
+    # Built row by row as CSR directly: each row's columns are in order (intercept and size,
+    # then at most one column of each group, then at most one month), so a table of them, -1
+    # where a row has none, read row-major, is the CSR's indices.
+    width = k + len(group_codes) + 1
+    columns = np.full((n, width), -1, dtype=np.int32)
+    values = np.ones((n, width))
+    columns[:, :k] = np.arange(k, dtype=np.int32)
+    values[:, 1:k] = size
     start = k
     groups = []
-    for term, found, count in group_codes:
-        has = found >= 0
-        rows_parts.append(np.flatnonzero(has))
-        cols_parts.append(found[has] + start)
-        vals_parts.append(np.ones(int(has.sum())))
+    for g, (term, found, count) in enumerate(group_codes):
+        columns[:, k + g] = np.where(found >= 0, found + start, -1)
         groups.append((term, start, start + count))
         start += count
     months = max(levels - 1, 0)  # free parameters
     has = (month >= 0) & (month < months)
-    rows_parts.append(np.flatnonzero(has))
-    cols_parts.append(month[has] + start)
-    vals_parts.append(np.ones(int(has.sum())))
+    columns[:, -1] = np.where(has, month + start, -1)
     blocks = Blocks(k, tuple(groups), (start, start + months))
-    matrix = sp.csr_matrix(
-        (np.concatenate(vals_parts), (np.concatenate(rows_parts), np.concatenate(cols_parts))),
-        shape=(n, blocks.width),
-    )
+    present = columns >= 0
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(present.sum(axis=1), out=indptr[1:])
+    matrix = sp.csr_matrix((values[present], columns[present], indptr), shape=(n, blocks.width))
     return matrix, blocks
 
 
@@ -172,9 +172,12 @@ def penalty(blocks: Blocks, strengths: dict[str, float]) -> sp.csr_matrix:
 
 def solve(matrix: sp.csr_matrix, penalties: sp.csr_matrix, y: FloatArray) -> FloatArray:
     """The exact minimiser of |y - Xβ|² + βᵀPβ: (XᵀX + P) β = Xᵀy, by a sparse direct solve."""
-    gram = (matrix.T @ matrix + penalties).tocsc()
-    rhs = matrix.T @ y
-    beta: FloatArray = np.asarray(spsolve(gram, rhs), dtype=np.float64)
+    return solve_normal(matrix.T @ matrix + penalties, np.asarray(matrix.T @ y))
+
+
+def solve_normal(system: sp.spmatrix, rhs: FloatArray) -> FloatArray:
+    """β of the normal equations `system` β = `rhs`, by a sparse direct (LU) solve."""
+    beta: FloatArray = np.asarray(spsolve(sp.csc_matrix(system), rhs), dtype=np.float64)
     return beta
 
 

@@ -25,6 +25,14 @@ from app.storage import LoadedModel
 
 OTHER_MARKETS = "other-markets"
 
+# A plain market's model takes no place: a home that gives one is told so, in one shared dict.
+PLACE_NOT_USED = {
+    "code": "place_not_used",
+    "field": "area",
+    "message": "this market's model is fitted on beds, baths and sqft alone: the home's area, "
+    "coordinates and as_of are not used",
+}
+
 
 def estimate_one(
     loaded: LoadedModel,
@@ -45,6 +53,27 @@ def estimate_one(
     return explained
 
 
+def estimate_home(
+    loaded: LoadedModel,
+    beds: float,
+    baths: float,
+    sqft: float,
+    level: float,
+    label: str,
+    place: tuple[str | None, float, float, int],
+) -> Explanation:
+    """One home with its area, latitude, longitude and valuation month (-1: none): by a
+    located market's model, or a plain one's (which takes none of them)."""
+    model = loaded.model
+    if isinstance(model, LocatedModel):
+        explained = model.explain_home(beds, baths, sqft, level, *place)
+    else:
+        explained = model.explain(beds, baths, sqft, level)
+        explained.warnings.append(PLACE_NOT_USED)
+    metrics.TALLY.estimate(label or loaded.version)
+    return explained
+
+
 def estimate_many(
     loaded: LoadedModel,
     X: FloatArray,
@@ -58,6 +87,10 @@ def estimate_many(
         explained = model.explain_many(X, level, places)
     else:
         explained = explain_many(model, X, level)
+        if places is not None:
+            given = (places.month >= 0) | np.isfinite(places.latitude) | (places.area != None)  # noqa: E711
+            for i in np.flatnonzero(given).tolist():
+                explained.warnings.setdefault(i, []).append(PLACE_NOT_USED)
     metrics.TALLY.estimate(label or loaded.version, len(X))
     return explained
 

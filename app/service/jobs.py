@@ -76,6 +76,7 @@ def _run_job(settings: Settings, storage: Storage, job: dict[str, Any]) -> dict[
             source="listing store",
             champion=champion,
             tolerance=settings.promotion_tolerance,
+            trim=settings.leave_out_outliers,
         )
         if "skipped" in job:  # rows of the upload left out: the version says so too
             card["training"]["skipped"] = job["skipped"]

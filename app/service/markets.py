@@ -17,7 +17,7 @@ from app.domain.errors import NotFound, ServiceError
 from app.service.serving import ServedModels
 from app.storage import Storage
 
-ACCURACY = ("median_ape", "within_10", "within_20", "coverage_90")
+ACCURACY = ("median_ape", "within_10", "within_20", "coverage_90", "cod", "prd", "prb")
 Sort = Literal[
     "market",
     "n_train",
@@ -43,7 +43,8 @@ CONCERNS = {
 
 def facts(card: dict[str, Any]) -> dict[str, Any]:
     """What a line shows of a version's card."""
-    cv = card.get("metrics", {}).get("cv", {})
+    metrics = card.get("metrics", {})
+    cv, newest = metrics.get("cv", {}), metrics.get("out_of_time")
     dates = card.get("training", {}).get("sold_at") or {}
     return {
         "n_train": card["training"]["rows"],
@@ -51,6 +52,7 @@ def facts(card: dict[str, Any]) -> dict[str, Any]:
         "last_sale": dates.get("last"),
         "fitted_at": card["created_at"],
         "accuracy": {key: cv.get(key) for key in ACCURACY},
+        "out_of_time": None if newest is None else {key: newest.get(key) for key in ACCURACY},
     }
 
 

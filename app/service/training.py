@@ -28,6 +28,7 @@ def fit_stored(
     source: str,
     champion: Model | None = None,
     tolerance: float = 0.0,
+    trim: bool = True,
 ) -> tuple[Model, dict[str, Any], Verdict]:
     """A fit of a stored training set, and the promotion gate's verdict on the same rows.
 
@@ -39,7 +40,7 @@ def fit_stored(
     if champion is None or isinstance(champion, LocatedModel):
         frame = store.read(snapshot)
         if located(frame):
-            return fit_stored_located(frame, folds, source, window_days, champion, tolerance)
+            return fit_stored_located(frame, folds, source, window_days, champion, tolerance, trim)
     if window_days is None:
         dates = SaleDates()
         chunks = list(store.chunks(snapshot, dates=dates))
@@ -59,15 +60,19 @@ def fit_stored_located(
     window_days: int | None,
     champion: Model | None,
     tolerance: float,
+    trim: bool = True,
 ) -> tuple[Model, dict[str, Any], Verdict]:
     """A located fit of stored sales that say where they are, judged on the newest of them."""
-    model, card = fit_located_table(frame, folds=folds, source=source, window_days=window_days)
+    model, card = fit_located_table(
+        frame, folds=folds, source=source, window_days=window_days, trim=trim
+    )
     in_window, _ = select_window(frame, window_days)
     X, y = features(in_window), target(in_window)
     places = places_of(in_window, SOLD_AT)
 
     def challenger(rows: npt.NDArray[np.bool_]) -> Model:
-        return fit_located(X[rows], y[rows], places.take(rows), folds=2).model
+        found = fit_located(X[rows], y[rows], places.take(rows), folds=2, trim=trim, held_out=False)
+        return found.model
 
     return model, card, judge_newest(X, y, places, champion, tolerance, challenger)
 

@@ -121,3 +121,20 @@ def test_a_bad_csv_coordinate_is_a_422_naming_its_line(located_client: TestClien
     )
     assert response.status_code == 422
     assert "line 3, column latitude" in response.json()["detail"][0]["msg"]
+
+
+def test_markets_show_a_located_markets_ratio_statistics_out_of_time(
+    located_client: TestClient,
+) -> None:
+    [line] = located_client.get("/markets").json()["markets"]
+    assert line["accuracy"]["cod"] > 0 and line["accuracy"]["prd"] > 0
+    assert set(line["out_of_time"]) >= {"median_ape", "cod", "prd", "prb", "coverage_90"}
+
+
+def test_a_plain_market_says_it_does_not_use_a_homes_place(client: TestClient) -> None:
+    one = client.post("/predict", json=PLACED).json()
+    assert [w["code"] for w in one["warnings"]] == ["place_not_used"]
+    assert list(one["contributions"]) == ["intercept", "beds", "baths", "sqft"]
+    batch = client.post("/predict/batch", json={"listings": [PLACED, HOME]}).json()
+    assert [w["code"] for w in batch["predictions"][0]["warnings"]] == ["place_not_used"]
+    assert batch["predictions"][1]["warnings"] == []

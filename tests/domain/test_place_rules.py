@@ -81,3 +81,10 @@ def test_places_of_a_table_read_areas_coordinates_and_months() -> None:
     assert found.area.tolist() == ["98103", None]
     assert found.latitude[0] == 47.6 and found.longitude[0] == -122.0
     assert found.month.tolist() == [2015 * 12 + 1, -1]
+
+
+def test_a_coordinate_written_with_an_underscore_is_not_a_number() -> None:
+    assert _errors(latitude=["4_7"], longitude=["0"])[0][1:] == (
+        "latitude",
+        "expected a number, got '4_7'",
+    )

@@ -1,0 +1,263 @@
+"""Located markets against plain ones, in the same run (part of `make bench`).
+
+    .venv/bin/python -m bench.located [--before DIR] [--seconds 10] [--runs 1] [--markets 10000]
+
+- /predict at 16 connections (wrk, one worker pinned to core 0): a located home (area and
+  coordinates) in a located market (King County's sales, or synthetic ones), a home without
+  them in the same market, and a plain home in a plain market (the bundled sales, `--plain`),
+  here and, with `--before DIR`, in the release checked out in DIR, in turn;
+- a CSV batch of 100,000 homes: located in the located market, plain in the plain one;
+- `python -m app.train` on 1,000,000 synthetic located sales against `--plain` on the same
+  file: wall time and peak memory;
+- 10,000 markets of 1,000 located sales against 10,000 of 1,000 plain sales, on files: the
+  worker's resident memory and the time from start to ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.harness import (
+    BODY,
+    SACRAMENTO,
+    Row,
+    Served,
+    ensure_wrk,
+    measure_wrk,
+    peak_memory_of,
+    post_timed,
+    print_table,
+)
+from bench.markets import worker_rss_mb
+from tests.support import located_listings
+
+KING_COUNTY = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "king_county.csv"
+LOCATED = (
+    b'{"beds": 3, "baths": 2, "sqft": 1800, "area": "north", "latitude": 47.52, '
+    b'"longitude": -122.25}'
+)
+KING_COUNTY_HOME = (
+    b'{"beds": 3, "baths": 2, "sqft": 1800, "area": "98103", "latitude": 47.67, '
+    b'"longitude": -122.34}'
+)
+SETTINGS = {
+    "HOUSE_PRICE_API_KEY": "bench-key-5e0c1d7a",
+    "HOUSE_PRICE_WORKERS": "1",
+    "HOUSE_PRICE_ACCESS_LOG": "false",
+    "HOUSE_PRICE_LOG_LEVEL": "warning",
+}
+
+
+def fitted(work: Path, data: Path, tree: Path, *options: str) -> dict[str, str]:
+    """Settings of a one-worker server whose default market is `data` fitted by `tree`'s code."""
+    env = {
+        **SETTINGS,
+        "HOUSE_PRICE_MODEL_DIR": str(work / "models"),
+        "HOUSE_PRICE_DATA_DIR": str(work / "data"),
+    }
+    command = [sys.executable, "-m", "app.train", "--data", str(data), "--skip-invalid", *options]
+    subprocess.run(command, cwd=tree, env={**os.environ, **env}, check=True, capture_output=True)
+    return env
+
+
+def _serve(env: dict[str, str], tree: Path) -> Served:
+    """A server of the code checked out in `tree` (this one's, or the release before's)."""
+    return Served([sys.executable, "-m", "app.serve"], env, "/health/ready", cwd=tree)
+
+
+def located_market(work: Path) -> tuple[Path, bytes]:
+    """King County's sales where they are here, else synthetic located ones; and a home."""
+    if KING_COUNTY.exists():
+        return KING_COUNTY, KING_COUNTY_HOME
+    path = work / "located.csv"
+    located_listings(20_000).to_csv(path, index=False)
+    return path, LOCATED
+
+
+def measure_predict(row: Row, work: Path, args: argparse.Namespace) -> None:
+    wrk = ensure_wrk()
+    here = Path(__file__).resolve().parent.parent
+    data, home = located_market(work)
+    cases = [
+        ("plain home, plain market", fitted(work / "plain", SACRAMENTO, here, "--plain"), BODY),
+        ("located home, located market", fitted(work / "located", data, here), home),
+        ("home without a place, located market", fitted(work / "located2", data, here), BODY),
+    ]
+    if args.before is not None:
+        before = fitted(work / "before", SACRAMENTO, args.before)
+        cases.insert(0, ("plain home, plain market, release before", before, BODY))
+    results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in cases}
+    for _ in range(2):  # in turn, twice: the machine's mood moves between minutes
+        for name, env, body in cases:
+            tree = args.before if name.endswith("release before") else here
+            with _serve(env, tree) as served:
+                results[name].append(measure_wrk(wrk, served.url + "/predict", body, args, work))
+    reference = "plain home, plain market" + (", release before" if args.before else "")
+    base = np.median([r["rps"] for r in results[reference]])
+    for name, found in results.items():
+        rps = float(np.median([r["rps"] for r in found]))
+        p99 = float(np.median([r["p99"] for r in found]))
+        row(f"/predict, {name}", f"{rps:,.0f} req/s, p99 {p99:.2f} ms", f"({rps / base:.2f}x)")
+
+
+def measure_batch(row: Row, work: Path, args: argparse.Namespace, rows: int = 100_000) -> None:
+    here = Path(__file__).resolve().parent.parent
+    data, _ = located_market(work)
+    sales = pd.read_csv(data, dtype={"area": str})
+    homes = sales.sample(rows, replace=True, random_state=0)
+    located = homes[["beds", "baths", "sqft", "area", "latitude", "longitude"]]
+    located = located[located["beds"] <= 20]
+    plain_body = located[["beds", "baths", "sqft"]].to_csv(index=False).encode()
+    located_body = located.to_csv(index=False).encode()
+    cases = [
+        ("plain", fitted(work / "batch-plain", SACRAMENTO, here, "--plain"), plain_body, here),
+        ("located", fitted(work / "batch-located", data, here), located_body, here),
+    ]
+    if args.before is not None:
+        before = fitted(work / "batch-before", SACRAMENTO, args.before)
+        cases.insert(0, ("plain, release before", before, plain_body, args.before))
+    seconds: dict[str, list[float]] = {name: [] for name, *_ in cases}
+    for _ in range(3):
+        for name, env, body, tree in cases:
+            with _serve(env, tree) as served:
+                post_timed(served.url, "/predict/batch", body, "text/csv")  # warm
+                seconds[name].append(post_timed(served.url, "/predict/batch", body, "text/csv"))
+    base = len(located) / float(np.median(seconds[cases[0][0]]))
+    for name, found in seconds.items():
+        rate = len(located) / float(np.median(found))
+        row(
+            f"CSV batch of {len(located):,} homes, {name}",
+            f"{rate:,.0f} rows/s",
+            f"({rate / base:.2f}x)",
+        )
+
+
+def measure_fit(row: Row, work: Path, rows: int = 1_000_000) -> None:
+    path = work / "fit.csv"
+    located_listings(rows, seed=1).to_csv(path, index=False)
+    figures: dict[str, list[tuple[float, float]]] = {"plain": [], "located": []}
+    for run in range(2):
+        for name, options in (("plain", ["--plain"]), ("located", [])):
+            env = {
+                **os.environ,
+                "HOUSE_PRICE_MODEL_DIR": str(work / f"fit-{name}-{run}" / "models"),
+                "HOUSE_PRICE_DATA_DIR": str(work / f"fit-{name}-{run}" / "data"),
+            }
+            command = [sys.executable, "-m", "app.train", "--data", str(path), *options]
+            figures[name].append(peak_memory_of(command, env))
+    wall = {k: float(np.median([w for w, _ in v])) for k, v in figures.items()}
+    peak = {k: float(np.median([m for _, m in v])) for k, v in figures.items()}
+    for name in ("plain", "located"):
+        row(
+            f"fit {rows:,} sales, {name}",
+            f"{wall[name]:.1f} s, peak {peak[name]:.0f} MB",
+            f"({wall[name] / wall['plain']:.2f}x the time, {peak[name] / peak['plain']:.2f}x "
+            "the memory)",
+        )
+
+
+_FILL = """
+import os
+import sys
+os.fsync = lambda fd: None  # durability is not what is measured
+from app.config import Settings
+from app.domain.fitting import fit_table
+from app.domain.located_fitting import fit_located_table
+from app.storage import open_storage
+from tests.support import located_listings
+kind, count, first = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+storage = open_storage(Settings())
+if kind == "located":
+    fits = [fit_located_table(located_listings(1000, seed=s), folds=3, source="bench")
+            for s in range(50)]
+else:
+    fits = [fit_table(located_listings(1000, seed=s), folds=3, source="bench") for s in range(50)]
+for i in range(first, first + count):
+    registry = storage.market(f"m{i:05d}").registry
+    registry.activate(registry.save(*fits[i % 50]))
+storage.close()
+"""
+
+
+def measure_markets(row: Row, work: Path, args: argparse.Namespace) -> None:
+    here = Path(__file__).resolve().parent.parent
+    found = {}
+    for kind in ("plain", "located"):
+        env = fitted(work / f"markets-{kind}", SACRAMENTO, here, "--plain")
+        start = time.perf_counter()
+        half = args.markets // 2
+        fills = [
+            subprocess.Popen(
+                [sys.executable, "-c", _FILL, kind, str(n), str(first)],
+                cwd=here,
+                env={**os.environ, **env},
+            )
+            for n, first in ((half, 0), (args.markets - half, half))
+        ]
+        for fill in fills:
+            assert fill.wait() == 0
+        row(
+            f"{args.markets:,} {kind} markets stored",
+            f"{time.perf_counter() - start:.0f} s",
+            "(set-up)",
+        )
+        readies, rss = [], []
+        for _ in range(2):
+            with _serve(env, here) as served:
+                readies.append(served.ready_after)
+                rss.append(worker_rss_mb(served))
+        found[kind] = (float(np.median(readies)), float(np.median(rss)))
+    (plain_ready, plain_rss), (ready, rss_mb) = found["plain"], found["located"]
+    row(
+        f"{args.markets:,} markets of 1,000 located sales: ready",
+        f"{ready:.2f} s",
+        f"(plain: {plain_ready:.2f} s)",
+    )
+    row(
+        f"{args.markets:,} markets of 1,000 located sales: worker RSS",
+        f"{rss_mb:.0f} MB",
+        f"({rss_mb - plain_rss:+.0f} MB over {args.markets:,} plain markets' {plain_rss:.0f} MB)",
+    )
+
+
+def measure_all(row: Row, work: Path, args: argparse.Namespace) -> None:
+    """Every part, as `make bench` runs them."""
+    measure_predict(row, work, args)
+    measure_batch(row, work, args)
+    measure_fit(row, work)
+    measure_markets(row, work, args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--before", type=Path, help="a checkout of the release before")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--markets", type=int, default=10_000)
+    parser.add_argument("--parts", default="predict,batch,fit,markets")
+    args = parser.parse_args()
+    parts = set(args.parts.split(","))
+
+    def measure(row: Row, work: Path) -> None:
+        if "predict" in parts:
+            measure_predict(row, work, args)
+        if "batch" in parts:
+            measure_batch(row, work, args)
+        if "fit" in parts:
+            measure_fit(row, work)
+        if "markets" in parts:
+            measure_markets(row, work, args)
+
+    print_table(measure, "house-price-located-")
+
+
+if __name__ == "__main__":
+    main()
