@@ -35,20 +35,10 @@ PLACE_NOT_USED = {
 
 
 def estimate_one(
-    loaded: LoadedModel,
-    beds: float,
-    baths: float,
-    sqft: float,
-    level: float,
-    label: str = "",
-    places: Places | None = None,
+    loaded: LoadedModel, beds: float, baths: float, sqft: float, level: float, label: str = ""
 ) -> Explanation:
-    """One home; `places` (one row), where and when it is, for a located market's model."""
-    model = loaded.model
-    if isinstance(model, LocatedModel):
-        explained = model.explain(beds, baths, sqft, level, places)
-    else:
-        explained = model.explain(beds, baths, sqft, level)
+    """One home that says nothing of where or when it is (`estimate_home` for one that does)."""
+    explained = loaded.model.explain(beds, baths, sqft, level)
     metrics.TALLY.estimate(label or loaded.version)
     return explained
 
