@@ -1,6 +1,7 @@
 """Located markets against plain ones, in the same run (part of `make bench`).
 
     .venv/bin/python -m bench.located [--before DIR] [--seconds 10] [--runs 1] [--markets 10000]
+                                      [--engines files,postgres]
 
 - /predict at 16 connections (wrk, one worker pinned to core 0): a located home (area and
   coordinates) in a located market (King County's sales, or synthetic ones), a home without
@@ -9,8 +10,8 @@
 - a CSV batch of 100,000 homes: located in the located market, plain in the plain one;
 - `python -m app.train` on 1,000,000 synthetic located sales against `--plain` on the same
   file: wall time and peak memory;
-- 10,000 markets of 1,000 located sales against 10,000 of 1,000 plain sales, on files: the
-  worker's resident memory and the time from start to ready.
+- 10,000 markets of 1,000 located sales against 10,000 of 1,000 plain sales, on files and on
+  PostgreSQL (`--engines`): the worker's resident memory and the time from start to ready.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from bench.harness import (
     post_timed,
     print_table,
 )
-from bench.markets import worker_rss_mb
+from bench.markets import deployment, worker_rss_mb
 from tests.support import located_listings
 
 KING_COUNTY = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "king_county.csv"
@@ -189,43 +190,45 @@ storage.close()
 
 def measure_markets(row: Row, work: Path, args: argparse.Namespace) -> None:
     here = Path(__file__).resolve().parent.parent
-    found = {}
-    for kind in ("plain", "located"):
-        env = fitted(work / f"markets-{kind}", SACRAMENTO, here, "--plain")
-        start = time.perf_counter()
-        half = args.markets // 2
-        fills = [
-            subprocess.Popen(
-                [sys.executable, "-c", _FILL, kind, str(n), str(first)],
-                cwd=here,
-                env={**os.environ, **env},
+    for engine in args.engines.split(","):
+        found = {}
+        for kind in ("plain", "located"):
+            env = {**deployment(work / f"markets-{engine}-{kind}", engine), **SETTINGS}
+            start = time.perf_counter()
+            half = args.markets // 2
+            fills = [
+                subprocess.Popen(
+                    [sys.executable, "-c", _FILL, kind, str(n), str(first)],
+                    cwd=here,
+                    env={**os.environ, **env},
+                )
+                for n, first in ((half, 0), (args.markets - half, half))
+            ]
+            for fill in fills:
+                assert fill.wait() == 0
+            row(
+                f"{args.markets:,} {kind} markets stored ({engine})",
+                f"{time.perf_counter() - start:.0f} s",
+                "(set-up)",
             )
-            for n, first in ((half, 0), (args.markets - half, half))
-        ]
-        for fill in fills:
-            assert fill.wait() == 0
+            readies, rss = [], []
+            for _ in range(2):
+                with _serve(env, here) as served:
+                    readies.append(served.ready_after)
+                    rss.append(worker_rss_mb(served))
+            found[kind] = (float(np.median(readies)), float(np.median(rss)))
+        (plain_ready, plain_rss), (ready, rss_mb) = found["plain"], found["located"]
         row(
-            f"{args.markets:,} {kind} markets stored",
-            f"{time.perf_counter() - start:.0f} s",
-            "(set-up)",
+            f"{args.markets:,} markets of 1,000 located sales ({engine}): ready",
+            f"{ready:.2f} s",
+            f"(plain: {plain_ready:.2f} s)",
         )
-        readies, rss = [], []
-        for _ in range(2):
-            with _serve(env, here) as served:
-                readies.append(served.ready_after)
-                rss.append(worker_rss_mb(served))
-        found[kind] = (float(np.median(readies)), float(np.median(rss)))
-    (plain_ready, plain_rss), (ready, rss_mb) = found["plain"], found["located"]
-    row(
-        f"{args.markets:,} markets of 1,000 located sales: ready",
-        f"{ready:.2f} s",
-        f"(plain: {plain_ready:.2f} s)",
-    )
-    row(
-        f"{args.markets:,} markets of 1,000 located sales: worker RSS",
-        f"{rss_mb:.0f} MB",
-        f"({rss_mb - plain_rss:+.0f} MB over {args.markets:,} plain markets' {plain_rss:.0f} MB)",
-    )
+        row(
+            f"{args.markets:,} markets of 1,000 located sales ({engine}): worker RSS",
+            f"{rss_mb:.0f} MB",
+            f"({rss_mb - plain_rss:+.0f} MB over {args.markets:,} plain markets' "
+            f"{plain_rss:.0f} MB)",
+        )
 
 
 def measure_all(row: Row, work: Path, args: argparse.Namespace) -> None:
@@ -242,6 +245,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--markets", type=int, default=10_000)
+    parser.add_argument("--engines", default="files,postgres")
     parser.add_argument("--parts", default="predict,batch,fit,markets")
     args = parser.parse_args()
     parts = set(args.parts.split(","))

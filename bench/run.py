@@ -280,7 +280,11 @@ def main() -> None:
             located_work = work / "located"
             located_work.mkdir()
             located_args = argparse.Namespace(
-                before=args.before, seconds=args.seconds, runs=1, markets=args.markets
+                before=args.before,
+                seconds=args.seconds,
+                runs=1,
+                markets=args.markets,
+                engines="files,postgres",
             )
             measure_located(row, located_work, located_args)
 

@@ -266,9 +266,11 @@ def _predict_csv(
     if plain is not None:
         header, lines = plain
         text = encode.csv_lines(lines, found, header, per_row)
-    else:  # quoted fields or odd line ends: pandas writes the table back
+    else:  # quoted fields or odd line ends: pandas writes the table back, as it was sent
+        sent = listings.read_frame(body, with_price=False)
+        sent.columns = frame.columns
         text = encode.csv_frame(
-            frame, found, None if per_row is None else [v.decode() for v in per_row]
+            sent, found, None if per_row is None else [v.decode() for v in per_row]
         )
     headers = {"X-Model-Version": version} if version is not None else {}
     return Response(text, media_type="text/csv", headers=headers)

@@ -149,24 +149,11 @@ def read_csv(
     a training set may not). With `skipped`, rows that fail a check are left out of both and
     recorded there instead (a file whose every row fails is still an error).
 
-    Returns the table as read (columns other than the required ones kept as text, so they can
-    be written back unchanged) and a float64 array of the required columns in contract order:
+    Returns the table as read (`read_frame`: latitude and longitude as numbers, the columns
+    the service does not use as text) and a float64 array of the required columns in contract order:
     beds, baths, sqft (and price, when `with_price`).
     """
-    required = required_columns(with_price)
-    with _csv_errors():
-        with _open(source) as handle:
-            header = pd.read_csv(handle, nrows=0, encoding="utf-8").columns
-        # Columns the service does not use stay text, so a CSV answer gives them back unchanged.
-        text_columns = {c: str for c in header if str(c).strip() not in required}
-        with _open(source) as handle:
-            frame = pd.read_csv(
-                handle,
-                nrows=None if max_rows is None else max_rows + 1,
-                skipinitialspace=True,
-                encoding="utf-8",
-                dtype=text_columns,
-            )
+    frame = read_frame(source, with_price=with_price, max_rows=max_rows, numbers=COORDINATES)
     if max_rows is not None and len(frame) > max_rows:
         raise TooLarge(f"the CSV has more than {max_rows:,} rows, the limit of one request")
     left = 0 if skipped is None else skipped.count
@@ -188,6 +175,39 @@ def read_table(
     for i, column in enumerate(required_columns(True)):
         frame[column] = values[:, i]
     return frame
+
+
+COORDINATES = frozenset((LATITUDE, LONGITUDE))
+
+
+def read_frame(
+    source: bytes | Path,
+    *,
+    with_price: bool,
+    max_rows: int | None = None,
+    numbers: frozenset[str] = frozenset(),
+) -> pd.DataFrame:
+    """A CSV as pandas reads it, before any check. The required columns and those named in
+    `numbers` are read as numbers where every cell is one (else as text, which the checks
+    then refuse cell by cell); the other columns stay text, so that an answer can give them
+    back as they were sent."""
+    required = required_columns(with_price)
+    with _csv_errors():
+        with _open(source) as handle:
+            header = pd.read_csv(handle, nrows=0, encoding="utf-8").columns
+        text_columns = {
+            c: str
+            for c in header
+            if str(c).strip() not in required and str(c).strip() not in numbers
+        }
+        with _open(source) as handle:
+            return pd.read_csv(
+                handle,
+                nrows=None if max_rows is None else max_rows + 1,
+                skipinitialspace=True,
+                encoding="utf-8",
+                dtype=text_columns,
+            )
 
 
 @contextlib.contextmanager

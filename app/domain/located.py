@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from app.domain.arrays import FloatArray
-from app.domain.located_model import LocatedModel
+from app.domain.located_model import LocatedModel, pack_keys
 from app.domain.terms import (
     CELL_SIZES_KM,
     NO_KEY,
@@ -238,7 +238,8 @@ def to_model(vocabulary: Vocabulary, beta: FloatArray, strengths: dict[str, floa
         areas=vocabulary.areas,
         area_effects=area_effects,
         projection=None if projection is None else (projection.latitude, projection.longitude),
-        cells=tuple(np.ascontiguousarray(c, "<i8").tobytes() for c in vocabulary.cells),
+        cells=tuple(pack_keys(c) for c in vocabulary.cells),
+        keys_packed=True,
         cell_effects=tuple(cell_effects),
         first_month=vocabulary.first_month,
         month_effects=months if vocabulary.months else (),

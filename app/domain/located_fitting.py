@@ -164,10 +164,10 @@ def _terms(model: LocatedModel) -> dict[str, Any]:
         "location": {
             "cells": {
                 f"{size:g} km": {
-                    "cells": len(keys) // 8,
+                    "cells": len(effects) // 8,
                     "penalty": model.strengths.get(f"cell {size:g} km"),
                 }
-                for size, keys in zip(CELL_SIZES_KM, model.cells, strict=False)
+                for size, effects in zip(CELL_SIZES_KM, model.cell_effects, strict=False)
             }
         },
     }

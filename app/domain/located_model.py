@@ -10,6 +10,7 @@ prices c_k, so the parts add up to the price; the price served is their sum, tak
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,6 +27,7 @@ from app.domain.terms import (
     CELL_SIZES_KM,
     KM_PER_DEGREE_LATITUDE,
     OFFSET,
+    IntArray,
     Places,
     Projection,
     codes,
@@ -34,6 +36,27 @@ from app.domain.terms import (
 
 PARTS = ("intercept", "beds", "baths", "sqft", "area", "location", "time")
 FAR_KM = 3.0  # a home farther than this from every sale is warned about
+
+
+def pack_keys(keys: IntArray) -> bytes:
+    """Sorted cell keys as the zlib-compressed differences of each from the one before: about
+    a twentieth of their 8 bytes each, for a model held in memory among thousands."""
+    steps = np.diff(np.asarray(keys, dtype=np.int64), prepend=np.int64(0))
+    return zlib.compress(steps.astype("<i8").tobytes())
+
+
+def unpack_keys(packed: bytes) -> IntArray:
+    """The keys of `pack_keys`, exactly."""
+    keys: IntArray = np.cumsum(np.frombuffer(zlib.decompress(packed), dtype="<i8"))
+    return keys
+
+
+@dataclass(frozen=True)
+class Located:
+    """Homes' positions among a model's places: area, and cells at each scale (-1: none)."""
+
+    area: npt.NDArray[np.intp]
+    cells: tuple[npt.NDArray[np.intp], ...]
 
 
 @dataclass(frozen=True)
@@ -46,13 +69,16 @@ class LocatedModel:
     areas: tuple[str, ...]
     area_effects: tuple[float, ...]
     projection: tuple[float, float] | None  # the market's centre: latitude, longitude
-    cells: tuple[bytes, ...]  # each scale's sorted cell keys, int64
+    cells: tuple[bytes, ...]  # each scale's sorted cell keys (int64, packed: `keys_packed`)
     cell_effects: tuple[bytes, ...]  # each scale's effects, float64
     first_month: int  # -1: the model has no time term
     month_effects: tuple[float, ...]  # oldest to newest; the newest is 0
     strengths: dict[str, float]
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     calibration: Calibration | None = None
+    # Whether `cells` holds each scale's keys packed (`pack_keys`); an artifact made before
+    # keys were packed holds them as plain int64 and reads as False.
+    keys_packed: bool = False
     _warnings: dict[tuple[str, Any], dict[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -87,15 +113,30 @@ class LocatedModel:
             found["areas"] = dict(zip(self.areas, self.area_effects, strict=True))
             found["area_index"] = pd.Index(self.areas, dtype=object)
             found["area_values"] = np.asarray(self.area_effects, dtype=np.float64)
-            found["cells"] = [np.frombuffer(c, dtype="<i8") for c in self.cells]
+            unpack = unpack_keys if self.keys_packed else (lambda c: np.frombuffer(c, "<i8"))
+            found["cells"] = [unpack(c) for c in self.cells]
+            found["cell_index"] = [pd.Index(c) for c in found["cells"]]
             found["effects"] = [np.frombuffer(e, dtype="<f8") for e in self.cell_effects]
             found["months"] = np.asarray(self.month_effects, dtype=np.float64)
             found["projection"] = None if self.projection is None else Projection(*self.projection)
         return found
 
-    def logs(self, X: FloatArray, places: Places) -> FloatArray:
+    def locate(self, places: Places) -> Located:
+        """Where each home is among the model's places: its area's and its cells' positions."""
+        tables = self._tables()
+        projection = tables["projection"]
+        cells = []
+        if projection is not None:
+            for size, index in zip(CELL_SIZES_KM, tables["cell_index"], strict=False):
+                cells.append(
+                    codes(projection.cells(places.latitude, places.longitude, size), index)
+                )
+        return Located(self._area_codes(places.area), tuple(cells))
+
+    def logs(self, X: FloatArray, places: Places, located: Located | None = None) -> FloatArray:
         """The cumulative log prices, (n, 7): after each term of PARTS in turn."""
         tables = self._tables()
+        located = located if located is not None else self.locate(places)
         n = len(X)
         out = np.empty((n, len(PARTS)))
         w = self.size
@@ -104,15 +145,10 @@ class LocatedModel:
         out[:, 2] = out[:, 1] + w[1] * (X[:, 1] - self.centre[1])
         s = np.log(X[:, 2]) - self.centre[2]
         out[:, 3] = out[:, 2] + (w[2] * s + w[3] * (s * s))
-        out[:, 4] = out[:, 3] + self._area_effects(places.area)
+        out[:, 4] = out[:, 3] + self._area_effects(located.area)
         location = np.zeros(n)
-        projection = tables["projection"]
-        if projection is not None:
-            for size, keys, effects in zip(
-                CELL_SIZES_KM, tables["cells"], tables["effects"], strict=False
-            ):
-                found = codes(projection.cells(places.latitude, places.longitude, size), keys)
-                location += np.where(found >= 0, effects[np.maximum(found, 0)], 0.0)
+        for found, effects in zip(located.cells, tables["effects"], strict=True):
+            location += np.where(found >= 0, effects[np.maximum(found, 0)], 0.0)
         out[:, 5] = out[:, 4] + location
         out[:, 6] = out[:, 5] + self._time_effects(places.month)
         return out
@@ -124,11 +160,10 @@ class LocatedModel:
             return np.full(len(area), -1, dtype=np.intp)
         return np.asarray(index.get_indexer(pd.Index(area, dtype=object)), dtype=np.intp)
 
-    def _area_effects(self, area: npt.NDArray[np.object_]) -> FloatArray:
-        found = self._area_codes(area)
+    def _area_effects(self, found: npt.NDArray[np.intp]) -> FloatArray:
         values: FloatArray = self._tables()["area_values"]
         if not len(values):
-            return np.zeros(len(area))
+            return np.zeros(len(found))
         effects: FloatArray = np.where(found >= 0, values[np.maximum(found, 0)], 0.0)
         return effects
 
@@ -140,9 +175,11 @@ class LocatedModel:
         effects: FloatArray = months[np.minimum(at, len(months) - 1)]
         return effects
 
-    def parts(self, X: FloatArray, places: Places) -> tuple[FloatArray, FloatArray]:
+    def parts(
+        self, X: FloatArray, places: Places, located: Located | None = None
+    ) -> tuple[FloatArray, FloatArray]:
         """Each home's dollar parts (n, 7) and its price, their sum taken in order."""
-        levels = np.exp(self.logs(X, places))
+        levels = np.exp(self.logs(X, places, located))
         parts = np.empty_like(levels)
         parts[:, 0] = levels[:, 0]
         parts[:, 1:] = levels[:, 1:] - levels[:, :-1]
@@ -163,11 +200,12 @@ class LocatedModel:
 
     def explain_many(self, X: FloatArray, level: float, places: Places | None) -> Explanations:
         places = places if places is not None else Places.empty(len(X))
-        parts, price = self.parts(X, places)
+        located = self.locate(places)
+        parts, price = self.parts(X, places, located)
         low, high = self.interval(price, level)
         assert self.calibration is not None
         warnings = caveats.of_rows(self.ranges, self.calibration, self._warnings, X, price, level)
-        for i, found in self.place_warnings(places).items():
+        for i, found in self.place_warnings(places, located).items():
             warnings.setdefault(i, []).extend(found)
         return Explanations(price, low, high, parts, warnings, PARTS)
 
@@ -298,13 +336,16 @@ class LocatedModel:
             "its price less often",
         }
 
-    def place_warnings(self, places: Places) -> dict[int, list[dict[str, Any]]]:
+    def place_warnings(
+        self, places: Places, located: Located | None = None
+    ) -> dict[int, list[dict[str, Any]]]:
         """An area with no sales, a home far from every sale, a date outside the index."""
+        located = located if located is not None else self.locate(places)
         found: dict[int, list[dict[str, Any]]] = {}
-        unknown = np.flatnonzero((self._area_codes(places.area) < 0) & (places.area != None))  # noqa: E711
+        unknown = np.flatnonzero((located.area < 0) & (places.area != None))  # noqa: E711
         for i in unknown.tolist():
             found.setdefault(i, []).append(self._unknown_area(places.area[i]))
-        for i, km in self._far(places).items():
+        for i, km in self._far(places, located).items():
             found.setdefault(i, []).append(self._far_warning(km))
         if self.first_month >= 0:
             month = places.month
@@ -342,7 +383,7 @@ class LocatedModel:
             f"({month_name(self.first_month)}): its level is used",
         }
 
-    def _far(self, places: Places) -> dict[int, float]:
+    def _far(self, places: Places, found: Located | None = None) -> dict[int, float]:
         """Homes farther than FAR_KM from the centre of every fine cell that holds a sale,
         less half the cell's diagonal: their distance from the nearest sale, about."""
         tables = self._tables()
@@ -351,7 +392,7 @@ class LocatedModel:
             return {}
         size = CELL_SIZES_KM[-1]
         # A home in a fine cell that holds a sale is within the cell's diagonal of it.
-        off = codes(projection.cells(places.latitude, places.longitude, size), tables["cells"][-1])
+        off = (found if found is not None else self.locate(places)).cells[-1]
         located = np.flatnonzero(
             np.isfinite(places.latitude) & np.isfinite(places.longitude) & (off < 0)
         )

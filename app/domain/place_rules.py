@@ -84,9 +84,14 @@ def read_places(
         flag(~np.isnan(latitude) & np.isnan(longitude), LONGITUDE, lambda i: together)
     area = np.full(n, None, dtype=object)
     if AREA in frame.columns:
-        cleaned = [v.strip() or None if isinstance(v, str) else None for v in frame[AREA].tolist()]
-        area = np.array(cleaned, dtype=object)
-        lengths = np.fromiter((0 if v is None else len(v) for v in cleaned), np.intp, n)
+        # Each distinct text cleaned once: a market has far fewer areas than rows.
+        found, distinct = pd.factorize(frame[AREA])
+        cleaned = [v.strip() or None if isinstance(v, str) else None for v in distinct.tolist()]
+        table = np.empty(len(cleaned) + 1, dtype=object)  # the last: a missing cell (-1)
+        table[:-1] = cleaned
+        area = table[found]
+        sizes = [0 if v is None else len(v) for v in cleaned]
+        lengths = np.array([*sizes, 0], dtype=np.intp)[found]
         flag(
             lengths > AREA_MAX_LENGTH,
             AREA,

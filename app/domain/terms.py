@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
@@ -90,14 +92,15 @@ class Projection:
         return keys
 
 
-def codes(keys: npt.NDArray[np.int64], vocabulary: IntArray) -> npt.NDArray[np.intp]:
-    """The position of each key in a sorted vocabulary, or -1 where it is not there."""
-    if len(vocabulary) == 0:
+def codes(
+    keys: npt.NDArray[np.int64], vocabulary: IntArray | pd.Index[Any]
+) -> npt.NDArray[np.intp]:
+    """The position of each key in a vocabulary of distinct keys (an array, or its pd.Index made
+    once for many lookups: a hash table), or -1 where it is not there."""
+    index = vocabulary if isinstance(vocabulary, pd.Index) else pd.Index(vocabulary)
+    if len(index) == 0:
         return np.full(len(keys), -1, dtype=np.intp)
-    at = np.searchsorted(vocabulary, keys)
-    at = np.minimum(at, len(vocabulary) - 1)
-    found = vocabulary[at] == keys
-    return np.where(found & (keys != NO_KEY), at, -1).astype(np.intp)
+    return np.asarray(index.get_indexer(pd.Index(keys)), dtype=np.intp)
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,22 @@ def test_a_csv_batch_reads_area_coordinates_and_as_of(located_client: TestClient
     assert lines[1].split(",")[7] == repr(one["price"])
 
 
+def test_a_quoted_csv_batch_gives_its_coordinates_back_as_they_were_written(
+    located_client: TestClient,
+) -> None:
+    csv = b'beds,baths,sqft,area,latitude,longitude\n3,2,1800,"north",47.520,-122.2500\n'
+    response = located_client.post(
+        "/predict/batch", content=csv, headers={"content-type": "text/csv"}
+    )
+    assert response.status_code == 200
+    row = response.text.splitlines()[1].split(",")
+    assert row[3:6] == ["north", "47.520", "-122.2500"]
+    assert (
+        float(row[6])
+        == located_client.post("/predict", json=PLACED | {"as_of": None}).json()["price"]
+    )
+
+
 def test_an_unknown_area_is_answered_with_a_warning(located_client: TestClient) -> None:
     body = located_client.post("/predict", json={**HOME, "area": "elsewhere"}).json()
     assert [w["code"] for w in body["warnings"]] == ["unknown_area"]

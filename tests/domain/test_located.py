@@ -10,7 +10,7 @@ import pytest
 
 from app.domain.listings import features
 from app.domain.located_fitting import fit_located_table, located
-from app.domain.located_model import PARTS, LocatedModel
+from app.domain.located_model import PARTS, LocatedModel, pack_keys, unpack_keys
 from app.domain.place_rules import places_of
 from app.domain.terms import Places, month_of
 from tests.support import AREA_EFFECTS, located_listings
@@ -201,3 +201,23 @@ def test_one_home_with_warnings_is_answered_as_its_row_of_a_batch(
         "as_of_beyond_index",
     }
     assert "as_of_before_index" in {w["code"] for w in batch.warnings[3]}
+
+
+def test_packed_cell_keys_unpack_to_the_same_keys() -> None:
+    keys = np.array([-(1 << 40), -5, 0, 7, (1 << 41) + 3], dtype=np.int64)
+    assert np.array_equal(unpack_keys(pack_keys(keys)), keys)
+    assert unpack_keys(pack_keys(keys[:0])).size == 0
+
+
+def test_a_model_stored_with_plain_cell_keys_answers_as_the_packed_one(
+    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame],
+) -> None:
+    model, _, frame = fitted
+    state = model.__getstate__()
+    del state["keys_packed"]  # as an artifact made before keys were packed
+    state["cells"] = tuple(unpack_keys(c).astype("<i8").tobytes() for c in model.cells)
+    before = LocatedModel.__new__(LocatedModel)
+    before.__setstate__(state)
+    X, places = features(frame)[:200], places_of(frame, "sold_at").take(slice(0, 200))
+    assert not before.keys_packed
+    assert np.array_equal(before.predict(X, places), model.predict(X, places))
