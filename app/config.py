@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         "beyond 3 interquartile ranges (counted in the card); false keeps every sale. Plain "
         "fits keep every sale.",
     )
+    list_comps: bool = Field(
+        True,
+        description="List a home's comparable sales in /predict?comps=N; false lists none "
+        "(for an operator who may not show sales), and estimates still use them.",
+    )
     default_level: float = Field(
         DEFAULT_LEVEL,
         ge=LEVEL_MIN,

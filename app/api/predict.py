@@ -17,6 +17,7 @@ from app.api.openapi import unprocessable
 from app.api.schemas import BatchPrediction, House, HouseBatch, Prediction
 from app.config import Settings
 from app.domain import listings
+from app.domain.comps import MAX_COMPS
 from app.domain.errors import BadInput, RowError
 from app.domain.markets import NAME_RULE
 from app.domain.place_rules import places_of_rows
@@ -37,6 +38,7 @@ from app.service.estimating import (
     estimate_one,
     estimate_routed,
     label_of,
+    list_comps,
 )
 from app.service.serving import ServedModels
 from app.storage import LoadedModel
@@ -62,6 +64,15 @@ def requested_level(settings: SettingsDep, level: Level = None) -> float:
 
 
 RequestedLevel = Annotated[float, Depends(requested_level)]
+CompsQuery = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=MAX_COMPS,
+        description=f"List the home's N most similar sales (0 to {MAX_COMPS}), each adjusted to "
+        "it in dollars, in `comps` (located markets, homes with coordinates). 0: none listed.",
+    ),
+]
 
 RowsMarket = Annotated[
     str | None,
@@ -103,10 +114,38 @@ def json_response(body: dict[str, Any], version: str, status_code: int = 200) ->
     "fields, NaN, infinities, booleans and strings are rejected with 422.",
     responses=_ERRORS,
 )
-async def predict(house: House, served: ServedDep, level: RequestedLevel) -> Response:
+async def predict(
+    house: House,
+    served: ServedDep,
+    settings: SettingsDep,
+    level: RequestedLevel,
+    comps: CompsQuery = 0,
+) -> Response:
     loaded = await run_in_threadpool(served.get, house.market, level)
-    body = answer(served, loaded, house, level)
+    if comps:
+        body = await run_in_threadpool(_with_comps, served, loaded, house, level, comps, settings)
+    else:
+        body = answer(served, loaded, house, level)
     return json_response(body, loaded.version)
+
+
+def _with_comps(
+    served: ServedModels,
+    loaded: LoadedModel,
+    house: House,
+    level: float,
+    n: int,
+    settings: Settings,
+) -> dict[str, Any]:
+    """The answer with the home's `n` comps listed (or the reason there are none)."""
+    body = answer(served, loaded, house, level)
+    found, why = list_comps(
+        loaded, house.beds, house.baths, house.sqft, house.place, n, settings.list_comps
+    )
+    body["comps"] = found
+    if why is not None:
+        body["warnings"] = [*body["warnings"], why]
+    return body
 
 
 def answer(served: ServedModels, loaded: LoadedModel, house: House, level: float) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.api.answer_parts import Comp, Contributions
 from app.api.fields import Area, AsOf, Baths, Beds, Latitude, Longitude, MarketName, Price, Sqft
 from app.service.markets import CONCERNS
 
@@ -98,25 +99,6 @@ class HouseBatch(BaseModel):
     )
 
 
-class Contributions(BaseModel):
-    """The estimate in parts, in dollars, added in this order, is the price: intercept + beds +
-    baths + sqft, and for a located market + area + location + time. A located market's
-    intercept is the price of its typical home at its level in its newest month; each part is
-    what its term changes the price by, given the terms before it."""
-
-    intercept: float
-    beds: float
-    baths: float
-    sqft: float
-    area: float | None = Field(None, description="The home's area (located markets).")
-    location: float | None = Field(
-        None, description="The home's coordinates: cells of 2 km and 0.5 km (located markets)."
-    )
-    time: float | None = Field(
-        None, description="The month index, from the newest month to `as_of` (located markets)."
-    )
-
-
 class EstimateWarning(BaseModel):
     code: str = Field(
         description="`outside_training_range`, `below_training_prices`, "
@@ -180,6 +162,9 @@ class Prediction(Estimate):
     level: float = Field(description="Probability the range is meant to hold the sale price.")
     market: str = Field(description="The market whose model answered.")
     model_version: str = Field(description="The model version that answered.")
+    comps: list[Comp] | None = Field(
+        None, description="With `comps=N`: the home's N most similar sales, most similar first."
+    )
 
 
 class BatchPrediction(BaseModel):

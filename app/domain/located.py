@@ -9,7 +9,10 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from app.domain import comps
 from app.domain.arrays import FloatArray
+from app.domain.comps import NO_DAY, Similarity
+from app.domain.comps_choice import Geometry, Split, choose_similarity, estimate
 from app.domain.located_model import LocatedModel, pack_keys
 from app.domain.terms import (
     CELL_SIZES_KM,
@@ -219,7 +222,13 @@ HELD_OUT = 0.10  # the newest share of sales an out-of-time figure is measured o
 MIN_HELD_OUT = 20
 
 
-def to_model(vocabulary: Vocabulary, beta: FloatArray, strengths: dict[str, float]) -> LocatedModel:
+def to_model(
+    vocabulary: Vocabulary,
+    beta: FloatArray,
+    strengths: dict[str, float],
+    sales: bytes = b"",
+    similarity: Similarity | None = None,
+) -> LocatedModel:
     """The model of a solve: each term's coefficients beside the places they belong to."""
     at = 5
     areas = len(vocabulary.areas)
@@ -244,6 +253,10 @@ def to_model(vocabulary: Vocabulary, beta: FloatArray, strengths: dict[str, floa
         first_month=vocabulary.first_month,
         month_effects=months if vocabulary.months else (),
         strengths=dict(strengths),
+        sales=sales,
+        similarity=None
+        if similarity is None
+        else (similarity.size_km, similarity.year_km, similarity.k, similarity.shrink),
     )
 
 
@@ -265,10 +278,14 @@ def fit_located(
     folds: int,
     trim: bool = True,
     held_out: bool = True,
+    days: npt.NDArray[np.int64] | None = None,
 ) -> LocatedFit:
-    """Choose the penalties and fit; leave out outliers (`trim`), choose and fit again; estimate
-    each kept sale out of fold, and (`held_out`) the newest tenth of dated sales from a fit of
-    the others. The terms' places (areas, cells, months) are those of every sale."""
+    """Choose the penalties and fit; leave out outliers (`trim`), choose and fit again; choose
+    how comps are found and weighed (where sales have coordinates); estimate each kept sale
+    out of fold, comps included (from the other folds' sales), and (`held_out`) the newest
+    tenth of dated sales from a fit of the others and their comps. The terms' places (areas,
+    cells, months) are those of every sale. `days`: each sale's date, days since 1970-01-01
+    (`comps.NO_DAY` for none), which its listing as a comp shows."""
     vocabulary = Vocabulary.of(X, places)
     system = System.of(vocabulary, X, np.log(price), places)
     strengths = choose_strengths(system)
@@ -280,30 +297,117 @@ def fit_located(
             system = system.without(~kept)
             strengths = choose_strengths(system)
             beta = system.solve(strengths)
-    model = to_model(vocabulary, beta, strengths)
     n = len(system.y)
-    oof = np.empty(n)
+    geometry = _geometry(vocabulary, X[kept], places.take(kept))
     fold = np.random.default_rng(0).permutation(n) % max(2, min(folds, n))
-    for f in range(int(fold.max()) + 1):
-        rows = fold == f
-        part = system.solve_without(rows, strengths)
-        oof[rows] = np.exp(system.matrix[rows] @ part)
+    splits = _splits(system, fold, strengths)
+    similarity = None
+    if geometry is not None:
+        similarity = choose_similarity(geometry, splits[0], system.y)
+    log_oof = np.empty(n)
+    for split in splits:
+        log_oof[split.subjects] = (
+            split.base if geometry is None else estimate(geometry, split, similarity_of(similarity))
+        )
+    sales = b""
+    if geometry is not None:
+        dated = days if days is not None else np.full(len(price), NO_DAY, dtype=np.int64)
+        at = np.flatnonzero(geometry.located)
+        k_X, k_places = X[kept][at], places.take(kept).take(at)
+        sales = comps.table(
+            k_X,
+            price[kept][at],
+            k_places.latitude - geometry_centre(vocabulary)[0],
+            k_places.longitude - geometry_centre(vocabulary)[1],
+            dated[kept][at],
+            vocabulary.area_codes(k_places.area),
+        ).tobytes()
+    model = to_model(vocabulary, beta, strengths, sales, similarity)
     newest = None
     if held_out:
-        newest = _out_of_time(system, places.month[kept], strengths)
-    return LocatedFit(model, kept, oof, newest)
+        newest = _out_of_time(system, places.month[kept], strengths, geometry, similarity)
+    return LocatedFit(model, kept, np.exp(log_oof), newest)
+
+
+def geometry_centre(vocabulary: Vocabulary) -> tuple[float, float]:
+    assert vocabulary.projection is not None
+    return vocabulary.projection.latitude, vocabulary.projection.longitude
+
+
+def similarity_of(similarity: Similarity | None) -> Similarity:
+    assert similarity is not None
+    return similarity
+
+
+def _geometry(vocabulary: Vocabulary, X: FloatArray, places: Places) -> Geometry | None:
+    """The sales' places in the comps' coordinates; None when no sale has coordinates."""
+    projection = vocabulary.projection
+    if projection is None:
+        return None
+    x, y = projection.xy(places.latitude, places.longitude)
+    located = np.isfinite(x) & np.isfinite(y)
+    month = np.where(places.month >= 0, places.month, vocabulary.last_month)
+    return Geometry(
+        np.where(located, x, 0.0),
+        np.where(located, y, 0.0),
+        np.log(X[:, 2]),
+        month.astype(np.float64),
+        located,
+    )
+
+
+def _splits(
+    system: System,
+    fold: npt.NDArray[np.intp],
+    strengths: dict[str, float],
+    left_out: npt.NDArray[np.bool_] | None = None,
+) -> list[Split]:
+    """Each fold estimated by a fit of the other folds, whose sales are its possible comps,
+    each with its residual under that fit: as a served model's comps are its sales with their
+    residuals under it. `left_out`: rows in no fit and no fold."""
+    out = np.zeros(len(fold), dtype=bool) if left_out is None else left_out
+    splits = []
+    for f in range(int(fold.max()) + 1):
+        rows = (fold == f) & ~out
+        if not rows.any():
+            continue
+        splits.append(_split(system, rows, out, strengths))
+    return splits
+
+
+def _split(
+    system: System,
+    rows: npt.NDArray[np.bool_],
+    out: npt.NDArray[np.bool_],
+    strengths: dict[str, float],
+) -> Split:
+    part = system.solve_without(rows | out, strengths)
+    pool = np.flatnonzero(~rows & ~out)
+    residual = system.y[pool] - system.matrix[pool] @ part
+    return Split(
+        np.flatnonzero(rows),
+        np.asarray(system.matrix[rows] @ part, dtype=np.float64),
+        pool,
+        np.asarray(residual, dtype=np.float64),
+    )
 
 
 def _out_of_time(
-    system: System, month: npt.NDArray[np.int64], strengths: dict[str, float]
+    system: System,
+    month: npt.NDArray[np.int64],
+    strengths: dict[str, float],
+    geometry: Geometry | None,
+    similarity: Similarity | None,
 ) -> tuple[FloatArray, FloatArray] | None:
-    """The newest tenth of dated sales, estimated by a fit of the sales before them (valued
-    at their own month, which the fit saw no sale of: the index's last level seen)."""
+    """The newest tenth of dated sales, estimated by a fit of the sales before them and their
+    comps among those sales (valued at their own month, which the fit saw no sale of: the
+    index's last level seen)."""
     dated = np.flatnonzero(month >= 0)
     held = round(len(dated) * HELD_OUT)
     if held < MIN_HELD_OUT:
         return None
     rows = np.zeros(len(month), dtype=bool)
     rows[dated[np.argsort(month[dated], kind="stable")][-held:]] = True
-    part = system.solve_without(rows, strengths)
-    return np.exp(system.matrix[rows] @ part), np.exp(system.y[rows])
+    split = _split(system, rows, np.zeros(len(rows), dtype=bool), strengths)
+    found = split.base if geometry is None else estimate(geometry, split, similarity_of(similarity))
+    return np.exp(found), np.exp(system.y[rows])

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from app.domain import listings
 from app.domain.calibration import calibrate
+from app.domain.comps import NO_DAY, SALE
 from app.domain.fitting import COVERAGE_LEVEL, library_versions, select_window
 from app.domain.least_squares import describe_cv
 from app.domain.listings import SOLD_AT, SaleDates
 from app.domain.located import HELD_OUT, OUTLIER_IQRS, fit_located
-from app.domain.located_model import PARTS, LocatedModel
+from app.domain.located_model import LocatedModel
 from app.domain.place_rules import AREA, LATITUDE, LONGITUDE, places_of
 from app.domain.ratios import ratio_study
 from app.domain.rules import FEATURES, TARGET
@@ -49,7 +51,7 @@ def fit_located_table(
     frame, window = select_window(frame, window_days)
     X, price = listings.features(frame), listings.target(frame)
     places = places_of(frame, SOLD_AT)
-    found = fit_located(X, price, places, folds=folds, trim=trim)
+    found = fit_located(X, price, places, folds=folds, trim=trim, days=sale_days(frame))
     kept_X, kept_price = X[found.kept], price[found.kept]
     ranges = {
         name: (float(kept_X[:, i].min()), float(kept_X[:, i].max()))
@@ -79,6 +81,17 @@ def fit_located_table(
     return model, describe_located(
         model, kept_price, found.out_of_fold, found.out_of_time, min(folds, len(kept_X)), training
     )
+
+
+def sale_days(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+    """Each sale's date as days since 1970-01-01, `comps.NO_DAY` where it has none."""
+    days = np.full(len(frame), NO_DAY, dtype=np.int64)
+    if SOLD_AT in frame.columns:
+        parsed = pd.to_datetime(frame[SOLD_AT], format="%Y-%m-%d", errors="coerce")
+        has = parsed.notna().to_numpy()
+        found = parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+        days[has] = found[has]
+    return days
 
 
 def coverage(model: LocatedModel, estimates: Any, prices: Any) -> dict[str, Any]:
@@ -125,7 +138,7 @@ def describe_located(
         "algorithm": ALGORITHM,
         "kind": "located",
         "features": list(FEATURES),
-        "parts": list(PARTS),
+        "parts": list(model.names),
         "coefficients": coefficients,
         "intercept": float(np.exp(model.intercept)),
         "terms": _terms(model),
@@ -178,5 +191,19 @@ def _terms(model: LocatedModel) -> dict[str, Any]:
                 {"month": month_name(model.first_month + k), "level": float(np.exp(e))}
                 for k, e in enumerate(model.month_effects)
             ],
+        }
+    if model.similarity is not None:
+        size_km, year_km, k, shrink = model.similarity
+        terms["comps"] = {
+            "sales": len(model.sales) // SALE.itemsize,
+            "bytes_per_sale": SALE.itemsize,
+            "k": k,
+            "size_km": size_km,
+            "year_km": year_km,
+            "shrink": shrink,
+            "method": "the k sales nearest in km east and north, size_km times log sq ft and "
+            "year_km per year between sale and valuation; each weighted 1 / (1 + d²); the "
+            "estimate moves by their weighted median residual times W / (W + shrink), W their "
+            "total weight; chosen by how well they estimate sales out of fold",
         }
     return terms

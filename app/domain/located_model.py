@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from app.domain import caveats
+from app.domain import caveats, comps
 from app.domain.arrays import FloatArray
 from app.domain.calibration import Calibration
 from app.domain.model import Explanation, Explanations
@@ -35,6 +35,7 @@ from app.domain.terms import (
 )
 
 PARTS = ("intercept", "beds", "baths", "sqft", "area", "location", "time")
+COMPS_PARTS = (*PARTS, "comps")
 FAR_KM = 3.0  # a home farther than this from every sale is warned about
 
 
@@ -79,6 +80,10 @@ class LocatedModel:
     # Whether `cells` holds each scale's keys packed (`pack_keys`); an artifact made before
     # keys were packed holds them as plain int64 and reads as False.
     keys_packed: bool = False
+    # The sales comps are chosen from (`comps.SALE` records) and how (`comps.Similarity`'s
+    # fields); none in a model made before comps, or of a market without coordinates.
+    sales: bytes = b""
+    similarity: tuple[float, float, int, float] | None = None
     _warnings: dict[tuple[str, Any], dict[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -91,6 +96,11 @@ class LocatedModel:
         self.__dict__.update(state, _warnings={}, _lookup={})
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """The parts of this model's estimates, in order."""
+        return COMPS_PARTS if self.similarity is not None else PARTS
+
+    @property
     def last_month(self) -> int:
         return self.first_month + len(self.month_effects) - 1
 
@@ -99,9 +109,19 @@ class LocatedModel:
         return month_name(self.last_month) if self.first_month >= 0 else None
 
     def keeping(self, levels: Iterable[float]) -> LocatedModel:
-        if self.calibration is None:
-            return self
-        return replace(self, calibration=self.calibration.keeping(levels))
+        """The model as a worker holds it among thousands: ranges at `levels` only, and its
+        sales left out until a home of its market is first valued (`needs_sales`, `attach`)."""
+        calibration = None if self.calibration is None else self.calibration.keeping(levels)
+        return replace(self, calibration=calibration, sales=b"", _warnings={}, _lookup={})
+
+    @property
+    def needs_sales(self) -> bool:
+        """Whether this model values homes from comps whose sales it does not hold yet."""
+        return self.similarity is not None and not self.sales and "sales" not in self._lookup
+
+    def attach(self, sales: bytes) -> None:
+        """Hold the sales of this version (read from its whole model) for its comps."""
+        self._lookup["sales"] = sales
 
     def answers(self, level: float) -> bool:
         return self.calibration is None or self.calibration.answers(level)
@@ -109,7 +129,7 @@ class LocatedModel:
     # What lookups need, made once a process from the stored bytes.
     def _tables(self) -> dict[str, Any]:
         found = self._lookup
-        if not found:
+        if "areas" not in found:
             found["areas"] = dict(zip(self.areas, self.area_effects, strict=True))
             found["area_index"] = pd.Index(self.areas, dtype=object)
             found["area_values"] = np.asarray(self.area_effects, dtype=np.float64)
@@ -134,11 +154,66 @@ class LocatedModel:
         return Located(self._area_codes(places.area), tuple(cells))
 
     def logs(self, X: FloatArray, places: Places, located: Located | None = None) -> FloatArray:
-        """The cumulative log prices, (n, 7): after each term of PARTS in turn."""
+        """The cumulative log prices, (n, parts): after each term of `names` in turn."""
+        out = self.terms(X, places, located, len(self.names))
+        index = self.comps()
+        if index is not None:
+            out[:, 7] = out[:, 6] + self._shift(index, X, places)
+        return out
+
+    def _shift(self, index: comps.Index, X: FloatArray, places: Places) -> FloatArray:
+        """What comps move each home's log estimate by (0 for a home without coordinates)."""
+        found = np.zeros(len(X))
+        at = np.flatnonzero(np.isfinite(places.latitude) & np.isfinite(places.longitude))
+        if len(at):
+            projection = self._tables()["projection"]
+            x, y = projection.xy(places.latitude[at], places.longitude[at])
+            month = places.month[at]
+            dated = (month >= 0) & (self.first_month >= 0)  # a market without dates: no time
+            valued = np.where(dated, month, self.last_month).astype(np.float64)
+            found[at] = index.shift(x, y, np.log(X[at, 2]), valued)
+        return found
+
+    def comps(self) -> comps.Index | None:
+        """The market's sales as comps, made once a process; None for a model without."""
+        held = self.sales or self._lookup.get("sales", b"")
+        if self.similarity is None or not held:
+            return None
+        tables = self._tables()
+        index: comps.Index | None = tables.get("comps")
+        if index is None:
+            sales = np.frombuffer(held, dtype=comps.SALE)
+            places = self.places_of(sales)
+            fitted = self.terms(comps.features_of(sales), places)[:, -1]
+            residual = np.log(sales["price"]) - fitted
+            xy = tables["projection"].xy(places.latitude, places.longitude)
+            month = np.where(places.month >= 0, places.month, self.last_month)
+            index = tables["comps"] = comps.Index(
+                sales, xy, month.astype(np.float64), residual, comps.Similarity(*self.similarity)
+            )
+        return index
+
+    def places_of(self, sales: npt.NDArray[np.void]) -> Places:
+        """Where and when the sales were: their areas, coordinates and months of sale."""
+        names = np.empty(len(self.areas) + 1, dtype=object)
+        names[: len(self.areas)] = self.areas  # the last: none (-1)
+        assert self.projection is not None
+        return Places(
+            names[comps.area_of(sales)],
+            self.projection[0] + sales["north"].astype(np.float64),
+            self.projection[1] + sales["east"].astype(np.float64),
+            comps.month_of_day(sales["day"]),
+        )
+
+    def terms(
+        self, X: FloatArray, places: Places, located: Located | None = None, width: int = 7
+    ) -> FloatArray:
+        """The cumulative log prices after each term of PARTS, in the first 7 of `width`
+        columns."""
         tables = self._tables()
         located = located if located is not None else self.locate(places)
         n = len(X)
-        out = np.empty((n, len(PARTS)))
+        out = np.empty((n, width))
         w = self.size
         out[:, 0] = self.intercept
         out[:, 1] = out[:, 0] + w[0] * (X[:, 0] - self.centre[0])
@@ -184,7 +259,7 @@ class LocatedModel:
         parts[:, 0] = levels[:, 0]
         parts[:, 1:] = levels[:, 1:] - levels[:, :-1]
         price = parts[:, 0].copy()
-        for k in range(1, len(PARTS)):
+        for k in range(1, parts.shape[1]):
             price += parts[:, k]
         return parts, price
 
@@ -207,7 +282,7 @@ class LocatedModel:
         warnings = caveats.of_rows(self.ranges, self.calibration, self._warnings, X, price, level)
         for i, found in self.place_warnings(places, located).items():
             warnings.setdefault(i, []).extend(found)
-        return Explanations(price, low, high, parts, warnings, PARTS)
+        return Explanations(price, low, high, parts, warnings, self.names)
 
     def explain(
         self, beds: float, baths: float, sqft: float, level: float, places: Places | None = None
@@ -245,13 +320,15 @@ class LocatedModel:
         c0 = self.intercept
         c1 = c0 + w[0] * (beds - centre[0])
         c2 = c1 + w[1] * (baths - centre[1])
-        s = float(np.log(np.array([sqft]))[0]) - centre[2]
+        log_sqft = float(np.log(np.array([sqft]))[0])
+        s = log_sqft - centre[2]
         c3 = c2 + (w[2] * s + w[3] * (s * s))
         tables = self._tables()
         c4 = c3 + tables["areas"].get(area, 0.0)
         location = 0.0
         fine = None
         projection = tables["projection"]
+        x = y = math.nan
         if projection is not None and latitude == latitude and longitude == longitude:
             x = (longitude - projection.longitude) * projection.km_east
             y = (latitude - projection.latitude) * KM_PER_DEGREE_LATITUDE
@@ -267,8 +344,14 @@ class LocatedModel:
             at = max((month if month >= 0 else self.last_month) - self.first_month, 0)
             time = self.month_effects[min(at, len(self.month_effects) - 1)]
         c6 = c5 + time
-        levels = np.exp(np.array([c0, c1, c2, c3, c4, c5, c6])).tolist()
-        parts = [levels[0], *(levels[k] - levels[k - 1] for k in range(1, len(PARTS)))]
+        logs = [c0, c1, c2, c3, c4, c5, c6]
+        index = self.comps()
+        if index is not None:
+            dated = month >= 0 and self.first_month >= 0
+            valued = float(month if dated else self.last_month)
+            logs.append(c6 + (index.shift_one(x, y, log_sqft, valued) if x == x else 0.0))
+        levels = np.exp(np.array(logs)).tolist()
+        parts = [levels[0], *(levels[k] - levels[k - 1] for k in range(1, len(logs)))]
         price = parts[0]
         for part in parts[1:]:
             price += part
@@ -292,7 +375,7 @@ class LocatedModel:
             price=price,
             low=max(price + q_low * scale, 0.0),
             high=price + q_high * scale,
-            contributions=dict(zip(PARTS, parts, strict=True)),
+            contributions=dict(zip(self.names, parts, strict=True)),
             warnings=warnings,
         )
 

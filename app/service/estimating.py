@@ -14,7 +14,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from app.domain.arrays import FloatArray
-from app.domain.located_model import PARTS as LOCATED_PARTS
+from app.domain.comparables import comparables
 from app.domain.located_model import LocatedModel
 from app.domain.markets import is_market_name
 from app.domain.model import PARTS, Explanation, Explanations, explain_many
@@ -62,6 +62,44 @@ def estimate_home(
         explained.warnings.append(PLACE_NOT_USED)
     metrics.TALLY.estimate(label or loaded.version)
     return explained
+
+
+NO_COMPS = {
+    "code": "no_comps",
+    "field": "comps",
+    "message": "this market's model values homes without comparable sales (its sales say "
+    "nothing of where they are)",
+}
+COMPS_NEED_COORDINATES = {
+    "code": "no_comps",
+    "field": "latitude",
+    "message": "comparable sales are found by coordinates: give the home's latitude and longitude",
+}
+COMPS_NOT_LISTED = {
+    "code": "comps_not_listed",
+    "field": "comps",
+    "message": "this service does not list comparable sales (HOUSE_PRICE_LIST_COMPS is off); "
+    "the estimate still uses them",
+}
+
+
+def list_comps(
+    loaded: LoadedModel,
+    beds: float,
+    baths: float,
+    sqft: float,
+    place: tuple[str | None, float, float, int],
+    n: int,
+    listing: bool = True,
+) -> tuple[list[dict[str, object]], dict[str, str] | None]:
+    """A home's `n` comps, adjusted to it, or none with the reason (a warning)."""
+    model = loaded.model
+    if not isinstance(model, LocatedModel) or model.similarity is None:
+        return [], NO_COMPS
+    if not listing:
+        return [], COMPS_NOT_LISTED
+    found = comparables(model, beds, baths, sqft, *place, n)
+    return found, (None if found else COMPS_NEED_COORDINATES)
 
 
 def estimate_many(
@@ -147,11 +185,12 @@ def estimate_routed(
     bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(names)))]).tolist()
     ordered = X[order]
     ordered_places = None if places is None else places.take(order)
-    located = any(isinstance(m.model, LocatedModel) for m in models)
-    names_of_parts = LOCATED_PARTS if located else PARTS
+    names_of_parts = max(
+        (m.model.names if isinstance(m.model, LocatedModel) else PARTS for m in models), key=len
+    )
     n = len(X)
     price, low, high = np.empty(n), np.empty(n), np.empty(n)
-    # A plain model's rows have no area, location or time parts: zero dollars each.
+    # A plain model's rows have no area, location, time or comps parts: zero dollars each.
     parts = np.zeros((n, len(names_of_parts)))
     warnings: dict[int, list[dict[str, object]]] = {}
     for k, loaded in enumerate(models):

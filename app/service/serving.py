@@ -10,6 +10,7 @@ from collections.abc import Collection
 from typing import Any
 
 from app.domain.errors import NotFound, NotReady, ServiceError, Unavailable
+from app.domain.located_model import LocatedModel
 from app.domain.markets import is_market_name
 from app.domain.rules import DEFAULT_LEVEL
 from app.storage.artifact import LoadedModel
@@ -20,6 +21,11 @@ log = logging.getLogger(__name__)
 FULL_MODELS = 64  # whole models of other markets kept for ranges at other levels
 
 LOAD_BATCH = 64  # markets loaded at a time: whole models are compacted before the next batch
+
+
+def _needs_sales(loaded: LoadedModel) -> bool:
+    model = loaded.model
+    return isinstance(model, LocatedModel) and model.needs_sales
 
 
 def _batches(wanted: dict[str, str]) -> list[dict[str, str]]:
@@ -59,7 +65,9 @@ class ServedModels:
     def ready(self, market: str | None, level: float) -> LoadedModel | None:
         """The model that answers `market` at `level`, if it is in memory (no storage read)."""
         held = self.models.get(self.default if market is None else market)
-        if held is None or held.model.answers(level):
+        if held is None or _needs_sales(held):
+            return None
+        if held.model.answers(level):
             return held
         return self._whole.get(held.version)
 
@@ -69,6 +77,8 @@ class ServedModels:
         name = self.default if market is None else market
         found = self.models.get(name)
         if found is not None:
+            if _needs_sales(found):
+                self._attach_sales(name, found)
             if level is None or found.model.answers(level):
                 return found
             return self._whole_model(name, found.version)
@@ -147,6 +157,12 @@ class ServedModels:
             while len(self._whole) > FULL_MODELS:
                 self._whole.popitem(last=False)
         return whole
+
+    def _attach_sales(self, market: str, held: LoadedModel) -> None:
+        """Give a compact located model its sales (for comps), from its whole model."""
+        whole = self._whole_model(market, held.version).model
+        assert isinstance(whole, LocatedModel) and isinstance(held.model, LocatedModel)
+        held.model.attach(whole.sales)
 
     def _whole_default(self, version: str) -> LoadedModel | str:
         """The default market's model, whole and with its card (the reason if it cannot be)."""

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.engines("files", "postgres")
 
 HOME = {"beds": 3, "baths": 2, "sqft": 1800}
 PLACED = {**HOME, "area": "north", "latitude": 47.52, "longitude": -122.25, "as_of": "2015-02-10"}
-LOCATED_PARTS = ["intercept", "beds", "baths", "sqft", "area", "location", "time"]
+LOCATED_PARTS = ["intercept", "beds", "baths", "sqft", "area", "location", "time", "comps"]
 
 
 @pytest.fixture
@@ -154,3 +154,42 @@ def test_a_plain_market_says_it_does_not_use_a_homes_place(client: TestClient) -
     batch = client.post("/predict/batch", json={"listings": [PLACED, HOME]}).json()
     assert [w["code"] for w in batch["predictions"][0]["warnings"]] == ["place_not_used"]
     assert batch["predictions"][1]["warnings"] == []
+
+
+def test_comps_are_listed_most_similar_first_with_adjustments_that_add_up(
+    located_client: TestClient,
+) -> None:
+    body = located_client.post("/predict?comps=5", json=PLACED).json()
+    comps = body["comps"]
+    assert len(comps) == 5
+    assert [c["weight"] for c in comps] == sorted((c["weight"] for c in comps), reverse=True)
+    for comp in comps:
+        total = comp["price"]
+        for cause in ("beds", "baths", "sqft", "area", "location", "time"):
+            total += comp["adjustments"][cause]
+        assert total == comp["adjusted_price"]
+    plain = located_client.post("/predict", json=PLACED).json()
+    assert body["price"] == plain["price"]
+    assert "comps" not in plain
+
+
+@pytest.mark.parametrize("n", [-1, 21, "x"])
+def test_comps_out_of_range_is_a_422_naming_it(located_client: TestClient, n: object) -> None:
+    response = located_client.post(f"/predict?comps={n}", json=PLACED)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "comps"]
+
+
+def test_a_home_without_coordinates_is_told_comps_need_them(located_client: TestClient) -> None:
+    body = located_client.post("/predict?comps=3", json=HOME).json()
+    assert body["comps"] == []
+    assert [w["code"] for w in body["warnings"]] == ["no_comps"]
+
+
+def test_an_operator_may_turn_the_listing_of_comps_off(settings: Settings, located: str) -> None:
+    with TestClient(create_app(settings.model_copy(update={"list_comps": False}))) as client:
+        body = client.post("/predict?comps=5", json=PLACED).json()
+        plain = client.post("/predict", json=PLACED).json()
+    assert body["comps"] == []
+    assert [w["code"] for w in body["warnings"]] == ["comps_not_listed"]
+    assert body["contributions"]["comps"] == plain["contributions"]["comps"] != 0

@@ -10,7 +10,7 @@ import pytest
 
 from app.domain.listings import features
 from app.domain.located_fitting import fit_located_table, located
-from app.domain.located_model import PARTS, LocatedModel, pack_keys, unpack_keys
+from app.domain.located_model import COMPS_PARTS, LocatedModel, pack_keys, unpack_keys
 from app.domain.place_rules import places_of
 from app.domain.terms import Places, month_of
 from tests.support import AREA_EFFECTS, located_listings
@@ -45,10 +45,10 @@ def test_parts_add_up_to_the_price_exactly(
     model, _, frame = fitted
     found = model.explain_many(features(frame), 0.9, places_of(frame, "sold_at"))
     total = found.contributions[:, 0].copy()
-    for k in range(1, len(PARTS)):
+    for k in range(1, len(COMPS_PARTS)):
         total += found.contributions[:, k]
     np.testing.assert_array_equal(total, found.price)
-    assert found.parts == PARTS
+    assert found.parts == COMPS_PARTS
 
 
 def test_one_home_is_answered_as_its_row_of_a_batch(

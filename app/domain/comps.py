@@ -1,0 +1,220 @@
+"""Comparable sales: a market's sales as a table of 40 bytes each, and the most similar to a home.
+
+An appraiser values a home from the sales most like it: near, similar in size, recent. Here a
+sale's similarity to a home is a distance in kilometre-equivalents over four coordinates: east
+and north of the market's centre (km), log square feet times `size_km` (the kilometres a doubling
+of size is worth, so to speak), and the months between its sale and the valuation date times
+`year_km` / 12. The `k` nearest are the home's comparable sales (comps), each weighted
+1 / (1 + d²): near ones count, far ones little.
+
+What they say is each comp's residual, the log of its price over the model's estimate of it,
+that is the log of its price adjusted to the home by the model's terms over the model's estimate
+of the home. The estimate moves by their weighted median (one odd sale cannot drag it), shrunk
+toward zero by W / (W + `shrink`), W the comps' total weight: few, far or old comps move it
+little. The weights of the similarity and the shrinkage are chosen from the data
+(`located.choose_similarity`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.domain.arrays import FloatArray
+
+# One sale, 32 bytes: where (degrees from the market's centre: a few cm apart at worst), what
+# it sold for, its size, when (days since 1970-01-01), and its area (index into the model's
+# areas, NO_AREA for none) with its bedrooms in the top byte.
+SALE = np.dtype(
+    [
+        ("north", "<f4"),  # degrees of latitude from the market's centre
+        ("east", "<f4"),  # degrees of longitude from it
+        ("price", "<f8"),
+        ("sqft", "<f4"),
+        ("baths", "<f4"),
+        ("day", "<i4"),
+        ("area_beds", "<u4"),
+    ]
+)
+NO_AREA = (1 << 24) - 1
+NO_DAY = np.iinfo(np.int32).min
+MAX_COMPS = 20  # the most comps a home is valued from, or listed with
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """How comps are chosen and how much they move an estimate."""
+
+    size_km: float  # kilometre-equivalents per unit of log square feet
+    year_km: float  # kilometre-equivalents per year between sale and valuation
+    k: int  # comps a home is valued from
+    shrink: float  # W / (W + shrink): the weight comps need to move an estimate half-way
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "size_km": self.size_km,
+            "year_km": self.year_km,
+            "k": self.k,
+            "shrink": self.shrink,
+        }
+
+
+def table(
+    X: FloatArray,
+    price: FloatArray,
+    north: FloatArray,
+    east: FloatArray,
+    day: npt.NDArray[np.int64],
+    area: npt.NDArray[np.intp],
+) -> npt.NDArray[np.void]:
+    """The sales as SALE records (only those with coordinates can be comps: the caller keeps
+    them). `north`, `east`: degrees from the market's centre; `area`: each sale's index
+    among the model's areas, -1 for none."""
+    out = np.zeros(len(price), dtype=SALE)
+    out["north"], out["east"], out["price"] = north, east, price
+    out["sqft"], out["baths"] = X[:, 2], X[:, 1]
+    out["day"] = day
+    areas = np.where(area >= 0, area, NO_AREA).astype(np.uint32)
+    out["area_beds"] = areas | (X[:, 0].astype(np.uint32) << 24)
+    return out
+
+
+def beds_of(sales: npt.NDArray[np.void]) -> FloatArray:
+    return (sales["area_beds"] >> 24).astype(np.float64)
+
+
+def area_of(sales: npt.NDArray[np.void]) -> npt.NDArray[np.intp]:
+    found = (sales["area_beds"] & NO_AREA).astype(np.intp)
+    return np.where(found == NO_AREA, -1, found)
+
+
+def features_of(sales: npt.NDArray[np.void]) -> FloatArray:
+    """Beds, baths and sqft of the sales, as the model reads a home's."""
+    out = np.empty((len(sales), 3))
+    out[:, 0] = beds_of(sales)
+    out[:, 1] = sales["baths"]
+    out[:, 2] = sales["sqft"]
+    return out
+
+
+def month_of_day(day: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
+    """year * 12 + month - 1 of each day since 1970-01-01; -1 where there is none."""
+    dated = day != NO_DAY
+    months = np.full(len(day), -1, dtype=np.int64)
+    found = np.asarray(day[dated], dtype="datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    months[dated] = found + 1970 * 12
+    return months
+
+
+def points(
+    x: FloatArray, y: FloatArray, log_sqft: FloatArray, month: FloatArray, similarity: Similarity
+) -> FloatArray:
+    """The coordinates comps are found in, kilometre-equivalents."""
+    return np.column_stack(
+        [x, y, similarity.size_km * log_sqft, similarity.year_km * np.asarray(month) / 12.0]
+    )
+
+
+def weights(distance: FloatArray) -> FloatArray:
+    """Each comp's weight from its distance: 1 / (1 + d²); 0 where there is no comp (inf)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        found = 1.0 / (1.0 + distance * distance)
+    return np.where(np.isfinite(distance), found, 0.0)
+
+
+def weighted_median(values: FloatArray, weight: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Each row's weighted median, the first value in order at which the weight so far
+    reaches half the row's total (0 for a row without weight); and that total, summed in the
+    same order."""
+    order = np.argsort(values, axis=1, kind="stable")
+    sorted_values = np.take_along_axis(values, order, axis=1)
+    cumulative = np.cumsum(np.take_along_axis(weight, order, axis=1), axis=1)
+    total = cumulative[:, -1]
+    at = np.argmax(cumulative >= 0.5 * total[:, None], axis=1)
+    found = sorted_values[np.arange(len(values)), at]
+    return np.where(total > 0, found, 0.0), total
+
+
+def shift(residual: FloatArray, weight: FloatArray, shrink: float) -> FloatArray:
+    """What comps move a log estimate by: their weighted median residual, times W / (W +
+    shrink), W their total weight."""
+    median, total = weighted_median(np.where(weight > 0, residual, 0.0), weight)
+    return median * (total / (total + shrink))
+
+
+def shift_one(residual: list[float], distance: list[float], shrink: float) -> float:
+    """`shift` of one home, in plain floats: the same operations in the same order, so that
+    it equals its row of a batch bit for bit."""
+    pairs = sorted(
+        (
+            (r if w > 0 else 0.0, w)
+            for r, w in zip(residual, (1.0 / (1.0 + d * d) for d in distance), strict=True)
+        ),
+        key=lambda pair: pair[0],
+    )
+    total = 0.0
+    running = []
+    for _, w in pairs:
+        total += w
+        running.append(total)
+    if not total > 0:
+        return 0.0
+    half = 0.5 * total
+    median = next(v for (v, _), c in zip(pairs, running, strict=True) if c >= half)
+    return median * (total / (total + shrink))
+
+
+class Index:
+    """A market's sales found by similarity: the k-d tree of their points, with each sale's
+    residual under the model. Made once a process, when a home of the market is first
+    valued."""
+
+    def __init__(
+        self,
+        sales: npt.NDArray[np.void],
+        xy: tuple[FloatArray, FloatArray],
+        month: FloatArray,
+        residual: FloatArray,
+        similarity: Similarity,
+    ) -> None:
+        """`month`: each sale's month as the fit placed it (an undated sale: the newest)."""
+        from scipy.spatial import cKDTree
+
+        self.sales = sales
+        self.residual = residual
+        self.similarity = similarity
+        log_sqft = np.log(sales["sqft"].astype(np.float64))
+        self.tree = cKDTree(points(xy[0], xy[1], log_sqft, month, similarity))
+
+    def __len__(self) -> int:
+        return len(self.sales)
+
+    def query(
+        self, x: FloatArray, y: FloatArray, log_sqft: FloatArray, month: FloatArray, k: int
+    ) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+        """The k most similar sales of each home: distances and positions (rows, k)."""
+        k = min(k, len(self.sales))
+        found = points(x, y, log_sqft, month, self.similarity)
+        distance, index = self.tree.query(found, k=k)
+        shape = (len(found), k)
+        return np.asarray(distance).reshape(shape), np.asarray(index).reshape(shape)
+
+    def shift(
+        self, x: FloatArray, y: FloatArray, log_sqft: FloatArray, month: FloatArray
+    ) -> FloatArray:
+        """What comps move each home's log estimate by."""
+        distance, index = self.query(x, y, log_sqft, month, self.similarity.k)
+        return shift(self.residual[index], weights(distance), self.similarity.shrink)
+
+    def shift_one(self, x: float, y: float, log_sqft: float, month: float) -> float:
+        """`shift` of one home, bit for bit, at a request's cost."""
+        similarity = self.similarity
+        point = [x, y, similarity.size_km * log_sqft, similarity.year_km * month / 12.0]
+        distance, index = self.tree.query(point, k=min(similarity.k, len(self.sales)))
+        residual = self.residual[index]
+        if np.ndim(distance) == 0:  # k = 1: scalars
+            return shift_one([float(residual)], [float(distance)], similarity.shrink)
+        return shift_one(residual.tolist(), distance.tolist(), similarity.shrink)

@@ -1,0 +1,102 @@
+"""Choosing how comps are found and weighed, by how well they estimate sales they did not see."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.spatial import cKDTree
+
+from app.domain.arrays import FloatArray
+from app.domain.comps import MAX_COMPS, Similarity, points, shift, weights
+
+SIZE_KM = (1.0, 2.0, 4.0)
+YEAR_KM = (0.0, 1.0, 3.0)
+K = (5, 10, 20)
+SHRINK = (0.25, 1.0, 4.0)
+MAX_SUBJECTS = 5_000  # sales a choice is judged on
+DEFAULT = Similarity(size_km=2.0, year_km=1.0, k=10, shrink=1.0)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Each sale's place in the comps' coordinates, before weighting: km east and north,
+    log sqft, month; `located`, whether it has coordinates (only those are comps)."""
+
+    x: FloatArray
+    y: FloatArray
+    log_sqft: FloatArray
+    month: FloatArray
+    located: npt.NDArray[np.bool_]
+
+    def points(self, rows: npt.NDArray[np.intp], similarity: Similarity) -> FloatArray:
+        return points(self.x[rows], self.y[rows], self.log_sqft[rows], self.month[rows], similarity)
+
+    def take(self, rows: npt.NDArray[np.bool_]) -> Geometry:
+        return Geometry(
+            self.x[rows], self.y[rows], self.log_sqft[rows], self.month[rows], self.located[rows]
+        )
+
+
+@dataclass(frozen=True)
+class Split:
+    """Sales estimated from a fit that did not see them (`subjects`, with the fit's log
+    estimates) and the sales that fit did see (`pool`, with their residuals under it): the
+    pool's sales are the subjects' possible comps."""
+
+    subjects: npt.NDArray[np.intp]
+    base: FloatArray  # the subjects' log estimates by the terms
+    pool: npt.NDArray[np.intp]
+    residual: FloatArray  # the pool's log price less its log estimate
+
+
+def neighbours(
+    geometry: Geometry, split: Split, similarity: Similarity, k: int
+) -> tuple[FloatArray, npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The k nearest pool sales of each located subject: distances, positions in the pool,
+    and which subjects (positions in `split.subjects`) were located."""
+    pool = split.pool[geometry.located[split.pool]]
+    at = np.flatnonzero(geometry.located[split.subjects])
+    if len(pool) == 0 or len(at) == 0:
+        return np.zeros((0, k)), np.zeros((0, k), dtype=np.intp), np.zeros(0, dtype=np.intp)
+    tree = cKDTree(geometry.points(pool, similarity))
+    distance, index = tree.query(geometry.points(split.subjects[at], similarity), k=k)
+    distance = np.asarray(distance).reshape(len(at), k)
+    index = np.asarray(index).reshape(len(at), k)
+    # Positions in the pool's residuals; a missing neighbour (inf) points at the first, weight 0.
+    positions = np.searchsorted(split.pool, pool)[np.minimum(index, len(pool) - 1)]
+    return distance, positions, at
+
+
+def estimate(geometry: Geometry, split: Split, similarity: Similarity) -> FloatArray:
+    """The subjects' log estimates with comps."""
+    distance, positions, at = neighbours(geometry, split, similarity, similarity.k)
+    out = split.base.copy()
+    if len(at):
+        out[at] += shift(split.residual[positions], weights(distance), similarity.shrink)
+    return out
+
+
+def choose_similarity(geometry: Geometry, split: Split, log_price: FloatArray) -> Similarity:
+    """The grid's similarity whose comps estimate the split's subjects best (median absolute
+    log error), on at most MAX_SUBJECTS of them."""
+    if not geometry.located[split.pool].any() or not geometry.located[split.subjects].any():
+        return DEFAULT
+    rng = np.random.default_rng(0)
+    chosen = np.sort(rng.permutation(len(split.subjects))[:MAX_SUBJECTS])
+    split = Split(split.subjects[chosen], split.base[chosen], split.pool, split.residual)
+    truth = log_price[split.subjects]
+    best, best_error = DEFAULT, np.inf
+    for size_km, year_km in itertools.product(SIZE_KM, YEAR_KM):
+        widest = Similarity(size_km, year_km, min(max(K), MAX_COMPS), 1.0)
+        distance, positions, at = neighbours(geometry, split, widest, widest.k)
+        residual, weight = split.residual[positions], weights(distance)
+        for k, shrink in itertools.product(K, SHRINK):
+            found = split.base.copy()
+            found[at] += shift(residual[:, :k], weight[:, :k], shrink)
+            error = float(np.median(np.abs(found - truth)))
+            if error < best_error:
+                best, best_error = Similarity(size_km, year_km, k, shrink), error
+    return best
