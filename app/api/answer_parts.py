@@ -61,3 +61,9 @@ class Contributions(BaseModel):
         description="What the home's comparable sales move the estimate by (located markets "
         "with coordinates): their weighted median residual, shrunk when they are few or far.",
     )
+    equity: float | None = Field(
+        None,
+        description="Vertical equity (located markets): the estimate's distance from the "
+        "market's centre scaled so that cheap and dear homes are valued alike relative to "
+        "their prices (PRB 0 out of fold).",
+    )

@@ -14,6 +14,7 @@ import numpy as np
 from app.domain.arrays import FloatArray
 from app.domain.calibration import Calibration
 from app.domain.rules import FEATURES, TARGET
+from app.domain.terms import month_name
 
 Cache = dict[tuple[str, Any], dict[str, Any]]
 Ranges = dict[str, tuple[float, float]]
@@ -117,3 +118,25 @@ def of_rows(
                 for i in np.flatnonzero(bands == band).tolist():
                     warnings.setdefault(i, []).append(band_warning)
     return warnings
+
+
+def as_of_outside(month: int, edge: int, after: bool) -> dict[str, Any]:
+    """A valuation month after the newest month of the price index (`after`) or before its
+    oldest (`edge`): the index's level at that edge is used."""
+    which = ("after", "newest") if after else ("before", "oldest")
+    return {
+        "code": f"as_of_{'beyond' if after else 'before'}_index",
+        "field": "as_of",
+        "message": f"as_of {month_name(month)} is {which[0]} the {which[1]} month of the price "
+        f"index ({month_name(edge)}): its level is used",
+    }
+
+
+def far_from_sales(km: float) -> dict[str, Any]:
+    """A home `km` from the nearest sale of its market."""
+    return {
+        "code": "far_from_sales",
+        "field": "latitude",
+        "message": f"the home is {km:.1f} km from the nearest sale of this market: its location "
+        "is estimated at the market's level, and the range may hold its price less often",
+    }

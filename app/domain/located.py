@@ -14,6 +14,7 @@ from app.domain.arrays import FloatArray
 from app.domain.comps import NO_DAY, Similarity
 from app.domain.comps_choice import Geometry, Split, choose_similarity, estimate
 from app.domain.located_model import LocatedModel, pack_keys
+from app.domain.ratios import equity_spread
 from app.domain.terms import (
     CELL_SIZES_KM,
     NO_KEY,
@@ -218,6 +219,7 @@ def outliers(log_price: FloatArray, fitted: FloatArray) -> npt.NDArray[np.bool_]
     return flagged
 
 
+MIN_SPREAD_SALES = 200  # the fewest sales whose estimates out of fold can set the spread
 HELD_OUT = 0.10  # the newest share of sales an out-of-time figure is measured on
 MIN_HELD_OUT = 20
 
@@ -228,6 +230,7 @@ def to_model(
     strengths: dict[str, float],
     sales: bytes = b"",
     similarity: Similarity | None = None,
+    spread: tuple[float, float] | None = None,
 ) -> LocatedModel:
     """The model of a solve: each term's coefficients beside the places they belong to."""
     at = 5
@@ -257,6 +260,7 @@ def to_model(
         similarity=None
         if similarity is None
         else (similarity.size_km, similarity.year_km, similarity.k, similarity.shrink),
+        spread=spread,
     )
 
 
@@ -282,10 +286,11 @@ def fit_located(
 ) -> LocatedFit:
     """Choose the penalties and fit; leave out outliers (`trim`), choose and fit again; choose
     how comps are found and weighed (where sales have coordinates); estimate each kept sale
-    out of fold, comps included (from the other folds' sales), and (`held_out`) the newest
-    tenth of dated sales from a fit of the others and their comps. The terms' places (areas,
-    cells, months) are those of every sale. `days`: each sale's date, days since 1970-01-01
-    (`comps.NO_DAY` for none), which its listing as a comp shows."""
+    out of fold, comps included (from the other folds' sales), and from those estimates the
+    spread that makes them neither regressive nor progressive (`ratios.equity_spread`); and
+    (`held_out`) the newest tenth of dated sales from a fit of the others and their comps.
+    The terms' places (areas, cells, months) are those of every sale. `days`: each sale's
+    date, days since 1970-01-01 (`comps.NO_DAY` for none), which its listing as a comp shows."""
     vocabulary = Vocabulary.of(X, places)
     system = System.of(vocabulary, X, np.log(price), places)
     strengths = choose_strengths(system)
@@ -309,6 +314,10 @@ def fit_located(
         log_oof[split.subjects] = (
             split.base if geometry is None else estimate(geometry, split, similarity_of(similarity))
         )
+    spread = None
+    if n >= MIN_SPREAD_SALES:
+        spread = equity_spread(log_oof, np.exp(system.y))
+        log_oof = spread[0] + spread[1] * (log_oof - spread[0])
     sales = b""
     if geometry is not None:
         dated = days if days is not None else np.full(len(price), NO_DAY, dtype=np.int64)
@@ -322,10 +331,13 @@ def fit_located(
             dated[kept][at],
             vocabulary.area_codes(k_places.area),
         ).tobytes()
-    model = to_model(vocabulary, beta, strengths, sales, similarity)
+    model = to_model(vocabulary, beta, strengths, sales, similarity, spread)
     newest = None
     if held_out:
         newest = _out_of_time(system, places.month[kept], strengths, geometry, similarity)
+        if newest is not None and spread is not None:
+            found = np.exp(spread[0] + spread[1] * (np.log(newest[0]) - spread[0]))
+            newest = (found, newest[1])
     return LocatedFit(model, kept, np.exp(log_oof), newest)
 
 

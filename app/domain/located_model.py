@@ -36,6 +36,7 @@ from app.domain.terms import (
 
 PARTS = ("intercept", "beds", "baths", "sqft", "area", "location", "time")
 COMPS_PARTS = (*PARTS, "comps")
+EQUITY = "equity"  # the last part of a model with a vertical-equity spread
 FAR_KM = 3.0  # a home farther than this from every sale is warned about
 
 
@@ -84,6 +85,8 @@ class LocatedModel:
     # fields); none in a model made before comps, or of a market without coordinates.
     sales: bytes = b""
     similarity: tuple[float, float, int, float] | None = None
+    # The vertical-equity spread (centre, factor) of log estimates: none before it was fitted.
+    spread: tuple[float, float] | None = None
     _warnings: dict[tuple[str, Any], dict[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -98,7 +101,8 @@ class LocatedModel:
     @property
     def names(self) -> tuple[str, ...]:
         """The parts of this model's estimates, in order."""
-        return COMPS_PARTS if self.similarity is not None else PARTS
+        found = COMPS_PARTS if self.similarity is not None else PARTS
+        return (*found, EQUITY) if self.spread is not None else found
 
     @property
     def last_month(self) -> int:
@@ -157,8 +161,13 @@ class LocatedModel:
         """The cumulative log prices, (n, parts): after each term of `names` in turn."""
         out = self.terms(X, places, located, len(self.names))
         index = self.comps()
+        at = len(PARTS)
         if index is not None:
-            out[:, 7] = out[:, 6] + self._shift(index, X, places)
+            out[:, at] = out[:, at - 1] + self._shift(index, X, places)
+            at += 1
+        if self.spread is not None:
+            centre, factor = self.spread
+            out[:, at] = centre + factor * (out[:, at - 1] - centre)
         return out
 
     def _shift(self, index: comps.Index, X: FloatArray, places: Places) -> FloatArray:
@@ -350,6 +359,9 @@ class LocatedModel:
             dated = month >= 0 and self.first_month >= 0
             valued = float(month if dated else self.last_month)
             logs.append(c6 + (index.shift_one(x, y, log_sqft, valued) if x == x else 0.0))
+        if self.spread is not None:
+            middle, factor = self.spread
+            logs.append(middle + factor * (logs[-1] - middle))
         levels = np.exp(np.array(logs)).tolist()
         parts = [levels[0], *(levels[k] - levels[k - 1] for k in range(1, len(logs)))]
         price = parts[0]
@@ -366,11 +378,11 @@ class LocatedModel:
         if projection is not None and fine is None and latitude == latitude:
             one = Places(np.array([None], object), np.array([latitude]), np.array([longitude]),
                          np.array([-1], np.int64))  # fmt: skip
-            warnings.extend(self._far_warning(km) for km in self._far(one).values())
+            warnings.extend(caveats.far_from_sales(km) for km in self._far(one).values())
         if self.first_month >= 0 and month > self.last_month:
-            warnings.append(self._beyond(month))
+            warnings.append(caveats.as_of_outside(month, self.last_month, after=True))
         elif 0 <= month < self.first_month:
-            warnings.append(self._before(month))
+            warnings.append(caveats.as_of_outside(month, self.first_month, after=False))
         return Explanation(
             price=price,
             low=max(price + q_low * scale, 0.0),
@@ -410,15 +422,6 @@ class LocatedModel:
             ]
         return maps
 
-    def _far_warning(self, km: float) -> dict[str, Any]:
-        return {
-            "code": "far_from_sales",
-            "field": "latitude",
-            "message": f"the home is {km:.1f} km from the nearest sale of this market: "
-            "its location is estimated at the market's level, and the range may hold "
-            "its price less often",
-        }
-
     def place_warnings(
         self, places: Places, located: Located | None = None
     ) -> dict[int, list[dict[str, Any]]]:
@@ -429,13 +432,15 @@ class LocatedModel:
         for i in unknown.tolist():
             found.setdefault(i, []).append(self._unknown_area(places.area[i]))
         for i, km in self._far(places, located).items():
-            found.setdefault(i, []).append(self._far_warning(km))
+            found.setdefault(i, []).append(caveats.far_from_sales(km))
         if self.first_month >= 0:
             month = places.month
             for i in np.flatnonzero(month > self.last_month).tolist():
-                found.setdefault(i, []).append(self._beyond(int(month[i])))
+                warning = caveats.as_of_outside(int(month[i]), self.last_month, after=True)
+                found.setdefault(i, []).append(warning)
             for i in np.flatnonzero((month >= 0) & (month < self.first_month)).tolist():
-                found.setdefault(i, []).append(self._before(int(month[i])))
+                warning = caveats.as_of_outside(int(month[i]), self.first_month, after=False)
+                found.setdefault(i, []).append(warning)
         return found
 
     def _unknown_area(self, area: str) -> dict[str, Any]:
@@ -449,22 +454,6 @@ class LocatedModel:
                 "at the market's level",
             }
         return warning
-
-    def _beyond(self, month: int) -> dict[str, Any]:
-        return {
-            "code": "as_of_beyond_index",
-            "field": "as_of",
-            "message": f"as_of {month_name(month)} is after the newest month of the price index "
-            f"({month_name(self.last_month)}): its level is used",
-        }
-
-    def _before(self, month: int) -> dict[str, Any]:
-        return {
-            "code": "as_of_before_index",
-            "field": "as_of",
-            "message": f"as_of {month_name(month)} is before the oldest month of the price index "
-            f"({month_name(self.first_month)}): its level is used",
-        }
 
     def _far(self, places: Places, found: Located | None = None) -> dict[int, float]:
         """Homes farther than FAR_KM from the centre of every fine cell that holds a sale,

@@ -48,12 +48,6 @@ def ratio_study(estimates: FloatArray, prices: FloatArray) -> RatioStudy:
     ratios = estimates / prices
     errors = np.abs(ratios - 1)
     median = float(np.median(ratios))
-    deviation = (ratios - median) / median
-    value = 0.5 * estimates / median + 0.5 * prices
-    log_value = np.log2(np.maximum(value, np.finfo(np.float64).tiny))
-    centred = log_value - log_value.mean()
-    spread = float(centred @ centred)
-    prb = float(centred @ (deviation - deviation.mean()) / spread) if spread > 0 else 0.0
     return RatioStudy(
         sales=len(prices),
         median_ape=float(np.median(errors)),
@@ -64,5 +58,42 @@ def ratio_study(estimates: FloatArray, prices: FloatArray) -> RatioStudy:
         median_ratio=median,
         cod=float(100 * np.mean(np.abs(ratios - median)) / median),
         prd=float(np.mean(ratios) / (estimates.sum() / prices.sum())),
-        prb=prb,
+        prb=prb(estimates, prices),
     )
+
+
+SPREAD_LIMITS = (0.8, 1.25)  # the most an estimate's distance from the centre is scaled by
+
+
+def prb(estimates: FloatArray, prices: FloatArray) -> float:
+    """The PRB of `ratio_study` alone."""
+    ratios = estimates / prices
+    median = float(np.median(ratios))
+    deviation = (ratios - median) / median
+    log_value = np.log2(np.maximum(0.5 * estimates / median + 0.5 * prices, np.finfo(float).tiny))
+    centred = log_value - log_value.mean()
+    spread = float(centred @ centred)
+    return float(centred @ (deviation - deviation.mean()) / spread) if spread > 0 else 0.0
+
+
+def equity_spread(log_estimates: FloatArray, prices: FloatArray) -> tuple[float, float]:
+    """The centre c and factor b that make estimates exp(c + b (log e - c)) neither regressive
+    nor progressive (PRB 0) on these sales: c the median log estimate, b found by bisection
+    within SPREAD_LIMITS (PRB rises with b)."""
+    centre = float(np.median(log_estimates))
+
+    def bias(b: float) -> float:
+        return prb(np.exp(centre + b * (log_estimates - centre)), prices)
+
+    low, high = SPREAD_LIMITS
+    if bias(low) >= 0:
+        return centre, low
+    if bias(high) <= 0:
+        return centre, high
+    for _ in range(40):
+        mid = 0.5 * (low + high)
+        if bias(mid) < 0:
+            low = mid
+        else:
+            high = mid
+    return centre, 0.5 * (low + high)

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.engines("files", "postgres")
 
 HOME = {"beds": 3, "baths": 2, "sqft": 1800}
 PLACED = {**HOME, "area": "north", "latitude": 47.52, "longitude": -122.25, "as_of": "2015-02-10"}
-LOCATED_PARTS = ["intercept", "beds", "baths", "sqft", "area", "location", "time", "comps"]
+LOCATED_PARTS = [
+    *("intercept", "beds", "baths", "sqft", "area", "location", "time", "comps", "equity")
+]
 
 
 @pytest.fixture

@@ -10,7 +10,13 @@ import pytest
 
 from app.domain.listings import features
 from app.domain.located_fitting import fit_located_table, located
-from app.domain.located_model import COMPS_PARTS, LocatedModel, pack_keys, unpack_keys
+from app.domain.located_model import (
+    COMPS_PARTS,
+    EQUITY,
+    LocatedModel,
+    pack_keys,
+    unpack_keys,
+)
 from app.domain.place_rules import places_of
 from app.domain.terms import Places, month_of
 from tests.support import AREA_EFFECTS, located_listings
@@ -45,10 +51,10 @@ def test_parts_add_up_to_the_price_exactly(
     model, _, frame = fitted
     found = model.explain_many(features(frame), 0.9, places_of(frame, "sold_at"))
     total = found.contributions[:, 0].copy()
-    for k in range(1, len(COMPS_PARTS)):
+    for k in range(1, len(found.parts)):
         total += found.contributions[:, k]
     np.testing.assert_array_equal(total, found.price)
-    assert found.parts == COMPS_PARTS
+    assert found.parts == (*COMPS_PARTS, EQUITY)
 
 
 def test_one_home_is_answered_as_its_row_of_a_batch(
@@ -221,3 +227,12 @@ def test_a_model_stored_with_plain_cell_keys_answers_as_the_packed_one(
     X, places = features(frame)[:200], places_of(frame, "sold_at").take(slice(0, 200))
     assert not before.keys_packed
     assert np.array_equal(before.predict(X, places), model.predict(X, places))
+
+
+def test_the_estimates_out_of_fold_are_neither_regressive_nor_progressive(
+    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame],
+) -> None:
+    model, card, _ = fitted
+    assert model.spread is not None
+    assert abs(card["metrics"]["cv"]["prb"]) < 1e-6
+    assert 0.8 <= card["terms"]["equity"]["factor"] <= 1.25

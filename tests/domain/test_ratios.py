@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.domain.ratios import ratio_study
+from app.domain.ratios import equity_spread, ratio_study
 
 
 def test_perfect_estimates_have_no_error_no_dispersion_and_no_bias() -> None:
@@ -46,3 +46,15 @@ def test_a_study_of_fewer_than_two_sales_or_a_price_of_zero_is_refused() -> None
         ratio_study(np.array([1.0]), np.array([1.0]))
     with pytest.raises(ValueError, match="prices above 0"):
         ratio_study(np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+
+
+def test_the_equity_spread_makes_regressive_estimates_unbiased() -> None:
+    rng = np.random.default_rng(5)
+    value = np.exp(rng.normal(12.5, 0.5, 4000))
+    prices = value * np.exp(rng.normal(0, 0.1, 4000))
+    regressive = np.exp(12.5 + 0.9 * (np.log(value) - 12.5))
+    assert ratio_study(regressive, prices).prb < -0.05
+    centre, factor = equity_spread(np.log(regressive), prices)
+    spread = np.exp(centre + factor * (np.log(regressive) - centre))
+    assert abs(ratio_study(spread, prices).prb) < 1e-6
+    assert factor > 1
