@@ -4,9 +4,10 @@
                                       [--engines files,postgres]
 
 - /predict at 16 connections (wrk, one worker pinned to core 0): a located home (area and
-  coordinates) in a located market (King County's sales, or synthetic ones), a home without
-  them in the same market, and a plain home in a plain market (the bundled sales, `--plain`),
-  here and, with `--before DIR`, in the release checked out in DIR, in turn;
+  coordinates) in a located market (King County's sales, or synthetic ones), without and with
+  its 5 comps listed (`?comps=5`), a home without them in the same market, and a plain home
+  in a plain market (the bundled sales, `--plain`), here and, with `--before DIR`, the plain
+  and the located home in the release checked out in DIR, in turn;
 - a CSV batch of 100,000 homes: located in the located market, plain in the plain one;
 - `python -m app.train` on 1,000,000 synthetic located sales against `--plain` on the same
   file: wall time and peak memory;
@@ -87,26 +88,39 @@ def measure_predict(row: Row, work: Path, args: argparse.Namespace) -> None:
     wrk = ensure_wrk()
     here = Path(__file__).resolve().parent.parent
     data, home = located_market(work)
+    located = fitted(work / "located", data, here)
     cases = [
         ("plain home, plain market", fitted(work / "plain", SACRAMENTO, here, "--plain"), BODY),
-        ("located home, located market", fitted(work / "located", data, here), home),
-        ("home without a place, located market", fitted(work / "located2", data, here), BODY),
+        ("located home, located market", located, home),
+        ("home without a place, located market", located, BODY),
+        ("located home, located market, comps=5", located, home),
     ]
     if args.before is not None:
         before = fitted(work / "before", SACRAMENTO, args.before)
-        cases.insert(0, ("plain home, plain market, release before", before, BODY))
+        before_located = fitted(work / "before-located", data, args.before)
+        cases[:0] = [
+            ("plain home, plain market, release before", before, BODY),
+            ("located home, located market, release before", before_located, home),
+        ]
     results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in cases}
     for _ in range(2):  # in turn, twice: the machine's mood moves between minutes
         for name, env, body in cases:
             tree = args.before if name.endswith("release before") else here
+            path = "/predict?comps=5" if name.endswith("comps=5") else "/predict"
             with _serve(env, tree) as served:
-                results[name].append(measure_wrk(wrk, served.url + "/predict", body, args, work))
+                results[name].append(measure_wrk(wrk, served.url + path, body, args, work))
     reference = "plain home, plain market" + (", release before" if args.before else "")
     base = np.median([r["rps"] for r in results[reference]])
+    located_before = results.get("located home, located market, release before")
     for name, found in results.items():
         rps = float(np.median([r["rps"] for r in found]))
         p99 = float(np.median([r["p99"] for r in found]))
-        row(f"/predict, {name}", f"{rps:,.0f} req/s, p99 {p99:.2f} ms", f"({rps / base:.2f}x)")
+        against = f"({rps / base:.2f}x"
+        if located_before and name.startswith("located home"):
+            before_rps = float(np.median([r["rps"] for r in located_before]))
+            before_p99 = float(np.median([r["p99"] for r in located_before]))
+            against += f"; {rps / before_rps:.2f}x, p99 {p99 / before_p99:.2f}x the located before"
+        row(f"/predict, {name}", f"{rps:,.0f} req/s, p99 {p99:.2f} ms", against + ")")
 
 
 def measure_batch(row: Row, work: Path, args: argparse.Namespace, rows: int = 100_000) -> None:

@@ -3,7 +3,8 @@
 A linear estimate costs under a microsecond; dependency injection, body parsing and response
 validation in FastAPI cost far more. This ASGI layer answers a POST /predict whose JSON body
 passes the same pydantic model (`House.model_validate_json`) and whose query is empty or a valid
-`level`, with the same body as the documented route (`api.predict.answer`). Everything else, and
+`level` and `comps`, with the same body as the documented route (`api.predict.answer`, and
+`with_comps`). Everything else, and
 every error, goes on to the FastAPI route, so error answers are FastAPI's own, byte for byte.
 """
 
@@ -18,8 +19,10 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from app.api.predict import answer as answer
+from app.api.predict import with_comps
 from app.api.replay import read_body, replay
 from app.api.schemas import House
+from app.domain.comps import MAX_COMPS
 from app.domain.rules import level_allowed
 from app.observability import metrics
 
@@ -56,7 +59,7 @@ class FastPredict:
             await self.app(scope, receive, send)
             return
         body = await read_body(receive) or b""
-        level = _level(scope["query_string"], state.settings.default_level)
+        level, comps = _query(scope["query_string"], state.settings.default_level)
         served = state.served
         house = current = None
         if level is not None:
@@ -69,7 +72,11 @@ class FastPredict:
         if house is None or current is None or level is None:
             await self.app(scope, replay(body, receive), send)
             return
-        payload = orjson.dumps(answer(served, current, house, level))
+        if comps:
+            found = with_comps(served, current, house, level, comps, state.settings)
+        else:
+            found = answer(served, current, house, level)
+        payload = orjson.dumps(found)
         await send(
             {
                 "type": "http.response.start",
@@ -85,15 +92,27 @@ class FastPredict:
         metrics.TALLY.request("POST", "/predict", "200", time.perf_counter() - start)
 
 
-def _level(query: bytes, default: float) -> float | None:
-    """The `level` of a query that holds nothing else; None sends the request to FastAPI."""
+def _query(query: bytes, default: float) -> tuple[float | None, int]:
+    """The `level` and `comps` of a query that holds nothing else, each at most once; a level
+    of None sends the request to FastAPI (which answers anything else, errors included)."""
+    level, comps = default, 0
     if not query:
-        return default
-    name, _, value = query.partition(b"=")
-    if name != b"level" or b"&" in value:
-        return None
-    try:
-        level = float(value)
-    except ValueError:
-        return None
-    return level if level_allowed(level) else None
+        return level, comps
+    seen = set()
+    for pair in query.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if name in seen:
+            return None, 0
+        seen.add(name)
+        if name == b"level":
+            try:
+                level = float(value)
+            except ValueError:
+                return None, 0
+            if not level_allowed(level):
+                return None, 0
+        elif name == b"comps" and value.isdigit() and len(value) <= 2 and int(value) <= MAX_COMPS:
+            comps = int(value)
+        else:
+            return None, 0
+    return level, comps

@@ -122,14 +122,14 @@ async def predict(
     comps: CompsQuery = 0,
 ) -> Response:
     loaded = await run_in_threadpool(served.get, house.market, level)
-    if comps:
-        body = await run_in_threadpool(_with_comps, served, loaded, house, level, comps, settings)
+    if comps:  # a tenth of a millisecond of arithmetic: no thread hop
+        body = with_comps(served, loaded, house, level, comps, settings)
     else:
         body = answer(served, loaded, house, level)
     return json_response(body, loaded.version)
 
 
-def _with_comps(
+def with_comps(
     served: ServedModels,
     loaded: LoadedModel,
     house: House,

@@ -68,6 +68,15 @@ def located_lines(card: dict[str, Any]) -> list[str]:
             f"price index     {index[0]['month']} to {index[-1]['month']}: "
             f"{(index[-1]['level'] / index[0]['level'] - 1) * 100:+.1f} %"
         )
+    if "comps" in terms:
+        comps = terms["comps"]
+        lines.append(
+            f"comps           the {comps['k']} most similar of {comps['sales']:,} sales "
+            f"({comps['size_km']:g} km a unit of log sq ft, {comps['year_km']:g} km a year; "
+            f"shrink {comps['shrink']:g})"
+        )
+    if "equity" in terms:
+        lines.append(f"equity          estimates spread ×{terms['equity']['factor']:.3f}")
     outliers = card["training"].get("outliers", {}).get("rows", 0)
     lines.append(f"outliers        {outliers:,} sales left out of the fit")
     lines += [

@@ -9,7 +9,7 @@ import numpy as np
 
 from app.domain import comps
 from app.domain.located_model import PARTS, LocatedModel
-from app.domain.terms import Places, Projection
+from app.domain.terms import Projection
 
 # The terms a comp is adjusted for, in order (PARTS without the intercept, which is shared).
 CAUSES = PARTS[1:]
@@ -47,20 +47,27 @@ def comparables(
     sales = index.sales[rows]
     places = model.places_of(sales)
     X = comps.features_of(sales)
-    terms = model.terms(X, places)
-    home = Places(np.array([area], object), np.array([latitude]), np.array([longitude]),
-                  np.array([valued], np.int64))  # fmt: skip
-    subject = model.terms(np.array([[beds, baths, sqft]]), home)[0]
+    subject = model.home_terms(beds, baths, sqft, area, latitude, longitude, valued)[0]
     sx, sy = projection.xy(places.latitude, places.longitude)
     listed = []
     for j in range(len(rows)):
         price = float(sales["price"][j])
-        steps = np.diff(subject) - np.diff(terms[j])
-        levels = (price * np.exp(np.cumsum(steps))).tolist()
+        beds_j, baths_j, sqft_j = X[j].tolist()
+        terms = model.home_terms(
+            beds_j,
+            baths_j,
+            sqft_j,
+            places.area[j],
+            float(places.latitude[j]),
+            float(places.longitude[j]),
+            int(places.month[j]),
+        )[0]
         adjustments = {}
-        before = price
         total = price
-        for cause, level in zip(CAUSES, levels, strict=True):
+        before, change = price, 0.0
+        for k, cause in enumerate(CAUSES, start=1):
+            change += (subject[k] - subject[k - 1]) - (terms[k] - terms[k - 1])
+            level = price * math.exp(change)
             adjustments[cause] = level - before
             total += adjustments[cause]
             before = level

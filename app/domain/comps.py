@@ -148,23 +148,19 @@ def shift(residual: FloatArray, weight: FloatArray, shrink: float) -> FloatArray
 def shift_one(residual: list[float], distance: list[float], shrink: float) -> float:
     """`shift` of one home, in plain floats: the same operations in the same order, so that
     it equals its row of a batch bit for bit."""
-    pairs = sorted(
-        (
-            (r if w > 0 else 0.0, w)
-            for r, w in zip(residual, (1.0 / (1.0 + d * d) for d in distance), strict=True)
-        ),
-        key=lambda pair: pair[0],
-    )
+    weight = [1.0 / (1.0 + d * d) for d in distance]
+    values = [r if w > 0 else 0.0 for r, w in zip(residual, weight, strict=True)]
+    order = sorted(range(len(values)), key=values.__getitem__)  # stable, as numpy's
     total = 0.0
     running = []
-    for _, w in pairs:
-        total += w
+    for i in order:
+        total += weight[i]
         running.append(total)
     if not total > 0:
         return 0.0
     half = 0.5 * total
-    median = next(v for (v, _), c in zip(pairs, running, strict=True) if c >= half)
-    return median * (total / (total + shrink))
+    at = next(j for j, c in enumerate(running) if c >= half)
+    return values[order[at]] * (total / (total + shrink))
 
 
 class Index:

@@ -13,7 +13,7 @@ from app.domain import comps
 from app.domain.arrays import FloatArray
 from app.domain.comps import NO_DAY, Similarity
 from app.domain.comps_choice import Geometry, Split, choose_similarity, estimate
-from app.domain.located_model import LocatedModel, pack_keys
+from app.domain.located_model import LocatedModel
 from app.domain.ratios import equity_spread
 from app.domain.terms import (
     CELL_SIZES_KM,
@@ -25,6 +25,7 @@ from app.domain.terms import (
     codes,
     design,
     moment_strength,
+    pack_keys,
     penalty,
     solve_normal,
     time_strength,

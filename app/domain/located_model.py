@@ -10,7 +10,6 @@ prices c_k, so the parts add up to the price; the price served is their sum, tak
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -27,30 +26,17 @@ from app.domain.terms import (
     CELL_SIZES_KM,
     KM_PER_DEGREE_LATITUDE,
     OFFSET,
-    IntArray,
     Places,
     Projection,
     codes,
     month_name,
+    unpack_keys,
 )
 
 PARTS = ("intercept", "beds", "baths", "sqft", "area", "location", "time")
 COMPS_PARTS = (*PARTS, "comps")
 EQUITY = "equity"  # the last part of a model with a vertical-equity spread
 FAR_KM = 3.0  # a home farther than this from every sale is warned about
-
-
-def pack_keys(keys: IntArray) -> bytes:
-    """Sorted cell keys as the zlib-compressed differences of each from the one before: about
-    a twentieth of their 8 bytes each, for a model held in memory among thousands."""
-    steps = np.diff(np.asarray(keys, dtype=np.int64), prepend=np.int64(0))
-    return zlib.compress(steps.astype("<i8").tobytes())
-
-
-def unpack_keys(packed: bytes) -> IntArray:
-    """The keys of `pack_keys`, exactly."""
-    keys: IntArray = np.cumsum(np.frombuffer(zlib.decompress(packed), dtype="<i8"))
-    return keys
 
 
 @dataclass(frozen=True)
@@ -310,21 +296,19 @@ class LocatedModel:
             int(places.month[0]),
         )
 
-    def explain_home(
+    def home_terms(
         self,
         beds: float,
         baths: float,
         sqft: float,
-        level: float,
-        area: str | None = None,
-        latitude: float = math.nan,
-        longitude: float = math.nan,
-        month: int = -1,
-    ) -> Explanation:
-        """One home, in plain floats: the operations of `explain_many` in the same order, so it
-        answers as its row of a batch, bit for bit, at a request's cost (logarithm and
-        exponentials by numpy on a few numbers, as on a batch's column). `month`: year * 12 +
-        month - 1 of the valuation date, -1 for the newest month."""
+        area: str | None,
+        latitude: float,
+        longitude: float,
+        month: int,
+    ) -> tuple[list[float], float, float, float, bool]:
+        """One home's cumulative log prices after each term of PARTS, in plain floats, as
+        `terms` gives its row; with its km east and north (NaN without coordinates), its log
+        sqft, and whether its fine cell holds a sale."""
         w, centre = self.size, self.centre
         c0 = self.intercept
         c1 = c0 + w[0] * (beds - centre[0])
@@ -353,12 +337,33 @@ class LocatedModel:
             at = max((month if month >= 0 else self.last_month) - self.first_month, 0)
             time = self.month_effects[min(at, len(self.month_effects) - 1)]
         c6 = c5 + time
-        logs = [c0, c1, c2, c3, c4, c5, c6]
+        return [c0, c1, c2, c3, c4, c5, c6], x, y, log_sqft, fine is not None
+
+    def explain_home(
+        self,
+        beds: float,
+        baths: float,
+        sqft: float,
+        level: float,
+        area: str | None = None,
+        latitude: float = math.nan,
+        longitude: float = math.nan,
+        month: int = -1,
+    ) -> Explanation:
+        """One home, in plain floats: the operations of `explain_many` in the same order, so it
+        answers as its row of a batch, bit for bit, at a request's cost (logarithm and
+        exponentials by numpy on a few numbers, as on a batch's column). `month`: year * 12 +
+        month - 1 of the valuation date, -1 for the newest month."""
+        logs, x, y, log_sqft, fine = self.home_terms(
+            beds, baths, sqft, area, latitude, longitude, month
+        )
+        tables = self._tables()
+        projection = tables["projection"]
         index = self.comps()
         if index is not None:
             dated = month >= 0 and self.first_month >= 0
             valued = float(month if dated else self.last_month)
-            logs.append(c6 + (index.shift_one(x, y, log_sqft, valued) if x == x else 0.0))
+            logs.append(logs[6] + (index.shift_one(x, y, log_sqft, valued) if x == x else 0.0))
         if self.spread is not None:
             middle, factor = self.spread
             logs.append(middle + factor * (logs[-1] - middle))
@@ -375,7 +380,7 @@ class LocatedModel:
         warnings = self._warnings_one(beds, baths, sqft, price, level)
         if area is not None and area not in tables["areas"]:
             warnings.append(self._unknown_area(area))
-        if projection is not None and fine is None and latitude == latitude:
+        if projection is not None and not fine and latitude == latitude:
             one = Places(np.array([None], object), np.array([latitude]), np.array([longitude]),
                          np.array([-1], np.int64))  # fmt: skip
             warnings.extend(caveats.far_from_sales(km) for km in self._far(one).values())

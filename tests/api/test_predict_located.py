@@ -195,3 +195,14 @@ def test_an_operator_may_turn_the_listing_of_comps_off(settings: Settings, locat
     assert body["comps"] == []
     assert [w["code"] for w in body["warnings"]] == ["comps_not_listed"]
     assert body["contributions"]["comps"] == plain["contributions"]["comps"] != 0
+
+
+def test_comps_are_answered_alike_on_the_fast_path_and_by_the_route(
+    located_client: TestClient,
+) -> None:
+    fast = located_client.post("/predict?comps=3&level=0.8", json=PLACED)
+    # A trailing `&` is not the fast path's to read: the FastAPI route answers it.
+    routed = located_client.post("/predict?comps=3&level=0.8&", json=PLACED)
+    assert fast.status_code == routed.status_code == 200
+    assert fast.json() == routed.json()
+    assert len(fast.json()["comps"]) == 3

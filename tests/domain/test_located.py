@@ -14,11 +14,9 @@ from app.domain.located_model import (
     COMPS_PARTS,
     EQUITY,
     LocatedModel,
-    pack_keys,
-    unpack_keys,
 )
 from app.domain.place_rules import places_of
-from app.domain.terms import Places, month_of
+from app.domain.terms import Places, month_of, pack_keys, unpack_keys
 from tests.support import AREA_EFFECTS, located_listings
 
 

@@ -6,16 +6,21 @@ import hashlib
 import multiprocessing as mp
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from app.config import Settings
 from app.domain.errors import NotFound
 from app.domain.fitting import fit_table
+from app.domain.located_fitting import fit_located_table
+from app.domain.located_model import LocatedModel
 from app.domain.model import PriceModel
+from app.domain.terms import Places
 from app.service.serving import ServedModels
 from app.storage import CorruptVersion, Registry, Storage, open_storage
 from tests.damage import damage_artifact, point_at, remove_checksum, set_artifact_format
+from tests.support import located_listings
 
 pytestmark = pytest.mark.engines("files", "postgres")
 
@@ -142,6 +147,26 @@ def test_served_models_follow_the_pointer(storage: Storage, sacramento: pd.DataF
     registry.activate(second)
     assert active.refresh({"default"}) == {"default"}
     assert active.current.version == second
+
+
+def test_a_compact_market_reads_its_comps_sales_when_a_home_is_first_valued(
+    storage: Storage,
+) -> None:
+    other = storage.market("elsewhere").registry
+    model, card = fit_located_table(located_listings(600), folds=3, source="test")
+    other.activate(other.save(model, card))
+    served = ServedModels(storage, "default")
+    served.refresh()
+    held = served.models["elsewhere"].model
+    assert isinstance(held, LocatedModel) and held.needs_sales
+    assert served.ready("elsewhere", 0.9) is None  # the fast path leaves it to `get`
+    loaded = served.get("elsewhere", 0.9)
+    assert not held.needs_sales and loaded.model is held
+    X, places = (
+        np.array([[3.0, 2.0, 1800.0]]),
+        Places(np.array(["north"], object), np.array([47.52]), np.array([-122.25]), np.array([-1])),
+    )
+    assert held.predict(X, places)[0] == model.predict(X, places)[0]
 
 
 def test_served_models_keep_the_last_good_version_when_the_pointer_names_a_corrupt_one(
