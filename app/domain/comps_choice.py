@@ -61,7 +61,7 @@ def neighbours(
     at = np.flatnonzero(geometry.located[split.subjects])
     if len(pool) == 0 or len(at) == 0:
         return np.zeros((0, k)), np.zeros((0, k), dtype=np.intp), np.zeros(0, dtype=np.intp)
-    tree = cKDTree(geometry.points(pool, similarity))
+    tree = cKDTree(geometry.points(pool, similarity), balanced_tree=False, compact_nodes=False)
     distance, index = tree.query(geometry.points(split.subjects[at], similarity), k=k)
     distance = np.asarray(distance).reshape(len(at), k)
     index = np.asarray(index).reshape(len(at), k)

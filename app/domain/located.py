@@ -220,6 +220,8 @@ def outliers(log_price: FloatArray, fitted: FloatArray) -> npt.NDArray[np.bool_]
     return flagged
 
 
+MAX_JUDGED = 10_000  # the most sales of a fold estimated out of it (or out of time), with comps
+MAX_POOL = 100_000  # the most possible comps a similarity is chosen among
 MIN_SPREAD_SALES = 200  # the fewest sales whose estimates out of fold can set the spread
 HELD_OUT = 0.10  # the newest share of sales an out-of-time figure is measured on
 MIN_HELD_OUT = 20
@@ -271,7 +273,8 @@ class LocatedFit:
 
     model: LocatedModel
     kept: npt.NDArray[np.bool_]  # the sales the model was fitted on (outliers are not)
-    out_of_fold: FloatArray  # price, for the kept sales
+    judged: npt.NDArray[np.intp]  # the kept sales estimated out of fold (positions among them)
+    out_of_fold: FloatArray  # their estimated prices
     out_of_time: tuple[FloatArray, FloatArray] | None  # estimates and prices of the newest
 
 
@@ -305,19 +308,26 @@ def fit_located(
             beta = system.solve(strengths)
     n = len(system.y)
     geometry = _geometry(vocabulary, X[kept], places.take(kept))
-    fold = np.random.default_rng(0).permutation(n) % max(2, min(folds, n))
-    splits = _splits(system, fold, strengths)
+    rng = np.random.default_rng(0)
+    fold = rng.permutation(n) % max(2, min(folds, n))
+    # A large market is judged on a sample of its first fold: its comps are costly to find.
+    large = int((fold == 0).sum()) > MAX_JUDGED
+    splits = _splits(system, fold, strengths, only=0 if large else None)
+    if large:
+        splits = [_sample(splits[0], MAX_JUDGED, rng)]
     similarity = None
     if geometry is not None:
-        similarity = choose_similarity(geometry, splits[0], system.y)
-    log_oof = np.empty(n)
-    for split in splits:
-        log_oof[split.subjects] = (
+        similarity = choose_similarity(geometry, _pool_sample(splits[0], MAX_POOL, rng), system.y)
+    judged = np.concatenate([split.subjects for split in splits])
+    log_oof = np.concatenate(
+        [
             split.base if geometry is None else estimate(geometry, split, similarity_of(similarity))
-        )
+            for split in splits
+        ]
+    )
     spread = None
-    if n >= MIN_SPREAD_SALES:
-        spread = equity_spread(log_oof, np.exp(system.y))
+    if len(judged) >= MIN_SPREAD_SALES:
+        spread = equity_spread(log_oof, np.exp(system.y[judged]))
         log_oof = spread[0] + spread[1] * (log_oof - spread[0])
     sales = b""
     if geometry is not None:
@@ -339,7 +349,7 @@ def fit_located(
         if newest is not None and spread is not None:
             found = np.exp(spread[0] + spread[1] * (np.log(newest[0]) - spread[0]))
             newest = (found, newest[1])
-    return LocatedFit(model, kept, np.exp(log_oof), newest)
+    return LocatedFit(model, kept, judged, np.exp(log_oof), newest)
 
 
 def geometry_centre(vocabulary: Vocabulary) -> tuple[float, float]:
@@ -374,18 +384,36 @@ def _splits(
     fold: npt.NDArray[np.intp],
     strengths: dict[str, float],
     left_out: npt.NDArray[np.bool_] | None = None,
+    only: int | None = None,
 ) -> list[Split]:
-    """Each fold estimated by a fit of the other folds, whose sales are its possible comps,
-    each with its residual under that fit: as a served model's comps are its sales with their
-    residuals under it. `left_out`: rows in no fit and no fold."""
+    """Each fold (or `only` that one) estimated by a fit of the other folds, whose sales are
+    its possible comps, each with its residual under that fit: as a served model's comps are
+    its sales with their residuals under it. `left_out`: rows in no fit and no fold."""
     out = np.zeros(len(fold), dtype=bool) if left_out is None else left_out
     splits = []
-    for f in range(int(fold.max()) + 1):
+    for f in range(int(fold.max()) + 1) if only is None else (only,):
         rows = (fold == f) & ~out
         if not rows.any():
             continue
         splits.append(_split(system, rows, out, strengths))
     return splits
+
+
+def _sample(split: Split, most: int, rng: np.random.Generator) -> Split:
+    """The split with at most `most` of its subjects, drawn at random."""
+    if len(split.subjects) <= most:
+        return split
+    chosen = np.sort(rng.choice(len(split.subjects), size=most, replace=False))
+    return Split(split.subjects[chosen], split.base[chosen], split.pool, split.residual)
+
+
+def _pool_sample(split: Split, most: int, rng: np.random.Generator) -> Split:
+    """The split with at most `most` of its possible comps, drawn at random (the choice of a
+    similarity in a very large market)."""
+    if len(split.pool) <= most:
+        return split
+    chosen = np.sort(rng.choice(len(split.pool), size=most, replace=False))
+    return Split(split.subjects, split.base, split.pool[chosen], split.residual[chosen])
 
 
 def _split(
@@ -422,5 +450,6 @@ def _out_of_time(
     rows = np.zeros(len(month), dtype=bool)
     rows[dated[np.argsort(month[dated], kind="stable")][-held:]] = True
     split = _split(system, rows, np.zeros(len(rows), dtype=bool), strengths)
+    split = _sample(split, MAX_JUDGED, np.random.default_rng(1))
     found = split.base if geometry is None else estimate(geometry, split, similarity_of(similarity))
-    return np.exp(found), np.exp(system.y[rows])
+    return np.exp(found), np.exp(system.y[split.subjects])

@@ -14,7 +14,7 @@ from app.domain.comps import NO_DAY, SALE
 from app.domain.fitting import COVERAGE_LEVEL, library_versions, select_window
 from app.domain.least_squares import describe_cv
 from app.domain.listings import SOLD_AT, SaleDates
-from app.domain.located import HELD_OUT, OUTLIER_IQRS, fit_located
+from app.domain.located import HELD_OUT, MAX_JUDGED, OUTLIER_IQRS, fit_located
 from app.domain.located_model import LocatedModel
 from app.domain.place_rules import AREA, LATITUDE, LONGITUDE, places_of
 from app.domain.ratios import ratio_study
@@ -63,7 +63,7 @@ def fit_located_table(
         **{
             **model.__getstate__(),
             "ranges": ranges,
-            "calibration": calibrate(kept_price, found.out_of_fold),
+            "calibration": calibrate(kept_price[found.judged], found.out_of_fold),
         }
     )
     training = {
@@ -77,9 +77,20 @@ def fit_located_table(
             "rule": f"log ratio of a first fit beyond {OUTLIER_IQRS:g} interquartile ranges "
             "outside the quartiles; left out of the fit",
         },
+        "judged": {
+            "rows": len(found.judged),
+            "rule": f"every kept sale, or where a fold holds more than {MAX_JUDGED:,}, "
+            f"{MAX_JUDGED:,} of the first fold at random: the sales the range is calibrated on "
+            "and the figures out of fold measured on",
+        },
     }
     return model, describe_located(
-        model, kept_price, found.out_of_fold, found.out_of_time, min(folds, len(kept_X)), training
+        model,
+        kept_price[found.judged],
+        found.out_of_fold,
+        found.out_of_time,
+        min(folds, len(kept_X)),
+        training,
     )
 
 
