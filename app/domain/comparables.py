@@ -37,7 +37,7 @@ def comparables(
         return []
     assert model.projection is not None
     projection = Projection(*model.projection)
-    valued = month if month >= 0 and model.first_month >= 0 else model.last_month
+    valued = model.valuation(month)
     hx, hy = projection.xy(np.array([latitude]), np.array([longitude]))
     x, y = float(hx[0]), float(hy[0])
     distance, found = index.query(hx, hy, np.log(np.array([sqft])), np.array([float(valued)]), n)

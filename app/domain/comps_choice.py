@@ -34,11 +34,6 @@ class Geometry:
     def points(self, rows: npt.NDArray[np.intp], similarity: Similarity) -> FloatArray:
         return points(self.x[rows], self.y[rows], self.log_sqft[rows], self.month[rows], similarity)
 
-    def take(self, rows: npt.NDArray[np.bool_]) -> Geometry:
-        return Geometry(
-            self.x[rows], self.y[rows], self.log_sqft[rows], self.month[rows], self.located[rows]
-        )
-
 
 @dataclass(frozen=True)
 class Split:

@@ -14,7 +14,7 @@ from app.domain.arrays import FloatArray
 from app.domain.comps import NO_DAY, Similarity
 from app.domain.comps_choice import Geometry, Split, choose_similarity, estimate
 from app.domain.located_model import LocatedModel
-from app.domain.ratios import equity_spread
+from app.domain.ratios import equity_spread, spread_about
 from app.domain.terms import (
     CELL_SIZES_KM,
     NO_KEY,
@@ -328,7 +328,7 @@ def fit_located(
     spread = None
     if len(judged) >= MIN_SPREAD_SALES:
         spread = equity_spread(log_oof, np.exp(system.y[judged]))
-        log_oof = spread[0] + spread[1] * (log_oof - spread[0])
+        log_oof = spread_about(log_oof, spread)
     sales = b""
     if geometry is not None:
         dated = days if days is not None else np.full(len(price), NO_DAY, dtype=np.int64)
@@ -347,7 +347,7 @@ def fit_located(
     if held_out:
         newest = _out_of_time(system, places.month[kept], strengths, geometry, similarity)
         if newest is not None and spread is not None:
-            found = np.exp(spread[0] + spread[1] * (np.log(newest[0]) - spread[0]))
+            found = np.exp(spread_about(np.log(newest[0]), spread))
             newest = (found, newest[1])
     return LocatedFit(model, kept, judged, np.exp(log_oof), newest)
 
@@ -383,19 +383,17 @@ def _splits(
     system: System,
     fold: npt.NDArray[np.intp],
     strengths: dict[str, float],
-    left_out: npt.NDArray[np.bool_] | None = None,
     only: int | None = None,
 ) -> list[Split]:
     """Each fold (or `only` that one) estimated by a fit of the other folds, whose sales are
     its possible comps, each with its residual under that fit: as a served model's comps are
-    its sales with their residuals under it. `left_out`: rows in no fit and no fold."""
-    out = np.zeros(len(fold), dtype=bool) if left_out is None else left_out
+    its sales with their residuals under it."""
+    none = np.zeros(len(fold), dtype=bool)
     splits = []
     for f in range(int(fold.max()) + 1) if only is None else (only,):
-        rows = (fold == f) & ~out
-        if not rows.any():
-            continue
-        splits.append(_split(system, rows, out, strengths))
+        rows = fold == f
+        if rows.any():
+            splits.append(_split(system, rows, none, strengths))
     return splits
 
 

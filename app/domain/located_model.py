@@ -22,6 +22,7 @@ from app.domain import caveats, comps
 from app.domain.arrays import FloatArray
 from app.domain.calibration import Calibration
 from app.domain.model import Explanation, Explanations
+from app.domain.ratios import spread_about
 from app.domain.terms import (
     CELL_SIZES_KM,
     KM_PER_DEGREE_LATITUDE,
@@ -90,6 +91,11 @@ class LocatedModel:
         found = COMPS_PARTS if self.similarity is not None else PARTS
         return (*found, EQUITY) if self.spread is not None else found
 
+    def valuation(self, month: int) -> int:
+        """The month a home is valued at: its `as_of` (year * 12 + month - 1), or the newest
+        month where it gives none or the market has no dates."""
+        return month if month >= 0 and self.first_month >= 0 else self.last_month
+
     @property
     def last_month(self) -> int:
         return self.first_month + len(self.month_effects) - 1
@@ -152,8 +158,7 @@ class LocatedModel:
             out[:, at] = out[:, at - 1] + self._shift(index, X, places)
             at += 1
         if self.spread is not None:
-            centre, factor = self.spread
-            out[:, at] = centre + factor * (out[:, at - 1] - centre)
+            out[:, at] = spread_about(out[:, at - 1], self.spread)
         return out
 
     def _shift(self, index: comps.Index, X: FloatArray, places: Places) -> FloatArray:
@@ -164,7 +169,8 @@ class LocatedModel:
             projection = self._tables()["projection"]
             x, y = projection.xy(places.latitude[at], places.longitude[at])
             month = places.month[at]
-            dated = (month >= 0) & (self.first_month >= 0)  # a market without dates: no time
+            # `valuation`, row by row
+            dated = (month >= 0) & (self.first_month >= 0)
             valued = np.where(dated, month, self.last_month).astype(np.float64)
             found[at] = index.shift(x, y, np.log(X[at, 2]), valued)
         return found
@@ -361,12 +367,10 @@ class LocatedModel:
         projection = tables["projection"]
         index = self.comps()
         if index is not None:
-            dated = month >= 0 and self.first_month >= 0
-            valued = float(month if dated else self.last_month)
+            valued = float(self.valuation(month))
             logs.append(logs[6] + (index.shift_one(x, y, log_sqft, valued) if x == x else 0.0))
         if self.spread is not None:
-            middle, factor = self.spread
-            logs.append(middle + factor * (logs[-1] - middle))
+            logs.append(spread_about(logs[-1], self.spread))
         levels = np.exp(np.array(logs)).tolist()
         parts = [levels[0], *(levels[k] - levels[k - 1] for k in range(1, len(logs)))]
         price = parts[0]

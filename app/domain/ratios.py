@@ -76,6 +76,12 @@ def prb(estimates: FloatArray, prices: FloatArray) -> float:
     return float(centred @ (deviation - deviation.mean()) / spread) if spread > 0 else 0.0
 
 
+def spread_about(logs: Any, spread: tuple[float, float]) -> Any:
+    """Log estimates (an array or one float) spread about a centre by a factor: c + b (l - c)."""
+    centre, factor = spread
+    return centre + factor * (logs - centre)
+
+
 def equity_spread(log_estimates: FloatArray, prices: FloatArray) -> tuple[float, float]:
     """The centre c and factor b that make estimates exp(c + b (log e - c)) neither regressive
     nor progressive (PRB 0) on these sales: c the median log estimate, b found by bisection
@@ -83,7 +89,7 @@ def equity_spread(log_estimates: FloatArray, prices: FloatArray) -> tuple[float,
     centre = float(np.median(log_estimates))
 
     def bias(b: float) -> float:
-        return prb(np.exp(centre + b * (log_estimates - centre)), prices)
+        return prb(np.exp(spread_about(log_estimates, (centre, b))), prices)
 
     low, high = SPREAD_LIMITS
     if bias(low) >= 0:
