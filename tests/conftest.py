@@ -26,6 +26,7 @@ from app.api.factory import create_app
 from app.config import Settings
 from app.domain.fitting import fit_table
 from app.domain.listings import read_table
+from app.domain.located_fitting import fit_located_table
 from app.storage import ListingStore, Registry, Storage, open_storage
 from app.storage.postgres.database import redact
 from tests.support import (
@@ -34,6 +35,8 @@ from tests.support import (
     ROOT,
     SACRAMENTO,
     TEST_DATABASE_URL,
+    king_county_csv,
+    located_listings,
     make_settings,
     schema_url,
 )
@@ -52,6 +55,20 @@ def database_server() -> str:
             pytest.fail(message)
         pytest.skip(message + " (set HOUSE_PRICE_TEST_DATABASE_URL)")
     return TEST_DATABASE_URL
+
+
+@pytest.fixture(scope="session")
+def king_county() -> Path:
+    """The King County sales (../shared/data/king_county.csv beside the checkout, or beside the
+    repository it was cloned from; HOUSE_PRICE_KING_COUNTY names another copy); a failure under
+    CI when none is found."""
+    found = king_county_csv()
+    if found is None:
+        message = "no ../shared/data/king_county.csv (set HOUSE_PRICE_KING_COUNTY)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
 
 
 @pytest.fixture
@@ -133,6 +150,20 @@ def fitted(registry: Registry, sacramento: pd.DataFrame) -> str:
 
 @pytest.fixture
 def client(settings: Settings, fitted: str) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def located(registry: Registry) -> str:
+    """A located version (areas, coordinates, sale dates; comps) made active; its name."""
+    version = registry.save(*fit_located_table(located_listings(2000), folds=5, source="test"))
+    registry.activate(version)
+    return version
+
+
+@pytest.fixture
+def located_client(settings: Settings, located: str) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 

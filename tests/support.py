@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,22 @@ from app.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SACRAMENTO = ROOT / "data" / "sacramento.csv"
+
+
+def king_county_csv() -> Path | None:
+    """King County's 21,613 sales: named by HOUSE_PRICE_KING_COUNTY, or in ../shared/data beside
+    this checkout or beside the repository it was cloned from."""
+    named = os.environ.get("HOUSE_PRICE_KING_COUNTY")
+    places = [Path(named)] if named else []
+    places.append(ROOT.parent / "shared" / "data" / "king_county.csv")
+    origin = subprocess.run(
+        ["git", "config", "--get", "remote.origin.url"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    if origin and Path(origin).is_dir():
+        places.append(Path(origin).resolve().parent / "shared" / "data" / "king_county.csv")
+    return next((p for p in places if p.is_file()), None)
+
+
 API_KEY = "test-key-4f1c2a-9b7e"
 TEST_DATABASE_URL = os.environ.get(
     "HOUSE_PRICE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from app import __version__
-from app.api import audit, docs, health, markets, models, openapi, page, predict, retrain
+from app.api import areas, audit, docs, health, markets, models, openapi, page, predict, retrain
 from app.api.cors import Cors, parse_origins
 from app.api.docs import ASSETS_DIR, STATIC_PREFIX
 from app.api.edge import RequestContext
@@ -150,7 +150,7 @@ def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -
     app.add_exception_handler(ServiceError, handle_service_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.mount(STATIC_PREFIX, StaticFiles(directory=ASSETS_DIR), name="swagger-ui")
-    for module in (predict, retrain, models, markets, audit, health, docs, page):
+    for module in (predict, retrain, models, areas, markets, audit, health, docs, page):
         app.include_router(module.router)
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -28,6 +28,8 @@ Sort = Literal[
     "within_10",
     "within_20",
     "coverage_90",
+    "cod",
+    "prd",
 ]
 # Poor accuracy: half of the estimates are off by more than this share of the sale price.
 POOR_MEDIAN_APE = 0.20

@@ -15,8 +15,9 @@ from app.api.factory import create_app
 from app.config import Settings
 from app.domain.fitting import fit_table
 from app.domain.listings import read_table
+from app.domain.located_fitting import fit_located_table
 from app.storage import Storage
-from tests.support import SACRAMENTO
+from tests.support import SACRAMENTO, located_listings
 
 pytestmark = pytest.mark.engines("files", "postgres")
 
@@ -217,11 +218,23 @@ def test_markets_sort_by_a_column_in_either_order(
     market_client: TestClient, column: str, order: str
 ) -> None:
     lines = market_client.get(f"/markets?sort={column}&order={order}").json()["markets"]
-    values = [
-        m["accuracy"][column] if "_" in column and column in m["accuracy"] else m[column]
-        for m in lines
-    ]
+    values = [m["accuracy"][column] if column in m["accuracy"] else m[column] for m in lines]
     assert len(values) == 5 and values == sorted(values, reverse=order == "desc")
+
+
+@pytest.mark.parametrize("column", ["cod", "prd"])
+def test_markets_sort_by_the_ratio_statistics_of_located_markets_the_others_last(
+    settings: Settings, storage: Storage, fitted: str, column: str
+) -> None:
+    for seed, market in enumerate(("east-town", "west-town", "north-town")):
+        registry = storage.market(market).registry
+        sales = located_listings(600 + 300 * seed, seed=seed)
+        registry.activate(registry.save(*fit_located_table(sales, folds=5, source=market)))
+    with TestClient(create_app(settings)) as client:
+        lines = client.get(f"/markets?sort={column}&order=desc").json()["markets"]
+    values = [m["accuracy"][column] for m in lines]
+    assert values[-1] is None and [m["market"] for m in lines][-1] == "default"
+    assert values[:3] == sorted(values[:3], reverse=True) and None not in values[:3]
 
 
 def test_markets_sorted_by_a_column_come_a_page_at_a_time_in_that_order(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,9 +9,6 @@ from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
 from app.config import Settings
-from app.domain.located_fitting import fit_located_table
-from app.storage import Registry
-from tests.support import located_listings
 
 pytestmark = pytest.mark.engines("files", "postgres")
 
@@ -21,19 +17,6 @@ PLACED = {**HOME, "area": "north", "latitude": 47.52, "longitude": -122.25, "as_
 LOCATED_PARTS = [
     *("intercept", "beds", "baths", "sqft", "area", "location", "time", "comps", "equity")
 ]
-
-
-@pytest.fixture
-def located(registry: Registry) -> str:
-    version = registry.save(*fit_located_table(located_listings(2000), folds=5, source="test"))
-    registry.activate(version)
-    return version
-
-
-@pytest.fixture
-def located_client(settings: Settings, located: str) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
 
 
 def test_a_located_home_gets_parts_that_add_up_to_its_price(located_client: TestClient) -> None:

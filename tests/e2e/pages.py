@@ -54,6 +54,28 @@ class Visit:
             context.close()
 
 
+# The page's focusable controls in document order (one per group of radio buttons), each named by
+# its id, its label or its text; and the one that has the focus.
+FOCUSABLE = """() => {
+  const seen = new Set();
+  const controls = 'a[href], button, input, select, textarea, summary, [tabindex]';
+  return [...document.querySelectorAll(controls)]
+    .filter((el) => el.tabIndex >= 0 && !el.disabled && el.getClientRects().length > 0)
+    .filter((el) => {
+      if (el.type !== 'radio') return true;
+      if (seen.has(el.name)) return false;
+      seen.add(el.name);
+      return true;
+    })
+    .map((el) => el.id || el.getAttribute('aria-label') || el.textContent.trim());
+}"""
+ACTIVE = """() => {
+  const el = document.activeElement;
+  if (el === document.body) return null;
+  return el.id || el.getAttribute('aria-label') || el.textContent.trim();
+}"""
+
+
 def api(server: Server, method: str, path: str, **kwargs: Any) -> httpx.Response:
     return httpx.request(method, server.url + path, timeout=60, **kwargs)
 

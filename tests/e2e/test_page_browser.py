@@ -19,7 +19,16 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.pages import DESKTOP, PHONE, Visit, api, assert_accessible, money
+from tests.e2e.pages import (
+    ACTIVE,
+    DESKTOP,
+    FOCUSABLE,
+    PHONE,
+    Visit,
+    api,
+    assert_accessible,
+    money,
+)
 from tests.e2e.server import Server, fitted_dirs
 from tests.support import API_KEY, SACRAMENTO
 
@@ -396,25 +405,6 @@ def test_older_versions_are_shown_a_page_at_a_time(browser: Browser, tmp_path: P
 
 
 # Every element Tab may stop at, in document order, as the browser decides what is shown.
-_FOCUSABLE = """() => {
-  const seen = new Set();
-  return [...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')]
-    .filter((el) => el.tabIndex >= 0 && !el.disabled && el.getClientRects().length > 0)
-    .filter((el) => {
-      if (el.type !== 'radio') return true;
-      if (seen.has(el.name)) return false;
-      seen.add(el.name);
-      return true;
-    })
-    .map((el) => el.id || el.getAttribute('aria-label') || el.textContent.trim());
-}"""
-_ACTIVE = """() => {
-  const el = document.activeElement;
-  if (el === document.body) return null;
-  return el.id || el.getAttribute('aria-label') || el.textContent.trim();
-}"""
-
-
 def test_keyboard_alone_reaches_every_control_in_order_and_enter_estimates(
     visit: Visit,
 ) -> None:
@@ -422,18 +412,18 @@ def test_keyboard_alone_reaches_every_control_in_order_and_enter_estimates(
     # The tables' scrolling regions are named by their text: read the list once it is filled.
     expect(page.locator("#versions tbody tr").first).to_be_visible()
     expect(page.locator("#markets tbody tr").first).to_be_visible()
-    expected = page.evaluate(_FOCUSABLE)
+    expected = page.evaluate(FOCUSABLE)
     top = ["Skip to the estimate", "Estimate", "Check a list", "The model", "Markets", "API docs"]
     assert expected[:9] == [*top, "beds", "baths", "sqft"]
     reached = []
     for _ in range(len(expected)):
         page.keyboard.press("Tab")
-        reached.append(page.evaluate(_ACTIVE))
+        reached.append(page.evaluate(ACTIVE))
     assert reached == expected
     # From the top again, by keyboard only: to Bedrooms, type the home, Enter.
     page.goto(visit.server.url + "/")
     expect(page.locator("#versions tbody tr").first).to_be_visible()
-    while page.evaluate(_ACTIVE) != "beds":
+    while page.evaluate(ACTIVE) != "beds":
         page.keyboard.press("Tab")
     page.keyboard.type("3")
     page.keyboard.press("Tab")

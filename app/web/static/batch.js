@@ -1,12 +1,14 @@
 // Check a list: a CSV of homes in, a preview of the answer, its row count and a Download of the
-// whole answer exactly as /predict/batch sent it.
+// whole answer exactly as /predict/batch sent it. In a market with comparable sales, the preview
+// adds each located row's nearest comp.
 
 import { call, messages } from "./api.js";
 import { readCsv } from "./csv.js";
 import { $, el, fillList } from "./dom.js";
-import { chosenLevel } from "./estimate.js";
-import { money, plural } from "./format.js";
-import { inMarket, manyMarkets, marketName } from "./market.js";
+import { chosenLevel, shownCard } from "./estimate.js";
+import { km, money, plural } from "./format.js";
+import { chosenMarket, inMarket, manyMarkets, marketName } from "./market.js";
+import { hasComps } from "./place.js";
 
 const PREVIEW_ROWS = 10;
 const MONEY = new Set(["price", "price_low", "price_high"]);
@@ -41,6 +43,7 @@ async function check(file) {
   const by = !version ? ", each in its own market" : manyMarkets() ? ` by ${market}'s model ${version}` : "";
   $("list-status").textContent = `${file.name}: ${plural(table.count, "home")} estimated${by}.`;
   preview(table, market);
+  if (hasComps(await shownCard())) await nearest(table);
   download = URL.createObjectURL(answer.data);
   const link = $("download");
   link.href = download;
@@ -67,6 +70,34 @@ function preview({ header, rows, count }, market) {
     ? `The first ${rows.length} of ${plural(count, "home")}`
     : `All ${plural(count, "home")}`;
   $("preview-wrap").hidden = false;
+}
+
+const NUMBERS = new Set(["beds", "baths", "sqft", "latitude", "longitude"]);
+const SENT = [...NUMBERS, "area", "as_of", "market"];
+
+/** A row of the answer as a home for /predict: the fields it holds. */
+function home(header, cells) {
+  const found = {};
+  header.forEach((name, i) => {
+    const cell = (cells[i] ?? "").trim();
+    if (SENT.includes(name) && cell !== "") found[name] = NUMBERS.has(name) ? Number(cell) : cell;
+  });
+  return found;
+}
+
+/** A column of each previewed row's nearest comparable sale (asked of /predict with comps). */
+async function nearest({ header, rows }) {
+  if (!header.includes("latitude") || !header.includes("longitude")) return;
+  $("preview").tHead.rows[0].append(el("th", { scope: "col", textContent: "nearest comp" }));
+  const cells = rows.map(() => el("td", { className: "num", textContent: "…" }));
+  $("preview").tBodies[0].querySelectorAll("tr").forEach((tr, i) => tr.append(cells[i]));
+  await Promise.all(rows.map(async (row, i) => {
+    const sent = { ...(chosenMarket() ? { market: chosenMarket() } : {}), ...home(header, row) };
+    const answer = "latitude" in sent && "longitude" in sent
+      ? await call("predict?comps=20", { method: "POST", json: sent }) : null;
+    const found = answer && answer.ok ? answer.data.comps.map((c) => c.distance_km) : [];
+    cells[i].textContent = found.length ? km(Math.min(...found)) : "–";
+  }));
 }
 
 export function startBatch() {

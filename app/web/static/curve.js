@@ -2,11 +2,10 @@
 // bathrooms, the range as a band, the entered home marked. The service computes every point.
 
 import { call } from "./api.js";
-import { $ } from "./dom.js";
+import { $, svg as el } from "./dom.js";
 import { money, number, percent } from "./format.js";
 import { inMarket } from "./market.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const POINTS = 41;
 const MARGIN = { left: 78, right: 16, top: 14, bottom: 44 };
 let drawn = 0;
@@ -34,7 +33,8 @@ function grid(home, card) {
 export async function drawCurve(home, answer, card) {
   const mine = ++drawn;
   const sizes = grid(home, card);
-  const listings = sizes.map((sqft) => ({ beds: home.beds, baths: home.baths, sqft }));
+  // The home as entered (where and when too), at each size.
+  const listings = sizes.map((sqft) => ({ ...home, sqft }));
   const found = await call(inMarket(`predict/batch?level=${answer.level}`), {
     method: "POST", json: { listings },
   });
@@ -51,15 +51,8 @@ export async function drawCurve(home, answer, card) {
   render(points, home, answer);
 }
 
-function el(name, attributes, text) {
-  const node = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 /** Round tick values: 1, 2 or 5 times a power of ten, about `count` of them. */
-function ticks(low, high, count) {
+export function ticks(low, high, count) {
   const raw = (high - low) / count;
   const power = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw);

@@ -23,3 +23,13 @@ export function fillList(id, texts) {
   list.replaceChildren(...texts.map((text) => el("li", { textContent: text })));
   list.hidden = texts.length === 0;
 }
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** A new SVG element with these attributes (and text). */
+export function svg(name, attributes = {}, text = undefined) {
+  const node = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}

@@ -1,13 +1,23 @@
-// Estimate one home: the form, its URL (?beds=3&baths=2&sqft=1500), the answer and its parts.
+// Estimate one home: the form, its URL (?beds=3&baths=2&sqft=1500), the answer and its parts;
+// for a located market its comparable sales and the market's trend too.
 
 import { call, fieldOf, messages } from "./api.js";
+import { hideComps, showComps } from "./comps.js";
 import { drawCurve, hideCurve } from "./curve.js";
 import { $, el, fillList } from "./dom.js";
-import { money, number, percent, signedMoney } from "./format.js";
+import { day, money, number, percent, signedMoney } from "./format.js";
 import { chosenMarket, manyMarkets } from "./market.js";
+import {
+  PLACE_FIELDS, compsWanted, isLocated, placeFromUrl, placeInputs, placeToUrl, showPlaceFields,
+} from "./place.js";
+import { drawTrend, hideTrend } from "./trend.js";
 
 const FIELDS = ["beds", "baths", "sqft"];
-const PART_NAMES = { intercept: "Base (intercept)", beds: "Bedrooms", baths: "Bathrooms", sqft: "Square feet" };
+const CHECKED = [...FIELDS, ...PLACE_FIELDS, "comps", "level"]; // the fields an error can name
+const PART_NAMES = {
+  beds: "Bedrooms", baths: "Bathrooms", sqft: "Square feet", comps: "Comparable sales",
+  equity: "Vertical equity (cheap and dear homes valued alike)",
+};
 
 let asked = 0; // the latest request; an older answer arriving late is dropped
 let card = Promise.resolve(null); // the active model card, for the chart's sizes
@@ -34,7 +44,7 @@ function setError(field, text) {
 }
 
 function clearErrors() {
-  for (const field of [...FIELDS, "level"]) setError(field, "");
+  for (const field of CHECKED) setError(field, "");
   $("form-error").hidden = true;
   $("form-error").textContent = "";
 }
@@ -45,6 +55,8 @@ function clearAnswer(message) {
   $("placeholder").hidden = false;
   $("placeholder").textContent = message;
   hideCurve();
+  hideComps();
+  hideTrend();
 }
 
 function inputs() {
@@ -53,12 +65,13 @@ function inputs() {
     const text = $(field).value.trim();
     if (text !== "") body[field] = Number(text);
   }
-  return body;
+  return { ...body, ...placeInputs() };
 }
 
 function urlFor(body, level) {
   const query = new URLSearchParams();
   for (const field of FIELDS) if (field in body) query.set(field, String(body[field]));
+  placeToUrl(query);
   if (Math.abs(level - defaultLevel()) > 1e-9) query.set("level", String(level));
   if (chosenMarket()) query.set("market", chosenMarket());
   const text = query.toString();
@@ -67,7 +80,9 @@ function urlFor(body, level) {
 
 /** Estimate what the form holds; `remember` puts the inputs in the address bar. */
 export async function estimate(remember = true) {
+  const shownCard = await card; // which fields the market takes
   const body = inputs();
+  const wanted = compsWanted();
   const level = chosenLevel();
   if (remember) {
     const url = urlFor(body, level);
@@ -79,14 +94,17 @@ export async function estimate(remember = true) {
   const mine = ++asked;
   const market = chosenMarket();
   const sent = market ? { ...body, market } : body;
-  const answer = await call(`predict?level=${level}`, { method: "POST", json: sent });
+  const comps = wanted ? `&comps=${wanted}` : "";
+  const answer = await call(`predict?level=${level}${comps}`, { method: "POST", json: sent });
   if (mine !== asked) return;
   if (!answer.ok) {
     showErrors(answer);
     return;
   }
-  show(answer.data, body);
-  drawCurve(body, answer.data, await card);
+  show(answer.data, body, shownCard);
+  showComps(answer.data, body, wanted);
+  drawTrend(shownCard, body.as_of);
+  drawCurve(body, answer.data, shownCard);
 }
 
 function showErrors(answer) {
@@ -96,11 +114,11 @@ function showErrors(answer) {
     const byField = {};
     for (const error of detail) {
       const field = fieldOf(error);
-      if ([...FIELDS, "level"].includes(field)) (byField[field] ||= []).push(error.msg);
+      if (CHECKED.includes(field)) (byField[field] ||= []).push(error.msg);
       else leftover.push(error.msg);
     }
     for (const [field, texts] of Object.entries(byField)) setError(field, texts.join("; "));
-    const first = FIELDS.find((f) => f in byField);
+    const first = CHECKED.find((f) => f in byField);
     if (first) $(first).focus();
   } else {
     leftover.push(...messages(answer.data, answer.status));
@@ -113,14 +131,14 @@ function showErrors(answer) {
   $("estimate-status").textContent = "No estimate: the service found a problem with the inputs.";
 }
 
-function show(data, body) {
+function show(data, body, shownCard) {
   $("price").textContent = money(data.price);
   $("per-sqft").textContent = `${money(data.price_per_sqft)} per sq ft`;
   $("answer-version").textContent = manyMarkets()
     ? `${data.model_version} of ${data.market}` : data.model_version;
   showRange(data);
   showWarnings(data.warnings);
-  showParts(data.contributions, data.price, body);
+  showParts(data.contributions, data.price, body, isLocated(shownCard));
   $("placeholder").hidden = true;
   $("answer").hidden = false;
   $("estimate-status").textContent = `Estimated price ${money(data.price)}, range ${money(
@@ -155,9 +173,22 @@ function sentence(text) {
   return /[.!?]$/.test(first) ? first : `${first}.`;
 }
 
+/** What a part is called, with the input it stands for. */
+function partLabel(name, body, located) {
+  if (name === "intercept") return located ? "Base (the market's typical home)" : "Base (intercept)";
+  if (FIELDS.includes(name)) return `${PART_NAMES[name]} (${number(body[name])})`;
+  if (name === "area") return `Area (${body.area ?? "none given"})`;
+  if (name === "location") {
+    return "latitude" in body && "longitude" in body
+      ? `Location (${body.latitude}, ${body.longitude})` : "Location (none given)";
+  }
+  if (name === "time") return `Time (as of ${body.as_of ? day(body.as_of) : "the newest month"})`;
+  return PART_NAMES[name] || name;
+}
+
 /** A waterfall: each part a bar from the running total before it to the one after. */
-function showParts(parts, price, body) {
-  const order = ["intercept", "beds", "baths", "sqft"];
+function showParts(parts, price, body, located) {
+  const order = Object.keys(parts).filter((name) => typeof parts[name] === "number");
   let total = 0;
   const steps = order.map((name) => {
     const start = total;
@@ -173,9 +204,7 @@ function showParts(parts, price, body) {
     bar.style.width = `${(Math.abs(b - a) / span) * 100}%`;
   };
   const rows = steps.map((step) => {
-    const label = step.name === "intercept" ? PART_NAMES.intercept
-      : `${PART_NAMES[step.name]} (${number(body[step.name])})`;
-    return row(label, signedMoney(step.value), (bar) => {
+    return row(partLabel(step.name, body, located), signedMoney(step.value), (bar) => {
       bar.className = `part-bar ${step.value >= 0 ? "up" : "down"}`;
       place(bar, step.start, step.end);
     });
@@ -204,6 +233,7 @@ function row(label, amount, drawBar) {
 function fromUrl() {
   const query = new URLSearchParams(location.search);
   for (const field of FIELDS) $(field).value = query.get(field) ?? "";
+  placeFromUrl(query);
   const level = Number(query.get("level"));
   // The bounds are the service's, filled into the slider's HTML (in percent).
   const allowed = level >= Number($("level").min) / 100 && level <= Number($("level").max) / 100;
@@ -216,9 +246,17 @@ function fromUrl() {
   }
 }
 
+/** The card of the market shown (a promise of it). */
+export function shownCard() {
+  return card;
+}
+
 /** The card (or a promise of it) that the next chart takes its sizes from. */
 export function setCard(value) {
-  card = Promise.resolve(value);
+  card = Promise.resolve(value).then((shown) => {
+    showPlaceFields(shown);
+    return shown;
+  });
 }
 
 export function startEstimate() {

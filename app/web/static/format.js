@@ -46,3 +46,15 @@ export function day(iso) {
 export function plural(n, one, many = `${one}s`) {
   return `${number(n)} ${n === 1 ? one : many}`;
 }
+
+/** "2015-05" as "May 2015". */
+export function month(iso) {
+  const date = new Date(`${iso}-01T00:00:00`);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toLocaleDateString("en-GB", { month: "short", year: "numeric" });
+}
+
+/** A distance: "0.41 km", "3.2 km". */
+export function km(value) {
+  return `${value < 1 ? value.toFixed(2) : value.toFixed(1)} km`;
+}

@@ -2,12 +2,14 @@
 
 import { startBatch } from "./batch.js";
 import { loadCard } from "./card.js";
+import { startComps } from "./comps.js";
 import { startConfirm } from "./confirm.js";
 import { startCurve } from "./curve.js";
 import { estimate, setCard, startEstimate } from "./estimate.js";
 import { startKey, keyControls } from "./key.js";
 import { loadMarkets, startMarket } from "./market.js";
 import { loadTable, showRetire, startMarkets } from "./markets.js";
+import { startPlace } from "./place.js";
 import { startRetrain } from "./retrain.js";
 import { loadVersions, startVersions } from "./versions.js";
 
@@ -37,6 +39,8 @@ startVersions(refresh);
 startRetrain(refresh);
 startBatch();
 startCurve();
+startPlace();
+startComps();
 const markets = loadMarkets(); // the chosen market is known at once; the chooser comes after
 showRetire();
 keyControls();

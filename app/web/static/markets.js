@@ -58,9 +58,31 @@ function label(column) {
 
 const cell = (text, className = "") => el("td", { textContent: text, className });
 const share = (value, digits = 0) => (typeof value === "number" ? percent(value, digits) : "–");
+const decimals = (digits) => (value) => (typeof value === "number" ? value.toFixed(digits) : "–");
+
+/** COD and PRD in words, with IAAO's ranges for homes. */
+function meaning(key, value) {
+  if (typeof value !== "number") return "";
+  if (key === "cod") return value <= 15 ? "uniform" : "uneven: estimates stray far from the typical ratio";
+  if (value > 1.03) return "regressive: cheaper homes valued relatively high";
+  if (value < 0.98) return "progressive: dearer homes valued relatively high";
+  return "fair between cheap and dear homes";
+}
+
+/** A figure of the cross-validation, its out-of-time twin under it (where the sales are dated),
+ * and for COD and PRD what it means. */
+function figure(m, key, show) {
+  const td = cell(show(m.accuracy[key]), "num");
+  const newest = m.out_of_time && m.out_of_time[key];
+  if (typeof newest === "number") {
+    td.append(el("br"), el("span", { className: "muted", textContent: `newest 10 %: ${show(newest)}` }));
+  }
+  const words = key === "cod" || key === "prd" ? meaning(key, m.accuracy[key]) : "";
+  if (words) td.append(el("br"), el("span", { className: "muted", textContent: words }));
+  return td;
+}
 
 function row(m) {
-  const a = m.accuracy;
   const link = el("a", { href: `?market=${encodeURIComponent(m.market)}`, textContent: m.market });
   link.addEventListener("click", (event) => {
     event.preventDefault();
@@ -83,10 +105,12 @@ function row(m) {
     cell(m.first_sale ? day(m.first_sale) : "–", "date"),
     cell(m.last_sale ? day(m.last_sale) : "–", "date"),
     fitted,
-    cell(share(a.median_ape, 1), "num"),
-    cell(share(a.within_10), "num"),
-    cell(share(a.within_20), "num"),
-    cell(share(a.coverage_90), "num"),
+    figure(m, "median_ape", (v) => share(v, 1)),
+    figure(m, "within_10", share),
+    figure(m, "within_20", share),
+    figure(m, "coverage_90", share),
+    figure(m, "cod", decimals(1)),
+    figure(m, "prd", decimals(3)),
     status,
   );
 }
