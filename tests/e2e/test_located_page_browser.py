@@ -308,12 +308,15 @@ def test_the_markets_table_shows_cod_and_prd_in_words_beside_the_newest_tenth(
     page = visit.open()
     line = api(visit.server, "GET", "/markets").json()["markets"][0]
     row = page.locator("#markets tbody tr").first
-    cells = row.locator("td")
-    expect(row).to_contain_text(f"{line['accuracy']['prd']:.3f}")
-    expect(row).to_contain_text(f"newest 10 %: {line['out_of_time']['prd']:.3f}")
-    expect(row).to_contain_text(f"{line['accuracy']['cod']:.1f}")
-    expect(row).to_contain_text("fair between cheap and dear homes")
-    assert cells.count() == 11
+    expect(row.locator("td")).to_have_count(11)
+    figures = row.locator("td.num").all_text_contents()
+    assert figures[-2] == f"{line['accuracy']['cod']:.1f}uniform"
+    assert figures[-1] == f"{line['accuracy']['prd']:.3f}fair"
+    newest = page.locator("#markets tbody tr.newest")
+    expect(newest.locator("th")).to_have_text("default: newest 10 % of its sales, held out")
+    held_out = newest.locator("td.num").all_text_contents()
+    assert held_out[0] == f"{line['out_of_time']['median_ape'] * 100:.1f} %"
+    assert held_out[-1].startswith(f"{line['out_of_time']['prd']:.3f}")
 
 
 def test_keyboard_reaches_the_place_fields_in_reading_order(visit: Visit) -> None:

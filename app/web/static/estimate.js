@@ -16,7 +16,7 @@ const FIELDS = ["beds", "baths", "sqft"];
 const CHECKED = [...FIELDS, ...PLACE_FIELDS, "comps", "level"]; // the fields an error can name
 const PART_NAMES = {
   beds: "Bedrooms", baths: "Bathrooms", sqft: "Square feet", comps: "Comparable sales",
-  equity: "Vertical equity (cheap and dear homes valued alike)",
+  equity: "Vertical equity",
 };
 
 let asked = 0; // the latest request; an older answer arriving late is dropped

@@ -36,7 +36,7 @@ export async function loadTable() {
   }
   const { markets, total, next_page_token: next } = answer.data;
   tokens[at + 1] = next;
-  $("markets").tBodies[0].replaceChildren(...markets.map(row));
+  $("markets").tBodies[0].replaceChildren(...markets.flatMap((m) => [row(m), ...newest(m)]));
   const pages = Math.max(1, Math.ceil(total / PAGE));
   $("markets-page").textContent = `Page ${at + 1} of ${pages}`;
   $("markets-previous").disabled = at === 0;
@@ -63,23 +63,37 @@ const decimals = (digits) => (value) => (typeof value === "number" ? value.toFix
 /** COD and PRD in words, with IAAO's ranges for homes. */
 function meaning(key, value) {
   if (typeof value !== "number") return "";
-  if (key === "cod") return value <= 15 ? "uniform" : "uneven: estimates stray far from the typical ratio";
+  if (key === "cod") return value <= 15 ? "uniform" : "uneven";
   if (value > 1.03) return "regressive: cheaper homes valued relatively high";
   if (value < 0.98) return "progressive: dearer homes valued relatively high";
-  return "fair between cheap and dear homes";
+  return "fair";
 }
 
-/** A figure of the cross-validation, its out-of-time twin under it (where the sales are dated),
- * and for COD and PRD what it means. */
-function figure(m, key, show) {
-  const td = cell(show(m.accuracy[key]), "num");
-  const newest = m.out_of_time && m.out_of_time[key];
-  if (typeof newest === "number") {
-    td.append(el("br"), el("span", { className: "muted", textContent: `newest 10 %: ${show(newest)}` }));
-  }
-  const words = key === "cod" || key === "prd" ? meaning(key, m.accuracy[key]) : "";
-  if (words) td.append(el("br"), el("span", { className: "muted", textContent: words }));
-  return td;
+const FIGURES = [
+  ["median_ape", (v) => share(v, 1)], ["within_10", share], ["within_20", share],
+  ["coverage_90", share], ["cod", decimals(1)], ["prd", decimals(3)],
+];
+
+/** The cells of a line's figures; COD and PRD with what they mean. */
+function figures(accuracy) {
+  return FIGURES.map(([key, show]) => {
+    const td = cell(show(accuracy[key]), "num");
+    const words = key === "cod" || key === "prd" ? meaning(key, accuracy[key]) : "";
+    if (words) td.append(el("br"), el("span", { className: "meaning", textContent: words }));
+    return td;
+  });
+}
+
+/** Under a market whose sales are dated: the same figures for its newest 10 %, held out. */
+function newest(m) {
+  if (!m.out_of_time) return [];
+  return [el(
+    "tr",
+    { className: "newest" },
+    el("th", { scope: "row", colSpan: 5, className: "muted", textContent: `${m.market}: newest 10 % of its sales, held out` }),
+    ...figures(m.out_of_time),
+    cell(""),
+  )];
 }
 
 function row(m) {
@@ -105,12 +119,7 @@ function row(m) {
     cell(m.first_sale ? day(m.first_sale) : "–", "date"),
     cell(m.last_sale ? day(m.last_sale) : "–", "date"),
     fitted,
-    figure(m, "median_ape", (v) => share(v, 1)),
-    figure(m, "within_10", share),
-    figure(m, "within_20", share),
-    figure(m, "coverage_90", share),
-    figure(m, "cod", decimals(1)),
-    figure(m, "prd", decimals(3)),
+    ...figures(m.accuracy),
     status,
   );
 }

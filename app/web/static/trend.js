@@ -52,7 +52,9 @@ export function drawTrend(card, asOf) {
   }
   const every = Math.max(1, Math.ceil(index.length / (width < 500 ? 4 : 8)));
   for (let i = 0; i < index.length; i += every) {
-    parts.push(svg("text", { x: sx(i), y: height - bottom + 18, "text-anchor": "middle" }, month(index[i].month)));
+    // The last label ends at the chart's edge instead of running past it.
+    const anchor = sx(i) > width - right - 30 ? "end" : "middle";
+    parts.push(svg("text", { x: sx(i), y: height - bottom + 18, "text-anchor": anchor }, month(index[i].month)));
   }
   parts.push(svg("line", { class: "axis", x1: left, x2: width - right, y1: height - bottom, y2: height - bottom }));
   if (at >= 0) {
