@@ -11,8 +11,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 COPY requirements.lock ./
 # smoke: run
 RUN python -m pip wheel --require-hashes --no-deps --wheel-dir /wheels -r requirements.lock
-# A C compiler for the compiled row writer (app/api/_rows.c); only this stage has it. Python's
-# headers come with the official image; a base without them gets Debian's. Not pinned: the
+# A C compiler for the compiled parts (app/api/_rows.c, app/domain/_knn.c); only this stage has
+# it. Python's headers come with the official image; a base without them gets Debian's. Not pinned: the
 # compiler's version reaches no image, and the base's release decides which exist.
 # smoke: skip (installs Debian packages, which needs root; the replaying machine has a compiler)
 # hadolint ignore=DL3008

@@ -21,7 +21,8 @@ FIND_PYTHON = for p in $(or $(PYTHON),$(PYTHONS)); do \
 	command -v $$p >/dev/null 2>&1 && $$p $(SUPPORTED) 2>/dev/null && { echo $$p; exit 0; }; \
 	done; exit 1
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+# The compiled parts are built by the install: a change to their sources installs again.
+$(VENV)/.installed: pyproject.toml requirements.lock $(wildcard setup.py app/*/*.c)
 	@test -x $(PY) || { \
 	python=$$($(FIND_PYTHON)) || { \
 	echo "house-price needs Python 3.11, 3.12 or 3.13; none found among: $(or $(PYTHON),$(PYTHONS))" >&2; \

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Any
-
-import numpy as np
 
 from app.domain import comps
 from app.domain.located_model import PARTS, LocatedModel
-from app.domain.terms import Projection
 
 # The terms a comp is adjusted for, in order (PARTS without the intercept, which is shared).
 CAUSES = PARTS[1:]
+_EPOCH = date(1970, 1, 1)
+_EPOCH_DAY = _EPOCH.toordinal()  # a sale's day counts from it
 
 
 def comparables(
@@ -36,54 +36,52 @@ def comparables(
     if index is None or n <= 0 or not (math.isfinite(latitude) and math.isfinite(longitude)):
         return []
     assert model.projection is not None
-    projection = Projection(*model.projection)
+    centre_lat, centre_lon = model.projection
     valued = model.valuation(month)
-    hx, hy = projection.xy(np.array([latitude]), np.array([longitude]))
-    x, y = float(hx[0]), float(hy[0])
-    distance, found = index.query(hx, hy, np.log(np.array([sqft])), np.array([float(valued)]), n)
-    rows = found[0]
-    weight = comps.weights(distance[0])
-    weight[model_k(model) :] = 0.0
-    sales = index.sales[rows]
-    places = model.places_of(sales)
-    X = comps.features_of(sales)
-    subject = model.home_terms(beds, baths, sqft, area, latitude, longitude, valued)[0]
-    sx, sy = projection.xy(places.latitude, places.longitude)
+    subject, x, y, log_sqft, _ = model.home_terms(
+        beds, baths, sqft, area, latitude, longitude, valued
+    )
+    distance, rows = index.nearest_one(x, y, log_sqft, float(valued), n)
+    k = model_k(model)
     listed = []
-    for j in range(len(rows)):
-        price = float(sales["price"][j])
-        beds_j, baths_j, sqft_j = X[j].tolist()
-        terms = model.home_terms(
-            beds_j,
-            baths_j,
-            sqft_j,
-            places.area[j],
-            float(places.latitude[j]),
-            float(places.longitude[j]),
-            int(places.month[j]),
-        )[0]
+    # In plain floats: a request lists up to 20 comps, each a few dozen operations.
+    for j, (north, east, price, sqft_j, baths_j, day, area_beds) in enumerate(
+        index.sales[rows].tolist()
+    ):
+        beds_j = float(area_beds >> 24)
+        at = area_beds & comps.NO_AREA
+        area_j = None if at == comps.NO_AREA else model.areas[at]
+        lat_j, lon_j = centre_lat + north, centre_lon + east
+        if day == comps.NO_DAY:
+            sold_at, month_j = None, -1
+        else:
+            sold = _EPOCH.fromordinal(_EPOCH_DAY + day)
+            sold_at, month_j = sold.isoformat(), sold.year * 12 + sold.month - 1
+        terms, ex, ny, _, _ = model.home_terms(
+            beds_j, baths_j, sqft_j, area_j, lat_j, lon_j, month_j
+        )
         adjustments = {}
         total = price
         before, change = price, 0.0
-        for k, cause in enumerate(CAUSES, start=1):
-            change += (subject[k] - subject[k - 1]) - (terms[k] - terms[k - 1])
+        for c, cause in enumerate(CAUSES, start=1):
+            change += (subject[c] - subject[c - 1]) - (terms[c] - terms[c - 1])
             level = price * math.exp(change)
             adjustments[cause] = level - before
             total += adjustments[cause]
             before = level
-        day = int(sales["day"][j])
+        d = distance[j]
         listed.append(
             {
                 "price": price,
-                "sold_at": None if day == comps.NO_DAY else str(np.datetime64(day, "D")),
-                "beds": float(X[j, 0]),
-                "baths": round(float(X[j, 1]), 4),
-                "sqft": round(float(X[j, 2]), 2),
-                "area": places.area[j],
-                "latitude": round(float(places.latitude[j]), 6),
-                "longitude": round(float(places.longitude[j]), 6),
-                "distance_km": math.hypot(float(sx[j]) - x, float(sy[j]) - y),
-                "weight": float(weight[j]),
+                "sold_at": sold_at,
+                "beds": beds_j,
+                "baths": round(baths_j, 4),
+                "sqft": round(sqft_j, 2),
+                "area": area_j,
+                "latitude": round(lat_j, 6),
+                "longitude": round(lon_j, 6),
+                "distance_km": math.hypot(ex - x, ny - y),
+                "weight": 1.0 / (1.0 + d * d) if j < k else 0.0,
                 "adjustments": adjustments,
                 "adjusted_price": total,
             }

@@ -18,12 +18,25 @@ little. The weights of the similarity and the shrinkage are chosen from the data
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from app.domain.arrays import FloatArray
+
+_knn: ModuleType | None
+try:
+    import app.domain._knn as _knn
+except ImportError:  # built without a C compiler: scipy's k-d tree finds the same comps, slower
+    _knn = None
+
+
+def compiled() -> ModuleType | None:
+    """The compiled search (app/domain/_knn.c), or None where the install has none."""
+    return _knn
+
 
 # One sale, 32 bytes: where (degrees from the market's centre: a few cm apart at worst), what
 # it sold for, its size, when (days since 1970-01-01), and its area (index into the model's
@@ -163,6 +176,30 @@ def shift_one(residual: list[float], distance: list[float], shrink: float) -> fl
     return values[order[at]] * (total / (total + shrink))
 
 
+class Grid:
+    """Sales bucketed in square cells of their first two coordinates (km east and north), cell
+    by cell, for the compiled search (app/domain/_knn.c): about CELL_SALES sales a cell."""
+
+    CELL_SALES = 8
+
+    def __init__(self, found: FloatArray) -> None:
+        n = len(found)
+        low = found[:, :2].min(axis=0)
+        span = np.maximum(found[:, :2].max(axis=0) - low, 1e-9)
+        # Square cells holding CELL_SALES sales on average, and at most 4 n cells a side.
+        cell = max(
+            float(np.sqrt(span[0] * span[1] * self.CELL_SALES / n)), float(span.max()) / (4 * n)
+        )
+        nx, ny = (int(side // cell) + 1 for side in span)
+        ix = np.clip(np.floor((found[:, 0] - low[0]) / cell), 0, nx - 1).astype(np.int64)
+        iy = np.clip(np.floor((found[:, 1] - low[1]) / cell), 0, ny - 1).astype(np.int64)
+        key = iy * nx + ix
+        self.order = np.argsort(key, kind="stable")
+        self.points = np.ascontiguousarray(found[self.order], dtype=np.float64)
+        self.starts = np.searchsorted(key[self.order], np.arange(nx * ny + 1)).astype(np.int64)
+        self.shape = (float(low[0]), float(low[1]), cell, nx, ny)
+
+
 class Index:
     """A market's sales found by similarity: the k-d tree of their points, with each sale's
     residual under the model. Made once a process, when a home of the market is first
@@ -177,15 +214,20 @@ class Index:
         similarity: Similarity,
     ) -> None:
         """`month`: each sale's month as the fit placed it (an undated sale: the newest)."""
-        from scipy.spatial import cKDTree
-
         self.sales = sales
         self.residual = residual
         self.similarity = similarity
         log_sqft = np.log(sales["sqft"].astype(np.float64))
         found = points(xy[0], xy[1], log_sqft, month, similarity)
-        # Built in a third of a balanced tree's time; the neighbours found are the same.
-        self.tree = cKDTree(found, balanced_tree=False, compact_nodes=False)
+        self.grid: Grid | None = None
+        if _knn is not None:
+            self.grid = Grid(found)
+            self.grid_residual = np.ascontiguousarray(residual[self.grid.order], dtype=np.float64)
+        else:
+            from scipy.spatial import cKDTree
+
+            # Built in a third of a balanced tree's time; the neighbours found are the same.
+            self.tree = cKDTree(found, balanced_tree=False, compact_nodes=False)
 
     def __len__(self) -> int:
         return len(self.sales)
@@ -196,22 +238,66 @@ class Index:
         """The k most similar sales of each home: distances and positions (rows, k)."""
         k = min(k, len(self.sales))
         found = points(x, y, log_sqft, month, self.similarity)
-        distance, index = self.tree.query(found, k=k)
         shape = (len(found), k)
+        if self.grid is not None:
+            distance, position = self._knn(found, k)
+            return distance, self.grid.order[position]
+        distance, index = self.tree.query(found, k=k)
         return np.asarray(distance).reshape(shape), np.asarray(index).reshape(shape)
+
+    def nearest_one(
+        self, x: float, y: float, log_sqft: float, month: float, k: int
+    ) -> tuple[list[float], list[int]]:
+        """The k most similar sales of one home: distances and rows, as `query` gives them."""
+        similarity = self.similarity
+        point = [x, y, similarity.size_km * log_sqft, similarity.year_km * month / 12.0]
+        k = min(k, len(self.sales))
+        if self.grid is not None and _knn is not None:
+            grid = self.grid
+            distance, position = _knn.knn_one(grid.points, grid.starts, grid.shape, *point, k)
+            order = grid.order
+            return distance, [int(order[p]) for p in position]
+        found, rows = self.tree.query(point, k=k)
+        return np.atleast_1d(found).tolist(), np.atleast_1d(rows).tolist()
+
+    def _knn(self, found: FloatArray, k: int) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """The compiled search: distances, and positions in the grid's order."""
+        assert self.grid is not None and _knn is not None
+        grid = self.grid
+        distance = np.empty((len(found), k))
+        position = np.empty((len(found), k), dtype=np.int64)
+        queries = np.ascontiguousarray(found, dtype=np.float64)
+        _knn.knn(grid.points, grid.starts, grid.shape, queries, k, distance, position)
+        return distance, position
 
     def shift(
         self, x: FloatArray, y: FloatArray, log_sqft: FloatArray, month: FloatArray
     ) -> FloatArray:
         """What comps move each home's log estimate by."""
-        distance, index = self.query(x, y, log_sqft, month, self.similarity.k)
-        return shift(self.residual[index], weights(distance), self.similarity.shrink)
+        similarity = self.similarity
+        if self.grid is not None and _knn is not None:
+            k = min(similarity.k, len(self.sales))
+            distance, position = self._knn(points(x, y, log_sqft, month, similarity), k)
+            out = np.empty(len(distance))
+            _knn.shift(self.grid_residual, distance, position, k, similarity.shrink, out)
+            return out
+        distance, index = self.query(x, y, log_sqft, month, similarity.k)
+        return shift(self.residual[index], weights(distance), similarity.shrink)
 
     def shift_one(self, x: float, y: float, log_sqft: float, month: float) -> float:
         """`shift` of one home, bit for bit, at a request's cost."""
         similarity = self.similarity
         point = [x, y, similarity.size_km * log_sqft, similarity.year_km * month / 12.0]
-        distance, index = self.tree.query(point, k=min(similarity.k, len(self.sales)))
+        k = min(similarity.k, len(self.sales))
+        if self.grid is not None and _knn is not None:
+            grid = self.grid
+            residuals = self.grid_residual
+            return float(
+                _knn.shift_one(
+                    grid.points, grid.starts, grid.shape, residuals, *point, k, similarity.shrink
+                )
+            )
+        distance, index = self.tree.query(point, k=k)
         residual = self.residual[index]
         if np.ndim(distance) == 0:  # k = 1: scalars
             return shift_one([float(residual)], [float(distance)], similarity.shrink)

@@ -196,8 +196,11 @@ class LocatedModel:
 
     def places_of(self, sales: npt.NDArray[np.void]) -> Places:
         """Where and when the sales were: their areas, coordinates and months of sale."""
-        names = np.empty(len(self.areas) + 1, dtype=object)
-        names[: len(self.areas)] = self.areas  # the last: none (-1)
+        tables = self._tables()
+        names = tables.get("area_names")
+        if names is None:
+            names = tables["area_names"] = np.empty(len(self.areas) + 1, dtype=object)
+            names[: len(self.areas)] = self.areas  # the last: none (-1)
         assert self.projection is not None
         return Places(
             names[comps.area_of(sales)],

@@ -1,0 +1,143 @@
+"""The compiled search for comps (app/domain/_knn.c): a grid of cells that finds the k nearest
+sales exactly, and what they move an estimate by."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from app.domain import comps
+from app.domain.comps import Grid, Index, Similarity
+
+pytestmark = pytest.mark.skipif(comps.compiled() is None, reason="checked by the test of the build")
+SIMILARITY = Similarity(size_km=2.0, year_km=1.0, k=10, shrink=1.0)
+
+
+def sales(n: int, seed: int = 0) -> np.ndarray:
+    """Points of n sales: towns of houses (km), log sizes and months, in kilometre-equivalents."""
+    rng = np.random.default_rng(seed)
+    towns = rng.uniform(-30, 30, size=(12, 2))
+    xy = towns[rng.integers(0, 12, n)] + rng.normal(scale=2.0, size=(n, 2))
+    return np.column_stack([xy, 2.0 * rng.normal(7.5, 0.4, n), rng.uniform(0, 2, n)])
+
+
+def homes(n: int, seed: int = 1) -> np.ndarray:
+    """Homes among the sales, and some away from them: far, very far, at a corner."""
+    found = sales(n, seed)
+    odd = np.array([[0, 0], [400, -300], [-5000, 0], [29.9, 30.1], [1e-9, -1e-9]])
+    found[: min(n, 5), :2] = odd[: min(n, 5)]
+    return found
+
+
+def search(points: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    grid = Grid(points)
+    distance = np.empty((len(queries), k))
+    position = np.empty((len(queries), k), dtype=np.int64)
+    compiled = comps.compiled()
+    assert compiled is not None
+    queries = np.ascontiguousarray(queries)
+    compiled.knn(grid.points, grid.starts, grid.shape, queries, k, distance, position)
+    return distance, grid.order[position]
+
+
+def index(points: np.ndarray, seed: int = 2) -> Index:
+    """An Index over these points as a market's sales (their residuals drawn at random)."""
+    n = len(points)
+    table = np.zeros(n, dtype=comps.SALE)
+    table["sqft"] = np.exp(points[:, 2] / SIMILARITY.size_km)
+    residual = np.random.default_rng(seed).normal(scale=0.2, size=n)
+    month = points[:, 3] * 12 / SIMILARITY.year_km
+    return Index(table, (points[:, 0], points[:, 1]), month, residual, SIMILARITY)
+
+
+def test_the_compiled_search_is_built_in_this_install() -> None:
+    assert comps.compiled() is not None, (
+        "app/domain/_knn.c was not built (no C compiler?): comps are found by scipy's k-d tree, "
+        "at ten times a request's cost"
+    )
+
+
+@pytest.mark.parametrize("k", [1, 10, 20])
+def test_the_grid_finds_the_same_comps_as_a_k_d_tree(k: int) -> None:
+    points, queries = sales(5000), homes(500)
+    distance, found = search(points, queries, k)
+    expected_distance, expected = cKDTree(points).query(queries, k=k)
+    np.testing.assert_allclose(distance, np.reshape(expected_distance, distance.shape), rtol=1e-12)
+    np.testing.assert_array_equal(found, np.reshape(expected, found.shape))
+
+
+def test_sales_at_one_point_are_taken_in_order_of_position() -> None:
+    points = np.repeat(sales(40), 3, axis=0)  # each sale three times
+    distance, found = search(points, points[::3], 5)
+    assert (distance[:, 0] == 0).all() and (distance[:, 1] == 0).all()
+    positions = np.argsort(Grid(points).order)  # where each sale sits in the grid
+    assert (np.diff(positions[found[:, :3]], axis=1) > 0).all()
+
+
+def test_the_compiled_shift_equals_numpys_on_the_same_comps() -> None:
+    points, queries = sales(3000), homes(400)
+    found = index(points)
+    distance, at = found.query(
+        queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12, 10
+    )
+    expected = comps.shift(found.residual[at], comps.weights(distance), SIMILARITY.shrink)
+    moved = found.shift(queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12)
+    np.testing.assert_array_equal(moved, expected)
+
+
+def test_one_home_shifts_as_its_row_of_a_batch_bit_for_bit() -> None:
+    found, queries = index(sales(3000)), homes(300)
+    x, y, log_sqft, month = queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12
+    batch = found.shift(x, y, log_sqft, month)
+    for i in range(len(queries)):
+        assert found.shift_one(x[i], y[i], log_sqft[i], month[i]) == batch[i]
+
+
+def test_without_the_compiled_search_the_same_estimates_are_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    points, queries = sales(2000), homes(200)
+    args = (queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12)
+    compiled = index(points).shift(*args)
+    monkeypatch.setattr(comps, "_knn", None)
+    fallback = index(points)
+    assert fallback.grid is None
+    np.testing.assert_array_equal(fallback.shift(*args), compiled)
+
+
+def test_sales_along_one_road_make_few_cells() -> None:
+    points = sales(10_000)
+    points[:, 1] = 0.0
+    grid = Grid(points)
+    assert grid.shape[3] * grid.shape[4] <= 4 * len(points) + 1
+    distance, found = search(points, homes(50), 10)
+    expected, _ = cKDTree(points).query(homes(50), k=10)
+    np.testing.assert_allclose(distance, expected, rtol=1e-12)
+    assert found.shape == (50, 10)
+
+
+def test_a_point_that_is_not_finite_is_refused() -> None:
+    queries = homes(3)
+    queries[1, 0] = np.nan
+    with pytest.raises(ValueError, match="query 1"):
+        search(sales(100), queries, 5)
+
+
+def test_more_comps_than_sales_are_refused() -> None:
+    with pytest.raises(ValueError, match="at most the 4 sales"):
+        search(sales(4), homes(2), 5)
+
+
+@pytest.mark.parametrize("built", [True, False])
+def test_one_homes_comps_are_its_row_of_a_batch(
+    built: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not built:
+        monkeypatch.setattr(comps, "_knn", None)
+    found, queries = index(sales(2000)), homes(100)
+    x, y, log_sqft, month = queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12
+    distance, rows = found.query(x, y, log_sqft, month, 7)
+    for i in range(len(queries)):
+        one = found.nearest_one(float(x[i]), float(y[i]), float(log_sqft[i]), float(month[i]), 7)
+        assert one == (distance[i].tolist(), rows[i].tolist())
