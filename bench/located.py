@@ -150,12 +150,13 @@ def measure_batch(row: Row, work: Path, args: argparse.Namespace, rows: int = 10
                 post_timed(served.url, "/predict/batch", body, "text/csv")  # warm
                 seconds[name].append(post_timed(served.url, "/predict/batch", body, "text/csv"))
     base = len(located) / float(np.median(seconds[cases[0][0]]))
-    before = seconds.get("located, release before")
+    located_before = seconds.get("located, release before", [])
     for name, found in seconds.items():
         rate = len(located) / float(np.median(found))
         against = f"({rate / base:.2f}x"
-        if before and name == "located":
-            against += f"; {rate * float(np.median(before)) / len(located):.2f}x the located before"
+        if located_before and name == "located":
+            ratio = rate * float(np.median(located_before)) / len(located)
+            against += f"; {ratio:.2f}x the located before"
         row(f"CSV batch of {len(located):,} homes, {name}", f"{rate:,.0f} rows/s", against + ")")
 
 
