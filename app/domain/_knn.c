@@ -11,10 +11,11 @@
  *     points start; grid: (x0, y0, cell, nx, ny); queries: m * 4 doubles; writes the k
  *     nearest of each query (ascending distance, ties by position) into distance (m * k
  *     doubles) and position (m * k int64, positions in `points`).
- * shift(residual, distance, position, k, shrink, out)
+ * shift(residual, distance, position, k, shrink, out, total)
  *     the weighted median residual of each row's k sales (weight 1 / (1 + d^2)), times
- *     W / (W + shrink), W the row's total weight, into out (m doubles); as comps.shift.
- * shift_one(points, starts, grid, residual, x, y, s, t, k, shrink) -> float
+ *     W / (W + shrink), W the row's total weight, into out (m doubles), and W into total
+ *     (m doubles); as comps.shift.
+ * shift_one(points, starts, grid, residual, x, y, s, t, k, shrink) -> (shift, W)
  *     both for one home, without an array made.
  * knn_one(points, starts, grid, x, y, s, t, k) -> (distances, positions)
  *     the k nearest of one home, as two lists.
@@ -109,8 +110,9 @@ static int searchable(const Grid *g, const double *q) {
     return fabs((q[0] - g->x0) / g->cell) < 1e12 && fabs((q[1] - g->y0) / g->cell) < 1e12;
 }
 
+/* The weighted median residual of k sales, shrunk; their total weight into *weight_total. */
 static double median_shift(const double *residual, const double *distance, const int64_t *at, int k,
-                           double shrink) {
+                           double shrink, double *weight_total) {
     double value[MAX_K], weight[MAX_K];
     int order[MAX_K];
     for (int i = 0; i < k; i++) {
@@ -127,6 +129,7 @@ static double median_shift(const double *residual, const double *distance, const
     }
     double total = 0.0;
     for (int i = 0; i < k; i++) total += weight[order[i]];
+    *weight_total = total;
     if (!(total > 0)) return 0.0;
     double half = 0.5 * total, running = 0.0, found = 0.0;
     for (int i = 0; i < k; i++) {
@@ -228,37 +231,38 @@ static PyObject *knn(PyObject *self, PyObject *args) {
 }
 
 static PyObject *shift(PyObject *self, PyObject *args) {
-    PyObject *residual, *distance, *position, *out;
+    PyObject *residual, *distance, *position, *out, *total;
     int k;
     double shrink;
-    Held h[4] = {0};
-    if (!PyArg_ParseTuple(args, "OOOidO", &residual, &distance, &position, &k, &shrink, &out)) return NULL;
+    Held h[5] = {0};
+    if (!PyArg_ParseTuple(args, "OOOidOO", &residual, &distance, &position, &k, &shrink, &out, &total)) return NULL;
     if (hold(residual, &h[0], 0, sizeof(double), "residual") < 0 ||
         hold(distance, &h[1], 0, sizeof(double), "distance") < 0 ||
-        hold(position, &h[2], 0, sizeof(int64_t), "position") < 0 || hold(out, &h[3], 1, sizeof(double), "out") < 0) {
-        release(h, 4);
+        hold(position, &h[2], 0, sizeof(int64_t), "position") < 0 || hold(out, &h[3], 1, sizeof(double), "out") < 0 ||
+        hold(total, &h[4], 1, sizeof(double), "total") < 0) {
+        release(h, 5);
         return NULL;
     }
     Py_ssize_t n = h[0].view.len / (Py_ssize_t)sizeof(double);
     Py_ssize_t m = h[3].view.len / (Py_ssize_t)sizeof(double);
     if (k < 1 || k > MAX_K || h[1].view.len != m * k * (Py_ssize_t)sizeof(double) ||
-        h[2].view.len != m * k * (Py_ssize_t)sizeof(int64_t)) {
-        release(h, 4);
+        h[2].view.len != m * k * (Py_ssize_t)sizeof(int64_t) || h[4].view.len != h[3].view.len) {
+        release(h, 5);
         PyErr_SetString(PyExc_ValueError, "distance and position must hold k items a row of out");
         return NULL;
     }
     const int64_t *pos = h[2].view.buf;
     for (Py_ssize_t i = 0; i < m * k; i++) {
         if (pos[i] < 0 || pos[i] >= n) {
-            release(h, 4);
+            release(h, 5);
             PyErr_SetString(PyExc_IndexError, "a position outside the residuals");
             return NULL;
         }
     }
     const double *res = h[0].view.buf, *dist = h[1].view.buf;
-    double *o = h[3].view.buf;
-    for (Py_ssize_t r = 0; r < m; r++) o[r] = median_shift(res, dist + r * k, pos + r * k, k, shrink);
-    release(h, 4);
+    double *o = h[3].view.buf, *w = h[4].view.buf;
+    for (Py_ssize_t r = 0; r < m; r++) o[r] = median_shift(res, dist + r * k, pos + r * k, k, shrink, w + r);
+    release(h, 5);
     Py_RETURN_NONE;
 }
 
@@ -293,9 +297,10 @@ static PyObject *shift_one(PyObject *self, PyObject *args) {
     best.k = k;
     search(&g, q, &best);
     for (int i = 0; i < k; i++) distance[i] = sqrt(best.d2[i]);
-    double found = median_shift(h[2].view.buf, distance, best.at, k, shrink);
+    double weight_total = 0.0;
+    double found = median_shift(h[2].view.buf, distance, best.at, k, shrink, &weight_total);
     release(h, 3);
-    return PyFloat_FromDouble(found);
+    return Py_BuildValue("(dd)", found, weight_total);
 }
 
 static PyObject *knn_one(PyObject *self, PyObject *args) {

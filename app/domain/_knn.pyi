@@ -7,7 +7,9 @@ Grid = tuple[float, float, float, int, int]  # x0, y0, cell, nx, ny
 def knn(
     points: Any, starts: Any, grid: Grid, queries: Any, k: int, distance: Any, position: Any
 ) -> None: ...
-def shift(residual: Any, distance: Any, position: Any, k: int, shrink: float, out: Any) -> None: ...
+def shift(
+    residual: Any, distance: Any, position: Any, k: int, shrink: float, out: Any, total: Any
+) -> None: ...
 def shift_one(
     points: Any,
     starts: Any,
@@ -19,7 +21,7 @@ def shift_one(
     t: float,
     k: int,
     shrink: float,
-) -> float: ...
+) -> tuple[float, float]: ...
 def knn_one(
     points: Any, starts: Any, grid: Grid, x: float, y: float, s: float, t: float, k: int
 ) -> tuple[list[float], list[int]]: ...

@@ -352,12 +352,17 @@ def _largest_level(n: int) -> float:
 
 
 def calibrate(
-    y: FloatArray, out_of_fold: FloatArray, scaled: bool = True, bands: int = BANDS
+    y: FloatArray,
+    out_of_fold: FloatArray,
+    scaled: bool = True,
+    bands: int = BANDS,
+    factor: FloatArray | None = None,
 ) -> Calibration:
     """A Calibration from true prices and out-of-fold estimates of them.
 
     `scaled=False` fixes the scale at 1 and uses one band: the same dollar width for every
-    house (a baseline).
+    house (a baseline). `factor`: each estimate's scale is also multiplied by it (a located
+    model's range by its comps, `comps_range`), in the calibration as in the ranges it gives.
     """
     # Written with few temporaries: 10,000,000 sales are 80 MB an array.
     floor = float(y.min())
@@ -379,6 +384,8 @@ def calibrate(
         quantiles=(),
     )
     residual /= calibration.scale(out_of_fold)
+    if factor is not None:
+        residual /= factor
     grid = np.linspace(0.0, 1.0, QUANTILE_GRID)
     count = max(1, min(bands, len(y) // MIN_BAND))
     # Sorted once: the edges are read off it, and each band's estimates are a slice of it.

@@ -132,11 +132,18 @@ def as_of_outside(month: int, edge: int, after: bool) -> dict[str, Any]:
     }
 
 
-def far_from_sales(km: float) -> dict[str, Any]:
-    """A home `km` from the nearest sale of its market."""
+def far_from_sales(km: float, widened: bool = False) -> dict[str, Any]:
+    """A home `km` from the nearest sale of its market; `widened`, its range widened as for the
+    homes whose comps weigh least (a model with `comps_range`)."""
+    range_words = (
+        "its range, widened as for the homes whose comparable sales weigh least, may still hold "
+        "its price less often"
+        if widened
+        else "the range may hold its price less often"
+    )
     return {
         "code": "far_from_sales",
         "field": "latitude",
         "message": f"the home is {km:.1f} km from the nearest sale of this market: its location "
-        "is estimated at the market's level, and the range may hold its price less often",
+        f"is estimated at the market's level, and {range_words}",
     }

@@ -154,13 +154,20 @@ def weighted_median(values: FloatArray, weight: FloatArray) -> tuple[FloatArray,
 def shift(residual: FloatArray, weight: FloatArray, shrink: float) -> FloatArray:
     """What comps move a log estimate by: their weighted median residual, times W / (W +
     shrink), W their total weight."""
+    return shift_and_weight(residual, weight, shrink)[0]
+
+
+def shift_and_weight(
+    residual: FloatArray, weight: FloatArray, shrink: float
+) -> tuple[FloatArray, FloatArray]:
+    """`shift`, and the comps' total weight W (how many, how near: what the range widens by)."""
     median, total = weighted_median(np.where(weight > 0, residual, 0.0), weight)
-    return median * (total / (total + shrink))
+    return median * (total / (total + shrink)), total
 
 
-def shift_one(residual: list[float], distance: list[float], shrink: float) -> float:
-    """`shift` of one home, in plain floats: the same operations in the same order, so that
-    it equals its row of a batch bit for bit."""
+def shift_one(residual: list[float], distance: list[float], shrink: float) -> tuple[float, float]:
+    """`shift_and_weight` of one home, in plain floats: the same operations in the same order,
+    so that it equals its row of a batch bit for bit."""
     weight = [1.0 / (1.0 + d * d) for d in distance]
     values = [r if w > 0 else 0.0 for r, w in zip(residual, weight, strict=True)]
     order = sorted(range(len(values)), key=values.__getitem__)  # stable, as numpy's
@@ -170,10 +177,10 @@ def shift_one(residual: list[float], distance: list[float], shrink: float) -> fl
         total += weight[i]
         running.append(total)
     if not total > 0:
-        return 0.0
+        return 0.0, total
     half = 0.5 * total
     at = next(j for j, c in enumerate(running) if c >= half)
-    return values[order[at]] * (total / (total + shrink))
+    return values[order[at]] * (total / (total + shrink)), total
 
 
 class Grid:
@@ -272,31 +279,30 @@ class Index:
 
     def shift(
         self, x: FloatArray, y: FloatArray, log_sqft: FloatArray, month: FloatArray
-    ) -> FloatArray:
-        """What comps move each home's log estimate by."""
+    ) -> tuple[FloatArray, FloatArray]:
+        """What comps move each home's log estimate by, and their total weight."""
         similarity = self.similarity
         if self.grid is not None and _knn is not None:
             k = min(similarity.k, len(self.sales))
             distance, position = self._knn(points(x, y, log_sqft, month, similarity), k)
-            out = np.empty(len(distance))
-            _knn.shift(self.grid_residual, distance, position, k, similarity.shrink, out)
-            return out
+            out, total = np.empty(len(distance)), np.empty(len(distance))
+            _knn.shift(self.grid_residual, distance, position, k, similarity.shrink, out, total)
+            return out, total
         distance, index = self.query(x, y, log_sqft, month, similarity.k)
-        return shift(self.residual[index], weights(distance), similarity.shrink)
+        return shift_and_weight(self.residual[index], weights(distance), similarity.shrink)
 
-    def shift_one(self, x: float, y: float, log_sqft: float, month: float) -> float:
-        """`shift` of one home, bit for bit, at a request's cost."""
+    def shift_one(self, x: float, y: float, log_sqft: float, month: float) -> tuple[float, float]:
+        """`shift` of one home and its comps' total weight, bit for bit, at a request's cost."""
         similarity = self.similarity
         point = [x, y, similarity.size_km * log_sqft, similarity.year_km * month / 12.0]
         k = min(similarity.k, len(self.sales))
         if self.grid is not None and _knn is not None:
             grid = self.grid
             residuals = self.grid_residual
-            return float(
-                _knn.shift_one(
-                    grid.points, grid.starts, grid.shape, residuals, *point, k, similarity.shrink
-                )
+            found, total = _knn.shift_one(
+                grid.points, grid.starts, grid.shape, residuals, *point, k, similarity.shrink
             )
+            return float(found), float(total)
         distance, index = self.tree.query(point, k=k)
         residual = self.residual[index]
         if np.ndim(distance) == 0:  # k = 1: scalars

@@ -10,7 +10,7 @@ import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from app.domain.arrays import FloatArray
-from app.domain.comps import MAX_COMPS, Similarity, points, shift, weights
+from app.domain.comps import MAX_COMPS, Similarity, points, shift, shift_and_weight, weights
 
 SIZE_KM = (1.0, 2.0, 4.0)
 YEAR_KM = (0.0, 1.0, 3.0)
@@ -65,13 +65,19 @@ def neighbours(
     return distance, positions, at
 
 
-def estimate(geometry: Geometry, split: Split, similarity: Similarity) -> FloatArray:
-    """The subjects' log estimates with comps."""
+def estimate(
+    geometry: Geometry, split: Split, similarity: Similarity
+) -> tuple[FloatArray, FloatArray]:
+    """The subjects' log estimates with comps, and their comps' total weight (0: none)."""
     distance, positions, at = neighbours(geometry, split, similarity, similarity.k)
     out = split.base.copy()
+    total = np.zeros(len(out))
     if len(at):
-        out[at] += shift(split.residual[positions], weights(distance), similarity.shrink)
-    return out
+        moved, total[at] = shift_and_weight(
+            split.residual[positions], weights(distance), similarity.shrink
+        )
+        out[at] += moved
+    return out, total
 
 
 def choose_similarity(geometry: Geometry, split: Split, log_price: FloatArray) -> Similarity:

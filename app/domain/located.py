@@ -275,7 +275,9 @@ class LocatedFit:
     kept: npt.NDArray[np.bool_]  # the sales the model was fitted on (outliers are not)
     judged: npt.NDArray[np.intp]  # the kept sales estimated out of fold (positions among them)
     out_of_fold: FloatArray  # their estimated prices
-    out_of_time: tuple[FloatArray, FloatArray] | None  # estimates and prices of the newest
+    weight: FloatArray  # their comps' total weight (0: none)
+    # Estimates, prices and comps' total weights of the newest tenth of sales
+    out_of_time: tuple[FloatArray, FloatArray, FloatArray] | None
 
 
 def fit_located(
@@ -319,12 +321,9 @@ def fit_located(
     if geometry is not None:
         similarity = choose_similarity(geometry, _pool_sample(splits[0], MAX_POOL, rng), system.y)
     judged = np.concatenate([split.subjects for split in splits])
-    log_oof = np.concatenate(
-        [
-            split.base if geometry is None else estimate(geometry, split, similarity_of(similarity))
-            for split in splits
-        ]
-    )
+    found = [_estimate(geometry, split, similarity) for split in splits]
+    log_oof = np.concatenate([estimates for estimates, _ in found])
+    weight = np.concatenate([total for _, total in found])
     spread = None
     if len(judged) >= MIN_SPREAD_SALES:
         spread = equity_spread(log_oof, np.exp(system.y[judged]))
@@ -347,9 +346,19 @@ def fit_located(
     if held_out:
         newest = _out_of_time(system, places.month[kept], strengths, geometry, similarity)
         if newest is not None and spread is not None:
-            found = np.exp(spread_about(np.log(newest[0]), spread))
-            newest = (found, newest[1])
-    return LocatedFit(model, kept, judged, np.exp(log_oof), newest)
+            spread_out = np.exp(spread_about(np.log(newest[0]), spread))
+            newest = (spread_out, newest[1], newest[2])
+    return LocatedFit(model, kept, judged, np.exp(log_oof), weight, newest)
+
+
+def _estimate(
+    geometry: Geometry | None, split: Split, similarity: Similarity | None
+) -> tuple[FloatArray, FloatArray]:
+    """A split's log estimates (with comps where sales have coordinates) and their comps'
+    total weights."""
+    if geometry is None:
+        return split.base, np.zeros(len(split.base))
+    return estimate(geometry, split, similarity_of(similarity))
 
 
 def geometry_centre(vocabulary: Vocabulary) -> tuple[float, float]:
@@ -437,7 +446,7 @@ def _out_of_time(
     strengths: dict[str, float],
     geometry: Geometry | None,
     similarity: Similarity | None,
-) -> tuple[FloatArray, FloatArray] | None:
+) -> tuple[FloatArray, FloatArray, FloatArray] | None:
     """The newest tenth of dated sales, estimated by a fit of the sales before them and their
     comps among those sales (valued at their own month, which the fit saw no sale of: the
     index's last level seen)."""
@@ -449,5 +458,5 @@ def _out_of_time(
     rows[dated[np.argsort(month[dated], kind="stable")][-held:]] = True
     split = _split(system, rows, np.zeros(len(rows), dtype=bool), strengths)
     split = _sample(split, MAX_JUDGED, np.random.default_rng(1))
-    found = split.base if geometry is None else estimate(geometry, split, similarity_of(similarity))
-    return np.exp(found), np.exp(system.y[split.subjects])
+    found, weight = _estimate(geometry, split, similarity)
+    return np.exp(found), np.exp(system.y[split.subjects]), weight

@@ -9,8 +9,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from app.domain import listings
-from app.domain.calibration import calibrate
+from app.domain.arrays import FloatArray
+from app.domain.calibration import Calibration, calibrate
 from app.domain.comps import NO_DAY, SALE
+from app.domain.comps_range import RangeByComps, range_by_comps
 from app.domain.fitting import COVERAGE_LEVEL, library_versions, select_window
 from app.domain.least_squares import describe_cv
 from app.domain.listings import SOLD_AT, SaleDates
@@ -59,11 +61,15 @@ def fit_located_table(
     }
     ranges[TARGET] = (float(kept_price.min()), float(kept_price.max()))
     model = found.model
+    calibration, by_comps = range_of(
+        kept_price[found.judged], found.out_of_fold, found.weight, model.similarity is not None
+    )
     model = LocatedModel(
         **{
             **model.__getstate__(),
             "ranges": ranges,
-            "calibration": calibrate(kept_price[found.judged], found.out_of_fold),
+            "calibration": calibration,
+            "comps_range": None if by_comps is None else (by_comps.edges, by_comps.factors),
         }
     )
     training = {
@@ -87,11 +93,25 @@ def fit_located_table(
     return model, describe_located(
         model,
         kept_price[found.judged],
-        found.out_of_fold,
+        (found.out_of_fold, found.weight),
         found.out_of_time,
         min(folds, len(kept_X)),
         training,
     )
+
+
+def range_of(
+    price: FloatArray, out_of_fold: FloatArray, weight: FloatArray, comps: bool
+) -> tuple[Calibration, RangeByComps | None]:
+    """The range's calibration on sales estimated out of fold and, for a model with comps,
+    how much wider it is where their total weight is small (`comps_range`)."""
+    first = calibrate(price, out_of_fold)
+    if not comps:
+        return first, None
+    by_comps = range_by_comps(weight, np.abs(price - out_of_fold) / first.scale(out_of_fold))
+    if by_comps is None:
+        return first, None
+    return calibrate(price, out_of_fold, factor=by_comps.factor(weight)), by_comps
 
 
 def sale_days(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
@@ -105,39 +125,53 @@ def sale_days(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
     return days
 
 
-def coverage(model: LocatedModel, estimates: Any, prices: Any) -> dict[str, Any]:
-    """How often the 90 % range holds the price, overall and in each third by price."""
-    low, high = model.interval(estimates, COVERAGE_LEVEL)
+def coverage(model: LocatedModel, estimates: Any, prices: Any, weight: Any) -> dict[str, Any]:
+    """How often the 90 % range holds the price, overall, in each third by price and, for a
+    model whose range widens where comps are few or far, in each group by their weight."""
+    low, high = model.interval(estimates, COVERAGE_LEVEL, weight)
     held = (low <= prices) & (prices <= high)
     thirds = np.array_split(np.argsort(prices, kind="stable"), 3)
-    return {
+    found = {
         "coverage_90": float(np.mean(held)),
         "coverage_90_by_third": [
             float(np.mean(held[t])) if len(t) else float("nan") for t in thirds
         ],
     }
+    by_comps = model.range_by_comps
+    if by_comps is not None:
+        group = np.searchsorted(np.asarray(by_comps.edges), weight, side="right")
+        found["coverage_90_by_comps_weight"] = [
+            float(np.mean(held[group == g])) if (group == g).any() else None
+            for g in range(len(by_comps.factors))
+        ]
+    return found
 
 
 def describe_located(
     model: LocatedModel,
     price: Any,
-    out_of_fold: Any,
-    out_of_time: tuple[Any, Any] | None,
+    judged: tuple[Any, Any],
+    out_of_time: tuple[Any, Any, Any] | None,
     folds: int,
     training: dict[str, Any],
 ) -> dict[str, Any]:
-    """The card of a located model: its terms, and its accuracy as assessors judge it."""
+    """The card of a located model: its terms, and its accuracy as assessors judge it.
+    `judged`: the estimates out of fold and their comps' total weights."""
     assert model.calibration is not None
-    cv = {**describe_cv(price, out_of_fold, folds, 0), **coverage(model, out_of_fold, price)}
+    out_of_fold, weight = judged
+    cv = {
+        **describe_cv(price, out_of_fold, folds, 0),
+        **coverage(model, out_of_fold, price, weight),
+    }
     cv.update(_ratios(out_of_fold, price))
     metrics: dict[str, Any] = {"cv": cv}
     if out_of_time is not None:
-        estimates, prices = out_of_time
+        estimates, prices, newest_weight = out_of_time
         metrics["out_of_time"] = {
             "method": f"the newest {HELD_OUT:.0%} of dated sales, estimated by a fit of the "
             "sales before them",
             **ratio_study(estimates, prices).describe(),
-            **coverage(model, estimates, prices),
+            **coverage(model, estimates, prices, newest_weight),
         }
     names = {"beds": "per bedroom", "baths": "per bathroom", "sqft": "log sqft"}
     coefficients = {
@@ -225,4 +259,6 @@ def _terms(model: LocatedModel) -> dict[str, Any]:
             "estimate moves by their weighted median residual times W / (W + shrink), W their "
             "total weight; chosen by how well they estimate sales out of fold",
         }
+        if model.range_by_comps is not None:
+            terms["comps"]["range"] = model.range_by_comps.describe()
     return terms

@@ -21,6 +21,8 @@ import pandas as pd
 from app.domain import caveats, comps
 from app.domain.arrays import FloatArray
 from app.domain.calibration import Calibration
+from app.domain.comps_range import RangeByComps
+from app.domain.located_warnings import far_from_sales, place_warnings, unknown_area
 from app.domain.model import Explanation, Explanations
 from app.domain.ratios import spread_about
 from app.domain.terms import (
@@ -37,7 +39,6 @@ from app.domain.terms import (
 PARTS = ("intercept", "beds", "baths", "sqft", "area", "location", "time")
 COMPS_PARTS = (*PARTS, "comps")
 EQUITY = "equity"  # the last part of a model with a vertical-equity spread
-FAR_KM = 3.0  # a home farther than this from every sale is warned about
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class LocatedModel:
     similarity: tuple[float, float, int, float] | None = None
     # The vertical-equity spread (centre, factor) of log estimates: none before it was fitted.
     spread: tuple[float, float] | None = None
+    # How much wider the range is by the comps' total weight (`RangeByComps`: edges, factors);
+    # none before it was fitted, or without comps.
+    comps_range: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     _warnings: dict[tuple[str, Any], dict[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -149,21 +153,34 @@ class LocatedModel:
                 )
         return Located(self._area_codes(places.area), tuple(cells))
 
-    def logs(self, X: FloatArray, places: Places, located: Located | None = None) -> FloatArray:
-        """The cumulative log prices, (n, parts): after each term of `names` in turn."""
+    def logs(
+        self,
+        X: FloatArray,
+        places: Places,
+        located: Located | None = None,
+        weight: FloatArray | None = None,
+    ) -> FloatArray:
+        """The cumulative log prices, (n, parts): after each term of `names` in turn; each
+        home's comps' total weight into `weight` (0 without comps)."""
         out = self.terms(X, places, located, len(self.names))
         index = self.comps()
         at = len(PARTS)
         if index is not None:
-            out[:, at] = out[:, at - 1] + self._shift(index, X, places)
+            moved, total = self._shift(index, X, places)
+            out[:, at] = out[:, at - 1] + moved
+            if weight is not None:
+                weight[:] = total
             at += 1
         if self.spread is not None:
             out[:, at] = spread_about(out[:, at - 1], self.spread)
         return out
 
-    def _shift(self, index: comps.Index, X: FloatArray, places: Places) -> FloatArray:
-        """What comps move each home's log estimate by (0 for a home without coordinates)."""
-        found = np.zeros(len(X))
+    def _shift(
+        self, index: comps.Index, X: FloatArray, places: Places
+    ) -> tuple[FloatArray, FloatArray]:
+        """What comps move each home's log estimate by, and their total weight (0 and 0 for a
+        home without coordinates)."""
+        found, total = np.zeros(len(X)), np.zeros(len(X))
         at = np.flatnonzero(np.isfinite(places.latitude) & np.isfinite(places.longitude))
         if len(at):
             projection = self._tables()["projection"]
@@ -172,8 +189,8 @@ class LocatedModel:
             # `valuation`, row by row
             dated = (month >= 0) & (self.first_month >= 0)
             valued = np.where(dated, month, self.last_month).astype(np.float64)
-            found[at] = index.shift(x, y, np.log(X[at, 2]), valued)
-        return found
+            found[at], total[at] = index.shift(x, y, np.log(X[at, 2]), valued)
+        return found, total
 
     def comps(self) -> comps.Index | None:
         """The market's sales as comps, made once a process; None for a model without."""
@@ -255,10 +272,15 @@ class LocatedModel:
         return effects
 
     def parts(
-        self, X: FloatArray, places: Places, located: Located | None = None
+        self,
+        X: FloatArray,
+        places: Places,
+        located: Located | None = None,
+        weight: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
-        """Each home's dollar parts (n, 7) and its price, their sum taken in order."""
-        levels = np.exp(self.logs(X, places, located))
+        """Each home's dollar parts (n, parts) and its price, their sum taken in order; each
+        home's comps' total weight into `weight`."""
+        levels = np.exp(self.logs(X, places, located, weight))
         parts = np.empty_like(levels)
         parts[:, 0] = levels[:, 0]
         parts[:, 1:] = levels[:, 1:] - levels[:, :-1]
@@ -270,21 +292,40 @@ class LocatedModel:
     def predict(self, X: FloatArray, places: Places | None = None) -> FloatArray:
         return self.parts(X, places if places is not None else Places.empty(len(X)))[1]
 
-    def interval(self, estimate: Any, level: float) -> tuple[Any, Any]:
+    def interval(
+        self, estimate: Any, level: float, weight: FloatArray | None = None
+    ) -> tuple[Any, Any]:
+        """The range of each estimate; `weight`, each home's comps' total weight, widens it
+        where they are few or far (required of a model with `comps_range`)."""
         if self.calibration is None:
             raise ValueError("this model has no range calibration")
         q_low, q_high = self.calibration.quantiles_many(estimate, level)
         scale = self.calibration.scale(estimate)
+        by_comps = self.range_by_comps
+        if by_comps is not None:
+            if weight is None:
+                raise ValueError("this model's range needs each home's comps' total weight")
+            scale = scale * by_comps.factor(weight)
         return np.maximum(estimate + q_low * scale, 0.0), estimate + q_high * scale
+
+    @property
+    def range_by_comps(self) -> RangeByComps | None:
+        if self.comps_range is None:
+            return None
+        found: RangeByComps | None = self._lookup.get("range_by_comps")
+        if found is None:
+            found = self._lookup["range_by_comps"] = RangeByComps(*self.comps_range)
+        return found
 
     def explain_many(self, X: FloatArray, level: float, places: Places | None) -> Explanations:
         places = places if places is not None else Places.empty(len(X))
         located = self.locate(places)
-        parts, price = self.parts(X, places, located)
-        low, high = self.interval(price, level)
+        weight = np.zeros(len(X))
+        parts, price = self.parts(X, places, located, weight)
+        low, high = self.interval(price, level, weight)
         assert self.calibration is not None
         warnings = caveats.of_rows(self.ranges, self.calibration, self._warnings, X, price, level)
-        for i, found in self.place_warnings(places, located).items():
+        for i, found in place_warnings(self, places, located).items():
             warnings.setdefault(i, []).extend(found)
         return Explanations(price, low, high, parts, warnings, self.names)
 
@@ -369,9 +410,12 @@ class LocatedModel:
         tables = self._tables()
         projection = tables["projection"]
         index = self.comps()
+        weight = 0.0
         if index is not None:
-            valued = float(self.valuation(month))
-            logs.append(logs[6] + (index.shift_one(x, y, log_sqft, valued) if x == x else 0.0))
+            moved = 0.0
+            if x == x:
+                moved, weight = index.shift_one(x, y, log_sqft, float(self.valuation(month)))
+            logs.append(logs[6] + moved)
         if self.spread is not None:
             logs.append(spread_about(logs[-1], self.spread))
         levels = np.exp(np.array(logs)).tolist()
@@ -384,13 +428,19 @@ class LocatedModel:
             raise ValueError("this model has no range calibration")
         q_low, q_high = calibration.quantiles_one(price, level)
         scale = calibration.scale_one(price)
+        by_comps = self.range_by_comps
+        if by_comps is not None:
+            scale = scale * by_comps.factor_one(weight)
         warnings = self._warnings_one(beds, baths, sqft, price, level)
         if area is not None and area not in tables["areas"]:
-            warnings.append(self._unknown_area(area))
+            warnings.append(unknown_area(self, area))
         if projection is not None and not fine and latitude == latitude:
             one = Places(np.array([None], object), np.array([latitude]), np.array([longitude]),
                          np.array([-1], np.int64))  # fmt: skip
-            warnings.extend(caveats.far_from_sales(km) for km in self._far(one).values())
+            widened = self.comps_range is not None
+            warnings.extend(
+                caveats.far_from_sales(km, widened) for km in far_from_sales(self, one).values()
+            )
         if self.first_month >= 0 and month > self.last_month:
             warnings.append(caveats.as_of_outside(month, self.last_month, after=True))
         elif 0 <= month < self.first_month:
@@ -433,65 +483,3 @@ class LocatedModel:
                 for keys, effects in zip(tables["cells"], tables["effects"], strict=True)
             ]
         return maps
-
-    def place_warnings(
-        self, places: Places, located: Located | None = None
-    ) -> dict[int, list[dict[str, Any]]]:
-        """An area with no sales, a home far from every sale, a date outside the index."""
-        located = located if located is not None else self.locate(places)
-        found: dict[int, list[dict[str, Any]]] = {}
-        unknown = np.flatnonzero((located.area < 0) & (places.area != None))  # noqa: E711
-        for i in unknown.tolist():
-            found.setdefault(i, []).append(self._unknown_area(places.area[i]))
-        for i, km in self._far(places, located).items():
-            found.setdefault(i, []).append(caveats.far_from_sales(km))
-        if self.first_month >= 0:
-            month = places.month
-            for i in np.flatnonzero(month > self.last_month).tolist():
-                warning = caveats.as_of_outside(int(month[i]), self.last_month, after=True)
-                found.setdefault(i, []).append(warning)
-            for i in np.flatnonzero((month >= 0) & (month < self.first_month)).tolist():
-                warning = caveats.as_of_outside(int(month[i]), self.first_month, after=False)
-                found.setdefault(i, []).append(warning)
-        return found
-
-    def _unknown_area(self, area: str) -> dict[str, Any]:
-        key = ("area", area)
-        warning = self._warnings.get(key)
-        if warning is None:
-            warning = self._warnings[key] = {
-                "code": "unknown_area",
-                "field": "area",
-                "message": f"area {area!r} has no sales in this market: the home is estimated "
-                "at the market's level",
-            }
-        return warning
-
-    def _far(self, places: Places, found: Located | None = None) -> dict[int, float]:
-        """Homes farther than FAR_KM from the centre of every fine cell that holds a sale,
-        less half the cell's diagonal: their distance from the nearest sale, about."""
-        tables = self._tables()
-        projection = tables["projection"]
-        if projection is None:
-            return {}
-        size = CELL_SIZES_KM[-1]
-        # A home in a fine cell that holds a sale is within the cell's diagonal of it.
-        off = (found if found is not None else self.locate(places)).cells[-1]
-        located = np.flatnonzero(
-            np.isfinite(places.latitude) & np.isfinite(places.longitude) & (off < 0)
-        )
-        if not len(located):
-            return {}
-        tree = tables.get("tree")
-        if tree is None:
-            from scipy.spatial import cKDTree
-
-            keys = tables["cells"][-1]
-            ix, iy = (keys >> 21) - OFFSET, (keys & ((1 << 21) - 1)) - OFFSET
-            centres = np.column_stack([(ix + 0.5) * size, (iy + 0.5) * size])
-            tree = tables["tree"] = cKDTree(centres)
-        x, y = projection.xy(places.latitude[located], places.longitude[located])
-        distance, _ = tree.query(np.column_stack([x, y]))
-        km = np.maximum(distance - size * math.sqrt(2) / 2, 0.0)
-        far = km > FAR_KM
-        return dict(zip(located[far].tolist(), km[far].tolist(), strict=True))

@@ -60,9 +60,10 @@ def test_few_or_far_comps_move_an_estimate_little() -> None:
 def test_one_home_shifts_as_its_row_of_a_batch_bit_for_bit() -> None:
     rng = np.random.default_rng(3)
     residual, distance = rng.normal(size=(50, 7)), rng.uniform(0, 3, size=(50, 7))
-    batch = comps.shift(residual, comps.weights(distance), 0.7)
+    batch, total = comps.shift_and_weight(residual, comps.weights(distance), 0.7)
     for i in range(50):
-        assert comps.shift_one(residual[i].tolist(), distance[i].tolist(), 0.7) == batch[i]
+        one = comps.shift_one(residual[i].tolist(), distance[i].tolist(), 0.7)
+        assert one == (batch[i], total[i])
 
 
 def test_in_a_fit_no_sale_is_its_own_comp() -> None:

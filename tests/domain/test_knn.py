@@ -81,17 +81,20 @@ def test_the_compiled_shift_equals_numpys_on_the_same_comps() -> None:
     distance, at = found.query(
         queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12, 10
     )
-    expected = comps.shift(found.residual[at], comps.weights(distance), SIMILARITY.shrink)
+    expected = comps.shift_and_weight(
+        found.residual[at], comps.weights(distance), SIMILARITY.shrink
+    )
     moved = found.shift(queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12)
-    np.testing.assert_array_equal(moved, expected)
+    np.testing.assert_array_equal(moved[0], expected[0])
+    np.testing.assert_array_equal(moved[1], expected[1])
 
 
 def test_one_home_shifts_as_its_row_of_a_batch_bit_for_bit() -> None:
     found, queries = index(sales(3000)), homes(300)
     x, y, log_sqft, month = queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12
-    batch = found.shift(x, y, log_sqft, month)
+    batch, total = found.shift(x, y, log_sqft, month)
     for i in range(len(queries)):
-        assert found.shift_one(x[i], y[i], log_sqft[i], month[i]) == batch[i]
+        assert found.shift_one(x[i], y[i], log_sqft[i], month[i]) == (batch[i], total[i])
 
 
 def test_without_the_compiled_search_the_same_estimates_are_made(
@@ -103,7 +106,8 @@ def test_without_the_compiled_search_the_same_estimates_are_made(
     monkeypatch.setattr(comps, "_knn", None)
     fallback = index(points)
     assert fallback.grid is None
-    np.testing.assert_array_equal(fallback.shift(*args), compiled)
+    for found, expected in zip(fallback.shift(*args), compiled, strict=True):
+        np.testing.assert_array_equal(found, expected)
 
 
 def test_sales_along_one_road_make_few_cells() -> None:

@@ -379,3 +379,13 @@ def test_with_the_listing_turned_off_the_grid_says_so_and_the_estimate_stands(
         finally:
             visit.close()
         assert not visit.errors and not visit.foreign
+
+
+def test_the_card_says_how_much_wider_the_range_is_where_comps_are_few(visit: Visit) -> None:
+    page = visit.open()
+    factors = api(visit.server, "GET", "/model").json()["terms"]["comps"]["range"]["factors"]
+    assert factors[0] > factors[-1]
+    expect(page.locator("#card")).to_contain_text(
+        f"widened ×{factors[0]:.2f} where a home's comps weigh least (few or far), "
+        f"×{factors[-1]:.2f} where they weigh most"
+    )

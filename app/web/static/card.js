@@ -89,6 +89,11 @@ function locatedTerms(card) {
     items.push(["Price index", `${month(index[0].month)} to ${month(index[index.length - 1].month)}: ${signed(rate)}`]);
   }
   if (comps) items.push(["Comparable sales", `each estimate moved by the ${comps.k} sales most like the home, of ${number(comps.sales)}`]);
+  if (comps && comps.range) {
+    const f = comps.range.factors;
+    items.push(["Range by comps", `widened ×${f[0].toFixed(2)} where a home's comps weigh least ` +
+      `(few or far), ×${f[f.length - 1].toFixed(2)} where they weigh most`]);
+  }
   if (equity) items.push(["Vertical equity", `estimates spread ×${equity.factor.toFixed(3)} about ${money(equity.centre)}, so that cheap and dear homes are valued alike`]);
   return items;
 }
