@@ -1,4 +1,5 @@
-"""Fixtures of the end-to-end tests: one headless Chromium per module, a database of its own."""
+"""Fixtures of the end-to-end tests: one headless Chromium per module, a tab on the module's
+server, a database of its own."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from tests.e2e.chromium import CHROMIUM_FLAGS, chromium
+from tests.e2e.pages import Visit
+from tests.e2e.server import Server
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +23,17 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def visit(browser: Browser, server: Server) -> Iterator[Visit]:
+    """A tab on the module's `server`; the test fails if the page asked another origin or
+    its scripts threw."""
+    opened = Visit(browser, server)
+    yield opened
+    opened.close()
+    assert not opened.foreign, f"the page asked another origin: {opened.foreign}"
+    assert not opened.errors, f"errors in the page: {opened.errors}"
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,6 +13,8 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.e2e.server import Server
 
+# Where screenshots go besides the test's temporary folder (for docs/, say).
+SCREENSHOT_DIR = os.environ.get("HOUSE_PRICE_SCREENSHOT_DIR")
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 375, "height": 740}
 
@@ -74,6 +79,12 @@ ACTIVE = """() => {
   if (el === document.body) return null;
   return el.id || el.getAttribute('aria-label') || el.textContent.trim();
 }"""
+
+
+def keep_screenshot(shot: Path) -> None:
+    """Copy a screenshot to HOUSE_PRICE_SCREENSHOT_DIR when it names a folder."""
+    if SCREENSHOT_DIR:
+        shutil.copy(shot, Path(SCREENSHOT_DIR) / shot.name)
 
 
 def api(server: Server, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -4,7 +4,6 @@ the comparable sales' grid and drawing, the market's trend, the ratio statistics
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,10 @@ from tests.e2e.pages import (
     Visit,
     api,
     assert_accessible,
+    keep_screenshot,
     money,
 )
 from tests.e2e.server import Server
-from tests.e2e.test_page_browser import SCREENSHOT_DIR
 from tests.support import API_KEY
 
 pytestmark = pytest.mark.browser
@@ -56,15 +55,6 @@ def server(dirs: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> It
     log = tmp_path_factory.mktemp("located-log") / "server.log"
     with Server(dirs, log=log) as started:
         yield started
-
-
-@pytest.fixture
-def visit(browser: Browser, server: Server) -> Iterator[Visit]:
-    opened = Visit(browser, server)
-    yield opened
-    opened.close()
-    assert not opened.foreign, f"the page asked another origin: {opened.foreign}"
-    assert not opened.errors, f"errors in the page: {opened.errors}"
 
 
 def signed(value: float) -> str:
@@ -358,8 +348,7 @@ def test_screenshots_of_the_located_page(
         shot = folder / f"page-located-{name}.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 20_000
-        if SCREENSHOT_DIR:
-            shutil.copy(shot, Path(SCREENSHOT_DIR) / shot.name)
+        keep_screenshot(shot)
 
 
 def test_with_the_listing_turned_off_the_grid_says_so_and_the_estimate_stands(

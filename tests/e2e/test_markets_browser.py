@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,13 +22,12 @@ from app.config import Settings
 from app.domain.fitting import fit_table
 from app.domain.listings import read_table
 from app.storage import open_storage
-from tests.e2e.pages import DESKTOP, PHONE, Visit, api, assert_accessible, money
+from tests.e2e.pages import DESKTOP, PHONE, Visit, api, assert_accessible, keep_screenshot, money
 from tests.e2e.server import Server, fitted_dirs
 from tests.support import API_KEY, SACRAMENTO
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOT_DIR = os.environ.get("HOUSE_PRICE_SCREENSHOT_DIR")
 LAST_MONTH = (dt.date.today() - dt.timedelta(days=30)).isoformat()
 TOWNS = {
     "elk-grove": ("ELK_GROVE", None),
@@ -61,15 +58,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     storage.close()
     with Server(env, log=folder / "server.log") as started:
         yield started
-
-
-@pytest.fixture
-def visit(browser: Browser, server: Server) -> Iterator[Visit]:
-    opened = Visit(browser, server)
-    yield opened
-    opened.close()
-    assert not opened.foreign, f"the page asked another origin: {opened.foreign}"
-    assert not opened.errors, f"errors in the page: {opened.errors}"
 
 
 def markets(server: Server, query: str = "") -> list[dict[str, Any]]:
@@ -369,8 +357,7 @@ def test_screenshots_of_the_chooser_and_the_markets_table(
         shot = folder / f"markets-{name}.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 20_000
-        if SCREENSHOT_DIR:
-            shutil.copy(shot, Path(SCREENSHOT_DIR) / shot.name)
+        keep_screenshot(shot)
 
 
 def test_with_5000_markets_typing_a_name_finds_it_and_no_long_list_is_loaded(

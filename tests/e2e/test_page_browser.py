@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +25,7 @@ from tests.e2e.pages import (
     Visit,
     api,
     assert_accessible,
+    keep_screenshot,
     money,
 )
 from tests.e2e.server import Server, fitted_dirs
@@ -34,24 +33,12 @@ from tests.support import API_KEY, SACRAMENTO
 
 pytestmark = pytest.mark.browser
 
-# Where the screenshots go besides the test's temporary folder (for docs/, say).
-SCREENSHOT_DIR = os.environ.get("HOUSE_PRICE_SCREENSHOT_DIR")
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("page-server")
     with Server(fitted_dirs(folder), log=folder / "server.log") as started:
         yield started
-
-
-@pytest.fixture
-def visit(browser: Browser, server: Server) -> Iterator[Visit]:
-    opened = Visit(browser, server)
-    yield opened
-    opened.close()
-    assert not opened.foreign, f"the page asked another origin: {opened.foreign}"
-    assert not opened.errors, f"errors in the page: {opened.errors}"
 
 
 def batch_answer(server: Server, path: Path) -> httpx.Response:
@@ -478,6 +465,5 @@ def test_screenshots_of_the_desktop_and_phone_layouts(
         shot = folder / f"page-{name}.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 20_000
-        if SCREENSHOT_DIR:
-            shutil.copy(shot, Path(SCREENSHOT_DIR) / shot.name)
+        keep_screenshot(shot)
         print(f"{name} layout: {shot}")
