@@ -256,8 +256,7 @@ class Index:
         self, x: float, y: float, log_sqft: float, month: float, k: int
     ) -> tuple[list[float], list[int]]:
         """The k most similar sales of one home: distances and rows, as `query` gives them."""
-        similarity = self.similarity
-        point = [x, y, similarity.size_km * log_sqft, similarity.year_km * month / 12.0]
+        point = self._point(x, y, log_sqft, month)
         k = min(k, len(self.sales))
         if self.grid is not None and _knn is not None:
             grid = self.grid
@@ -266,6 +265,11 @@ class Index:
             return distance, [int(order[p]) for p in position]
         found, rows = self.tree.query(point, k=k)
         return np.atleast_1d(found).tolist(), np.atleast_1d(rows).tolist()
+
+    def _point(self, x: float, y: float, log_sqft: float, month: float) -> list[float]:
+        """One home's `points`, in plain floats (the same operations)."""
+        similarity = self.similarity
+        return [x, y, similarity.size_km * log_sqft, similarity.year_km * month / 12.0]
 
     def _knn(self, found: FloatArray, k: int) -> tuple[FloatArray, npt.NDArray[np.int64]]:
         """The compiled search: distances, and positions in the grid's order."""
@@ -294,7 +298,7 @@ class Index:
     def shift_one(self, x: float, y: float, log_sqft: float, month: float) -> tuple[float, float]:
         """`shift` of one home and its comps' total weight, bit for bit, at a request's cost."""
         similarity = self.similarity
-        point = [x, y, similarity.size_km * log_sqft, similarity.year_km * month / 12.0]
+        point = self._point(x, y, log_sqft, month)
         k = min(similarity.k, len(self.sales))
         if self.grid is not None and _knn is not None:
             grid = self.grid

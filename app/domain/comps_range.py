@@ -18,6 +18,7 @@ import bisect
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from app.domain.arrays import FloatArray
 
@@ -32,9 +33,12 @@ class RangeByComps:
     edges: tuple[float, ...]
     factors: tuple[float, ...]  # one more than the edges
 
+    def group(self, weight: FloatArray) -> npt.NDArray[np.intp]:
+        """Each home's group by its comps' total weight (an edge belongs to the group above)."""
+        return group_of(self.edges, weight)
+
     def factor(self, weight: FloatArray) -> FloatArray:
-        at = np.searchsorted(np.asarray(self.edges), weight, side="right")
-        found: FloatArray = np.asarray(self.factors)[at]
+        found: FloatArray = np.asarray(self.factors)[self.group(weight)]
         return found
 
     def factor_one(self, weight: float) -> float:
@@ -60,13 +64,18 @@ def range_by_comps(weight: FloatArray, normalised: FloatArray) -> RangeByComps |
     overall = float(np.median(normalised))
     if not overall > 0:
         return None
-    group = np.searchsorted(np.asarray(edges), weight, side="right")
+    group = group_of(edges, weight)
     factors, sizes = [], []
     for g in range(len(edges) + 1):
         inside = normalised[group == g]
         factors.append(float(np.median(inside)) / overall if len(inside) >= MIN_GROUP else 1.0)
         sizes.append(len(inside))
     return RangeByComps(edges, never_rising(factors, sizes))
+
+
+def group_of(edges: tuple[float, ...], weight: FloatArray) -> npt.NDArray[np.intp]:
+    found: npt.NDArray[np.intp] = np.searchsorted(np.asarray(edges), weight, side="right")
+    return found
 
 
 def never_rising(values: list[float], sizes: list[int]) -> tuple[float, ...]:

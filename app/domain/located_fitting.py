@@ -139,7 +139,7 @@ def coverage(model: LocatedModel, estimates: Any, prices: Any, weight: Any) -> d
     }
     by_comps = model.range_by_comps
     if by_comps is not None:
-        group = np.searchsorted(np.asarray(by_comps.edges), weight, side="right")
+        group = by_comps.group(weight)
         found["coverage_90_by_comps_weight"] = [
             float(np.mean(held[group == g])) if (group == g).any() else None
             for g in range(len(by_comps.factors))
