@@ -23,6 +23,7 @@ import shutil
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import numpy as np
@@ -102,8 +103,28 @@ SORTED = """async (column) => {
 }"""
 
 
+# In the page: whether the list's status says `text`.
+COUNTED = "(text) => document.getElementById('list-status').textContent.includes(text)"
+
+
+def list_seconds(browser: Any, url: str, csv: Path, done: str, text: str) -> float:
+    """Seconds from a CSV chosen in a new tab of the page to `done` (given `text`) holding."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(url)
+    expect(page.locator("#versions tbody tr").first).to_be_visible()
+    start = time.perf_counter()
+    page.set_input_files("#csv-file", str(csv))
+    page.wait_for_function(done, arg=text, polling=5, timeout=300_000)
+    seconds = time.perf_counter() - start
+    context.close()
+    return seconds
+
+
 def measure(row: Row, work: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     assets = PageAssets(0.9)
     bodies = [assets.html.body] + [a.body for a in assets.files.values()]
@@ -168,23 +189,11 @@ def measure(row: Row, work: Path) -> None:
             )
             for rows in (100_000, 1_000_000):
                 csv = homes(work / f"homes-{rows}.csv", rows)
-                times = []
-                for _ in range(3 if rows <= 100_000 else 1):
-                    context = browser.new_context()
-                    page = context.new_page()
-                    page.goto(url)
-                    expect(page.locator("#versions tbody tr").first).to_be_visible()
-                    start = time.perf_counter()
-                    page.set_input_files("#csv-file", str(csv))
-                    page.wait_for_function(
-                        "(text) => document.getElementById('list-status')"
-                        ".textContent.includes(text)",
-                        arg=f"{rows:,} homes estimated",
-                        polling=5,
-                        timeout=300_000,
-                    )
-                    times.append(time.perf_counter() - start)
-                    context.close()
+                counted = f"{rows:,} homes estimated"
+                times = [
+                    list_seconds(browser, url, csv, COUNTED, counted)
+                    for _ in range(3 if rows <= 100_000 else 1)
+                ]
                 row(
                     f"page: check a list of {rows:,} homes",
                     f"{statistics.median(times):.2f} s",
@@ -278,7 +287,7 @@ def located_homes(sales: Path, path: Path, rows: int) -> Path:
 
 def measure_located(row: Row, work: Path, chromium: str, rows: int = 100_000) -> None:
     """A located market's page: the comps under an estimate, a list of located homes."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     from app.cli.train import main as train
     from bench.located import located_market
@@ -308,19 +317,8 @@ def measure_located(row: Row, work: Path, chromium: str, rows: int = 100_000) ->
             page.goto(f"{url}/?{urlencode(place)}")
             page.wait_for_function(ANSWERED, polling=5)
             clicks = [page.evaluate(CLICK_TO_COMPS, 1400 + i) for i in range(100)]
-            times = []
-            for _ in range(3):
-                context = browser.new_context()
-                page = context.new_page()
-                page.goto(url)
-                expect(page.locator("#versions tbody tr").first).to_be_visible()
-                start = time.perf_counter()
-                page.set_input_files("#csv-file", str(csv))
-                page.wait_for_function(
-                    PREVIEWED, arg=f"{rows:,} homes estimated", polling=5, timeout=300_000
-                )
-                times.append(time.perf_counter() - start)
-                context.close()
+            counted = f"{rows:,} homes estimated"
+            times = [list_seconds(browser, url, csv, PREVIEWED, counted) for _ in range(3)]
             browser.close()
     finally:
         process.terminate()
