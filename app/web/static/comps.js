@@ -4,7 +4,7 @@
 
 import { drawMap, direction, offset } from "./compsmap.js";
 import { $, el } from "./dom.js";
-import { day, km, money, number, plural, signedMoney } from "./format.js";
+import { day, km, money, number, plural, sentence, signedMoney } from "./format.js";
 
 const ADJUSTMENTS = [
   ["beds", "Bedrooms"], ["baths", "Bathrooms"], ["sqft", "Square feet"],
@@ -48,11 +48,6 @@ export function showComps(answer, home, wanted) {
   shown = { sales, home, answer };
   chosen = -1;
   render();
-}
-
-function sentence(text) {
-  const first = text.charAt(0).toUpperCase() + text.slice(1);
-  return /[.!?]$/.test(first) ? first : `${first}.`;
 }
 
 function where(sale) {

@@ -5,7 +5,7 @@ import { call, fieldOf, messages } from "./api.js";
 import { hideComps, showComps } from "./comps.js";
 import { drawCurve, hideCurve } from "./curve.js";
 import { $, el, fillList } from "./dom.js";
-import { day, money, number, percent, signedMoney } from "./format.js";
+import { day, money, number, percent, sentence, signedMoney } from "./format.js";
 import { chosenMarket, manyMarkets } from "./market.js";
 import {
   PLACE_FIELDS, compsWanted, isLocated, placeFromUrl, placeInputs, placeToUrl, showPlaceFields,
@@ -165,12 +165,6 @@ function showRange(data) {
 
 function showWarnings(warnings) {
   fillList("warnings", warnings.map((w) => sentence(w.message)));
-}
-
-function sentence(text) {
-  const trimmed = text.trim();
-  const first = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
-  return /[.!?]$/.test(first) ? first : `${first}.`;
 }
 
 /** What a part is called, with the input it stands for. */

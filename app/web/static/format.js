@@ -58,3 +58,10 @@ export function month(iso) {
 export function km(value) {
   return `${value < 1 ? value.toFixed(2) : value.toFixed(1)} km`;
 }
+
+/** A message of the API as a sentence: its first letter capital, a full stop at the end. */
+export function sentence(text) {
+  const trimmed = text.trim();
+  const first = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}
