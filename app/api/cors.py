@@ -25,6 +25,17 @@ def parse_origins(text: str | None) -> tuple[frozenset[str], bool]:
     return frozenset(items - {"*"}), "*" in items
 
 
+def marks(allowed: bytes | None) -> list[tuple[bytes, bytes]]:
+    """The headers an answer (not a preflight) to a request with an `Origin` gets."""
+    if allowed is None:
+        return [(b"vary", b"Origin")]
+    return [
+        (b"vary", b"Origin"),
+        (b"access-control-allow-origin", allowed),
+        (b"access-control-expose-headers", EXPOSED),
+    ]
+
+
 class Cors(Layer):
     """Answers preflights and marks answers for allowed origins; changes nothing else."""
 
@@ -33,7 +44,8 @@ class Cors(Layer):
         self.origins = origins
         self.anyone = anyone
 
-    def _allowed(self, origin: str, path: str) -> bytes | None:
+    def allowed(self, origin: str, path: str) -> bytes | None:
+        """What `Access-Control-Allow-Origin` says to `origin` on `path`, or None."""
         if origin in self.origins:
             return origin.encode()
         if self.anyone and path in ESTIMATE_PATHS:
@@ -48,7 +60,7 @@ class Cors(Layer):
         if origin is None:
             await self.app(scope, receive, send)
             return
-        allowed = self._allowed(origin, scope["path"])
+        allowed = self.allowed(origin, scope["path"])
         vary = [(b"vary", b"Origin")]
         preflight = scope["method"] == "OPTIONS" and any(
             k == b"access-control-request-method" for k, _ in scope["headers"]
@@ -72,14 +84,10 @@ class Cors(Layer):
             await send({"type": "http.response.body", "body": b""})
             return
 
+        extra = marks(allowed)
+
         async def send_marked(message: Message) -> None:
             if message["type"] == "http.response.start":
-                extra = list(vary)
-                if allowed is not None:
-                    extra += [
-                        (b"access-control-allow-origin", allowed),
-                        (b"access-control-expose-headers", EXPOSED),
-                    ]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

@@ -1,10 +1,9 @@
-"""The outermost layer: each request's id (kept from the client when well-formed), and its
-access-log line with method, path, status, duration and model version."""
+"""Each request's id (kept from the client when well-formed) and its access line with method,
+path, status, duration and model version: the layer in front of CORS and the FastAPI app."""
 
 from __future__ import annotations
 
 import itertools
-import logging
 import re
 import time
 import uuid
@@ -12,9 +11,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.observability.access import AccessLog
 from app.observability.logs import REQUEST_ID
-
-access = logging.getLogger("house_price.access")
 
 # A client's id is kept if it is 1 to 128 of these characters; anything else is replaced.
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -30,10 +28,16 @@ def request_id_of(scope: Scope) -> str:
     """The client's `X-Request-ID` when well-formed, else a new one (never the client's text)."""
     for name, value in scope["headers"]:
         if name == HEADER:
-            text = str(value.decode("latin-1"))
-            if REQUEST_ID_PATTERN.match(text):
-                return text
-            break
+            return request_id_from(value)
+    return request_id_from(None)
+
+
+def request_id_from(given: bytes | None) -> str:
+    """`given` (the first `X-Request-ID` header) when well-formed, else a new id."""
+    if given is not None:
+        text = str(given.decode("latin-1"))
+        if REQUEST_ID_PATTERN.match(text):
+            return text
     return f"{_PREFIX}{next(_COUNTER):016x}"
 
 
@@ -45,6 +49,9 @@ class Layer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
 
 class RequestContext(Layer):
     """Gives every HTTP request an id: on the answer (`X-Request-ID`), in every log line
@@ -53,6 +60,7 @@ class RequestContext(Layer):
     def __init__(self, app: ASGIApp, access_log: bool = True) -> None:
         self.app = app
         self.access_log = access_log
+        self.access = AccessLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,27 +96,34 @@ class RequestContext(Layer):
         try:
             await self.app(scope, receive, send_and_see)
         finally:
-            self._log(scope, seen, (time.perf_counter() - start) * 1000)
+            write_access(
+                self.access,
+                scope,
+                seen["status"],  # type: ignore[arg-type]
+                (time.perf_counter() - start) * 1000,
+                seen["model_version"],  # type: ignore[arg-type]
+                request_id,
+            )
             REQUEST_ID.reset(token)
 
-    @staticmethod
-    def _log(scope: Scope, seen: dict[str, object], duration_ms: float) -> None:
-        path = scope["path"]
-        client = scope.get("client")
-        access.info(
-            '%s - "%s %s HTTP/%s" %s %.1f ms%s',
-            client[0] if client else "-",
-            scope["method"],
-            path,
-            scope.get("http_version", "1.1"),
-            seen["status"],
-            duration_ms,
-            f" model {seen['model_version']}" if seen["model_version"] else "",
-            extra={
-                "method": scope["method"],
-                "path": path,
-                "status": seen["status"],
-                "duration_ms": round(duration_ms, 3),
-                "model_version": seen["model_version"],
-            },
-        )
+
+def write_access(
+    log: AccessLog,
+    scope: Scope,
+    status: int,
+    duration_ms: float,
+    model_version: str | None,
+    request_id: str,
+) -> None:
+    """The access line of the request in `scope`."""
+    client = scope.get("client")
+    log.write(
+        client[0] if client else "-",
+        scope["method"],
+        scope["path"],
+        scope.get("http_version", "1.1"),
+        status,
+        duration_ms,
+        model_version,
+        request_id,
+    )

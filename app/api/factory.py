@@ -11,13 +11,12 @@ from collections.abc import AsyncIterator
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp
 
 from app import __version__
 from app.api import areas, audit, docs, health, markets, models, openapi, page, predict, retrain
 from app.api.cors import Cors, parse_origins
 from app.api.docs import ASSETS_DIR, STATIC_PREFIX
-from app.api.edge import RequestContext
+from app.api.edge import Layer, RequestContext
 from app.api.errors import handle_service_error, handle_validation_error
 from app.api.fastpath import FastPredict
 from app.api.middleware import BodyLimit, RequestMetrics
@@ -89,8 +88,11 @@ async def _follow_pointers(
             default = served.current.version
 
 
-def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -> RequestContext:
+def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -> Layer:
+    """The served ASGI app: the fast path of `POST /predict` (unless `fast_predict` is False),
+    then each request's id and access line, CORS when origins are listed, and the FastAPI app."""
     settings = settings or Settings()
+    fast: FastPredict | None = None
 
     keyring = Keyring(settings)  # BadKeys stops the start, naming what is wrong
 
@@ -127,9 +129,13 @@ def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -
         # Jobs left pending by a process that died are picked up on the runner's first check.
         runner.start()
         runner.wake()
+        if fast is not None:
+            fast.start(served, settings)
         try:
             yield
         finally:
+            if fast is not None:
+                fast.stop()
             runner.stop()
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -155,8 +161,10 @@ def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
-    served: ASGIApp = FastPredict(app) if fast_predict else app
     origins, anyone = parse_origins(settings.cors_origins)
-    if origins or anyone:
-        served = Cors(served, origins, anyone)
-    return RequestContext(served, access_log=settings.access_log)
+    cors = Cors(app, origins, anyone) if origins or anyone else None
+    layers = RequestContext(cors or app, access_log=settings.access_log)
+    if not fast_predict:
+        return layers
+    fast = FastPredict(layers, cors, settings.access_log)
+    return fast

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 from app.domain import caveats
 from app.domain.arrays import FloatArray
 from app.domain.calibration import Calibration
+from app.domain.one_home import QuickEstimate, quick_estimate
 from app.domain.rules import FEATURES
 
 ALGORITHM = "ordinary least squares (scikit-learn LinearRegression, with intercept)"
@@ -23,10 +24,12 @@ ARTIFACT_FORMAT = 6
 
 READABLE_FORMATS = (3, 4, 5, 6)  # 3 has one band of residuals, 4 no band centres, 5 float grids
 
+QUICK_LEVELS = 8  # levels whose one-home estimate a model keeps ready
+
 PARTS = ("intercept", "beds", "baths", "sqft")  # a plain model's contributions, in order
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Explanation:
     """One estimate with its range, its parts and what to be wary of."""
 
@@ -54,14 +57,19 @@ class PriceModel:
     _warnings: dict[tuple[str, float], dict[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # One home's estimate at each level asked for most recently (`one_home`), made on demand.
+    _quick: dict[float, QuickEstimate] = field(
+        default_factory=dict, compare=False, repr=False, init=False
+    )
 
     # The artifact holds numbers only: no caches, and no scikit-learn object, so that loading
     # a model needs no scikit-learn and the same fit always gives the same bytes.
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_warnings", "estimator")}
+        cached = ("_warnings", "_quick", "estimator")
+        return {k: v for k, v in self.__dict__.items() if k not in cached}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state, _warnings={}, estimator=None)
+        self.__dict__.update(state, _warnings={}, _quick={}, estimator=None)
 
     def keeping(self, levels: Iterable[float]) -> PriceModel:
         """The same model with a compact calibration that answers at `levels` only."""
@@ -107,6 +115,21 @@ class PriceModel:
         return np.maximum(estimate + q_low * scale, 0.0), estimate + q_high * scale
 
     def explain(self, beds: float, baths: float, sqft: float, level: float) -> Explanation:
+        """One home's estimate, range, parts and warnings (`one_home` when none is due)."""
+        quick = self._quick.get(level)
+        if quick is None and self.calibration is not None:
+            quick = self._quick_at(level)
+        if quick is not None:
+            found = quick(beds, baths, sqft)
+            if found is not None:
+                price, low, high, part0, part1, part2 = found
+                parts = {"intercept": self.intercept, "beds": part0, "baths": part1}
+                parts["sqft"] = part2
+                return Explanation(price, low, high, parts, [])
+        return self.explain_fully(beds, baths, sqft, level)
+
+    def explain_fully(self, beds: float, baths: float, sqft: float, level: float) -> Explanation:
+        """`explain` without its quick path: every warning checked, one call at a time."""
         w0, w1, w2 = self.weights
         parts = {"intercept": self.intercept, "beds": w0 * beds, "baths": w1 * baths}
         parts["sqft"] = w2 * sqft
@@ -127,6 +150,12 @@ class PriceModel:
             contributions=parts,
             warnings=self.warnings(values, price, level, band),
         )
+
+    def _quick_at(self, level: float) -> QuickEstimate:
+        if len(self._quick) >= QUICK_LEVELS:  # levels are any float: keep the latest few
+            self._quick.clear()
+        quick = self._quick[level] = quick_estimate(self, level)
+        return quick
 
     def warnings(
         self, values: dict[str, float], price: float, level: float, band: int

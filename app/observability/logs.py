@@ -7,10 +7,11 @@ written while serving that request (the service's, uvicorn's, psycopg's) carries
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from app.observability.context import REQUEST_ID
 
@@ -23,6 +24,7 @@ __all__ = [
     "RequestIdFilter",
     "TextFormatter",
     "config",
+    "json_line",
 ]
 
 # What an access line carries besides the message (set by the access-log middleware).
@@ -42,29 +44,65 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+_SECOND: list[Any] = [None, ""]  # the last second formatted, and its text
+
+
+def iso_time(created: float) -> str:
+    """`created` (seconds since the epoch) in UTC, ISO 8601 to the millisecond, as
+    `datetime.isoformat(timespec="milliseconds")` writes it; each second is formatted once."""
+    second = int(created // 1)
+    micro = round((created - second) * 1e6)
+    if micro >= 1_000_000:
+        second, micro = second + 1, micro - 1_000_000
+    if _SECOND[0] != second:
+        text = dt.datetime.fromtimestamp(second, dt.UTC).isoformat(timespec="seconds")
+        _SECOND[:] = [second, text[: -len("+00:00")]]
+    return f"{_SECOND[1]}.{micro // 1000:03d}+00:00"
+
+
+def json_line(
+    created: float,
+    level: str,
+    logger: str,
+    message: str,
+    request_id: str | None,
+    fields: dict[str, Any],
+    error: str | None = None,
+) -> str:
+    """One JSON log line: time, level, logger, message, request_id, then `fields` and `error`."""
+    line: dict[str, Any] = {
+        "time": iso_time(created),
+        "level": level,
+        "logger": logger,
+        "message": message,
+        "request_id": request_id,
+        **fields,
+    }
+    if error is not None:
+        line["error"] = error
+    return orjson.dumps(line, default=str).decode()
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message, request_id, and access fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None),
-        }
-        for name in ACCESS_FIELDS:
-            if hasattr(record, name):
-                line[name] = getattr(record, name)
-        if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        fields = {name: getattr(record, name) for name in ACCESS_FIELDS if hasattr(record, name)}
+        return json_line(
+            record.created,
+            record.levelname.lower(),
+            record.name,
+            record.getMessage(),
+            getattr(record, "request_id", None),
+            fields,
+            self.formatException(record.exc_info) if record.exc_info else None,
+        )
 
 
 class TextFormatter(logging.Formatter):
-    """The text format, with the request id after the level when there is one."""
+    """The text format, with the request id at the end when there is one."""
+
+    FORMAT = "%(levelname)s:     %(name)s: %(message)s"  # the service's (`config`)
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
@@ -77,7 +115,7 @@ def config(fmt: str, level: str) -> dict[str, Any]:
     formatter: dict[str, Any] = (
         {"()": JsonFormatter}
         if fmt == "json"
-        else {"()": TextFormatter, "format": "%(levelname)s:     %(name)s: %(message)s"}
+        else {"()": TextFormatter, "format": TextFormatter.FORMAT}
     )
     handler = {
         "class": "logging.StreamHandler",

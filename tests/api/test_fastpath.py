@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,42 @@ def test_without_a_model_the_fast_path_defers_to_the_503(tmp_path: Path, model_d
     with TestClient(create_app(make_settings(model_dir, tmp_path))) as empty:
         response = empty.post("/predict", json={"beds": 3, "baths": 2, "sqft": 1500})
     assert response.status_code == 503
+
+
+def test_a_fast_answer_carries_a_request_id_kept_or_made(
+    pair: tuple[TestClient, TestClient],
+) -> None:
+    fast, _ = pair
+    home = {"beds": 3, "baths": 2, "sqft": 1500}
+    kept = fast.post("/predict", json=home, headers={"X-Request-ID": "abc-1"})
+    made = fast.post("/predict", json=home, headers={"X-Request-ID": "no spaces"})
+    assert kept.headers["x-request-id"] == "abc-1"
+    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
+
+
+def test_a_fast_answer_writes_the_access_line_when_it_is_on(
+    settings: Settings, fitted: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    on = settings.model_copy(update={"access_log": True})
+    with TestClient(create_app(on)) as client, caplog.at_level("INFO", "house_price.access"):
+        answer = client.post(
+            "/predict", json={"beds": 3, "baths": 2, "sqft": 1500}, headers={"X-Request-ID": "r-9"}
+        )
+    [line] = [r for r in caplog.records if r.name == "house_price.access"]
+    assert (line.status, line.path, line.request_id) == (200, "/predict", "r-9")  # type: ignore[attr-defined]
+    assert line.model_version == answer.headers["x-model-version"] == fitted  # type: ignore[attr-defined]
+    assert line.getMessage().endswith(f"model {fitted}")
+
+
+def test_a_failure_while_answering_goes_to_the_route_which_answers_it(
+    pair: tuple[TestClient, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(fastpath, "answer", broken)
+    fast, plain = pair
+    home = {"beds": 3, "baths": 2, "sqft": 1500}
+    a, b = fast.post("/predict", json=home), plain.post("/predict", json=home)
+    assert a.status_code == b.status_code == 200 and a.content == b.content
+    assert "x-request-id" in a.headers

@@ -3,6 +3,7 @@ rest keeps serving; a signed deployment serves only versions signed with its key
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 from collections.abc import Iterator
@@ -181,4 +182,5 @@ def test_a_planted_model_of_the_right_format_with_other_numbers_is_refused_when_
 
 
 def vars_of(model: Any) -> dict[str, Any]:
-    return {name: getattr(model, name) for name in model.__dataclass_fields__}
+    """The arguments that make `model` again (its caches are made, not given)."""
+    return {f.name: getattr(model, f.name) for f in dataclasses.fields(model) if f.init}

@@ -1,0 +1,156 @@
+"""/predict of one home against the bare FastAPI floor, in turn, in the same minutes.
+
+    .venv/bin/python -m bench.fast_path [--before DIR] [--markets 10000] [--seconds 10]
+                                        [--runs 3]
+
+Every server is started once, pinned to core 0 (wrk on core 1, 16 connections), and the wrk
+runs go round them in turn, `--runs` rounds, so that each figure is compared with the floor
+measured beside it rather than with a machine's mood:
+
+- the bare FastAPI floor (`bench.bare_app:fastapi_app`: the same pydantic body, a constant
+  answer) and the pure-ASGI reference that validates the same body (`asgi_validated`);
+- house-price, default market, access line off (the settings' default in the benchmarks);
+- house-price naming one market of `--markets` (each a fit of its own, loaded at start);
+- house-price with `HOUSE_PRICE_LOG_FORMAT=json` and the access line on (written to a file);
+- with `--before DIR`, the release checked out in DIR, default market, access line off.
+
+Each line gives the median requests/s and p99 over the rounds, and the median of the rounds'
+ratios to the floor (requests/s, and p99 as a share of the floor's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.harness import (
+    BODY,
+    ROOT,
+    SACRAMENTO,
+    UVICORN,
+    Row,
+    Served,
+    ServedAsgi,
+    add_markets,
+    ensure_wrk,
+    print_table,
+    wrk_run,
+)
+
+FLOOR = "bare FastAPI floor"
+DEFAULT = "house-price, default market"
+NAMED = "house-price, one market of {markets:,}"
+LOGGED = "house-price, JSON access line on"
+BEFORE = "house-price, release before"
+REFERENCE = "pure ASGI + model_validate_json + orjson"
+KEY = "bench-key-5e0c1d7a"
+
+
+def deployment(work: Path, tree: Path = ROOT) -> dict[str, str]:
+    """Settings of a one-worker server whose default market is the bundled sales fitted plain
+    by `tree`'s code (a release before the located model fits plain without being asked)."""
+    env = {
+        "HOUSE_PRICE_MODEL_DIR": str(work / "models"),
+        "HOUSE_PRICE_DATA_DIR": str(work / "data"),
+        "HOUSE_PRICE_API_KEY": KEY,
+        "HOUSE_PRICE_WORKERS": "1",
+        "HOUSE_PRICE_ACCESS_LOG": "false",
+        "HOUSE_PRICE_LOG_LEVEL": "warning",
+    }
+    train = tree / "app" / "cli" / "train.py"
+    plain = ["--plain"] if train.exists() and "--plain" in train.read_text() else []
+    subprocess.run(
+        [sys.executable, "-m", "app.train", "--data", str(SACRAMENTO), *plain],
+        cwd=tree,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    return env
+
+
+def named_body(market: str) -> bytes:
+    return b'{"beds": 3, "baths": 2, "sqft": 1500, "market": "%s"}' % market.encode()
+
+
+def measure(row: Row, work: Path, args: argparse.Namespace) -> None:
+    wrk = ensure_wrk()
+    plain = deployment(work / "one")
+    many = deployment(work / "many")
+    add_markets(many, args.markets, durable=False)
+    market = f"m{args.markets // 2:05d}"
+    logged = {
+        **plain,
+        "HOUSE_PRICE_LOG_FORMAT": "json",
+        "HOUSE_PRICE_ACCESS_LOG": "true",
+        "HOUSE_PRICE_LOG_LEVEL": "info",
+    }
+    serve = [sys.executable, "-m", "app.serve"]
+    launches: list[tuple[str, Served, bytes]] = []
+    try:
+        launches.append(
+            (FLOOR, Served([*UVICORN, "bench.bare_app:fastapi_app"], plain, "/docs"), BODY)
+        )
+        launches.append(
+            (REFERENCE, ServedAsgi([*UVICORN, "bench.bare_app:asgi_validated"], plain), BODY)
+        )
+        launches.append((DEFAULT, Served(serve, plain, "/health/ready"), BODY))
+        named = NAMED.format(markets=args.markets)
+        launches.append((named, Served(serve, many, "/health/ready"), named_body(market)))
+        launches.append((LOGGED, Served(serve, logged, "/health/ready"), BODY))
+        if args.before is not None:
+            before = deployment(work / "before", args.before)
+            launches.append((BEFORE, Served(serve, before, "/health/ready", cwd=args.before), BODY))
+        for _, served, body in launches:  # warm-up
+            wrk_run(wrk, served.url + "/predict", body, 2, work)
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in launches}
+        for _ in range(args.runs):
+            for name, served, body in launches:
+                rounds[name].append(wrk_run(wrk, served.url + "/predict", body, args.seconds, work))
+    finally:
+        for _, served, _ in launches:
+            served.__exit__()
+    _report(row, rounds)
+
+
+def _report(row: Row, rounds: dict[str, list[dict[str, float]]]) -> None:
+    floor = rounds[FLOOR]
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in rounds[name])
+
+    def against(name: str, reference: list[dict[str, float]]) -> tuple[float, float]:
+        pairs = list(zip(rounds[name], reference, strict=True))
+        return (
+            statistics.median(r["rps"] / f["rps"] for r, f in pairs),
+            statistics.median(r["p99"] / f["p99"] for r, f in pairs),
+        )
+
+    for name in rounds:
+        rps, p99 = against(name, floor)
+        figure = f"{median(name, 'rps'):,.0f} req/s, p50 {median(name, 'p50'):.2f} ms"
+        figure += f", p99 {median(name, 'p99'):.2f} ms"
+        row(f"/predict: {name}", figure, f"{rps:.2f}x the floor's req/s, p99 {p99:.2f}x its p99")
+    default = rounds[DEFAULT]
+    for name in rounds:
+        if name.startswith("house-price") and name != DEFAULT:
+            rps, p99 = against(name, default)
+            row(f"/predict: {name}", f"{rps:.2f}x the default market's req/s", f"p99 {p99:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--before", type=Path, help="a checkout of the release to compare with")
+    parser.add_argument("--markets", type=int, default=10_000, help="markets of the named figure")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run")
+    parser.add_argument("--runs", type=int, default=3, help="rounds over every server")
+    args = parser.parse_args()
+    print_table(lambda row, work: measure(row, work, args), "house-price-fast-path-")
+
+
+if __name__ == "__main__":
+    main()
