@@ -8,14 +8,19 @@ runs go round them in turn, `--runs` rounds, so that each figure is compared wit
 measured beside it rather than with a machine's mood:
 
 - the bare FastAPI floor (`bench.bare_app:fastapi_app`: the same pydantic body, a constant
-  answer) and the pure-ASGI reference that validates the same body (`asgi_validated`);
+  answer), the pure-ASGI reference that validates the same body (`asgi_validated`), and the
+  same without validation (`asgi_raw`, the HTTP stack's own limit);
 - house-price, default market, access line off (the settings' default in the benchmarks);
 - house-price naming one market of `--markets` (each a fit of its own, loaded at start);
 - house-price with `HOUSE_PRICE_LOG_FORMAT=json` and the access line on (written to a file);
-- with `--before DIR`, the release checked out in DIR, default market, access line off.
+- with `--before DIR` (once or more), the release checked out in each DIR, default market,
+  access line off.
 
-Each line gives the median requests/s and p99 over the rounds, and the median of the rounds'
-ratios to the floor (requests/s, and p99 as a share of the floor's).
+Each line gives the median requests/s, p50, p99 and the server's CPU time per request over the
+rounds, and the median of the rounds' ratios to the floor: requests/s, p99 as a share of the
+floor's, and "by CPU", the floor's CPU time per request over this server's. The last is the
+steadier on a shared virtual machine: the time the hypervisor takes a core away counts against
+requests/s but not against CPU time.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from bench.harness import (
     Served,
     ServedAsgi,
     add_markets,
+    cpu_seconds,
     ensure_wrk,
     print_table,
     wrk_run,
@@ -47,6 +53,7 @@ NAMED = "house-price, one market of {markets:,}"
 LOGGED = "house-price, JSON access line on"
 BEFORE = "house-price, release before"
 REFERENCE = "pure ASGI + model_validate_json + orjson"
+RAW = "pure ASGI, no validation"
 KEY = "bench-key-5e0c1d7a"
 
 
@@ -73,11 +80,20 @@ def deployment(work: Path, tree: Path = ROOT) -> dict[str, str]:
     return env
 
 
+def _commit(tree: Path) -> str:
+    """The short commit checked out in `tree`, or its folder's name."""
+    found = subprocess.run(
+        ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return found.stdout.strip() or tree.name
+
+
 def named_body(market: str) -> bytes:
     return b'{"beds": 3, "baths": 2, "sqft": 1500, "market": "%s"}' % market.encode()
 
 
-def measure(row: Row, work: Path, args: argparse.Namespace) -> None:
+def measure(row: Row, work: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Print each server's figures, and return them: medians of requests/s, p50 and p99."""
     wrk = ensure_wrk()
     plain = deployment(work / "one")
     many = deployment(work / "many")
@@ -98,23 +114,33 @@ def measure(row: Row, work: Path, args: argparse.Namespace) -> None:
         launches.append(
             (REFERENCE, ServedAsgi([*UVICORN, "bench.bare_app:asgi_validated"], plain), BODY)
         )
+        launches.append((RAW, ServedAsgi([*UVICORN, "bench.bare_app:asgi_raw"], plain), BODY))
         launches.append((DEFAULT, Served(serve, plain, "/health/ready"), BODY))
         named = NAMED.format(markets=args.markets)
         launches.append((named, Served(serve, many, "/health/ready"), named_body(market)))
         launches.append((LOGGED, Served(serve, logged, "/health/ready"), BODY))
-        if args.before is not None:
-            before = deployment(work / "before", args.before)
-            launches.append((BEFORE, Served(serve, before, "/health/ready", cwd=args.before), BODY))
+        for tree in args.before or ():
+            before = deployment(work / f"before-{len(launches)}", tree)
+            name = f"{BEFORE} ({_commit(tree)})"
+            launches.append((name, Served(serve, before, "/health/ready", cwd=tree), BODY))
         for _, served, body in launches:  # warm-up
             wrk_run(wrk, served.url + "/predict", body, 2, work)
         rounds: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in launches}
         for _ in range(args.runs):
             for name, served, body in launches:
-                rounds[name].append(wrk_run(wrk, served.url + "/predict", body, args.seconds, work))
+                cpu_before = cpu_seconds(served.process.pid)
+                found = wrk_run(wrk, served.url + "/predict", body, args.seconds, work)
+                used = cpu_seconds(served.process.pid) - cpu_before
+                found["cpu_us"] = used / found["requests"] * 1e6
+                rounds[name].append(found)
     finally:
         for _, served, _ in launches:
             served.__exit__()
     _report(row, rounds)
+    return {
+        name: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        for name, runs in rounds.items()
+    }
 
 
 def _report(row: Row, rounds: dict[str, list[dict[str, float]]]) -> None:
@@ -132,9 +158,12 @@ def _report(row: Row, rounds: dict[str, list[dict[str, float]]]) -> None:
 
     for name in rounds:
         rps, p99 = against(name, floor)
+        pairs = zip(rounds[name], floor, strict=True)
+        cpu = statistics.median(f["cpu_us"] / r["cpu_us"] for r, f in pairs)
         figure = f"{median(name, 'rps'):,.0f} req/s, p50 {median(name, 'p50'):.2f} ms"
-        figure += f", p99 {median(name, 'p99'):.2f} ms"
-        row(f"/predict: {name}", figure, f"{rps:.2f}x the floor's req/s, p99 {p99:.2f}x its p99")
+        figure += f", p99 {median(name, 'p99'):.2f} ms, {median(name, 'cpu_us'):.0f} us CPU"
+        note = f"{rps:.2f}x the floor's req/s, p99 {p99:.2f}x its p99; {cpu:.2f}x by CPU"
+        row(f"/predict: {name}", figure, note)
     default = rounds[DEFAULT]
     for name in rounds:
         if name.startswith("house-price") and name != DEFAULT:
@@ -144,12 +173,21 @@ def _report(row: Row, rounds: dict[str, list[dict[str, float]]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--before", type=Path, help="a checkout of the release to compare with")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        action="append",
+        help="a checkout of a release to compare with (may be given more than once)",
+    )
     parser.add_argument("--markets", type=int, default=10_000, help="markets of the named figure")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run")
     parser.add_argument("--runs", type=int, default=3, help="rounds over every server")
     args = parser.parse_args()
-    print_table(lambda row, work: measure(row, work, args), "house-price-fast-path-")
+
+    def run(row: Row, work: Path) -> None:
+        measure(row, work, args)
+
+    print_table(run, "house-price-fast-path-")
 
 
 if __name__ == "__main__":

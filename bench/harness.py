@@ -189,7 +189,17 @@ def wrk_run(wrk: str, url: str, body: bytes, seconds: float, lua_dir: Path) -> d
         value, unit = re.search(rf"\s{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    return {"rps": rps, "p50": latency("50%"), "p99": latency("99%")}
+    requests = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return {"rps": rps, "p50": latency("50%"), "p99": latency("99%"), "requests": requests}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a process (all its threads) has used (Linux), else NaN."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_wrk(

@@ -2,9 +2,10 @@
 
     .venv/bin/python -m bench.run [--skip-mlflow] [--skip-fit] [--seconds 10] [--runs 3]
 
-- /predict: requests/s and latency at 16 connections (wrk, one server worker pinned to core 0,
-  wrk on core 1), beside a bare FastAPI app, two pure-ASGI references and MLflow's scoring
-  server, all parsing the same body;
+- /predict (bench/fast_path.py): requests/s and latency at 16 connections (wrk, one server
+  worker pinned to core 0, wrk on core 1), in turn with a bare FastAPI app and two pure-ASGI
+  references, all parsing the same body: the default market, one market of `--markets`, the
+  JSON access line on, and each `--predict-before` release; then MLflow's scoring server;
 - batch: rows/s of one JSON request of 100,000 rows and one CSV request of 1,000,000 rows, from
   sending the prepared body to having received the whole answer, beside a reference route that
   skips all validation;
@@ -39,7 +40,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,14 +48,13 @@ from bench.accuracy import KING_COUNTY
 from bench.accuracy import report as accuracy_report
 from bench.batch_fit import measure_batch, measure_fit
 from bench.convergence import measure as measure_convergence
+from bench.fast_path import DEFAULT, FLOOR
+from bench.fast_path import measure as measure_fast_path
 from bench.harness import (
-    BODY,
     CORES,
     PIN,
     SACRAMENTO,
-    UVICORN,
     Served,
-    ServedAsgi,
     ensure_wrk,
     fitted_deployment,
     measure_wrk,
@@ -151,6 +150,12 @@ def main() -> None:
         "--before", type=Path, help="a checkout of the release before, for bench/located.py"
     )
     parser.add_argument(
+        "--predict-before",
+        type=Path,
+        action="append",
+        help="a checkout of a release whose /predict is measured in turn (bench/fast_path.py)",
+    )
+    parser.add_argument(
         "--markets", type=int, default=10_000, help="markets of the many-markets figures"
     )
     parser.add_argument(
@@ -171,28 +176,15 @@ def main() -> None:
         work = Path(tmp)
         env = fitted_deployment(work)
         full_env = {**os.environ, **env}
-        servers: dict[str, Callable[[], Served]] = {
-            "house-price /predict": lambda: Served(
-                [sys.executable, "-m", "app.serve"], env, "/health/ready"
-            ),
-            "bare FastAPI (pydantic body, constant answer)": lambda: Served(
-                [*UVICORN, "bench.bare_app:fastapi_app"], env, "/docs"
-            ),
-            "pure ASGI + model_validate_json + orjson": lambda: ServedAsgi(
-                [*UVICORN, "bench.bare_app:asgi_validated"], env
-            ),
-            "pure ASGI, no validation": lambda: ServedAsgi(
-                [*UVICORN, "bench.bare_app:asgi_raw"], env
-            ),
-        }
-        print("/predict at 16 connections", flush=True)
-        single: dict[str, dict[str, float]] = {}
-        ready_times: list[float] = []
-        for name, launch in servers.items():
-            with launch() as s:
-                if name.startswith("house-price"):
-                    ready_times.append(s.ready_after)
-                single[name] = measure_wrk(wrk, s.url + "/predict", BODY, args, work)
+        print("/predict at 16 connections, in turn with the floor (bench/fast_path.py)", flush=True)
+        fast_work = work / "fast-path"
+        fast_work.mkdir()
+        fast_args = argparse.Namespace(
+            before=args.predict_before, markets=args.markets, seconds=args.seconds, runs=args.runs
+        )
+        single = measure_fast_path(row, fast_work, fast_args)
+        with Served([sys.executable, "-m", "app.serve"], env, "/health/ready") as s:
+            ready_times = [s.ready_after]
         if not args.skip_mlflow:
             mlflow = mlflow_server(work, args.mlflow_venv)
             if mlflow is not None:
@@ -203,13 +195,16 @@ def main() -> None:
                         )
                 except (RuntimeError, TimeoutError, AssertionError) as exc:
                     print(f"MLflow's scoring server could not be measured: {exc}", flush=True)
-        floor = single["bare FastAPI (pydantic body, constant answer)"]
-        ours = single["house-price /predict"]
-        for name, r in single.items():
-            note = f"{r['rps'] / floor['rps']:.2f}x FastAPI floor"
-            row(name, f"{r['rps']:,.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms", note)
         if "MLflow scoring server" in single:
-            ratio = ours["rps"] / single["MLflow scoring server"]["rps"]
+            mlflow_rps = single["MLflow scoring server"]
+            row(
+                "MLflow scoring server",
+                f"{mlflow_rps['rps']:,.0f} req/s, p50 {mlflow_rps['p50']:.2f} ms, "
+                f"p99 {mlflow_rps['p99']:.2f} ms",
+                f"{mlflow_rps['rps'] / single[FLOOR]['rps']:.2f}x the floor's req/s "
+                "(measured after it, not in turn)",
+            )
+            ratio = single[DEFAULT]["rps"] / mlflow_rps["rps"]
             row("house-price vs MLflow", f"{ratio:.1f}x requests/s")
 
         print("batch", flush=True)

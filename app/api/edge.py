@@ -57,10 +57,9 @@ class RequestContext(Layer):
     """Gives every HTTP request an id: on the answer (`X-Request-ID`), in every log line
     written while serving it, and in what it creates (a retrain job)."""
 
-    def __init__(self, app: ASGIApp, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, access: AccessLog | None) -> None:
         self.app = app
-        self.access_log = access_log
-        self.access = AccessLog()
+        self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,7 +68,8 @@ class RequestContext(Layer):
         request_id = request_id_of(scope)
         header = (HEADER, request_id.encode())
         token = REQUEST_ID.set(request_id)
-        if not self.access_log:
+        access = self.access
+        if access is None:
 
             async def send_with_id(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -97,7 +97,7 @@ class RequestContext(Layer):
             await self.app(scope, receive, send_and_see)
         finally:
             write_access(
-                self.access,
+                access,
                 scope,
                 seen["status"],  # type: ignore[arg-type]
                 (time.perf_counter() - start) * 1000,

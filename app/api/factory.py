@@ -24,6 +24,7 @@ from app.api.query import refuse_unknown_query
 from app.config import Settings
 from app.domain.errors import ServiceError, Unavailable
 from app.observability import metrics
+from app.observability.access import AccessLog
 from app.service.keys import Keyring
 from app.service.markets import MarketTable
 from app.service.retraining import Retraining
@@ -55,7 +56,11 @@ prunes, retired markets) is recorded in the audit trail with the key's name and 
 
 
 async def _follow_pointers(
-    served: ServedModels, storage: Storage, interval: float, storage_ready: asyncio.Event
+    served: ServedModels,
+    storage: Storage,
+    interval: float,
+    storage_ready: asyncio.Event,
+    access: AccessLog | None,
 ) -> None:
     """Follow the active pointers so this worker serves a new version within a second.
 
@@ -69,6 +74,8 @@ async def _follow_pointers(
         if served.lost:  # ask again at every turn: pointers may have moved meanwhile
             changed = None
         metrics.TALLY.flush()
+        if access is not None:
+            access.flush()
         try:
             if not storage_ready.is_set():  # started while the database was down
                 await asyncio.to_thread(storage.ensure)
@@ -93,6 +100,8 @@ def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -
     then each request's id and access line, CORS when origins are listed, and the FastAPI app."""
     settings = settings or Settings()
     fast: FastPredict | None = None
+    # One writer of access lines, flushed by the watcher every poll and at the end.
+    access = AccessLog() if settings.access_log else None
 
     keyring = Keyring(settings)  # BadKeys stops the start, naming what is wrong
 
@@ -124,7 +133,7 @@ def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -
         app.state.market_table = MarketTable(storage, served)
         app.state.page = PageAssets(settings.default_level)
         watcher = asyncio.create_task(
-            _follow_pointers(served, storage, settings.poll_interval, storage_ready)
+            _follow_pointers(served, storage, settings.poll_interval, storage_ready, access)
         )
         # Jobs left pending by a process that died are picked up on the runner's first check.
         runner.start()
@@ -142,6 +151,8 @@ def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -
                 await watcher
             await asyncio.to_thread(storage.close)
             metrics.TALLY.flush()
+            if access is not None:
+                access.flush()
             metrics.process_exited()
 
     app = FastAPI(
@@ -163,8 +174,8 @@ def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -
     app.add_middleware(RequestMetrics)
     origins, anyone = parse_origins(settings.cors_origins)
     cors = Cors(app, origins, anyone) if origins or anyone else None
-    layers = RequestContext(cors or app, access_log=settings.access_log)
+    layers = RequestContext(cors or app, access)
     if not fast_predict:
         return layers
-    fast = FastPredict(layers, cors, settings.access_log)
+    fast = FastPredict(layers, cors, access)
     return fast

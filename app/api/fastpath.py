@@ -44,10 +44,10 @@ class FastPredict(Layer):
     access (`state`, `openapi`, ...) goes to the FastAPI app.
     """
 
-    def __init__(self, app: ASGIApp, cors: Cors | None, access_log: bool) -> None:
+    def __init__(self, app: ASGIApp, cors: Cors | None, access: AccessLog | None) -> None:
         self.app = app
         self.cors = cors
-        self.access = AccessLog() if access_log else None
+        self.access = access
         self.served: ServedModels | None = None
         self.settings: Settings | None = None
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.observability.access import AccessLog
+from app.observability.access import FLUSH_EVERY, AccessLog
 from app.observability.logs import JsonFormatter, RequestIdFilter, TextFormatter
 
 LINE = ("10.0.0.7", "POST", "/predict", "1.1", 200, 1.2345, "v20261206-000000-abcdef", "r-1")
@@ -76,3 +76,29 @@ def test_the_time_is_the_one_iso_format_gives(fixed_time: None) -> None:
     stream = io.StringIO()
     AccessLog(logger_with(logging.StreamHandler(stream), JsonFormatter())).write(*LINE)
     assert '"time":"2026-05-28T20:26:40.123+00:00"' in stream.getvalue()
+
+
+class Counted(io.StringIO):
+    """A stream that counts its flushes."""
+
+    flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def test_lines_written_directly_are_flushed_at_most_every_few_tenths_and_on_demand(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1_780_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    stream = Counted()
+    access = AccessLog(logger_with(logging.StreamHandler(stream), JsonFormatter()))
+    for _ in range(100):
+        access.write(*LINE)
+    assert stream.getvalue().count("\n") == 100 and stream.flushes == 1
+    now[0] += FLUSH_EVERY
+    access.write(*LINE)
+    assert stream.flushes == 2
+    access.flush()
+    assert stream.flushes == 3
