@@ -23,7 +23,7 @@ from app.api.cors import Cors, marks
 from app.api.edge import Layer, request_id_from, write_access
 from app.api.predict import answer as answer
 from app.api.predict import with_comps
-from app.api.replay import read_body, replay
+from app.api.replay import read_body, replay, replay_message
 from app.api.schemas import House
 from app.config import Settings
 from app.domain.comps import MAX_COMPS
@@ -84,7 +84,11 @@ class FastPredict(Layer):
         if not (json_body and small):
             await self.app(scope, receive, send)
             return
-        body = await read_body(receive) or b""
+        message = await receive()  # a small body comes whole, in one message
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            body = message.get("body", b"")
+        else:
+            body = await read_body(replay_message(message, receive)) or b""
         level, comps = _query(scope["query_string"], settings.default_level)
         if level is None:
             await self.app(scope, replay(body, receive), send)

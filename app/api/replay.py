@@ -23,15 +23,20 @@ async def read_body(receive: Receive, max_bytes: int | None = None) -> bytes | N
     return b"".join(chunks)
 
 
-def replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that gives `body` once, whole, then whatever `receive` gives next."""
+def replay_message(message: Message, receive: Receive) -> Receive:
+    """A `receive` that gives `message` once, then whatever `receive` gives next."""
     replayed = False
 
     async def receive_again() -> Message:
         nonlocal replayed
         if not replayed:
             replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return message
         return await receive()
 
     return receive_again
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives `body` once, whole, then whatever `receive` gives next."""
+    return replay_message({"type": "http.request", "body": body, "more_body": False}, receive)

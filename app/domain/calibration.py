@@ -23,6 +23,8 @@ BANDS = 3  # the range is calibrated within thirds of the homes by estimated pri
 
 MIN_BAND = 20  # residuals a band needs at least (a 90 % range needs 19)
 
+CACHED_LEVELS = 32  # levels whose bounds a full calibration keeps once computed
+
 
 class LevelNotKept(LookupError):
     """A compact calibration (`Calibration.keeping`) was asked for a level it did not keep."""
@@ -147,7 +149,10 @@ class Calibration:
         if cached is None:
             if not self.quantiles:
                 raise LevelNotKept(level)
-            cached = self._bounds[level] = self._compute_bounds(level)
+            cached = self._compute_bounds(level)
+            # A level is any float a client sends: keep the first few, compute the rest.
+            if len(self._bounds) < CACHED_LEVELS:
+                self._bounds[level] = cached
         return cached
 
     @property

@@ -24,6 +24,7 @@ ACCESS = logging.getLogger("house_price.access")
 # Lines written directly are flushed at most this often (seconds), and by `flush`: a write to
 # the terminal or pipe for each of thousands of requests a second costs more than the line.
 FLUSH_EVERY = 0.2
+INFO = logging.INFO
 
 # A handler this module writes to itself, and how it turns (time, message, request id, fields)
 # into the text its formatter would make.
@@ -94,9 +95,10 @@ class AccessLog:
         if logger.propagate or logger.filters:
             return None
         seen = tuple(logger.handlers)
-        if seen != self._seen or any(
-            h.formatter is not f or h.level > logging.INFO for h, f in self._formatters
-        ):
+        changed = seen != self._seen
+        for handler, formatter in self._formatters:  # a handler given another formatter or level
+            changed = changed or handler.formatter is not formatter or handler.level > INFO
+        if changed:
             self._direct = _direct_of(logger.handlers, logger.name)
             self._seen = seen
             self._formatters = tuple((h, h.formatter) for h in seen)
@@ -114,10 +116,11 @@ class AccessLog:
         request_id: str | None,
     ) -> None:
         logger = self.logger
-        if not logger.isEnabledFor(logging.INFO):
+        if not logger.isEnabledFor(INFO):
             return
-        version = f" model {model_version}" if model_version else ""
         message = f'{client} - "{method} {path} HTTP/{http_version}" {status} {duration_ms:.1f} ms'
+        if model_version:
+            message += f" model {model_version}"
         fields = {
             "method": method,
             "path": path,
@@ -127,21 +130,19 @@ class AccessLog:
         }
         direct = self._handlers()
         if direct is None:
-            logger.info("%s", message + version, extra={**fields, "request_id": request_id})
+            logger.info("%s", message, extra={**fields, "request_id": request_id})
             return
         created = time.time()
         due = created - self._flushed >= FLUSH_EVERY
         if due:
             self._flushed = created
         for handler, render in direct:
-            line = render(created, message + version, request_id, fields)
-            handler.acquire()
-            try:
-                handler.stream.write(line + handler.terminator)
-                if due:
-                    handler.stream.flush()
-            except Exception:  # as logging does: a line lost is reported, never raised
-                record = logger.makeRecord(logger.name, logging.INFO, "", 0, line, (), None)
-                handler.handleError(record)
-            finally:
-                handler.release()
+            line = render(created, message, request_id, fields)
+            with handler.lock:  # type: ignore[union-attr]  # a StreamHandler's lock is made
+                try:
+                    handler.stream.write(line + handler.terminator)
+                    if due:
+                        handler.stream.flush()
+                except Exception:  # as logging does: a line lost is reported, never raised
+                    record = logger.makeRecord(logger.name, INFO, "", 0, line, (), None)
+                    handler.handleError(record)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,34 @@ def test_a_failure_while_answering_goes_to_the_route_which_answers_it(
     a, b = fast.post("/predict", json=home), plain.post("/predict", json=home)
     assert a.status_code == b.status_code == 200 and a.content == b.content
     assert "x-request-id" in a.headers
+
+
+def test_a_body_that_comes_in_pieces_is_read_whole(pair: tuple[TestClient, TestClient]) -> None:
+    fast, _ = pair
+    body = b'{"beds": 3, "baths": 2, "sqft": 1500}'
+    pieces = [
+        {"type": "http.request", "body": body[:10], "more_body": True},
+        {"type": "http.request", "body": body[10:], "more_body": False},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return pieces.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    async def call() -> None:
+        await fast.app(scope, receive, send)
+
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/predict",
+        "query_string": b"",
+        "headers": headers,
+    }
+    asyncio.run(call())
+    whole = fast.post("/predict", content=body, headers=JSON)
+    assert sent[0]["status"] == 200 and sent[1]["body"] == whole.content

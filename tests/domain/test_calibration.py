@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.arrays import FloatArray
-from app.domain.calibration import LevelNotKept, calibrate
+from app.domain.calibration import CACHED_LEVELS, LevelNotKept, calibrate
 from app.domain.least_squares import fit, out_of_fold
 from app.domain.model import PriceModel
 
@@ -161,3 +161,19 @@ def test_bands_whose_spreads_already_keep_the_range_from_narrowing_keep_their_ow
     own, used = spreads(model, 0.9)
     assert np.all(np.diff(own) >= 0)  # the case: no band narrower than the one below
     assert np.array_equal(own, used)
+
+
+def test_a_calibration_keeps_the_bounds_of_a_few_levels_and_computes_the_others() -> None:
+    model = model_of(seed=1, rows=600, relative=0.1, flat=20_000)
+    assert model.calibration is not None
+    fresh = replace(model.calibration, _bounds={})
+    levels = np.linspace(0.5, 0.99, 3 * CACHED_LEVELS).tolist()
+    for level in levels:
+        a, b = fresh.bounds(level), model.calibration.bounds(level)
+        assert (a.low, a.high, a.mid_values, a.half_values) == (
+            b.low,
+            b.high,
+            b.mid_values,
+            b.half_values,
+        )
+    assert len(fresh._bounds) == CACHED_LEVELS
