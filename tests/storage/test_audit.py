@@ -5,9 +5,12 @@ settled by what the files show."""
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import os
 import threading
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -168,6 +171,56 @@ def test_a_line_cut_short_by_a_crash_is_dropped_and_numbering_goes_on(tmp_path: 
         (2, "keep"),
         (3, "unkeep"),
     ]
+
+
+def die_before_the_history_line(root: Path, version: str) -> None:
+    """Activate `version` in a process that is killed once the pointer has moved, before the
+    activation's line is in the history."""
+
+    def die(path: Path, line: bytes) -> None:
+        os._exit(9)
+
+    storage = FileStorage(root / "models", root / "data")
+    with mock.patch("app.storage.files.registry.append_line", die):
+        storage.registry.activate(version)
+
+
+def test_an_activation_cut_short_after_its_pointer_moved_gets_its_history_line_and_entry(
+    tmp_path: Path, sacramento: pd.DataFrame
+) -> None:
+    storage = FileStorage(tmp_path / "models", tmp_path / "data")
+    fitted = fit_table(sacramento.head(200), folds=3, source="t")
+    first, second = (storage.registry.save(*fitted) for _ in range(2))
+    storage.registry.activate(first)
+    child = mp.get_context("fork").Process(
+        target=die_before_the_history_line, args=(tmp_path, second)
+    )
+    child.start()
+    child.join(30)
+    assert child.exitcode == 9
+    assert storage.registry.active_version() == second
+    history = storage.registry.activations()
+    assert [(h["version"], h["previous"]) for h in history] == [(second, first), (first, None)]
+    moves = [e["version"] for e in storage.audit.all() if e["action"] == "activation"]
+    assert moves == [first, second]
+
+
+def test_a_history_line_written_before_the_crash_is_not_written_twice(
+    tmp_path: Path, sacramento: pd.DataFrame
+) -> None:
+    storage = FileStorage(tmp_path / "models", tmp_path / "data")
+    version = storage.registry.save(*fit_table(sacramento.head(200), folds=3, source="t"))
+    storage.registry.activate(version)
+    line = storage.registry.activations()[0]
+    made = entry("activation", "default", version)
+    check = {
+        "path": str(storage.registry.pointer),
+        "text": version,
+        "then": {"append": str(storage.registry.root / "activations.jsonl"), "line": line},
+    }
+    intent(storage, made, check)  # the line and the pointer were written, not the entry
+    assert [h["version"] for h in storage.registry.activations()] == [version]
+    assert [e["uid"] for e in storage.audit.all()][-1] == made["uid"]
 
 
 def test_a_change_that_raises_before_it_is_made_leaves_no_entry(tmp_path: Path) -> None:

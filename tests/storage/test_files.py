@@ -189,3 +189,15 @@ def test_a_marker_whose_create_is_under_way_elsewhere_is_kept(tmp_path: Path) ->
         jobs._write(job)
     reader.join(5)
     assert looked == [job] and marker.exists()
+
+
+def test_a_line_appended_after_a_cut_short_one_replaces_it(tmp_path: Path) -> None:
+    from app.storage.files.durable import append_line, last_line
+
+    path = tmp_path / "log.jsonl"
+    append_line(path, b'{"n": 1}')
+    with open(path, "ab") as handle:
+        handle.write(b'{"n": 2, "cu')  # a crash in the middle of a write
+    assert last_line(path) == b'{"n": 1}'
+    append_line(path, b'{"n": 3}')
+    assert path.read_bytes() == b'{"n": 1}\n{"n": 3}\n'

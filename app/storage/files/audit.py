@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Unpack
@@ -20,7 +19,7 @@ from typing import Any, Unpack
 from filelock import FileLock
 
 from app.storage.audit import AuditFilter, public
-from app.storage.files.durable import atomic_write, fsync_dir
+from app.storage.files.durable import append_line, atomic_write, fsync_dir, last_line
 
 LOG = "audit.jsonl"
 INTENT = "INTENT"
@@ -28,7 +27,9 @@ _TAIL = 1 << 16  # bytes read from the end of the log to find its last entry
 
 # How to tell afterwards whether a change happened: {"exists": path}, {"absent": path},
 # {"path": path, "text": text} (the file holds that text), or {"path": path, "status": s}
-# (a job file whose status is s).
+# (a job file whose status is s). A check may also name the change's last step, a line it
+# appends to a JSON-lines file ("then": {"append": path, "line": {...}}): settling a change
+# that happened appends that line too, unless it is already the file's last.
 Check = dict[str, Any]
 
 
@@ -60,6 +61,19 @@ def happened(check: Check) -> bool:
     return bool(text.strip() == check["text"])
 
 
+def finish(check: Check) -> None:
+    """Make the last step a check names (see `Check`) if a crash came before it."""
+    then = check.get("then")
+    if then is None:
+        return
+    path, line = Path(then["append"]), then["line"]
+    last = last_line(path)
+    with contextlib.suppress(ValueError):
+        if last is not None and json.loads(last) == line:
+            return
+    append_line(path, json.dumps(line).encode())
+
+
 class FileAudit:
     """`<model_dir>/audit/audit.jsonl`: entries in the order they were made, numbered from 1."""
 
@@ -88,6 +102,13 @@ class FileAudit:
             if not change.cancelled:
                 self._append(entry)
             self._drop_intent()
+
+    def settle(self) -> None:
+        """Complete or drop what a change a process died in left behind."""
+        if not self.root.is_dir():
+            return
+        with self._lock:
+            self._settle()
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -151,6 +172,7 @@ class FileAudit:
             last = self._last()
             appended = last is not None and last.get("uid") == intent["entry"]["uid"]
             if not appended and happened(intent["check"]):
+                finish(intent["check"])
                 self._append(intent["entry"])
         self._drop_intent()
 
@@ -159,32 +181,19 @@ class FileAudit:
         fsync_dir(self.root)
 
     def _last(self) -> dict[str, Any] | None:
-        try:
-            with open(self.log, "rb") as handle:
-                size = handle.seek(0, os.SEEK_END)
-                handle.seek(max(0, size - _TAIL))
-                tail = handle.read()
-        except FileNotFoundError:
+        line = last_line(self.log, _TAIL)
+        if line is None:
             return None
-        for line in reversed(tail.splitlines()):
-            with contextlib.suppress(ValueError):
-                found: dict[str, Any] = json.loads(line)
-                return found
-        return None
+        try:
+            found: dict[str, Any] = json.loads(line)
+        except ValueError:
+            return None
+        return found
 
     def _append(self, entry: dict[str, Any]) -> None:
         last = self._last()
         line = {"id": (last["id"] + 1) if last else 1, **entry}
-        with open(self.log, "ab+") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            if size:
-                handle.seek(size - 1)
-                if handle.read(1) != b"\n":  # a line cut short by a crash: drop it
-                    handle.seek(0)
-                    handle.truncate(handle.read().rfind(b"\n") + 1)
-            handle.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_line(self.log, json.dumps(line, ensure_ascii=False).encode())
 
 
 def audited(

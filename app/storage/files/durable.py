@@ -34,3 +34,33 @@ def atomic_write(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def append_line(path: Path, line: bytes) -> None:
+    """Append one line to `path` and fsync it, first dropping a last line a crash cut short
+    (one without its newline), so that the new line is never glued to a broken one."""
+    with open(path, "ab+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size:
+            handle.seek(size - 1)
+            if handle.read(1) != b"\n":
+                handle.seek(0)
+                handle.truncate(handle.read().rfind(b"\n") + 1)
+        handle.write(line + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def last_line(path: Path, tail: int = 1 << 16) -> bytes | None:
+    """The last whole line of `path` (read from its last `tail` bytes), or None."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - tail))
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    if not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]  # a line cut short is not a line
+    lines = data.splitlines()
+    return lines[-1] if lines else None

@@ -21,7 +21,7 @@ from app.domain.kinds import Model
 from app.storage.artifact import CorruptVersion, LoadedModel, prepare_version, verified_model
 from app.storage.audit import activation_entry, entry, saved_entry
 from app.storage.files.audit import FileAudit, audited
-from app.storage.files.durable import atomic_write, fsync_dir, write_file
+from app.storage.files.durable import append_line, atomic_write, fsync_dir, write_file
 from app.storage.naming import (
     VERSION_PATTERN,
     actor,
@@ -130,14 +130,17 @@ class FileRegistry:
         previous = self.active_version()
         self.root.mkdir(parents=True, exist_ok=True)
         moved = activation_entry(self.market, version, previous, promotion, by)
-        with audited(self.audit, moved, {"path": str(self.pointer), "text": version}):
+        line = {"version": version, "previous": previous, "at": now_text(), "by": actor(by)}
+        history = self.root / HISTORY
+        check = {
+            "path": str(self.pointer),
+            "text": version,
+            "then": {"append": str(history), "line": line},
+        }
+        with audited(self.audit, moved, check):
             atomic_write(self.pointer, f"{version}\n".encode())
             self.announce()
-            line = {"version": version, "previous": previous, "at": now_text(), "by": actor(by)}
-            with open(self.root / HISTORY, "ab") as history:
-                history.write(json.dumps(line).encode() + b"\n")
-                history.flush()
-                os.fsync(history.fileno())
+            append_line(history, json.dumps(line).encode())
         log.info("active model version is now %s (was %s)", version, previous)
         return previous
 
@@ -155,6 +158,8 @@ class FileRegistry:
         return text or None
 
     def activations(self, limit: int = 20) -> list[dict[str, Any]]:
+        if self.audit is not None:
+            self.audit.settle()  # a move a crash cut short gets its line first
         try:
             lines = (self.root / HISTORY).read_text().splitlines()
         except FileNotFoundError:
