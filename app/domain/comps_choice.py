@@ -7,10 +7,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial import cKDTree
 
 from app.domain.arrays import FloatArray
-from app.domain.comps import MAX_COMPS, Similarity, points, shift, shift_and_weight, weights
+from app.domain.comps import (
+    MAX_COMPS,
+    Similarity,
+    nearest,
+    points,
+    shift,
+    shift_and_weight,
+    weights,
+)
 
 SIZE_KM = (1.0, 2.0, 4.0)
 YEAR_KM = (0.0, 1.0, 3.0)
@@ -56,10 +63,8 @@ def neighbours(
     at = np.flatnonzero(geometry.located[split.subjects])
     if len(pool) == 0 or len(at) == 0:
         return np.zeros((0, k)), np.zeros((0, k), dtype=np.intp), np.zeros(0, dtype=np.intp)
-    tree = cKDTree(geometry.points(pool, similarity), balanced_tree=False, compact_nodes=False)
-    distance, index = tree.query(geometry.points(split.subjects[at], similarity), k=k)
-    distance = np.asarray(distance).reshape(len(at), k)
-    index = np.asarray(index).reshape(len(at), k)
+    found = geometry.points(pool, similarity)
+    distance, index = nearest(found, geometry.points(split.subjects[at], similarity), k)
     # Positions in the pool's residuals; a missing neighbour (inf) points at the first, weight 0.
     positions = np.searchsorted(split.pool, pool)[np.minimum(index, len(pool) - 1)]
     return distance, positions, at

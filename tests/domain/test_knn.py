@@ -31,14 +31,7 @@ def homes(n: int, seed: int = 1) -> np.ndarray:
 
 
 def search(points: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    grid = Grid(points)
-    distance = np.empty((len(queries), k))
-    position = np.empty((len(queries), k), dtype=np.int64)
-    compiled = comps.compiled()
-    assert compiled is not None
-    queries = np.ascontiguousarray(queries)
-    compiled.knn(grid.points, grid.starts, grid.shape, queries, k, distance, position)
-    return distance, grid.order[position]
+    return comps.nearest(points, queries, k)
 
 
 def index(points: np.ndarray, seed: int = 2) -> Index:
@@ -121,6 +114,21 @@ def test_sales_along_one_road_make_few_cells() -> None:
     assert found.shape == (50, 10)
 
 
+def test_fewer_sales_than_k_give_the_rest_as_the_k_d_tree_does() -> None:
+    points, queries = sales(4), homes(6)
+    distance, found = search(points, queries, 6)
+    expected_distance, expected = cKDTree(points).query(queries, k=6)
+    np.testing.assert_array_equal(distance, expected_distance)
+    np.testing.assert_array_equal(found, expected)
+    assert np.isinf(distance[:, 4:]).all() and (found[:, 4:] == 4).all()
+
+
+@pytest.mark.parametrize("cells", [10, 70_000, 5_000_000])
+def test_cells_are_ordered_as_a_stable_sort_orders_their_keys(cells: int) -> None:
+    key = np.random.default_rng(cells).integers(0, cells, 200_000)
+    np.testing.assert_array_equal(comps.cell_order(key, cells), np.argsort(key, kind="stable"))
+
+
 def test_a_point_that_is_not_finite_is_refused() -> None:
     queries = homes(3)
     queries[1, 0] = np.nan
@@ -128,9 +136,12 @@ def test_a_point_that_is_not_finite_is_refused() -> None:
         search(sales(100), queries, 5)
 
 
-def test_more_comps_than_sales_are_refused() -> None:
+def test_the_compiled_search_refuses_more_comps_than_sales() -> None:
+    grid, compiled = Grid(sales(4)), comps.compiled()
+    assert compiled is not None
+    distance, position = np.empty((2, 5)), np.empty((2, 5), dtype=np.int64)
     with pytest.raises(ValueError, match="at most the 4 sales"):
-        search(sales(4), homes(2), 5)
+        compiled.knn(grid.points, grid.starts, grid.shape, homes(2), 5, distance, position)
 
 
 @pytest.mark.parametrize("built", [True, False])
