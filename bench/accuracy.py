@@ -73,11 +73,20 @@ def split_by_date(path: Path, work: Path) -> tuple[Path, pd.DataFrame]:
     return train, newest
 
 
+Estimates = tuple[FloatArray, FloatArray, FloatArray]  # price, low and high end of the range
+HOME = ["beds", "baths", "sqft", "area", "latitude", "longitude", "sold_at"]
+
+
 def served_estimates(
-    train: Path, newest: pd.DataFrame, work: Path, plain: bool = False
-) -> tuple[FloatArray, FloatArray, FloatArray, str]:
-    """Fit the older sales with `python -m app.train`, estimate the newest by /predict/batch
-    (each as of its sale date, with its area and coordinates): estimates, range, rows left out."""
+    train: Path,
+    newest: pd.DataFrame,
+    work: Path,
+    plain: bool = False,
+    asked: tuple[list[str], ...] = (HOME,),
+) -> tuple[list[Estimates], str]:
+    """Fit the older sales with `python -m app.train`, estimate the newest by /predict/batch,
+    each as of its sale date, once for each list of columns `asked` (a home's area and
+    coordinates by default): estimates and range of each, and the rows the fit left out."""
     kind = "plain" if plain else "located"
     env = {
         "HOUSE_PRICE_MODEL_DIR": str(work / kind / "models"),
@@ -102,19 +111,23 @@ def served_estimates(
     )
     said = [line for line in fit.stdout.splitlines() if line.startswith("rows left out")]
     left_out = said[0].removeprefix("rows left out") if said else ""
-    homes = newest[["beds", "baths", "sqft", "area", "latitude", "longitude", "sold_at"]]
-    body = homes.rename(columns={"sold_at": "as_of"}).to_csv(index=False).encode()
+    answers = []
     with Served([sys.executable, "-m", "app.serve"], env, "/health/ready") as served:
-        answer = httpx.post(
-            served.url + "/predict/batch",
-            content=body,
-            headers={"Content-Type": "text/csv"},
-            timeout=120,
-        )
-    answer.raise_for_status()
-    table = pd.read_csv(io.BytesIO(answer.content))
-    found = [table[c].to_numpy(dtype=np.float64) for c in ("price", "price_low", "price_high")]
-    return found[0], found[1], found[2], left_out.strip()
+        for columns in asked:
+            homes = newest[columns].rename(columns={"sold_at": "as_of"})
+            answer = httpx.post(
+                served.url + "/predict/batch",
+                content=homes.to_csv(index=False).encode(),
+                headers={"Content-Type": "text/csv"},
+                timeout=120,
+            )
+            answer.raise_for_status()
+            table = pd.read_csv(io.BytesIO(answer.content))
+            price, low, high = (
+                table[c].to_numpy(dtype=np.float64) for c in ("price", "price_low", "price_high")
+            )
+            answers.append((price, low, high))
+    return answers, left_out.strip()
 
 
 def lightgbm_python(work: Path, venv: Path | None) -> Path:
@@ -180,13 +193,21 @@ def report(csv: Path, lightgbm_venv: Path | None = None, lightgbm: bool = True) 
         prices = newest["price"].to_numpy(dtype=np.float64)
         order = np.argsort(prices, kind="stable")
         rows = []
-        for plain, label in (
-            (True, "house-price, plain (--plain)"),
-            (False, "house-price, located"),
+        # The located market also values the same homes sent with their area and no
+        # coordinates (no cells, no comps): what a home whose address is not placed gets.
+        unplaced = [c for c in HOME if c not in ("latitude", "longitude")]
+        for plain, labels, asked in (
+            (True, ["house-price, plain (--plain)"], (HOME,)),
+            (
+                False,
+                ["house-price, located", "house-price, located, no coordinates sent"],
+                (HOME, unplaced),
+            ),
         ):
-            estimates, low, high, left_out = served_estimates(train, newest, work, plain)
-            held = ((low <= prices) & (prices <= high))[order]
-            rows.append(line(label, ratio_study(estimates, prices), held))
+            answers, left_out = served_estimates(train, newest, work, plain, asked)
+            for label, (estimates, low, high) in zip(labels, answers, strict=True):
+                held = ((low <= prices) & (prices <= high))[order]
+                rows.append(line(label, ratio_study(estimates, prices), held))
         if lightgbm:
             python = lightgbm_python(work, lightgbm_venv)
             for label, columns in (
