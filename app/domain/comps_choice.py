@@ -52,6 +52,9 @@ class Split:
     base: FloatArray  # the subjects' log estimates by the terms
     pool: npt.NDArray[np.intp]
     residual: FloatArray  # the pool's log price less its log estimate
+    # The subjects' log estimates as homes sent without coordinates get them (no cells' part,
+    # no comps); None where the market has no cells.
+    unplaced: FloatArray | None = None
 
 
 def neighbours(

@@ -12,7 +12,16 @@ import scipy.sparse as sp
 from app.domain import comps
 from app.domain.arrays import FloatArray
 from app.domain.comps import NO_DAY, Similarity
-from app.domain.comps_choice import Geometry, Split, choose_similarity, estimate
+from app.domain.comps_choice import Geometry, choose_similarity
+from app.domain.held_out import (
+    MAX_JUDGED,
+    MAX_POOL,
+    estimate_split,
+    fold_splits,
+    out_of_time,
+    pool_sample,
+    sample,
+)
 from app.domain.located_model import LocatedModel
 from app.domain.ratios import equity_spread, spread_about
 from app.domain.terms import (
@@ -241,11 +250,7 @@ def outliers(log_price: FloatArray, fitted: FloatArray) -> npt.NDArray[np.bool_]
     return flagged
 
 
-MAX_JUDGED = 10_000  # the most sales of a fold estimated out of it (or out of time), with comps
-MAX_POOL = 100_000  # the most possible comps a similarity is chosen among
 MIN_SPREAD_SALES = 200  # the fewest sales whose estimates out of fold can set the spread
-HELD_OUT = 0.10  # the newest share of sales an out-of-time figure is measured on
-MIN_HELD_OUT = 20
 
 
 def to_model(
@@ -255,6 +260,7 @@ def to_model(
     sales: bytes = b"",
     similarity: Similarity | None = None,
     spread: tuple[float, float] | None = None,
+    spread_unplaced: tuple[float, float] | None = None,
 ) -> LocatedModel:
     """The model of a solve: each term's coefficients beside the places they belong to."""
     at = 5
@@ -285,6 +291,7 @@ def to_model(
         if similarity is None
         else (similarity.size_km, similarity.year_km, similarity.k, similarity.shrink),
         spread=spread,
+        spread_unplaced=spread_unplaced,
     )
 
 
@@ -335,20 +342,23 @@ def fit_located(
     fold = rng.permutation(n) % max(2, min(folds, n))
     # A large market is judged on a sample of its first fold: its comps are costly to find.
     large = int((fold == 0).sum()) > MAX_JUDGED
-    splits = _splits(system, fold, strengths, only=0 if large else None)
+    splits = fold_splits(system, fold, strengths, only=0 if large else None)
     if large:
-        splits = [_sample(splits[0], MAX_JUDGED, rng)]
+        splits = [sample(splits[0], MAX_JUDGED, rng)]
     similarity = None
     if geometry is not None:
-        similarity = choose_similarity(geometry, _pool_sample(splits[0], MAX_POOL, rng), system.y)
+        similarity = choose_similarity(geometry, pool_sample(splits[0], MAX_POOL, rng), system.y)
     judged = np.concatenate([split.subjects for split in splits])
-    found = [_estimate(geometry, split, similarity) for split in splits]
+    found = [estimate_split(geometry, split, similarity) for split in splits]
     log_oof = np.concatenate([estimates for estimates, _ in found])
     weight = np.concatenate([total for _, total in found])
-    spread = None
+    spread = spread_unplaced = None
     if len(judged) >= MIN_SPREAD_SALES:
         spread = equity_spread(log_oof, np.exp(system.y[judged]))
-        log_oof = spread_about(log_oof, spread)
+        unplaced = [split.unplaced for split in splits if split.unplaced is not None]
+        if geometry is not None and len(unplaced) == len(splits):
+            spread_unplaced = equity_spread(np.concatenate(unplaced), np.exp(system.y[judged]))
+        log_oof = _spread(log_oof, spread, spread_unplaced, geometry, judged)
     sales = b""
     if geometry is not None:
         dated = days if days is not None else np.full(len(price), NO_DAY, dtype=np.int64)
@@ -362,34 +372,38 @@ def fit_located(
             dated[kept][at],
             vocabulary.area_codes(k_places.area),
         ).tobytes()
-    model = to_model(vocabulary, beta, strengths, sales, similarity, spread)
+    model = to_model(vocabulary, beta, strengths, sales, similarity, spread, spread_unplaced)
     newest = None
     if held_out:
-        newest = _out_of_time(system, places.month[kept], strengths, geometry, similarity)
-        if newest is not None and spread is not None:
-            spread_out = np.exp(spread_about(np.log(newest[0]), spread))
-            newest = (spread_out, newest[1], newest[2])
+        held = out_of_time(system, places.month[kept], strengths, geometry, similarity)
+        if held is not None:
+            estimates, prices, weights, subjects = held
+            if spread is not None:
+                logs = _spread(np.log(estimates), spread, spread_unplaced, geometry, subjects)
+                estimates = np.exp(logs)
+            newest = (estimates, prices, weights)
     return LocatedFit(model, kept, judged, np.exp(log_oof), weight, newest)
 
 
-def _estimate(
-    geometry: Geometry | None, split: Split, similarity: Similarity | None
-) -> tuple[FloatArray, FloatArray]:
-    """A split's log estimates (with comps where sales have coordinates) and their comps'
-    total weights."""
-    if geometry is None:
-        return split.base, np.zeros(len(split.base))
-    return estimate(geometry, split, similarity_of(similarity))
+def _spread(
+    logs: FloatArray,
+    spread: tuple[float, float],
+    unplaced: tuple[float, float] | None,
+    geometry: Geometry | None,
+    subjects: npt.NDArray[np.intp],
+) -> FloatArray:
+    """Log estimates of `subjects` spread as served: by `unplaced` for sales without
+    coordinates where the model has it, by `spread` for the others."""
+    out = spread_about(logs, spread)
+    if unplaced is not None and geometry is not None:
+        without = ~geometry.located[subjects]
+        out[without] = spread_about(logs[without], unplaced)
+    return np.asarray(out, dtype=np.float64)
 
 
 def geometry_centre(vocabulary: Vocabulary) -> tuple[float, float]:
     assert vocabulary.projection is not None
     return vocabulary.projection.latitude, vocabulary.projection.longitude
-
-
-def similarity_of(similarity: Similarity | None) -> Similarity:
-    assert similarity is not None
-    return similarity
 
 
 def _geometry(vocabulary: Vocabulary, X: FloatArray, places: Places) -> Geometry | None:
@@ -407,77 +421,3 @@ def _geometry(vocabulary: Vocabulary, X: FloatArray, places: Places) -> Geometry
         month.astype(np.float64),
         located,
     )
-
-
-def _splits(
-    system: System,
-    fold: npt.NDArray[np.intp],
-    strengths: dict[str, float],
-    only: int | None = None,
-) -> list[Split]:
-    """Each fold (or `only` that one) estimated by a fit of the other folds, whose sales are
-    its possible comps, each with its residual under that fit: as a served model's comps are
-    its sales with their residuals under it."""
-    none = np.zeros(len(fold), dtype=bool)
-    splits = []
-    for f in range(int(fold.max()) + 1) if only is None else (only,):
-        rows = fold == f
-        if rows.any():
-            splits.append(_split(system, rows, none, strengths))
-    return splits
-
-
-def _sample(split: Split, most: int, rng: np.random.Generator) -> Split:
-    """The split with at most `most` of its subjects, drawn at random."""
-    if len(split.subjects) <= most:
-        return split
-    chosen = np.sort(rng.choice(len(split.subjects), size=most, replace=False))
-    return Split(split.subjects[chosen], split.base[chosen], split.pool, split.residual)
-
-
-def _pool_sample(split: Split, most: int, rng: np.random.Generator) -> Split:
-    """The split with at most `most` of its possible comps, drawn at random (the choice of a
-    similarity in a very large market)."""
-    if len(split.pool) <= most:
-        return split
-    chosen = np.sort(rng.choice(len(split.pool), size=most, replace=False))
-    return Split(split.subjects, split.base, split.pool[chosen], split.residual[chosen])
-
-
-def _split(
-    system: System,
-    rows: npt.NDArray[np.bool_],
-    out: npt.NDArray[np.bool_],
-    strengths: dict[str, float],
-) -> Split:
-    part = system.solve_without(rows | out, strengths)
-    pool = np.flatnonzero(~rows & ~out)
-    residual = system.y[pool] - system.matrix[pool] @ part
-    return Split(
-        np.flatnonzero(rows),
-        np.asarray(system.matrix[rows] @ part, dtype=np.float64),
-        pool,
-        np.asarray(residual, dtype=np.float64),
-    )
-
-
-def _out_of_time(
-    system: System,
-    month: npt.NDArray[np.int64],
-    strengths: dict[str, float],
-    geometry: Geometry | None,
-    similarity: Similarity | None,
-) -> tuple[FloatArray, FloatArray, FloatArray] | None:
-    """The newest tenth of dated sales, estimated by a fit of the sales before them and their
-    comps among those sales (valued at their own month, which the fit saw no sale of: the
-    index's last level seen)."""
-    dated = np.flatnonzero(month >= 0)
-    held = round(len(dated) * HELD_OUT)
-    if held < MIN_HELD_OUT:
-        return None
-    rows = np.zeros(len(month), dtype=bool)
-    rows[dated[np.argsort(month[dated], kind="stable")][-held:]] = True
-    split = _split(system, rows, np.zeros(len(rows), dtype=bool), strengths)
-    split = _sample(split, MAX_JUDGED, np.random.default_rng(1))
-    found, weight = _estimate(geometry, split, similarity)
-    return np.exp(found), np.exp(system.y[split.subjects]), weight

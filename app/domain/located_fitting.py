@@ -14,9 +14,10 @@ from app.domain.calibration import Calibration, calibrate
 from app.domain.comps import NO_DAY, SALE
 from app.domain.comps_range import RangeByComps, range_by_comps
 from app.domain.fitting import COVERAGE_LEVEL, library_versions, select_window
+from app.domain.held_out import HELD_OUT, MAX_JUDGED
 from app.domain.least_squares import describe_cv
 from app.domain.listings import SOLD_AT, SaleDates
-from app.domain.located import HELD_OUT, MAX_JUDGED, OUTLIER_IQRS, fit_located
+from app.domain.located import OUTLIER_IQRS, fit_located
 from app.domain.located_model import LocatedModel
 from app.domain.place_rules import AREA, LATITUDE, LONGITUDE, places_of
 from app.domain.ratios import ratio_study
@@ -245,6 +246,13 @@ def _terms(model: LocatedModel) -> dict[str, Any]:
             "the spread that makes the estimates out of fold neither regressive nor "
             "progressive (their PRB 0), within 0.8 to 1.25",
         }
+        if model.spread_unplaced is not None:
+            terms["equity"]["without_coordinates"] = {
+                "centre": float(np.exp(model.spread_unplaced[0])),
+                "factor": model.spread_unplaced[1],
+                "method": "the same, fitted on the same sales' estimates without the cells' "
+                "part and comps, as a home sent without coordinates is valued",
+            }
     if model.similarity is not None:
         size_km, year_km, k, shrink = model.similarity
         terms["comps"] = {

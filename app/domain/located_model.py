@@ -75,6 +75,10 @@ class LocatedModel:
     similarity: tuple[float, float, int, float] | None = None
     # The vertical-equity spread (centre, factor) of log estimates: none before it was fitted.
     spread: tuple[float, float] | None = None
+    # The spread for homes sent without coordinates, fitted on the same sales' estimates
+    # without the cells' part and comps (those, left at `spread`, were valued regressively:
+    # PRD 1.058 on King County's newest sales); none before it was fitted, or without cells.
+    spread_unplaced: tuple[float, float] | None = None
     # How much wider the range is by the comps' total weight (`RangeByComps`: edges, factors);
     # none before it was fitted, or without comps.
     comps_range: tuple[tuple[float, ...], tuple[float, ...]] | None = None
@@ -173,6 +177,10 @@ class LocatedModel:
             at += 1
         if self.spread is not None:
             out[:, at] = spread_about(out[:, at - 1], self.spread)
+            if self.spread_unplaced is not None:
+                unplaced = ~(np.isfinite(places.latitude) & np.isfinite(places.longitude))
+                if unplaced.any():
+                    out[unplaced, at] = spread_about(out[unplaced, at - 1], self.spread_unplaced)
         return out
 
     def _shift(
@@ -417,7 +425,12 @@ class LocatedModel:
                 moved, weight = index.shift_one(x, y, log_sqft, float(self.valuation(month)))
             logs.append(logs[6] + moved)
         if self.spread is not None:
-            logs.append(spread_about(logs[-1], self.spread))
+            spread = self.spread
+            if self.spread_unplaced is not None and not (
+                latitude == latitude and longitude == longitude
+            ):
+                spread = self.spread_unplaced
+            logs.append(spread_about(logs[-1], spread))
         levels = np.exp(np.array(logs)).tolist()
         parts = [levels[0], *(levels[k] - levels[k - 1] for k in range(1, len(logs)))]
         price = parts[0]

@@ -10,8 +10,9 @@ import pytest
 
 from app.domain import comps
 from app.domain.comparables import CAUSES, comparables
+from app.domain.held_out import fold_splits
 from app.domain.listings import features, target
-from app.domain.located import System, Vocabulary, _splits
+from app.domain.located import System, Vocabulary
 from app.domain.located_fitting import fit_located_table, sale_days
 from app.domain.located_model import LocatedModel
 from app.domain.place_rules import places_of
@@ -72,7 +73,7 @@ def test_in_a_fit_no_sale_is_its_own_comp() -> None:
     vocabulary = Vocabulary.of(X, places)
     system = System.of(vocabulary, X, np.log(target(frame)), places)
     fold = np.arange(600) % 5
-    for split in _splits(
+    for split in fold_splits(
         system, fold, {"area": 1.0, "cell 2 km": 1.0, "cell 0.5 km": 1.0, "time": 1.0}
     ):
         assert not set(split.subjects.tolist()) & set(split.pool.tolist())

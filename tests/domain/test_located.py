@@ -16,6 +16,7 @@ from app.domain.located_model import (
     LocatedModel,
 )
 from app.domain.place_rules import places_of
+from app.domain.ratios import spread_about
 from app.domain.terms import Places, month_of, pack_keys, unpack_keys
 from tests.support import AREA_EFFECTS, located_listings
 
@@ -250,3 +251,50 @@ def test_the_normal_equations_made_by_blocks_equal_the_whole_product() -> None:
         gram, rhs = _normal(matrix, y, system.blocks.size)
         np.testing.assert_allclose(gram.toarray(), (matrix.T @ matrix).toarray(), rtol=1e-12)
         np.testing.assert_allclose(rhs, matrix.T @ y, rtol=1e-12)
+
+
+def _unplaced(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same homes sent with their area and without coordinates."""
+    return frame.assign(latitude=np.nan, longitude=np.nan)
+
+
+def test_homes_sent_without_coordinates_are_spread_by_their_own_equity_spread(
+    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame],
+) -> None:
+    model, card, frame = fitted
+    assert model.spread is not None and model.spread_unplaced is not None
+    assert model.spread_unplaced != model.spread
+    assert 0.8 <= card["terms"]["equity"]["without_coordinates"]["factor"] <= 1.25
+    X = features(frame)
+    logs = model.logs(X, places_of(_unplaced(frame), "sold_at"))
+    np.testing.assert_array_equal(logs[:, -1], spread_about(logs[:, -2], model.spread_unplaced))
+    placed = model.logs(X, places_of(frame, "sold_at"))
+    np.testing.assert_array_equal(placed[:, -1], spread_about(placed[:, -2], model.spread))
+
+
+def test_one_home_without_coordinates_is_answered_as_its_row_of_a_batch(
+    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame],
+) -> None:
+    model, _, frame = fitted
+    places = places_of(_unplaced(frame), "sold_at")
+    X = features(frame)
+    batch = model.explain_many(X, 0.9, places)
+    for i in (0, 17, 2999):
+        beds, baths, sqft = X[i].tolist()
+        one = model.explain(beds, baths, sqft, 0.9, places.take(np.array([i])))
+        assert one.price == batch.price[i]
+        assert list(one.contributions.values()) == batch.contributions[i].tolist()
+
+
+def test_a_model_stored_before_the_spread_without_coordinates_values_such_homes_as_before(
+    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame],
+) -> None:
+    model, _, frame = fitted
+    state = model.__getstate__()
+    del state["spread_unplaced"]  # an artifact of the release before
+    before = LocatedModel.__new__(LocatedModel)
+    before.__setstate__(state)
+    assert before.spread_unplaced is None
+    logs = before.logs(features(frame), places_of(_unplaced(frame), "sold_at"))
+    assert model.spread is not None
+    np.testing.assert_array_equal(logs[:, -1], spread_about(logs[:, -2], model.spread))
