@@ -24,6 +24,43 @@ from app.domain.arrays import FloatArray
 
 QUANTILES = (0.1, 1 / 3, 2 / 3, 0.9)
 MIN_GROUP = 50  # sales a group needs for a factor of its own (else 1)
+# The comps' total weight of a home sent without coordinates in a market with them: it has no
+# comps (W 0 to the groups above, which read it as the first group's), and a range of its own
+# where the model has one (`LocatedModel.range_unplaced`).
+UNPLACED = -1.0
+
+
+def widened(
+    scale: FloatArray, by_comps: RangeByComps | None, unplaced: float | None, weight: FloatArray
+) -> FloatArray:
+    """The range's scale of each estimate, times its comps' group factor or, for a home sent
+    without coordinates (weight UNPLACED) where the model has one, the factor of such homes."""
+    out = scale if by_comps is None else scale * by_comps.factor(np.maximum(weight, 0.0))
+    if unplaced is not None:
+        out = np.where(weight == UNPLACED, scale * unplaced, out)
+    return out
+
+
+def widened_one(
+    scale: float, by_comps: RangeByComps | None, unplaced: float | None, weight: float, placed: bool
+) -> float:
+    """`widened` of one home (`placed`: sent with coordinates), the same operations."""
+    if unplaced is not None and not placed:
+        return scale * unplaced
+    return scale if by_comps is None else scale * by_comps.factor_one(weight)
+
+
+def unplaced_factor(
+    price: FloatArray, estimate: FloatArray, scale: FloatArray, normalised: FloatArray
+) -> float | None:
+    """The factor of the range's scale for homes sent without coordinates: the median error
+    over scale of such estimates of sales (`estimate`, with `scale`) over the median of the
+    errors the range was calibrated on (`normalised`); None where either is not positive."""
+    theirs = float(np.median(np.abs(price - estimate) / scale))
+    overall = float(np.median(normalised))
+    if not (theirs > 0 and overall > 0):
+        return None
+    return theirs / overall
 
 
 @dataclass(frozen=True)

@@ -306,6 +306,9 @@ class LocatedFit:
     weight: FloatArray  # their comps' total weight (0: none)
     # Estimates, prices and comps' total weights of the newest tenth of sales
     out_of_time: tuple[FloatArray, FloatArray, FloatArray] | None
+    # The judged sales' estimated prices as homes sent without coordinates (a market with
+    # cells: no cells' part, no comps, their own spread); None in a market without cells
+    unplaced_out_of_fold: FloatArray | None = None
 
 
 def fit_located(
@@ -353,11 +356,13 @@ def fit_located(
     log_oof = np.concatenate([estimates for estimates, _ in found])
     weight = np.concatenate([total for _, total in found])
     spread = spread_unplaced = None
+    unplaced = [split.unplaced for split in splits if split.unplaced is not None]
+    log_unplaced = np.concatenate(unplaced) if unplaced and len(unplaced) == len(splits) else None
     if len(judged) >= MIN_SPREAD_SALES:
         spread = equity_spread(log_oof, np.exp(system.y[judged]))
-        unplaced = [split.unplaced for split in splits if split.unplaced is not None]
-        if geometry is not None and len(unplaced) == len(splits):
-            spread_unplaced = equity_spread(np.concatenate(unplaced), np.exp(system.y[judged]))
+        if geometry is not None and log_unplaced is not None:
+            spread_unplaced = equity_spread(log_unplaced, np.exp(system.y[judged]))
+            log_unplaced = spread_about(log_unplaced, spread_unplaced)
         log_oof = _spread(log_oof, spread, spread_unplaced, geometry, judged)
     sales = b""
     if geometry is not None:
@@ -382,7 +387,8 @@ def fit_located(
                 logs = _spread(np.log(estimates), spread, spread_unplaced, geometry, subjects)
                 estimates = np.exp(logs)
             newest = (estimates, prices, weights)
-    return LocatedFit(model, kept, judged, np.exp(log_oof), weight, newest)
+    unplaced_oof = None if log_unplaced is None or geometry is None else np.exp(log_unplaced)
+    return LocatedFit(model, kept, judged, np.exp(log_oof), weight, newest, unplaced_oof)
 
 
 def _spread(

@@ -12,12 +12,12 @@ from app.domain import listings
 from app.domain.arrays import FloatArray
 from app.domain.calibration import Calibration, calibrate
 from app.domain.comps import NO_DAY, SALE
-from app.domain.comps_range import RangeByComps, range_by_comps
+from app.domain.comps_range import RangeByComps, range_by_comps, unplaced_factor
 from app.domain.fitting import COVERAGE_LEVEL, library_versions, select_window
 from app.domain.held_out import HELD_OUT, MAX_JUDGED
 from app.domain.least_squares import describe_cv
 from app.domain.listings import SOLD_AT, SaleDates
-from app.domain.located import OUTLIER_IQRS, fit_located
+from app.domain.located import OUTLIER_IQRS, LocatedFit, fit_located
 from app.domain.located_model import LocatedModel
 from app.domain.place_rules import AREA, LATITUDE, LONGITUDE, places_of
 from app.domain.ratios import ratio_study
@@ -73,6 +73,9 @@ def fit_located_table(
             "comps_range": None if by_comps is None else (by_comps.edges, by_comps.factors),
         }
     )
+    unplaced = range_unplaced(model, kept_price[found.judged], found)
+    if unplaced is not None:
+        model = LocatedModel(**{**model.__getstate__(), "range_unplaced": unplaced})
     training = {
         "rows": len(frame),
         "fingerprint": listings.fingerprint(frame),
@@ -109,10 +112,26 @@ def range_of(
     first = calibrate(price, out_of_fold)
     if not comps:
         return first, None
+    weight = np.maximum(weight, 0.0)  # a sale without coordinates has no comps: W 0
     by_comps = range_by_comps(weight, np.abs(price - out_of_fold) / first.scale(out_of_fold))
     if by_comps is None:
         return first, None
     return calibrate(price, out_of_fold, factor=by_comps.factor(weight)), by_comps
+
+
+def range_unplaced(model: LocatedModel, price: FloatArray, found: LocatedFit) -> float | None:
+    """The factor of the range for homes sent without coordinates (`unplaced_factor`), from
+    the sales estimated out of fold as such homes; None for a model without it."""
+    if found.unplaced_out_of_fold is None or model.calibration is None:
+        return None
+    calibration, estimate = model.calibration, found.out_of_fold
+    scale = calibration.scale(estimate)
+    if model.range_by_comps is not None:
+        scale = scale * model.range_by_comps.factor(np.maximum(found.weight, 0.0))
+    theirs = found.unplaced_out_of_fold
+    return unplaced_factor(
+        price, theirs, calibration.scale(theirs), np.abs(price - estimate) / scale
+    )
 
 
 def sale_days(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
@@ -246,6 +265,13 @@ def _terms(model: LocatedModel) -> dict[str, Any]:
             "the spread that makes the estimates out of fold neither regressive nor "
             "progressive (their PRB 0), within 0.8 to 1.25",
         }
+        if model.range_unplaced is not None:
+            terms["range_without_coordinates"] = {
+                "factor": model.range_unplaced,
+                "method": "the range's scale times this factor for a home sent without "
+                "coordinates: the median error over scale of the sales estimated out of fold as "
+                "such homes, over that of the errors the range is calibrated on",
+            }
         if model.spread_unplaced is not None:
             terms["equity"]["without_coordinates"] = {
                 "centre": float(np.exp(model.spread_unplaced[0])),

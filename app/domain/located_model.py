@@ -21,7 +21,7 @@ import pandas as pd
 from app.domain import caveats, comps
 from app.domain.arrays import FloatArray
 from app.domain.calibration import Calibration
-from app.domain.comps_range import RangeByComps
+from app.domain.comps_range import UNPLACED, RangeByComps, widened, widened_one
 from app.domain.located_warnings import far_from_sales, place_warnings, unknown_area
 from app.domain.model import Explanation, Explanations
 from app.domain.ratios import spread_about
@@ -79,6 +79,9 @@ class LocatedModel:
     # without the cells' part and comps (those, left at `spread`, were valued regressively:
     # PRD 1.058 on King County's newest sales); none before it was fitted, or without cells.
     spread_unplaced: tuple[float, float] | None = None
+    # The range's factor for homes sent without coordinates (`comps_range.UNPLACED`), whose
+    # estimates err more than a placed home's; none before it was fitted, or without cells.
+    range_unplaced: float | None = None
     # How much wider the range is by the comps' total weight (`RangeByComps`: edges, factors);
     # none before it was fitted, or without comps.
     comps_range: tuple[tuple[float, ...], tuple[float, ...]] | None = None
@@ -175,6 +178,8 @@ class LocatedModel:
             if weight is not None:
                 weight[:] = total
             at += 1
+        if weight is not None and self.range_unplaced is not None:
+            weight[~(np.isfinite(places.latitude) & np.isfinite(places.longitude))] = UNPLACED
         if self.spread is not None:
             out[:, at] = spread_about(out[:, at - 1], self.spread)
             if self.spread_unplaced is not None:
@@ -310,10 +315,11 @@ class LocatedModel:
         q_low, q_high = self.calibration.quantiles_many(estimate, level)
         scale = self.calibration.scale(estimate)
         by_comps = self.range_by_comps
-        if by_comps is not None:
-            if weight is None:
-                raise ValueError("this model's range needs each home's comps' total weight")
-            scale = scale * by_comps.factor(weight)
+        if by_comps is None and self.range_unplaced is None:
+            return np.maximum(estimate + q_low * scale, 0.0), estimate + q_high * scale
+        if weight is None:
+            raise ValueError("this model's range needs each home's comps' total weight")
+        scale = widened(scale, by_comps, self.range_unplaced, weight)
         return np.maximum(estimate + q_low * scale, 0.0), estimate + q_high * scale
 
     @property
@@ -424,12 +430,9 @@ class LocatedModel:
             if x == x:
                 moved, weight = index.shift_one(x, y, log_sqft, float(self.valuation(month)))
             logs.append(logs[6] + moved)
+        placed = latitude == latitude and longitude == longitude
         if self.spread is not None:
-            spread = self.spread
-            if self.spread_unplaced is not None and not (
-                latitude == latitude and longitude == longitude
-            ):
-                spread = self.spread_unplaced
+            spread = self.spread_unplaced if self.spread_unplaced and not placed else self.spread
             logs.append(spread_about(logs[-1], spread))
         levels = np.exp(np.array(logs)).tolist()
         parts = [levels[0], *(levels[k] - levels[k - 1] for k in range(1, len(logs)))]
@@ -440,10 +443,9 @@ class LocatedModel:
         if calibration is None:
             raise ValueError("this model has no range calibration")
         q_low, q_high = calibration.quantiles_one(price, level)
-        scale = calibration.scale_one(price)
-        by_comps = self.range_by_comps
-        if by_comps is not None:
-            scale = scale * by_comps.factor_one(weight)
+        scale = widened_one(
+            calibration.scale_one(price), self.range_by_comps, self.range_unplaced, weight, placed
+        )
         warnings = self._warnings_one(beds, baths, sqft, price, level)
         if area is not None and area not in tables["areas"]:
             warnings.append(unknown_area(self, area))

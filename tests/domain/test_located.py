@@ -298,3 +298,40 @@ def test_a_model_stored_before_the_spread_without_coordinates_values_such_homes_
     logs = before.logs(features(frame), places_of(_unplaced(frame), "sold_at"))
     assert model.spread is not None
     np.testing.assert_array_equal(logs[:, -1], spread_about(logs[:, -2], model.spread))
+
+
+def test_a_home_sent_without_coordinates_gets_a_range_of_its_own(
+    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame],
+) -> None:
+    model, card, frame = fitted
+    assert model.range_unplaced is not None and model.calibration is not None
+    assert card["terms"]["range_without_coordinates"]["factor"] == model.range_unplaced
+    X = features(frame)
+    found = model.explain_many(X, 0.9, places_of(_unplaced(frame), "sold_at"))
+    q_low, q_high = model.calibration.quantiles_many(found.price, 0.9)
+    scale = model.calibration.scale(found.price) * model.range_unplaced
+    np.testing.assert_array_equal(found.high, found.price + q_high * scale)
+    np.testing.assert_array_equal(found.low, np.maximum(found.price + q_low * scale, 0.0))
+    for i in (0, 17, 2999):
+        beds, baths, sqft = X[i].tolist()
+        home = _unplaced(frame).iloc[[i]]
+        one = model.explain(beds, baths, sqft, 0.9, places_of(home, "sold_at"))
+        assert (one.low, one.high) == (found.low[i], found.high[i])
+
+
+def test_sales_estimated_as_homes_without_coordinates_are_held_by_their_range_as_often(
+    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame],
+) -> None:
+    from app.domain.listings import target
+    from app.domain.located import fit_located
+    from app.domain.located_fitting import range_unplaced
+
+    model, _, frame = fitted
+    X, price = features(frame), target(frame)
+    found = fit_located(X, price, places_of(frame, "sold_at"), folds=5, held_out=False)
+    assert found.unplaced_out_of_fold is not None
+    judged = price[found.kept][found.judged]
+    assert range_unplaced(model, judged, found) == model.range_unplaced
+    low, high = model.interval(found.unplaced_out_of_fold, 0.9, np.full(len(judged), -1.0))
+    held = float(np.mean((low <= judged) & (judged <= high)))
+    assert 0.85 <= held <= 0.95
