@@ -59,20 +59,27 @@ class Load(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        while not self.stop.is_set():
-            for url in self.urls:
-                try:
-                    response = httpx.post(f"{url}/predict", json=HOUSE, timeout=5)
-                    batch = httpx.post(f"{url}/predict/batch", json={"listings": [HOUSE]})
-                    other = httpx.post(f"{url}/predict", json=AMES, timeout=5)
-                    if response.status_code == batch.status_code == other.status_code == 200:
-                        self.ok += 1
-                        continue
-                    self.failed.append(
-                        f"{response.status_code} {batch.status_code} {other.status_code}"
-                    )
-                except httpx.HTTPError as exc:
-                    self.failed.append(repr(exc))
+        # One client, a new connection for each request (so that every worker of a replica
+        # gets some): a call of its own each time made a client and its TLS context per
+        # request, some 25 ms of the test's CPU, and the stream measured that, not the service.
+        with httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+            while not self.stop.is_set():
+                self._round(client)
+
+    def _round(self, client: httpx.Client) -> None:
+        for url in self.urls:
+            try:
+                response = client.post(f"{url}/predict", json=HOUSE)
+                batch = client.post(f"{url}/predict/batch", json={"listings": [HOUSE]})
+                other = client.post(f"{url}/predict", json=AMES)
+                if response.status_code == batch.status_code == other.status_code == 200:
+                    self.ok += 1
+                    continue
+                self.failed.append(
+                    f"{response.status_code} {batch.status_code} {other.status_code}"
+                )
+            except httpx.HTTPError as exc:
+                self.failed.append(repr(exc))
 
 
 def test_estimates_go_on_through_an_outage_and_the_rest_comes_back(
@@ -158,7 +165,7 @@ def test_estimates_go_on_through_an_outage_and_the_rest_comes_back(
             time.sleep(0.1)
         load.stop.set()
         load.join(30)
-        assert load.failed == [] and load.ok > 50
+        assert load.failed == [] and load.ok > 200
         assert [worker_pids(r) for r in replicas] == pids  # no worker restarted
         deadline = time.monotonic() + 15
         while (after := connections(database_server, name)) != before:
