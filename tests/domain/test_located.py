@@ -37,6 +37,11 @@ def _home(**place: object) -> Places:
     )
 
 
+def _unplaced(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same homes sent with their area and without coordinates."""
+    return frame.assign(latitude=np.nan, longitude=np.nan)
+
+
 def test_a_table_with_areas_or_coordinates_is_located() -> None:
     frame = located_listings(10)
     assert located(frame)
@@ -56,11 +61,12 @@ def test_parts_add_up_to_the_price_exactly(
     assert found.parts == (*COMPS_PARTS, EQUITY)
 
 
+@pytest.mark.parametrize("placed", [True, False], ids=["placed", "sent without coordinates"])
 def test_one_home_is_answered_as_its_row_of_a_batch(
-    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame],
+    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame], placed: bool
 ) -> None:
     model, _, frame = fitted
-    places = places_of(frame, "sold_at")
+    places = places_of(frame if placed else _unplaced(frame), "sold_at")
     X = features(frame)
     batch = model.explain_many(X, 0.9, places)
     for i in (0, 17, 2999):
@@ -253,11 +259,6 @@ def test_the_normal_equations_made_by_blocks_equal_the_whole_product() -> None:
         np.testing.assert_allclose(rhs, matrix.T @ y, rtol=1e-12)
 
 
-def _unplaced(frame: pd.DataFrame) -> pd.DataFrame:
-    """The same homes sent with their area and without coordinates."""
-    return frame.assign(latitude=np.nan, longitude=np.nan)
-
-
 def test_homes_sent_without_coordinates_are_spread_by_their_own_equity_spread(
     fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame],
 ) -> None:
@@ -270,20 +271,6 @@ def test_homes_sent_without_coordinates_are_spread_by_their_own_equity_spread(
     np.testing.assert_array_equal(logs[:, -1], spread_about(logs[:, -2], model.spread_unplaced))
     placed = model.logs(X, places_of(frame, "sold_at"))
     np.testing.assert_array_equal(placed[:, -1], spread_about(placed[:, -2], model.spread))
-
-
-def test_one_home_without_coordinates_is_answered_as_its_row_of_a_batch(
-    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame],
-) -> None:
-    model, _, frame = fitted
-    places = places_of(_unplaced(frame), "sold_at")
-    X = features(frame)
-    batch = model.explain_many(X, 0.9, places)
-    for i in (0, 17, 2999):
-        beds, baths, sqft = X[i].tolist()
-        one = model.explain(beds, baths, sqft, 0.9, places.take(np.array([i])))
-        assert one.price == batch.price[i]
-        assert list(one.contributions.values()) == batch.contributions[i].tolist()
 
 
 def test_a_model_stored_before_the_spread_without_coordinates_values_such_homes_as_before(
