@@ -34,12 +34,17 @@ def search(points: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     return comps.nearest(points, queries, k)
 
 
-def index(points: np.ndarray, seed: int = 2) -> Index:
-    """An Index over these points as a market's sales (their residuals drawn at random)."""
+def residuals(n: int, seed: int = 2) -> np.ndarray:
+    """The sales' residuals under a model, drawn at random."""
+    return np.random.default_rng(seed).normal(scale=0.2, size=n)
+
+
+def index(points: np.ndarray) -> Index:
+    """An Index over these points as a market's sales, with `residuals`."""
     n = len(points)
     table = np.zeros(n, dtype=comps.SALE)
     table["sqft"] = np.exp(points[:, 2] / SIMILARITY.size_km)
-    residual = np.random.default_rng(seed).normal(scale=0.2, size=n)
+    residual = residuals(n)
     month = points[:, 3] * 12 / SIMILARITY.year_km
     return Index(table, (points[:, 0], points[:, 1]), month, residual, SIMILARITY)
 
@@ -75,7 +80,7 @@ def test_the_compiled_shift_equals_numpys_on_the_same_comps() -> None:
         queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12, 10
     )
     expected = comps.shift_and_weight(
-        found.residual[at], comps.weights(distance), SIMILARITY.shrink
+        residuals(len(points))[at], comps.weights(distance), SIMILARITY.shrink
     )
     moved = found.shift(queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12)
     np.testing.assert_array_equal(moved[0], expected[0])
@@ -156,3 +161,15 @@ def test_one_homes_comps_are_its_row_of_a_batch(
     for i in range(len(queries)):
         one = found.nearest_one(float(x[i]), float(y[i]), float(log_sqft[i]), float(month[i]), 7)
         assert one == (distance[i].tolist(), rows[i].tolist())
+
+
+def test_an_index_holds_at_most_78_bytes_a_sale_with_its_sales() -> None:
+    """The sales (32 bytes), the grid's points (32), its order (4), the residuals in its order
+    (8), and the start of each cell of about eight sales: held by every worker that values a
+    home of the market."""
+    found = index(sales(5000))
+    held = [found.sales, found.grid_residual]
+    assert found.grid is not None
+    held += [found.grid.points, found.grid.order, found.grid.starts]
+    assert not hasattr(found, "residual")
+    assert sum(a.nbytes for a in held) / len(found) <= 78
