@@ -213,7 +213,11 @@ class Grid:
         ix = np.clip(np.floor((found[:, 0] - low[0]) / cell), 0, nx - 1).astype(np.int64)
         iy = np.clip(np.floor((found[:, 1] - low[1]) / cell), 0, ny - 1).astype(np.int64)
         key = iy * nx + ix
-        self.order: npt.NDArray[np.signedinteger[Any]] = cell_order(key, nx * ny)
+        order = cell_order(key, nx * ny)
+        # 4 bytes a sale where the sales fit in 32 bits: held by every worker serving comps
+        self.order: npt.NDArray[np.signedinteger[Any]] = (
+            order.astype(np.int32) if n < 1 << 31 else order
+        )
         self.points = np.ascontiguousarray(np.take(found, self.order, axis=0), dtype=np.float64)
         self.starts = np.zeros(nx * ny + 1, dtype=np.int64)
         np.cumsum(np.bincount(key, minlength=nx * ny), out=self.starts[1:])
@@ -262,11 +266,9 @@ class Index:
         found = points(xy[0], xy[1], log_sqft, month, similarity)
         self.grid: Grid | None = None
         if _knn is not None:
-            # The residuals in the grid's order only, and its order in 32 bits where the sales
-            # fit: 76 bytes a sale held by every worker, from 89.
+            # The residuals in the grid's order only (scipy's tree alone reads them in the
+            # sales'): with the sales and the grid, 77 bytes a sale held by every worker.
             self.grid = Grid(found)
-            if len(sales) < 1 << 31:
-                self.grid.order = self.grid.order.astype(np.int32)
             self.grid_residual = np.ascontiguousarray(residual[self.grid.order], dtype=np.float64)
         else:
             self.residual = residual
