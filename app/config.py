@@ -92,6 +92,12 @@ class Settings(BaseSettings):
         description="List a home's comparable sales in /predict?comps=N; false lists none "
         "(for an operator who may not show sales), and estimates still use them.",
     )
+    comps_dir: Path | None = Field(
+        None,
+        description="Where this machine keeps each located version's comparable sales packed "
+        "(36 bytes a sale), one file a version that every worker maps instead of holding its "
+        "own copy (unset: house-price-<uid>/comps in the system's temporary directory).",
+    )
     default_level: float = Field(
         DEFAULT_LEVEL,
         ge=LEVEL_MIN,

@@ -46,6 +46,7 @@ def make_settings(model_dir: Path, tmp_path: Path, **overrides: Any) -> Settings
     values: dict[str, Any] = {
         "model_dir": model_dir,
         "data_dir": tmp_path / "data",
+        "comps_dir": tmp_path / "comps",
         "api_key": API_KEY,
         "poll_interval": 0.05,
     }

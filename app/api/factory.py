@@ -25,6 +25,7 @@ from app.config import Settings
 from app.domain.errors import ServiceError, Unavailable
 from app.observability import metrics
 from app.observability.access import AccessLog
+from app.service.comps_files import CompsFiles, default_directory
 from app.service.keys import Keyring
 from app.service.markets import MarketTable
 from app.service.retraining import Retraining
@@ -116,7 +117,9 @@ def create_app(settings: Settings | None = None, *, fast_predict: bool = True) -
             # Start anyway: /health/ready says why nothing is served, and the watcher below
             # sets the storage up as soon as it answers.
             log.warning("starting without the storage (%s): %s", storage.describe(), exc.message)
-        served = ServedModels(storage, settings.default_market, settings.default_level)
+        comps_files = CompsFiles(settings.comps_dir or default_directory())
+        await asyncio.to_thread(comps_files.prune)
+        served = ServedModels(storage, settings.default_market, settings.default_level, comps_files)
         await asyncio.to_thread(served.refresh)  # every market's model, in bulk
         # What start-up made lives as long as the process: the collector need not look at it
         # again (with thousands of markets, each full collection would walk all of them).

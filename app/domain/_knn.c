@@ -6,18 +6,24 @@
  * neighbours are searched ring by ring of cells around its own, until no unseen cell can hold a
  * nearer sale than the k-th found: exact, as a k-d tree, at a tenth of a Python call's cost.
  *
+ * The points are either n * 4 doubles (a fit's search: grid = (x0, y0, cell, nx, ny)) or a
+ * market's packed comps, n records of RECORD bytes (app.domain.comps_pack.RECORD: float32
+ * degrees north and east of the market's centre, size coordinate and residual, then the
+ * listing's fields, the sale's day at DAY): grid = (x0, y0, cell, nx, ny, km_east, km_north,
+ * year_km, last_month), the point of a record being (east * km_east, north * km_north, size,
+ * year_km * month / 12), its month that of its day, last_month for an undated sale.
+ *
  * knn(points, starts, grid, queries, k, distance, position)
- *     points: n * 4 doubles, cell by cell; starts: (nx * ny + 1) int64, where each cell's
- *     points start; grid: (x0, y0, cell, nx, ny); queries: m * 4 doubles; writes the k
- *     nearest of each query (ascending distance, ties by position) into distance (m * k
- *     doubles) and position (m * k int64, positions in `points`).
- * shift(residual, distance, position, k, shrink, out, total)
+ *     starts: (nx * ny + 1) int64, where each cell's points start; queries: m * 4 doubles;
+ *     writes the k nearest of each query (ascending distance, ties by position) into distance
+ *     (m * k doubles) and position (m * k int64, positions in `points`).
+ * shift(records, distance, position, k, shrink, out, total)
  *     the weighted median residual of each row's k sales (weight 1 / (1 + d^2)), times
  *     W / (W + shrink), W the row's total weight, into out (m doubles), and W into total
  *     (m doubles); as comps.shift.
- * shift_one(points, starts, grid, residual, x, y, s, t, k, shrink) -> (shift, W)
+ * shift_one(records, starts, grid, x, y, s, t, k, shrink) -> (shift, W)
  *     both for one home, without an array made.
- * knn_one(points, starts, grid, x, y, s, t, k) -> (distances, positions)
+ * knn_one(records, starts, grid, x, y, s, t, k) -> (distances, positions)
  *     the k nearest of one home, as two lists.
  */
 #define PY_SSIZE_T_CLEAN
@@ -27,14 +33,56 @@
 #include <string.h>
 
 #define MAX_K 256
+/* The packed record (comps_pack.RECORD): its size, and where its fields are. */
+#define RECORD 36
+#define NORTH 0
+#define EAST 4
+#define SIZE 8
+#define RESIDUAL 12
+#define DAY 28
+#define NO_DAY INT32_MIN
 
 typedef struct {
-    const double *points;
+    const double *points; /* n * 4 doubles, or NULL for records */
+    const char *records;  /* n records, or NULL for points */
     const int64_t *starts;
     Py_ssize_t n;
     double x0, y0, cell;
     Py_ssize_t nx, ny;
+    double km_east, km_north, year_km;
+    long long last_month;
 } Grid;
+
+static float float_at(const char *record, int at) {
+    float found;
+    memcpy(&found, record + at, sizeof found);
+    return found;
+}
+
+/* year * 12 + month - 1 of a day counted from 1970-01-01 (the proleptic Gregorian calendar's
+ * civil date, by H. Hinnant's days_from_civil inverted), as numpy's datetime64 gives it. */
+static long long month_of_day(int32_t day) {
+    long long z = (long long)day + 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    long long month = mp < 10 ? mp + 3 : mp - 9; /* 1 to 12 */
+    long long year = yoe + era * 400 + (month <= 2);
+    return year * 12 + month - 1;
+}
+
+/* A record's four coordinates. */
+static void point_of(const Grid *g, const char *record, double *p) {
+    int32_t day;
+    memcpy(&day, record + DAY, sizeof day);
+    long long month = day == NO_DAY ? g->last_month : month_of_day(day);
+    p[0] = (double)float_at(record, EAST) * g->km_east;
+    p[1] = (double)float_at(record, NORTH) * g->km_north;
+    p[2] = (double)float_at(record, SIZE);
+    p[3] = g->year_km * (double)month / 12.0;
+}
 
 typedef struct {
     int count, k;
@@ -63,6 +111,15 @@ static void offer(Best *best, double d2, int64_t at) {
 
 static void scan_cell(const Grid *g, Py_ssize_t i, Py_ssize_t j, const double *q, Best *best) {
     Py_ssize_t c = j * g->nx + i;
+    if (g->records != NULL) {
+        double s[4];
+        for (int64_t p = g->starts[c]; p < g->starts[c + 1]; p++) {
+            point_of(g, g->records + RECORD * p, s);
+            double a = s[0] - q[0], b = s[1] - q[1], u = s[2] - q[2], v = s[3] - q[3];
+            offer(best, a * a + b * b + u * u + v * v, p);
+        }
+        return;
+    }
     for (int64_t p = g->starts[c]; p < g->starts[c + 1]; p++) {
         const double *s = g->points + 4 * p;
         double a = s[0] - q[0], b = s[1] - q[1], u = s[2] - q[2], v = s[3] - q[3];
@@ -111,14 +168,14 @@ static int searchable(const Grid *g, const double *q) {
 }
 
 /* The weighted median residual of k sales, shrunk; their total weight into *weight_total. */
-static double median_shift(const double *residual, const double *distance, const int64_t *at, int k,
+static double median_shift(const char *records, const double *distance, const int64_t *at, int k,
                            double shrink, double *weight_total) {
     double value[MAX_K], weight[MAX_K];
     int order[MAX_K];
     for (int i = 0; i < k; i++) {
         double d = distance[i];
         weight[i] = isfinite(d) ? 1.0 / (1.0 + d * d) : 0.0;
-        value[i] = weight[i] > 0 ? residual[at[i]] : 0.0;
+        value[i] = weight[i] > 0 ? (double)float_at(records + RECORD * at[i], RESIDUAL) : 0.0;
         /* Stable insertion by value, as numpy's stable argsort. */
         int j = i;
         while (j > 0 && value[order[j - 1]] > value[i]) {
@@ -163,10 +220,30 @@ static void release(Held *h, int count) {
         if (h[i].held) PyBuffer_Release(&h[i].view);
 }
 
-static int grid_of(Grid *g, Held *points, Held *starts, PyObject *shape) {
-    if (!PyArg_ParseTuple(shape, "dddnn", &g->x0, &g->y0, &g->cell, &g->nx, &g->ny)) return -1;
-    g->points = points->view.buf;
-    g->n = points->view.len / (4 * (Py_ssize_t)sizeof(double));
+/* The grid of `shape`: of points (5 items) or of records (9, see the top); `packed`: 1 if it
+ * must be of records, 0 either. */
+static int grid_of(Grid *g, Held *points, Held *starts, PyObject *shape, int packed) {
+    Py_ssize_t item;
+    memset(g, 0, sizeof *g);
+    if (PyTuple_Check(shape) && PyTuple_GET_SIZE(shape) == 9) {
+        if (!PyArg_ParseTuple(shape, "dddnndddL", &g->x0, &g->y0, &g->cell, &g->nx, &g->ny, &g->km_east,
+                              &g->km_north, &g->year_km, &g->last_month))
+            return -1;
+        g->records = points->view.buf;
+        item = RECORD;
+    } else if (packed) {
+        PyErr_SetString(PyExc_ValueError, "the grid must be of records: 9 items");
+        return -1;
+    } else {
+        if (!PyArg_ParseTuple(shape, "dddnn", &g->x0, &g->y0, &g->cell, &g->nx, &g->ny)) return -1;
+        g->points = points->view.buf;
+        item = 4 * (Py_ssize_t)sizeof(double);
+    }
+    if (points->view.len % item) {
+        PyErr_Format(PyExc_ValueError, "points do not hold whole items of %zd bytes", item);
+        return -1;
+    }
+    g->n = points->view.len / item;
     g->starts = starts->view.buf;
     if (starts->view.len / (Py_ssize_t)sizeof(int64_t) != g->nx * g->ny + 1 || !(g->cell > 0)) {
         PyErr_SetString(PyExc_ValueError, "the grid's starts do not match its shape");
@@ -190,11 +267,10 @@ static PyObject *knn(PyObject *self, PyObject *args) {
     Grid g;
     if (!PyArg_ParseTuple(args, "OOOOiOO", &points, &starts, &shape, &queries, &k, &distance, &position))
         return NULL;
-    if (hold(points, &h[0], 0, 4 * sizeof(double), "points") < 0 ||
-        hold(starts, &h[1], 0, sizeof(int64_t), "starts") < 0 ||
+    if (hold(points, &h[0], 0, 1, "points") < 0 || hold(starts, &h[1], 0, sizeof(int64_t), "starts") < 0 ||
         hold(queries, &h[2], 0, 4 * sizeof(double), "queries") < 0 ||
         hold(distance, &h[3], 1, sizeof(double), "distance") < 0 ||
-        hold(position, &h[4], 1, sizeof(int64_t), "position") < 0 || grid_of(&g, &h[0], &h[1], shape) < 0 ||
+        hold(position, &h[4], 1, sizeof(int64_t), "position") < 0 || grid_of(&g, &h[0], &h[1], shape, 0) < 0 ||
         check_k(k, g.n) < 0) {
         release(h, 5);
         return NULL;
@@ -231,19 +307,18 @@ static PyObject *knn(PyObject *self, PyObject *args) {
 }
 
 static PyObject *shift(PyObject *self, PyObject *args) {
-    PyObject *residual, *distance, *position, *out, *total;
+    PyObject *records, *distance, *position, *out, *total;
     int k;
     double shrink;
     Held h[5] = {0};
-    if (!PyArg_ParseTuple(args, "OOOidOO", &residual, &distance, &position, &k, &shrink, &out, &total)) return NULL;
-    if (hold(residual, &h[0], 0, sizeof(double), "residual") < 0 ||
-        hold(distance, &h[1], 0, sizeof(double), "distance") < 0 ||
+    if (!PyArg_ParseTuple(args, "OOOidOO", &records, &distance, &position, &k, &shrink, &out, &total)) return NULL;
+    if (hold(records, &h[0], 0, RECORD, "records") < 0 || hold(distance, &h[1], 0, sizeof(double), "distance") < 0 ||
         hold(position, &h[2], 0, sizeof(int64_t), "position") < 0 || hold(out, &h[3], 1, sizeof(double), "out") < 0 ||
         hold(total, &h[4], 1, sizeof(double), "total") < 0) {
         release(h, 5);
         return NULL;
     }
-    Py_ssize_t n = h[0].view.len / (Py_ssize_t)sizeof(double);
+    Py_ssize_t n = h[0].view.len / RECORD;
     Py_ssize_t m = h[3].view.len / (Py_ssize_t)sizeof(double);
     if (k < 1 || k > MAX_K || h[1].view.len != m * k * (Py_ssize_t)sizeof(double) ||
         h[2].view.len != m * k * (Py_ssize_t)sizeof(int64_t) || h[4].view.len != h[3].view.len) {
@@ -255,72 +330,62 @@ static PyObject *shift(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < m * k; i++) {
         if (pos[i] < 0 || pos[i] >= n) {
             release(h, 5);
-            PyErr_SetString(PyExc_IndexError, "a position outside the residuals");
+            PyErr_SetString(PyExc_IndexError, "a position outside the records");
             return NULL;
         }
     }
-    const double *res = h[0].view.buf, *dist = h[1].view.buf;
+    const char *rec = h[0].view.buf;
+    const double *dist = h[1].view.buf;
     double *o = h[3].view.buf, *w = h[4].view.buf;
-    for (Py_ssize_t r = 0; r < m; r++) o[r] = median_shift(res, dist + r * k, pos + r * k, k, shrink, w + r);
+    for (Py_ssize_t r = 0; r < m; r++) o[r] = median_shift(rec, dist + r * k, pos + r * k, k, shrink, w + r);
     release(h, 5);
     Py_RETURN_NONE;
 }
 
+/* The records, starts and grid of a packed market, and one home's point: 0, or -1 with an
+ * exception set (every view released). */
+static int one_home(Held *h, PyObject *records, PyObject *starts, PyObject *shape, const double *q, int k, Grid *g) {
+    if (hold(records, &h[0], 0, 1, "records") < 0 || hold(starts, &h[1], 0, sizeof(int64_t), "starts") < 0 ||
+        grid_of(g, &h[0], &h[1], shape, 1) < 0 || check_k(k, g->n) < 0) {
+        release(h, 2);
+        return -1;
+    }
+    if (!searchable(g, q)) {
+        release(h, 2);
+        PyErr_SetString(PyExc_ValueError, "the home is not a finite point near the sales");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *shift_one(PyObject *self, PyObject *args) {
-    PyObject *points, *starts, *shape, *residual;
+    PyObject *records, *starts, *shape;
     double q[4], shrink;
     int k;
-    Held h[3] = {0};
+    Held h[2] = {0};
     Grid g;
-    if (!PyArg_ParseTuple(args, "OOOOddddid", &points, &starts, &shape, &residual, &q[0], &q[1], &q[2], &q[3], &k,
-                          &shrink))
+    if (!PyArg_ParseTuple(args, "OOOddddid", &records, &starts, &shape, &q[0], &q[1], &q[2], &q[3], &k, &shrink))
         return NULL;
-    if (hold(points, &h[0], 0, 4 * sizeof(double), "points") < 0 ||
-        hold(starts, &h[1], 0, sizeof(int64_t), "starts") < 0 ||
-        hold(residual, &h[2], 0, sizeof(double), "residual") < 0 || grid_of(&g, &h[0], &h[1], shape) < 0 ||
-        check_k(k, g.n) < 0) {
-        release(h, 3);
-        return NULL;
-    }
-    if (h[2].view.len != g.n * (Py_ssize_t)sizeof(double)) {
-        release(h, 3);
-        PyErr_SetString(PyExc_ValueError, "one residual a sale");
-        return NULL;
-    }
-    if (!searchable(&g, q)) {
-        release(h, 3);
-        PyErr_SetString(PyExc_ValueError, "the home is not a finite point near the sales");
-        return NULL;
-    }
+    if (one_home(h, records, starts, shape, q, k, &g) < 0) return NULL;
     Best best;
     double distance[MAX_K];
     best.k = k;
     search(&g, q, &best);
     for (int i = 0; i < k; i++) distance[i] = sqrt(best.d2[i]);
     double weight_total = 0.0;
-    double found = median_shift(h[2].view.buf, distance, best.at, k, shrink, &weight_total);
-    release(h, 3);
+    double found = median_shift(g.records, distance, best.at, k, shrink, &weight_total);
+    release(h, 2);
     return Py_BuildValue("(dd)", found, weight_total);
 }
 
 static PyObject *knn_one(PyObject *self, PyObject *args) {
-    PyObject *points, *starts, *shape;
+    PyObject *records, *starts, *shape;
     double q[4];
     int k;
     Held h[2] = {0};
     Grid g;
-    if (!PyArg_ParseTuple(args, "OOOddddi", &points, &starts, &shape, &q[0], &q[1], &q[2], &q[3], &k)) return NULL;
-    if (hold(points, &h[0], 0, 4 * sizeof(double), "points") < 0 ||
-        hold(starts, &h[1], 0, sizeof(int64_t), "starts") < 0 || grid_of(&g, &h[0], &h[1], shape) < 0 ||
-        check_k(k, g.n) < 0) {
-        release(h, 2);
-        return NULL;
-    }
-    if (!searchable(&g, q)) {
-        release(h, 2);
-        PyErr_SetString(PyExc_ValueError, "the home is not a finite point near the sales");
-        return NULL;
-    }
+    if (!PyArg_ParseTuple(args, "OOOddddi", &records, &starts, &shape, &q[0], &q[1], &q[2], &q[3], &k)) return NULL;
+    if (one_home(h, records, starts, shape, q, k, &g) < 0) return NULL;
     Best best;
     best.k = k;
     search(&g, q, &best);
@@ -344,11 +409,18 @@ fail:
     return NULL;
 }
 
+static PyObject *months(PyObject *self, PyObject *args) {
+    int day;
+    if (!PyArg_ParseTuple(args, "i", &day)) return NULL;
+    return PyLong_FromLongLong(month_of_day(day));
+}
+
 static PyMethodDef methods[] = {
     {"knn_one", knn_one, METH_VARARGS, "The k nearest sales of one home, as two lists."},
     {"knn", knn, METH_VARARGS, "The k nearest sales of each query, by a grid of cells."},
     {"shift", shift, METH_VARARGS, "Each row's weighted median residual, shrunk."},
     {"shift_one", shift_one, METH_VARARGS, "knn and shift of one home."},
+    {"month_of_day", months, METH_VARARGS, "year * 12 + month - 1 of a day since 1970-01-01."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -2,19 +2,26 @@
 
 from typing import Any
 
-Grid = tuple[float, float, float, int, int]  # x0, y0, cell, nx, ny
+Grid = tuple[float, float, float, int, int]  # x0, y0, cell, nx, ny: of points
+# x0, y0, cell, nx, ny, km_east, km_north, year_km, last_month: of packed records
+Packed = tuple[float, float, float, int, int, float, float, float, int]
 
 def knn(
-    points: Any, starts: Any, grid: Grid, queries: Any, k: int, distance: Any, position: Any
-) -> None: ...
-def shift(
-    residual: Any, distance: Any, position: Any, k: int, shrink: float, out: Any, total: Any
-) -> None: ...
-def shift_one(
     points: Any,
     starts: Any,
-    grid: Grid,
-    residual: Any,
+    grid: Grid | Packed,
+    queries: Any,
+    k: int,
+    distance: Any,
+    position: Any,
+) -> None: ...
+def shift(
+    records: Any, distance: Any, position: Any, k: int, shrink: float, out: Any, total: Any
+) -> None: ...
+def shift_one(
+    records: Any,
+    starts: Any,
+    grid: Packed,
     x: float,
     y: float,
     s: float,
@@ -23,5 +30,6 @@ def shift_one(
     shrink: float,
 ) -> tuple[float, float]: ...
 def knn_one(
-    points: Any, starts: Any, grid: Grid, x: float, y: float, s: float, t: float, k: int
+    records: Any, starts: Any, grid: Packed, x: float, y: float, s: float, t: float, k: int
 ) -> tuple[list[float], list[int]]: ...
+def month_of_day(day: int) -> int: ...

@@ -120,6 +120,31 @@ def of_rows(
     return warnings
 
 
+def of_one(
+    ranges: Ranges,
+    calibration: Calibration,
+    cache: Cache,
+    features: tuple[float, float, float],
+    price: float,
+    level: float,
+) -> list[dict[str, Any]]:
+    """The warnings of `of_rows` for one home (beds, baths, sqft), in the same order."""
+    found = []
+    for name, value in zip(FEATURES, features, strict=True):
+        low, high = ranges.get(name, (-math.inf, math.inf))
+        if not low <= value <= high:
+            found.append(range_warning(ranges, cache, name, value))
+    warning = price_warning(ranges, price)
+    if warning is not None:
+        found.append(warning)
+    bounds = calibration.bounds(level)
+    band = calibration.band(price) if len(bounds.low) > 1 else 0
+    band_warning = calibration_warning(calibration, cache, level, band)
+    if band_warning is not None:
+        found.append(band_warning)
+    return found
+
+
 def as_of_outside(month: int, edge: int, after: bool) -> dict[str, Any]:
     """A valuation month after the newest month of the price index (`after`) or before its
     oldest (`edge`): the index's level at that edge is used."""

@@ -46,7 +46,7 @@ def comparables(
     listed = []
     # In plain floats: a request lists up to 20 comps, each a few dozen operations.
     for j, (north, east, price, sqft_j, baths_j, day, area_beds) in enumerate(
-        index.sales[rows].tolist()
+        index.packed.listed(rows)
     ):
         beds_j = float(area_beds >> 24)
         at = area_beds & comps.NO_AREA

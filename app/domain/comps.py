@@ -1,4 +1,4 @@
-"""Comparable sales: a market's sales as a table of 40 bytes each, and the most similar to a home.
+"""Comparable sales: a market's sales as a table of 32 bytes each, and the most similar to a home.
 
 An appraiser values a home from the sales most like it: near, similar in size, recent. Here a
 sale's similarity to a home is a distance in kilometre-equivalents over four coordinates: east
@@ -19,12 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from app.domain.arrays import FloatArray
+
+if TYPE_CHECKING:
+    from app.domain.comps_pack import Packed
 
 _knn: ModuleType | None
 try:
@@ -194,34 +197,35 @@ def cell_order(key: npt.NDArray[np.int64], cells: int) -> npt.NDArray[np.intp]:
     return low[np.argsort(high[low], kind="stable")]
 
 
-class Grid:
-    """Sales bucketed in square cells of their first two coordinates (km east and north), cell
-    by cell, for the compiled search (app/domain/_knn.c): about CELL_SALES sales a cell."""
+CELL_SALES = 8  # sales a grid cell holds on average
 
-    CELL_SALES = 8
+
+def cells(
+    x: FloatArray, y: FloatArray
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], tuple[float, float, float, int, int]]:
+    """Points (km east and north) bucketed in square cells of about CELL_SALES points, for the
+    compiled search (app/domain/_knn.c): the points' order cell by cell, where each cell
+    starts in it, and the grid (x0, y0, cell, nx, ny)."""
+    n = len(x)
+    low = np.array([x.min(), y.min()])
+    span = np.maximum(np.array([x.max(), y.max()]) - low, 1e-9)
+    # Square cells holding CELL_SALES points on average, and at most 4 n cells a side.
+    cell = max(float(np.sqrt(span[0] * span[1] * CELL_SALES / n)), float(span.max()) / (4 * n))
+    nx, ny = (int(side // cell) + 1 for side in span)
+    ix = np.clip(np.floor((x - low[0]) / cell), 0, nx - 1).astype(np.int64)
+    iy = np.clip(np.floor((y - low[1]) / cell), 0, ny - 1).astype(np.int64)
+    key = iy * nx + ix
+    starts = np.zeros(nx * ny + 1, dtype=np.int64)
+    np.cumsum(np.bincount(key, minlength=nx * ny), out=starts[1:])
+    return cell_order(key, nx * ny), starts, (float(low[0]), float(low[1]), cell, nx, ny)
+
+
+class Grid:
+    """Points of four coordinates in `cells`, cell by cell: a fit's search."""
 
     def __init__(self, found: FloatArray) -> None:
-        n = len(found)
-        x, y = found[:, 0], found[:, 1]
-        low = np.array([x.min(), y.min()])
-        span = np.maximum(np.array([x.max(), y.max()]) - low, 1e-9)
-        # Square cells holding CELL_SALES sales on average, and at most 4 n cells a side.
-        cell = max(
-            float(np.sqrt(span[0] * span[1] * self.CELL_SALES / n)), float(span.max()) / (4 * n)
-        )
-        nx, ny = (int(side // cell) + 1 for side in span)
-        ix = np.clip(np.floor((found[:, 0] - low[0]) / cell), 0, nx - 1).astype(np.int64)
-        iy = np.clip(np.floor((found[:, 1] - low[1]) / cell), 0, ny - 1).astype(np.int64)
-        key = iy * nx + ix
-        order = cell_order(key, nx * ny)
-        # 4 bytes a sale where the sales fit in 32 bits: held by every worker serving comps
-        self.order: npt.NDArray[np.signedinteger[Any]] = (
-            order.astype(np.int32) if n < 1 << 31 else order
-        )
+        self.order, self.starts, self.shape = cells(found[:, 0], found[:, 1])
         self.points = np.ascontiguousarray(np.take(found, self.order, axis=0), dtype=np.float64)
-        self.starts = np.zeros(nx * ny + 1, dtype=np.int64)
-        np.cumsum(np.bincount(key, minlength=nx * ny), out=self.starts[1:])
-        self.shape = (float(low[0]), float(low[1]), cell, nx, ny)
 
 
 def nearest(
@@ -247,65 +251,49 @@ def nearest(
 
 
 class Index:
-    """A market's sales found by similarity: the k-d tree of their points, with each sale's
-    residual under the model. Made once a process, when a home of the market is first
-    valued."""
+    """A market's comps (`comps_pack.Packed`) found by similarity, and what they move an
+    estimate by: the compiled search reads the pack in place, where every worker of the machine
+    maps it; without it, scipy's k-d tree of the same points. Positions are the pack's."""
 
-    def __init__(
-        self,
-        sales: npt.NDArray[np.void],
-        xy: tuple[FloatArray, FloatArray],
-        month: FloatArray,
-        residual: FloatArray,
-        similarity: Similarity,
-    ) -> None:
-        """`month`: each sale's month as the fit placed it (an undated sale: the newest)."""
-        self.sales = sales
+    def __init__(self, packed: Packed, similarity: Similarity) -> None:
+        self.packed = packed
         self.similarity = similarity
-        log_sqft = np.log(sales["sqft"].astype(np.float64))
-        found = points(xy[0], xy[1], log_sqft, month, similarity)
-        self.grid: Grid | None = None
-        if _knn is not None:
-            # The residuals in the grid's order only (scipy's tree alone reads them in the
-            # sales'): with the sales and the grid, 77 bytes a sale held by every worker.
-            self.grid = Grid(found)
-            self.grid_residual = np.ascontiguousarray(residual[self.grid.order], dtype=np.float64)
-        else:
-            self.residual = residual
+        if _knn is None:
             from scipy.spatial import cKDTree
 
+            self.residual = packed.records["residual"].astype(np.float64)
             # Built in a third of a balanced tree's time; the neighbours found are the same.
-            self.tree = cKDTree(found, balanced_tree=False, compact_nodes=False)
+            self.tree = cKDTree(packed.points(), balanced_tree=False, compact_nodes=False)
 
     def __len__(self) -> int:
-        return len(self.sales)
+        return len(self.packed)
 
     def query(
         self, x: FloatArray, y: FloatArray, log_sqft: FloatArray, month: FloatArray, k: int
     ) -> tuple[FloatArray, npt.NDArray[np.intp]]:
         """The k most similar sales of each home: distances and positions (rows, k)."""
-        k = min(k, len(self.sales))
+        k = min(k, len(self))
         found = points(x, y, log_sqft, month, self.similarity)
-        shape = (len(found), k)
-        if self.grid is not None:
-            distance, position = self._knn(found, k)
-            return distance, self.grid.order[position]
+        if _knn is not None:
+            return self._knn(found, k)
         distance, index = self.tree.query(found, k=k)
+        shape = (len(found), k)
         return np.asarray(distance).reshape(shape), np.asarray(index).reshape(shape)
 
     def nearest_one(
         self, x: float, y: float, log_sqft: float, month: float, k: int
     ) -> tuple[list[float], list[int]]:
-        """The k most similar sales of one home: distances and rows, as `query` gives them."""
+        """The k most similar sales of one home: distances and positions, as `query` gives them."""
         point = self._point(x, y, log_sqft, month)
-        k = min(k, len(self.sales))
-        if self.grid is not None and _knn is not None:
-            grid = self.grid
-            distance, position = _knn.knn_one(grid.points, grid.starts, grid.shape, *point, k)
-            order = grid.order
-            return distance, [int(order[p]) for p in position]
-        found, rows = self.tree.query(point, k=k)
-        return np.atleast_1d(found).tolist(), np.atleast_1d(rows).tolist()
+        k = min(k, len(self))
+        if _knn is not None:
+            packed = self.packed
+            found: tuple[list[float], list[int]] = _knn.knn_one(
+                packed.records, packed.starts, packed.shape, *point, k
+            )
+            return found
+        distance, rows = self.tree.query(point, k=k)
+        return np.atleast_1d(distance).tolist(), np.atleast_1d(rows).tolist()
 
     def _point(self, x: float, y: float, log_sqft: float, month: float) -> list[float]:
         """One home's `points`, in plain floats (the same operations)."""
@@ -313,13 +301,13 @@ class Index:
         return [x, y, similarity.size_km * log_sqft, similarity.year_km * month / 12.0]
 
     def _knn(self, found: FloatArray, k: int) -> tuple[FloatArray, npt.NDArray[np.int64]]:
-        """The compiled search: distances, and positions in the grid's order."""
-        assert self.grid is not None and _knn is not None
-        grid = self.grid
+        """The compiled search: distances and positions."""
+        assert _knn is not None
+        packed = self.packed
         distance = np.empty((len(found), k))
         position = np.empty((len(found), k), dtype=np.int64)
         queries = np.ascontiguousarray(found, dtype=np.float64)
-        _knn.knn(grid.points, grid.starts, grid.shape, queries, k, distance, position)
+        _knn.knn(packed.records, packed.starts, packed.shape, queries, k, distance, position)
         return distance, position
 
     def shift(
@@ -327,11 +315,11 @@ class Index:
     ) -> tuple[FloatArray, FloatArray]:
         """What comps move each home's log estimate by, and their total weight."""
         similarity = self.similarity
-        if self.grid is not None and _knn is not None:
-            k = min(similarity.k, len(self.sales))
+        if _knn is not None:
+            k = min(similarity.k, len(self))
             distance, position = self._knn(points(x, y, log_sqft, month, similarity), k)
             out, total = np.empty(len(distance)), np.empty(len(distance))
-            _knn.shift(self.grid_residual, distance, position, k, similarity.shrink, out, total)
+            _knn.shift(self.packed.records, distance, position, k, similarity.shrink, out, total)
             return out, total
         distance, index = self.query(x, y, log_sqft, month, similarity.k)
         return shift_and_weight(self.residual[index], weights(distance), similarity.shrink)
@@ -340,12 +328,11 @@ class Index:
         """`shift` of one home and its comps' total weight, bit for bit, at a request's cost."""
         similarity = self.similarity
         point = self._point(x, y, log_sqft, month)
-        k = min(similarity.k, len(self.sales))
-        if self.grid is not None and _knn is not None:
-            grid = self.grid
-            residuals = self.grid_residual
+        k = min(similarity.k, len(self))
+        if _knn is not None:
+            packed = self.packed
             found, total = _knn.shift_one(
-                grid.points, grid.starts, grid.shape, residuals, *point, k, similarity.shrink
+                packed.records, packed.starts, packed.shape, *point, k, similarity.shrink
             )
             return float(found), float(total)
         distance, index = self.tree.query(point, k=k)

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from app.domain import caveats, comps
+from app.domain import caveats, comps, comps_pack
 from app.domain.arrays import FloatArray
 from app.domain.calibration import Calibration
 from app.domain.comps_range import UNPLACED, RangeByComps, widened, widened_one
@@ -117,17 +117,21 @@ class LocatedModel:
 
     def keeping(self, levels: Iterable[float]) -> LocatedModel:
         """The model as a worker holds it among thousands: ranges at `levels` only, and its
-        sales left out until a home of its market is first valued (`needs_sales`, `attach`)."""
+        sales left out until a home of its market is first valued (`needs_comps`, `use_comps`)."""
         calibration = None if self.calibration is None else self.calibration.keeping(levels)
         return replace(self, calibration=calibration, sales=b"", _warnings={}, _lookup={})
 
     @property
-    def needs_sales(self) -> bool:
-        """Whether this model values homes from comps whose sales it does not hold yet."""
-        return self.similarity is not None and not self.sales and "sales" not in self._lookup
+    def needs_comps(self) -> bool:
+        """Whether this model values homes from comps it does not hold yet (`use_comps`)."""
+        return self.similarity is not None and "comps" not in self._lookup
+
+    @property
+    def holds_sales(self) -> bool:
+        return bool(self.sales) or "sales" in self._lookup
 
     def attach(self, sales: bytes) -> None:
-        """Hold the sales of this version (read from its whole model) for its comps."""
+        """Hold the sales of this version (read from its whole model) to pack its comps."""
         self._lookup["sales"] = sales
 
     def answers(self, level: float) -> bool:
@@ -206,23 +210,30 @@ class LocatedModel:
         return found, total
 
     def comps(self) -> comps.Index | None:
-        """The market's sales as comps, made once a process; None for a model without."""
-        held = self.sales or self._lookup.get("sales", b"")
-        if self.similarity is None or not held:
-            return None
-        tables = self._tables()
-        index: comps.Index | None = tables.get("comps")
-        if index is None:
-            sales = np.frombuffer(held, dtype=comps.SALE)
-            places = self.places_of(sales)
-            fitted = self.terms(comps.features_of(sales), places)[:, -1]
-            residual = np.log(sales["price"]) - fitted
-            xy = tables["projection"].xy(places.latitude, places.longitude)
-            month = np.where(places.month >= 0, places.month, self.last_month)
-            index = tables["comps"] = comps.Index(
-                sales, xy, month.astype(np.float64), residual, comps.Similarity(*self.similarity)
-            )
-        return index
+        """The market's comps (packed from its sales once a process, unless `use_comps` gave
+        them); None for a model without."""
+        found: comps.Index | None = self._lookup.get("comps")
+        if found is None and self.similarity is not None and self.holds_sales:
+            self.use_comps(self.pack_comps())
+            found = self._lookup["comps"]
+        return found
+
+    def pack_comps(self) -> bytes:
+        """The sales this version holds, with their residuals, as a pack (`comps_pack`)."""
+        sales = np.frombuffer(self.sales or self._lookup["sales"], dtype=comps.SALE)
+        places = self.places_of(sales)
+        residual = np.log(sales["price"]) - self.terms(comps.features_of(sales), places)[:, -1]
+        assert self.similarity is not None
+        similarity = comps.Similarity(*self.similarity)
+        km_east = self._tables()["projection"].km_east
+        return comps_pack.pack(sales, residual, similarity, km_east, self.last_month)
+
+    def use_comps(self, packed: comps_pack.Buffer) -> None:
+        """Value homes from this pack of this version's comps (a worker maps a machine's)."""
+        assert self.similarity is not None
+        index = comps.Index(comps_pack.read(packed), comps.Similarity(*self.similarity))
+        self._lookup["comps"] = index
+        self._lookup.pop("sales", None)
 
     def places_of(self, sales: npt.NDArray[np.void]) -> Places:
         """Where and when the sales were: their areas, coordinates and months of sale."""
@@ -446,7 +457,8 @@ class LocatedModel:
         scale = widened_one(
             calibration.scale_one(price), self.range_by_comps, self.range_unplaced, weight, placed
         )
-        warnings = self._warnings_one(beds, baths, sqft, price, level)
+        features = (beds, baths, sqft)
+        warnings = caveats.of_one(self.ranges, calibration, self._warnings, features, price, level)
         if area is not None and area not in tables["areas"]:
             warnings.append(unknown_area(self, area))
         if projection is not None and not fine and latitude == latitude:
@@ -467,26 +479,6 @@ class LocatedModel:
             contributions=dict(zip(self.names, parts, strict=True)),
             warnings=warnings,
         )
-
-    def _warnings_one(
-        self, beds: float, baths: float, sqft: float, price: float, level: float
-    ) -> list[dict[str, Any]]:
-        """The warnings of `caveats.of_rows` for one home, in the same order."""
-        assert self.calibration is not None
-        found = []
-        for name, value in (("beds", beds), ("baths", baths), ("sqft", sqft)):
-            low, high = self.ranges.get(name, (-math.inf, math.inf))
-            if not low <= value <= high:
-                found.append(caveats.range_warning(self.ranges, self._warnings, name, value))
-        price_warning = caveats.price_warning(self.ranges, price)
-        if price_warning is not None:
-            found.append(price_warning)
-        bounds = self.calibration.bounds(level)
-        band = self.calibration.band(price) if len(bounds.low) > 1 else 0
-        band_warning = caveats.calibration_warning(self.calibration, self._warnings, level, band)
-        if band_warning is not None:
-            found.append(band_warning)
-        return found
 
     def _cell_maps(self) -> list[dict[int, float]]:
         """Each scale's cells as a dict from key to effect (for one home at a time)."""

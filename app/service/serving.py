@@ -13,6 +13,7 @@ from app.domain.errors import NotFound, NotReady, ServiceError, Unavailable
 from app.domain.located_model import LocatedModel
 from app.domain.markets import is_market_name
 from app.domain.rules import DEFAULT_LEVEL
+from app.service.comps_files import CompsFiles
 from app.storage.artifact import LoadedModel
 from app.storage.interface import Storage
 
@@ -23,9 +24,9 @@ FULL_MODELS = 64  # whole models of other markets kept for ranges at other level
 LOAD_BATCH = 64  # markets loaded at a time: whole models are compacted before the next batch
 
 
-def _needs_sales(loaded: LoadedModel) -> bool:
+def _needs_comps(loaded: LoadedModel) -> bool:
     model = loaded.model
-    return isinstance(model, LocatedModel) and model.needs_sales
+    return isinstance(model, LocatedModel) and model.needs_comps
 
 
 def _batches(wanted: dict[str, str]) -> list[dict[str, str]]:
@@ -46,8 +47,15 @@ class ServedModels:
     model, read on demand and kept among the `FULL_MODELS` most recently used.
     """
 
-    def __init__(self, storage: Storage, default: str, level: float = DEFAULT_LEVEL) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        default: str,
+        level: float = DEFAULT_LEVEL,
+        comps: CompsFiles | None = None,
+    ) -> None:
         self.storage = storage
+        self.comps = comps or CompsFiles(None)
         self.default = default
         self.level = level
         self.models: dict[str, LoadedModel] = {}
@@ -65,7 +73,7 @@ class ServedModels:
     def ready(self, market: str | None, level: float) -> LoadedModel | None:
         """The model that answers `market` at `level`, if it is in memory (no storage read)."""
         held = self.models.get(self.default if market is None else market)
-        if held is None or _needs_sales(held):
+        if held is None or _needs_comps(held):
             return None
         if held.model.answers(level):
             return held
@@ -77,11 +85,14 @@ class ServedModels:
         name = self.default if market is None else market
         found = self.models.get(name)
         if found is not None:
-            if _needs_sales(found):
-                self._attach_sales(name, found)
+            if _needs_comps(found):
+                self._attach_comps(name, found)
             if level is None or found.model.answers(level):
                 return found
-            return self._whole_model(name, found.version)
+            whole = self._whole_model(name, found.version)
+            if _needs_comps(whole):
+                self._attach_comps(name, whole)
+            return whole
         if name == self.default:
             raise NotReady(self.error or "no model loaded yet")
         if name in self.refused:
@@ -158,11 +169,21 @@ class ServedModels:
                 self._whole.popitem(last=False)
         return whole
 
-    def _attach_sales(self, market: str, held: LoadedModel) -> None:
-        """Give a compact located model its sales (for comps), from its whole model."""
-        whole = self._whole_model(market, held.version).model
-        assert isinstance(whole, LocatedModel) and isinstance(held.model, LocatedModel)
-        held.model.attach(whole.sales)
+    def _attach_comps(self, market: str, held: LoadedModel) -> None:
+        """Give a located model its comps: this machine's pack of its version, or one packed
+        from its sales (a compact model's read from its whole model) and kept for the next."""
+        model = held.model
+        assert isinstance(model, LocatedModel)
+
+        def make() -> bytes:
+            assert isinstance(model, LocatedModel)
+            if not model.holds_sales:
+                whole = self._whole_model(market, held.version).model
+                assert isinstance(whole, LocatedModel)
+                model.attach(whole.sales)
+            return model.pack_comps()
+
+        model.use_comps(self.comps.get(held.sha256, make))
 
     def _whole_default(self, version: str) -> LoadedModel | str:
         """The default market's model, whole and with its card (the reason if it cannot be)."""
@@ -177,7 +198,8 @@ class ServedModels:
         """What this process keeps of a market's model (see the class)."""
         if market == self.default:
             return loaded
-        return LoadedModel(loaded.version, loaded.model.keeping([self.level]), card={})
+        compact = loaded.model.keeping([self.level])
+        return LoadedModel(loaded.version, compact, card={}, sha256=loaded.sha256)
 
     def _refuse(self, market: str, message: str) -> None:
         if self.refused.get(market) != message:

@@ -76,6 +76,7 @@ class LoadedModel:
     version: str
     model: Model
     card: dict[str, Any]
+    sha256: str = ""  # the artifact's checksum: what names the version's packed comps
 
 
 @dataclass(frozen=True)
@@ -140,4 +141,4 @@ def verified_model(
         raise CorruptVersion(f"model version {version}: artifact unreadable ({exc})") from None
     if not isinstance(model, MODEL_CLASSES):
         raise CorruptVersion(f"model version {version}: artifact is not a price model")
-    return LoadedModel(version=version, model=model, card=card)
+    return LoadedModel(version=version, model=model, card=card, sha256=actual)

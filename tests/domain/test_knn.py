@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from app.domain import comps
+from app.domain import comps, comps_pack
 from app.domain.comps import Grid, Index, Similarity
+from app.domain.terms import KM_PER_DEGREE_LATITUDE
 
 pytestmark = pytest.mark.skipif(comps.compiled() is None, reason="checked by the test of the build")
 SIMILARITY = Similarity(size_km=2.0, year_km=1.0, k=10, shrink=1.0)
+KM_EAST = 75.0
 
 
 def sales(n: int, seed: int = 0) -> np.ndarray:
@@ -39,14 +41,28 @@ def residuals(n: int, seed: int = 2) -> np.ndarray:
     return np.random.default_rng(seed).normal(scale=0.2, size=n)
 
 
-def index(points: np.ndarray) -> Index:
-    """An Index over these points as a market's sales, with `residuals`."""
+def packed(points: np.ndarray) -> bytes:
+    """These points as a market's sales, with `residuals`, packed: their first two coordinates
+    as degrees, the third as a size, the fourth as a day (about two years of them)."""
     n = len(points)
     table = np.zeros(n, dtype=comps.SALE)
+    table["north"] = points[:, 1] / KM_PER_DEGREE_LATITUDE
+    table["east"] = points[:, 0] / KM_EAST
     table["sqft"] = np.exp(points[:, 2] / SIMILARITY.size_km)
-    residual = residuals(n)
-    month = points[:, 3] * 12 / SIMILARITY.year_km
-    return Index(table, (points[:, 0], points[:, 1]), month, residual, SIMILARITY)
+    table["price"] = 250_000.0
+    table["day"] = 16_000 + (points[:, 3] * 365).astype(np.int32)
+    table["day"][::50] = comps.NO_DAY
+    return comps_pack.pack(table, residuals(n), SIMILARITY, KM_EAST, 16_000 // 30 + 23_640)
+
+
+def index(points: np.ndarray) -> Index:
+    """An Index over these points as a market's sales (`packed`)."""
+    return Index(comps_pack.read(packed(points)), SIMILARITY)
+
+
+def residual_of(found: Index) -> np.ndarray:
+    """Each packed sale's residual, by position."""
+    return found.packed.records["residual"].astype(np.float64)
 
 
 def test_the_compiled_search_is_built_in_this_install() -> None:
@@ -80,7 +96,7 @@ def test_the_compiled_shift_equals_numpys_on_the_same_comps() -> None:
         queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12, 10
     )
     expected = comps.shift_and_weight(
-        residuals(len(points))[at], comps.weights(distance), SIMILARITY.shrink
+        residual_of(found)[at], comps.weights(distance), SIMILARITY.shrink
     )
     moved = found.shift(queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12)
     np.testing.assert_array_equal(moved[0], expected[0])
@@ -103,7 +119,7 @@ def test_without_the_compiled_search_the_same_estimates_are_made(
     compiled = index(points).shift(*args)
     monkeypatch.setattr(comps, "_knn", None)
     fallback = index(points)
-    assert fallback.grid is None
+    assert hasattr(fallback, "tree")
     for found, expected in zip(fallback.shift(*args), compiled, strict=True):
         np.testing.assert_array_equal(found, expected)
 
@@ -163,13 +179,36 @@ def test_one_homes_comps_are_its_row_of_a_batch(
         assert one == (distance[i].tolist(), rows[i].tolist())
 
 
-def test_an_index_holds_at_most_78_bytes_a_sale_with_its_sales() -> None:
-    """The sales (32 bytes), the grid's points (32), its order (4), the residuals in its order
-    (8), and the start of each cell of about eight sales: held by every worker that values a
-    home of the market."""
-    found = index(sales(5000))
-    held = [found.sales, found.grid_residual]
-    assert found.grid is not None
-    held += [found.grid.points, found.grid.order, found.grid.starts]
-    assert not hasattr(found, "residual")
-    assert sum(a.nbytes for a in held) / len(found) <= 78
+def test_a_pack_holds_at_most_40_bytes_a_sale() -> None:
+    assert len(packed(sales(5000))) / 5000 <= 40
+
+
+def test_an_index_reads_its_pack_in_place() -> None:
+    """What a worker holds of a market's comps is the pack it maps, nothing a sale beside."""
+    buffer = bytearray(packed(sales(2000)))
+    found = Index(comps_pack.read(buffer), SIMILARITY)
+    assert np.shares_memory(found.packed.records, np.frombuffer(buffer, np.uint8))
+    assert np.shares_memory(found.packed.starts, np.frombuffer(buffer, np.uint8))
+    held = [v for v in vars(found).values() if isinstance(v, np.ndarray)]
+    assert held == []
+
+
+def test_the_search_of_a_pack_finds_the_comps_of_a_k_d_tree_of_its_points() -> None:
+    """The compiled search makes each record's point (days to months, degrees to km) as
+    `Packed.points` does with numpy."""
+    found, queries = index(sales(4000)), homes(300)
+    x, y, log_sqft, month = queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12
+    distance, at = found.query(x, y, log_sqft, month, 10)
+    asked = comps.points(x, y, log_sqft, month, SIMILARITY)
+    expected_distance, expected = cKDTree(found.packed.points()).query(asked, k=10)
+    np.testing.assert_allclose(distance, expected_distance, rtol=1e-12)
+    np.testing.assert_array_equal(at, expected)
+
+
+def test_the_compiled_month_of_a_day_is_numpys() -> None:
+    compiled = comps.compiled()
+    assert compiled is not None
+    days = np.random.default_rng(3).integers(-800_000, 800_000, 20_000).astype(np.int32)
+    days[:4] = [0, -1, 59, 60]  # 1970-01-01, the day before it, 1 and 2 March 1970
+    expected = comps.month_of_day(days).tolist()
+    assert [compiled.month_of_day(int(d)) for d in days] == expected

@@ -1,5 +1,5 @@
 """A retrain's new comps, on both engines: every worker of a server lists them within a second
-of the promotion."""
+of the promotion, and maps the one file of them the machine keeps."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ def test_every_worker_lists_a_retrains_new_comps_within_a_second(
 ) -> None:
     url = request.getfixturevalue("database_url") if backend == "postgres" else None
     env = {**engine_deployment(backend, tmp_path, url), "HOUSE_PRICE_ACCESS_LOG": "false"}
+    env["HOUSE_PRICE_COMPS_DIR"] = str(tmp_path / "comps")
     with Server(env, workers=2, log=tmp_path / "server.log") as server:
         _, first_prices = _retrain(server.url, seed=1)
         deadline = time.monotonic() + 10  # a new market reaches every worker
@@ -72,3 +73,27 @@ def test_every_worker_lists_a_retrains_new_comps_within_a_second(
             if versions == {job["version"]} and listed <= prices:
                 break
             assert sent < 1.0, f"old comps served {sent:.2f} s after the promotion"
+        # Both workers read the new version's comps from one file of the machine's.
+        # (the server's other children, such as a fit's, map none)
+        assert server.process is not None
+        mapped = [found for pid in _children(server.process.pid) if (found := _mapped_packs(pid))]
+        assert len(mapped) == 2 and mapped[0] & mapped[1], mapped
+        (shared,) = mapped[0] & mapped[1]
+        assert Path(shared).parent == tmp_path / "comps"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _mapped_packs(pid: int) -> set[str]:
+    lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return {line.split()[-1] for line in lines if line.endswith(".comps")}

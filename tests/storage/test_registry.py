@@ -158,10 +158,10 @@ def test_a_compact_market_reads_its_comps_sales_when_a_home_is_first_valued(
     served = ServedModels(storage, "default")
     served.refresh()
     held = served.models["elsewhere"].model
-    assert isinstance(held, LocatedModel) and held.needs_sales
+    assert isinstance(held, LocatedModel) and held.needs_comps
     assert served.ready("elsewhere", 0.9) is None  # the fast path leaves it to `get`
     loaded = served.get("elsewhere", 0.9)
-    assert not held.needs_sales and loaded.model is held
+    assert not held.needs_comps and loaded.model is held
     X, places = (
         np.array([[3.0, 2.0, 1800.0]]),
         Places(np.array(["north"], object), np.array([47.52]), np.array([-122.25]), np.array([-1])),

@@ -1,0 +1,187 @@
+"""A market's comps as one packed buffer: 36 bytes a sale, cell by cell, shared by workers.
+
+Every worker that values a home of a located market searches the same sales with the same
+residuals, so they are packed once into a buffer that a machine keeps as a file and every
+worker maps (the service's `comps_files`): a header, where each grid cell starts, one RECORD a
+sale in cell order, and the few prices a float32 does not hold exactly. The compiled search
+(app/domain/_knn.c) reads the records in place: a sale's search point is (east * km_east,
+north * km_north, size, year_km * month / 12), its month that of its day (the newest month
+for an undated sale), so no point is held twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.domain.arrays import FloatArray
+from app.domain.comps import NO_DAY, Similarity, cells, month_of_day
+from app.domain.terms import KM_PER_DEGREE_LATITUDE
+
+Buffer = bytes | bytearray | memoryview  # a pack in memory, or a view of a mapped file
+
+# One sale: where (degrees from the market's centre), its search coordinate for size and its
+# residual under the model, then what a listing shows: price (the exact one among EXCEPTIONS
+# where a float32 rounds it), size, day of sale (days since 1970-01-01) and area and bedrooms
+# (comps.SALE's `area_beds`). The offsets are the compiled search's.
+RECORD = np.dtype(
+    [
+        ("north", "<f4"),
+        ("east", "<f4"),
+        ("size", "<f4"),  # size_km * log sqft
+        ("residual", "<f4"),
+        ("price", "<f4"),
+        ("sqft", "<f4"),
+        ("baths", "<f4"),
+        ("day", "<i4"),
+        ("area_beds", "<u4"),
+    ]
+)
+EXCEPTION = np.dtype([("position", "<i8"), ("price", "<f8")])
+HEADER = np.dtype(
+    [
+        ("magic", "S8"),
+        ("sales", "<i8"),
+        ("nx", "<i8"),
+        ("ny", "<i8"),
+        ("x0", "<f8"),
+        ("y0", "<f8"),
+        ("cell", "<f8"),
+        ("km_east", "<f8"),
+        ("km_north", "<f8"),
+        ("year_km", "<f8"),
+        ("last_month", "<i8"),
+        ("exceptions", "<i8"),
+        ("digest", "S16"),  # BLAKE2b of the buffer with these bytes zero
+        ("reserved", "S16"),
+    ]
+)
+MAGIC = b"HPCOMPS1"
+# What a buffer's name among a machine's files carries beside its version's checksum: a
+# release that packs differently packs anew.
+FORMAT = "c1"
+
+
+class DamagedPack(ValueError):
+    """A buffer that is not a whole pack of comps: cut short, or its digest does not match."""
+
+
+def pack(
+    sales: npt.NDArray[np.void],
+    residual: FloatArray,
+    similarity: Similarity,
+    km_east: float,
+    last_month: int,
+) -> bytes:
+    """The sales (`comps.SALE` records, with coordinates) and each one's residual, packed."""
+    n = len(sales)
+    x = sales["east"].astype(np.float64) * km_east
+    y = sales["north"].astype(np.float64) * KM_PER_DEGREE_LATITUDE
+    order, starts, shape = cells(x, y)
+    ordered = sales[order]
+    records = np.empty(n, dtype=RECORD)
+    for name in ("north", "east", "sqft", "baths", "day", "area_beds"):
+        records[name] = ordered[name]
+    records["size"] = similarity.size_km * np.log(ordered["sqft"].astype(np.float64))
+    records["residual"] = residual[order]
+    price = ordered["price"]
+    records["price"] = price
+    rounded = np.flatnonzero(records["price"].astype(np.float64) != price)
+    exceptions = np.empty(len(rounded), dtype=EXCEPTION)
+    exceptions["position"], exceptions["price"] = rounded, price[rounded]
+    header = np.zeros(1, dtype=HEADER)
+    x0, y0, cell, nx, ny = shape
+    values = (MAGIC, n, nx, ny, x0, y0, cell, km_east, KM_PER_DEGREE_LATITUDE)
+    for name, value in zip(HEADER.names or (), values, strict=False):
+        header[name] = value
+    header["year_km"], header["last_month"] = similarity.year_km, last_month
+    header["exceptions"] = len(exceptions)
+    body = records.tobytes()
+    parts = [header.tobytes(), starts.tobytes(), body, bytes(-len(body) % 8), exceptions.tobytes()]
+    found = b"".join(parts)
+    digest = hashlib.blake2b(found, digest_size=16).digest()
+    at = HEADER.fields["digest"][1] if HEADER.fields else 0
+    return found[:at] + digest + found[at + 16 :]
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A pack's parts, as views of its buffer (nothing copied)."""
+
+    starts: npt.NDArray[np.int64]
+    records: npt.NDArray[np.void]
+    shape: tuple[float, float, float, int, int, float, float, float, int]  # the search's grid
+    prices: dict[int, float]  # the exact price of each record whose float32 rounds it
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def listed(self, rows: list[int]) -> list[tuple[Any, ...]]:
+        """The rows' north, east, price, sqft, baths, day and area_beds, in plain numbers."""
+        found = self.records[rows][["north", "east", "price", "sqft", "baths", "day", "area_beds"]]
+        out: list[tuple[Any, ...]] = found.tolist()
+        if self.prices:
+            for i, row in enumerate(rows):
+                exact = self.prices.get(row)
+                if exact is not None:
+                    out[i] = (*out[i][:2], exact, *out[i][3:])
+        return out
+
+    def points(self) -> FloatArray:
+        """Every record's search point, as the compiled search reads it (for scipy's tree)."""
+        km_east, km_north, year_km, last_month = self.shape[5:]
+        records = self.records
+        day = records["day"]
+        month = np.where(day == NO_DAY, last_month, month_of_day(day)).astype(np.float64)
+        return np.column_stack(
+            [
+                records["east"].astype(np.float64) * km_east,
+                records["north"].astype(np.float64) * km_north,
+                records["size"].astype(np.float64),
+                year_km * month / 12.0,
+            ]
+        )
+
+
+def read(buffer: Buffer, verify: bool = True) -> Packed:
+    """A pack's parts; DamagedPack if it is not a whole one (its digest checked if `verify`)."""
+    view = memoryview(buffer).cast("B")
+    if len(view) < HEADER.itemsize:
+        raise DamagedPack("shorter than a header")
+    header = np.frombuffer(view, dtype=HEADER, count=1)[0]
+    if header["magic"] != MAGIC:
+        raise DamagedPack("not a pack of comps")
+    n, cells_, m = int(header["sales"]), int(header["nx"]) * int(header["ny"]), header["exceptions"]
+    at = HEADER.itemsize
+    records_at = at + 8 * (cells_ + 1)
+    exceptions_at = records_at + RECORD.itemsize * n
+    exceptions_at += -exceptions_at % 8
+    if len(view) != exceptions_at + EXCEPTION.itemsize * int(m):
+        raise DamagedPack(f"{len(view)} bytes where its header says otherwise")
+    if verify:
+        digest_at = HEADER.fields["digest"][1] if HEADER.fields else 0
+        hasher = hashlib.blake2b(view[:digest_at], digest_size=16)
+        hasher.update(bytes(16))
+        hasher.update(view[digest_at + 16 :])
+        if hasher.digest() != header["digest"]:
+            raise DamagedPack("its digest does not match its bytes")
+    starts = np.frombuffer(view, dtype=np.int64, count=cells_ + 1, offset=at)
+    records = np.frombuffer(view, dtype=RECORD, count=n, offset=records_at)
+    exceptions = np.frombuffer(view, dtype=EXCEPTION, count=int(m), offset=exceptions_at)
+    shape = (
+        float(header["x0"]),
+        float(header["y0"]),
+        float(header["cell"]),
+        int(header["nx"]),
+        int(header["ny"]),
+        float(header["km_east"]),
+        float(header["km_north"]),
+        float(header["year_km"]),
+        int(header["last_month"]),
+    )
+    prices = dict(zip(exceptions["position"].tolist(), exceptions["price"].tolist(), strict=True))
+    return Packed(starts, records, shape, prices)
