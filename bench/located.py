@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 
@@ -185,6 +186,7 @@ def measure_fit(row: Row, work: Path, rows: int = 1_000_000) -> None:
 
 
 _FILL = """
+import dataclasses
 import os
 import sys
 os.fsync = lambda fd: None  # durability is not what is measured
@@ -202,7 +204,10 @@ else:
     fits = [fit_table(located_listings(1000, seed=s), folds=3, source="bench") for s in range(50)]
 for i in range(first, first + count):
     registry = storage.market(f"m{i:05d}").registry
-    registry.activate(registry.save(*fits[i % 50]))
+    model, card = fits[i % 50]
+    if kind == "located":  # a version of its own (comps are kept by the version's checksum)
+        model = dataclasses.replace(model, intercept=model.intercept + i * 1e-9)
+    registry.activate(registry.save(model, card))
 storage.close()
 """
 
@@ -235,19 +240,97 @@ def measure_markets(row: Row, work: Path, args: argparse.Namespace) -> None:
                 with _serve(env, here) as served:
                     readies.append(served.ready_after)
                     rss.append(worker_rss_mb(served))
-            found[kind] = (float(np.median(readies)), float(np.median(rss)))
-        (plain_ready, plain_rss), (ready, rss_mb) = found["plain"], found["located"]
+            with _serve({**env, "HOUSE_PRICE_WORKERS": "2"}, here) as served:
+                uss, packs, files = _valued_everywhere(served, args.markets, kind == "located")
+            found[kind] = (float(np.median(readies)), float(np.median(rss)), uss, (packs, files))
+        (plain_ready, plain_rss, plain_uss, _), (ready, rss_mb, uss, (packs, files)) = (
+            found["plain"],
+            found["located"],
+        )
         row(
             f"{args.markets:,} markets of 1,000 located sales ({engine}): ready",
             f"{ready:.2f} s",
             f"(plain: {plain_ready:.2f} s)",
         )
         row(
-            f"{args.markets:,} markets of 1,000 located sales ({engine}): worker RSS",
+            f"{args.markets:,} markets of 1,000 located sales ({engine}): worker RSS at ready",
             f"{rss_mb:.0f} MB",
             f"({rss_mb - plain_rss:+.0f} MB over {args.markets:,} plain markets' "
             f"{plain_rss:.0f} MB)",
         )
+        row(
+            f"{args.markets:,} markets of 1,000 located sales ({engine}): each of 2 workers' "
+            "USS, every market valued",
+            " / ".join(f"{u:.0f}" for u in uss) + " MB",
+            f"({max(uss) - max(plain_uss):+.0f} MB over plain markets' "
+            + " / ".join(f"{u:.0f}" for u in plain_uss)
+            + " MB)",
+        )
+        row(
+            f"{args.markets:,} markets of 1,000 located sales ({engine}): comps kept by the "
+            "machine",
+            f"{packs / (args.markets * 1000):.1f} bytes a sale",
+            f"({packs / 2**20:.0f} MB in {files:,} files, mapped by both workers)",
+        )
+
+
+def _workers(pid: int) -> list[int]:
+    """The uvicorn workers a server started (its children that run multiprocessing's spawn)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _uss_mb(pid: int) -> float:
+    """A process's unique set size: the pages it alone maps (private clean and dirty)."""
+    total = 0
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            total += int(line.split()[1])
+    return total / 1024
+
+
+def _packs_mapped(pid: int) -> set[str]:
+    lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return {line.split()[-1] for line in lines if line.endswith(".comps")}
+
+
+def _valued_everywhere(served: Served, markets: int, located: bool) -> tuple[list[float], int, int]:
+    """Value a home of every market (one CSV batch, sent again until each of the workers has
+    answered one), then each worker's USS; and the bytes of the packs both map."""
+    rows = ["market,beds,baths,sqft,area,latitude,longitude"]
+    rows += [f"m{i:05d},3,2,1800,north,47.52,-122.25" for i in range(markets)]
+    batch = "\n".join(rows).encode()
+    workers = _workers(served.process.pid)
+    assert len(workers) == 2, workers
+    for _ in range(40 if located else 4):
+        answer = httpx.post(
+            f"{served.url}/predict/batch",
+            content=batch,
+            headers={"Content-Type": "text/csv", "Connection": "close"},
+            timeout=600,
+        )
+        if answer.status_code != 200:
+            served.log.seek(0)
+            raise AssertionError(f"{answer.text[:500]}\n{served.log.read().decode()[-20000:]}")
+        if not located:
+            continue
+        mapped = [_packs_mapped(pid) for pid in workers]
+        if all(len(m) >= markets for m in mapped):
+            break
+    else:
+        if located:
+            raise AssertionError("a worker did not value every market")
+    both = set.intersection(*(_packs_mapped(pid) for pid in workers)) if located else set()
+    size = sum(Path(p).stat().st_size for p in both)
+    return [_uss_mb(pid) for pid in workers], size, len(both)
 
 
 def measure_all(row: Row, work: Path, args: argparse.Namespace) -> None:

@@ -51,6 +51,7 @@ def deployment(work: Path, engine: str, extra: dict[str, str] | None = None) -> 
     env = {
         **(extra or {}),
         "HOUSE_PRICE_MODEL_DIR": str(work / "models"),
+        "HOUSE_PRICE_COMPS_DIR": str(work / "comps"),
         "HOUSE_PRICE_DATA_DIR": str(work / "data"),
         "HOUSE_PRICE_API_KEY": KEY,
         "HOUSE_PRICE_ACCESS_LOG": "false",

@@ -167,7 +167,8 @@ def read(buffer: Buffer, verify: bool = True) -> Packed:
         hasher = hashlib.blake2b(view[:digest_at], digest_size=16)
         hasher.update(bytes(16))
         hasher.update(view[digest_at + 16 :])
-        if hasher.digest() != header["digest"]:
+        # (read from the bytes: numpy's fixed-size bytes drop a digest's trailing zeros)
+        if hasher.digest() != bytes(view[digest_at : digest_at + 16]):
             raise DamagedPack("its digest does not match its bytes")
     starts = np.frombuffer(view, dtype=np.int64, count=cells_ + 1, offset=at)
     records = np.frombuffer(view, dtype=RECORD, count=n, offset=records_at)

@@ -10,6 +10,7 @@ prices c_k, so the parts add up to the price; the price served is their sum, tak
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -29,9 +30,9 @@ from app.domain.terms import (
     CELL_SIZES_KM,
     KM_PER_DEGREE_LATITUDE,
     OFFSET,
+    KeyOffsets,
     Places,
     Projection,
-    codes,
     month_name,
     unpack_keys,
 )
@@ -39,6 +40,7 @@ from app.domain.terms import (
 PARTS = ("intercept", "beds", "baths", "sqft", "area", "location", "time")
 COMPS_PARTS = (*PARTS, "comps")
 EQUITY = "equity"  # the last part of a model with a vertical-equity spread
+_FLOAT = struct.Struct("<d")  # one cell's effect, read from the model's bytes
 
 
 @dataclass(frozen=True)
@@ -145,8 +147,10 @@ class LocatedModel:
             found["area_index"] = pd.Index(self.areas, dtype=object)
             found["area_values"] = np.asarray(self.area_effects, dtype=np.float64)
             unpack = unpack_keys if self.keys_packed else (lambda c: np.frombuffer(c, "<i8"))
-            found["cells"] = [unpack(c) for c in self.cells]
-            found["cell_index"] = [pd.Index(c) for c in found["cells"]]
+            # Each scale's sorted keys once, as offsets from the first (`KeyOffsets`: 4 bytes a
+            # cell in a town), searched by numpy for a batch and by bisect for one home; the
+            # effects are views of the model's bytes.
+            found["cells"] = [KeyOffsets.of(unpack(c)) for c in self.cells]
             found["effects"] = [np.frombuffer(e, dtype="<f8") for e in self.cell_effects]
             found["months"] = np.asarray(self.month_effects, dtype=np.float64)
             found["projection"] = None if self.projection is None else Projection(*self.projection)
@@ -158,10 +162,8 @@ class LocatedModel:
         projection = tables["projection"]
         cells = []
         if projection is not None:
-            for size, index in zip(CELL_SIZES_KM, tables["cell_index"], strict=False):
-                cells.append(
-                    codes(projection.cells(places.latitude, places.longitude, size), index)
-                )
+            for size, keys in zip(CELL_SIZES_KM, tables["cells"], strict=False):
+                cells.append(keys.codes(projection.cells(places.latitude, places.longitude, size)))
         return Located(self._area_codes(places.area), tuple(cells))
 
     def logs(
@@ -231,7 +233,9 @@ class LocatedModel:
     def use_comps(self, packed: comps_pack.Buffer) -> None:
         """Value homes from this pack of this version's comps (a worker maps a machine's)."""
         assert self.similarity is not None
-        index = comps.Index(comps_pack.read(packed), comps.Similarity(*self.similarity))
+        index = comps.Index(
+            comps_pack.read(packed, verify=False), comps.Similarity(*self.similarity)
+        )
         self._lookup["comps"] = index
         self._lookup.pop("sales", None)
 
@@ -400,12 +404,13 @@ class LocatedModel:
         if projection is not None and latitude == latitude and longitude == longitude:
             x = (longitude - projection.longitude) * projection.km_east
             y = (latitude - projection.latitude) * KM_PER_DEGREE_LATITUDE
-            for size, cells in zip(CELL_SIZES_KM, self._cell_maps(), strict=False):
+            scales = zip(CELL_SIZES_KM, tables["cells"], self.cell_effects, strict=False)
+            for size, keys, effects in scales:
                 key = ((math.floor(x / size) + OFFSET) << 21) | (math.floor(y / size) + OFFSET)
-                effect = cells.get(key)
-                fine = effect
-                if effect is not None:
-                    location += effect
+                at = keys.position(key)
+                fine = None if at < 0 else _FLOAT.unpack_from(effects, 8 * at)[0]
+                if fine is not None:
+                    location += fine
         c5 = c4 + location
         time = 0.0
         if self.first_month >= 0:
@@ -479,14 +484,3 @@ class LocatedModel:
             contributions=dict(zip(self.names, parts, strict=True)),
             warnings=warnings,
         )
-
-    def _cell_maps(self) -> list[dict[int, float]]:
-        """Each scale's cells as a dict from key to effect (for one home at a time)."""
-        tables = self._tables()
-        maps: list[dict[int, float]] | None = tables.get("cell_maps")
-        if maps is None:
-            maps = tables["cell_maps"] = [
-                dict(zip(keys.tolist(), effects.tolist(), strict=True))
-                for keys, effects in zip(tables["cells"], tables["effects"], strict=True)
-            ]
-        return maps

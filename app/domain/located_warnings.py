@@ -74,7 +74,7 @@ def far_from_sales(
     if tree is None:
         from scipy.spatial import cKDTree
 
-        keys = tables["cells"][-1]
+        keys = tables["cells"][-1].keys
         ix, iy = (keys >> 21) - OFFSET, (keys & ((1 << 21) - 1)) - OFFSET
         centres = np.column_stack([(ix + 0.5) * size, (iy + 0.5) * size])
         tree = tables["tree"] = cKDTree(centres)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import zlib
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +104,46 @@ def codes(
     if len(index) == 0:
         return np.full(len(keys), -1, dtype=np.intp)
     return np.asarray(index.get_indexer(pd.Index(keys)), dtype=np.intp)
+
+
+@dataclass(frozen=True)
+class KeyOffsets:
+    """A sorted vocabulary of cell keys held as offsets from its first: 4 bytes a key where
+    they span less than 2^32 (a town's cells), else 8; found without a hash table, by binary
+    search (a worker keeps the cells of thousands of markets)."""
+
+    base: int
+    offsets: array[int]  # "I" or "q"; read by bisect for one home
+    values: npt.NDArray[np.integer[Any]]  # a view of them, for numpy
+
+    @classmethod
+    def of(cls, keys: IntArray) -> KeyOffsets:
+        base = int(keys[0]) if len(keys) else 0
+        small = len(keys) == 0 or int(keys[-1]) - base < 1 << 32
+        code, dtype = ("I", np.uint32) if small else ("q", np.int64)
+        offsets = array(code, (np.asarray(keys, dtype=np.int64) - base).astype(dtype).tobytes())
+        return cls(base, offsets, np.frombuffer(offsets, dtype=dtype))
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    @property
+    def keys(self) -> IntArray:
+        return self.values.astype(np.int64) + self.base
+
+    def position(self, key: int) -> int:
+        """One key's position, -1 where it is not there."""
+        offset = key - self.base
+        at = bisect_left(self.offsets, offset)
+        return at if at < len(self.offsets) and self.offsets[at] == offset else -1
+
+    def codes(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+        """`codes` of many keys (NO_KEY: -1)."""
+        if len(self.offsets) == 0:
+            return np.full(len(keys), -1, dtype=np.intp)
+        offset = keys - self.base
+        at = np.minimum(np.searchsorted(self.values, offset), len(self.values) - 1)
+        return np.where(self.values[at] == offset, at, -1).astype(np.intp)
 
 
 @dataclass(frozen=True)

@@ -177,8 +177,8 @@ class ServedModels:
 
         def make() -> bytes:
             assert isinstance(model, LocatedModel)
-            if not model.holds_sales:
-                whole = self._whole_model(market, held.version).model
+            if not model.holds_sales:  # read once, not kept: the pack is what is kept
+                whole = self.storage.market(market).registry.load(held.version).model
                 assert isinstance(whole, LocatedModel)
                 model.attach(whole.sales)
             return model.pack_comps()

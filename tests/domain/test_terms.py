@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from app.domain.terms import (
     NO_KEY,
+    KeyOffsets,
     Projection,
     codes,
     design,
@@ -96,3 +98,23 @@ def test_cells_hold_homes_by_their_kilometres_from_the_centre() -> None:
     assert keys[3] == NO_KEY
     vocabulary = np.unique(keys[:2])
     np.testing.assert_array_equal(codes(keys, vocabulary), [0, 0, -1, -1])
+
+
+@pytest.mark.parametrize("span", [1 << 30, 1 << 42])
+def test_sorted_key_offsets_give_the_codes_of_a_hash_table(span: int) -> None:
+    """(4 bytes a key where the keys span less than 2^32, 8 where more)"""
+    rng = np.random.default_rng(6)
+    vocabulary = np.unique(rng.integers(1 << 40, (1 << 40) + span, 500))
+    keys = np.concatenate([rng.choice(vocabulary, 300), rng.integers(0, 1 << 43, 300)])
+    keys = np.concatenate([keys, [NO_KEY, vocabulary[0], vocabulary[-1], vocabulary[-1] + 1]])
+    found = KeyOffsets.of(vocabulary)
+    assert found.offsets.itemsize == (4 if span < 1 << 32 else 8)
+    np.testing.assert_array_equal(found.codes(keys), codes(keys, vocabulary))
+    assert [found.position(int(k)) for k in keys] == codes(keys, vocabulary).tolist()
+    np.testing.assert_array_equal(found.keys, vocabulary)
+
+
+def test_no_key_is_found_among_no_cells() -> None:
+    empty = KeyOffsets.of(np.array([], dtype=np.int64))
+    np.testing.assert_array_equal(empty.codes(np.array([0, 5, NO_KEY])), [-1, -1, -1])
+    assert empty.position(5) == -1
