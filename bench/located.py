@@ -109,7 +109,12 @@ def measure_predict(row: Row, work: Path, args: argparse.Namespace) -> None:
             tree = args.before if name.endswith("release before") else here
             path = "/predict?comps=5" if name.endswith("comps=5") else "/predict"
             with _serve(env, tree) as served:
-                results[name].append(measure_wrk(wrk, served.url + path, body, args, work))
+                try:
+                    results[name].append(measure_wrk(wrk, served.url + path, body, args, work))
+                except AssertionError as exc:
+                    served.log.seek(0)
+                    log = served.log.read().decode(errors="replace")[-5000:]
+                    raise AssertionError(f"{name}: {exc}\n{log}") from None
     reference = "plain home, plain market" + (", release before" if args.before else "")
     base = np.median([r["rps"] for r in results[reference]])
     located_before = results.get("located home, located market, release before")

@@ -9,9 +9,9 @@
  * The points are either n * 4 doubles (a fit's search: grid = (x0, y0, cell, nx, ny)) or a
  * market's packed comps, n records of RECORD bytes (app.domain.comps_pack.RECORD: float32
  * degrees north and east of the market's centre, size coordinate and residual, then the
- * listing's fields, the sale's day at DAY): grid = (x0, y0, cell, nx, ny, km_east, km_north,
- * year_km, last_month), the point of a record being (east * km_east, north * km_north, size,
- * year_km * month / 12), its month that of its day, last_month for an undated sale.
+ * listing's fields, the sale's month at MONTH as an int16 from the newest, 0 for an undated
+ * sale): grid = (x0, y0, cell, nx, ny, km_east, km_north, year_km, last_month), the point of a
+ * record being (east * km_east, north * km_north, size, year_km / 12 * month).
  *
  * knn(points, starts, grid, queries, k, distance, position)
  *     starts: (nx * ny + 1) int64, where each cell's points start; queries: m * 4 doubles;
@@ -39,8 +39,7 @@
 #define EAST 4
 #define SIZE 8
 #define RESIDUAL 12
-#define DAY 28
-#define NO_DAY INT32_MIN
+#define MONTH 28
 
 typedef struct {
     const double *points; /* n * 4 doubles, or NULL for records */
@@ -57,31 +56,6 @@ static float float_at(const char *record, int at) {
     float found;
     memcpy(&found, record + at, sizeof found);
     return found;
-}
-
-/* year * 12 + month - 1 of a day counted from 1970-01-01 (the proleptic Gregorian calendar's
- * civil date, by H. Hinnant's days_from_civil inverted), as numpy's datetime64 gives it. */
-static long long month_of_day(int32_t day) {
-    long long z = (long long)day + 719468;
-    long long era = (z >= 0 ? z : z - 146096) / 146097;
-    long long doe = z - era * 146097;
-    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long long mp = (5 * doy + 2) / 153;
-    long long month = mp < 10 ? mp + 3 : mp - 9; /* 1 to 12 */
-    long long year = yoe + era * 400 + (month <= 2);
-    return year * 12 + month - 1;
-}
-
-/* A record's four coordinates. */
-static void point_of(const Grid *g, const char *record, double *p) {
-    int32_t day;
-    memcpy(&day, record + DAY, sizeof day);
-    long long month = day == NO_DAY ? g->last_month : month_of_day(day);
-    p[0] = (double)float_at(record, EAST) * g->km_east;
-    p[1] = (double)float_at(record, NORTH) * g->km_north;
-    p[2] = (double)float_at(record, SIZE);
-    p[3] = g->year_km * (double)month / 12.0;
 }
 
 typedef struct {
@@ -112,10 +86,16 @@ static void offer(Best *best, double d2, int64_t at) {
 static void scan_cell(const Grid *g, Py_ssize_t i, Py_ssize_t j, const double *q, Best *best) {
     Py_ssize_t c = j * g->nx + i;
     if (g->records != NULL) {
-        double s[4];
+        const double ke = g->km_east, kn = g->km_north, per_month = g->year_km / 12.0;
+        const long long last = g->last_month;
         for (int64_t p = g->starts[c]; p < g->starts[c + 1]; p++) {
-            point_of(g, g->records + RECORD * p, s);
-            double a = s[0] - q[0], b = s[1] - q[1], u = s[2] - q[2], v = s[3] - q[3];
+            const char *record = g->records + RECORD * p;
+            int16_t after_last;
+            memcpy(&after_last, record + MONTH, sizeof after_last);
+            double a = (double)float_at(record, EAST) * ke - q[0];
+            double b = (double)float_at(record, NORTH) * kn - q[1];
+            double u = (double)float_at(record, SIZE) - q[2];
+            double v = per_month * (double)(last + after_last) - q[3];
             offer(best, a * a + b * b + u * u + v * v, p);
         }
         return;
@@ -409,18 +389,11 @@ fail:
     return NULL;
 }
 
-static PyObject *months(PyObject *self, PyObject *args) {
-    int day;
-    if (!PyArg_ParseTuple(args, "i", &day)) return NULL;
-    return PyLong_FromLongLong(month_of_day(day));
-}
-
 static PyMethodDef methods[] = {
     {"knn_one", knn_one, METH_VARARGS, "The k nearest sales of one home, as two lists."},
     {"knn", knn, METH_VARARGS, "The k nearest sales of each query, by a grid of cells."},
     {"shift", shift, METH_VARARGS, "Each row's weighted median residual, shrunk."},
     {"shift_one", shift_one, METH_VARARGS, "knn and shift of one home."},
-    {"month_of_day", months, METH_VARARGS, "year * 12 + month - 1 of a day since 1970-01-01."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -5,8 +5,8 @@ residuals, so they are packed once into a buffer that a machine keeps as a file 
 worker maps (the service's `comps_files`): a header, where each grid cell starts, one RECORD a
 sale in cell order, and the few prices a float32 does not hold exactly. The compiled search
 (app/domain/_knn.c) reads the records in place: a sale's search point is (east * km_east,
-north * km_north, size, year_km * month / 12), its month that of its day (the newest month
-for an undated sale), so no point is held twice.
+north * km_north, size, year_km / 12 * month), its month kept as months before the newest (the
+newest for an undated sale), so no point is held twice.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ Buffer = bytes | bytearray | memoryview  # a pack in memory, or a view of a mapp
 
 # One sale: where (degrees from the market's centre), its search coordinate for size and its
 # residual under the model, then what a listing shows: price (the exact one among EXCEPTIONS
-# where a float32 rounds it), size, day of sale (days since 1970-01-01) and area and bedrooms
+# where a float32 rounds it), size, month and day of sale, and area and bedrooms
 # (comps.SALE's `area_beds`). The offsets are the compiled search's.
 RECORD = np.dtype(
     [
@@ -37,7 +37,9 @@ RECORD = np.dtype(
         ("price", "<f4"),
         ("sqft", "<f4"),
         ("baths", "<f4"),
-        ("day", "<i4"),
+        ("month", "<i2"),  # months after the newest (<= 0); 0 for an undated sale
+        ("day", "u1"),  # of the month, 1 to 31; 0: undated
+        ("unused", "u1"),
         ("area_beds", "<u4"),
     ]
 )
@@ -84,8 +86,10 @@ def pack(
     order, starts, shape = cells(x, y)
     ordered = sales[order]
     records = np.empty(n, dtype=RECORD)
-    for name in ("north", "east", "sqft", "baths", "day", "area_beds"):
+    for name in ("north", "east", "sqft", "baths", "area_beds"):
         records[name] = ordered[name]
+    records["month"], records["day"] = _month_and_day(ordered["day"], last_month)
+    records["unused"] = 0
     records["size"] = similarity.size_km * np.log(ordered["sqft"].astype(np.float64))
     records["residual"] = residual[order]
     price = ordered["price"]
@@ -108,6 +112,19 @@ def pack(
     return found[:at] + digest + found[at + 16 :]
 
 
+def _month_and_day(
+    day: npt.NDArray[np.int32], last_month: int
+) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.uint8]]:
+    """Each sale's month after `last_month` and day of the month (0 and 0 undated)."""
+    dated = day != NO_DAY
+    month = np.where(dated, month_of_day(day) - last_month, 0)
+    if dated.any() and not (month.min() >= -(1 << 15) and month.max() < 1 << 15):
+        raise ValueError("sales more than 2,730 years apart cannot be packed")
+    first = (month + last_month - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]")
+    of_month = np.where(dated, day - first.astype(np.int64) + 1, 0)
+    return month.astype(np.int16), of_month.astype(np.uint8)
+
+
 @dataclass(frozen=True)
 class Packed:
     """A pack's parts, as views of its buffer (nothing copied)."""
@@ -121,28 +138,42 @@ class Packed:
         return len(self.records)
 
     def listed(self, rows: list[int]) -> list[tuple[Any, ...]]:
-        """The rows' north, east, price, sqft, baths, day and area_beds, in plain numbers."""
-        found = self.records[rows][["north", "east", "price", "sqft", "baths", "day", "area_beds"]]
-        out: list[tuple[Any, ...]] = found.tolist()
-        if self.prices:
-            for i, row in enumerate(rows):
-                exact = self.prices.get(row)
-                if exact is not None:
-                    out[i] = (*out[i][:2], exact, *out[i][3:])
+        """The rows' north, east, price, sqft, baths, day (since 1970-01-01, NO_DAY undated)
+        and area_beds, in plain numbers."""
+        found = self.records[rows]
+        names = ["north", "east", "price", "sqft", "baths"]
+        days = self.days(found).tolist()
+        out: list[tuple[Any, ...]] = [
+            (*row, day, area_beds)
+            for row, day, area_beds in zip(
+                found[names].tolist(), days, found["area_beds"].tolist(), strict=True
+            )
+        ]
+        for i, row in enumerate(rows):
+            exact = self.prices.get(row)
+            if exact is not None:
+                out[i] = (*out[i][:2], exact, *out[i][3:])
         return out
+
+    def days(self, records: npt.NDArray[np.void]) -> npt.NDArray[np.int64]:
+        """Each record's day of sale, days since 1970-01-01; NO_DAY undated."""
+        month = records["month"].astype(np.int64) + self.shape[8] - 1970 * 12
+        first = month.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+        of_month = records["day"].astype(np.int64)
+        return np.where(of_month > 0, first + of_month - 1, NO_DAY)
 
     def points(self) -> FloatArray:
         """Every record's search point, as the compiled search reads it (for scipy's tree)."""
         km_east, km_north, year_km, last_month = self.shape[5:]
         records = self.records
-        day = records["day"]
-        month = np.where(day == NO_DAY, last_month, month_of_day(day)).astype(np.float64)
+        month = (records["month"].astype(np.int64) + last_month).astype(np.float64)
+        per_month = year_km / 12.0
         return np.column_stack(
             [
                 records["east"].astype(np.float64) * km_east,
                 records["north"].astype(np.float64) * km_north,
                 records["size"].astype(np.float64),
-                year_km * month / 12.0,
+                per_month * month,
             ]
         )
 

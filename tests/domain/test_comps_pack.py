@@ -64,9 +64,9 @@ def test_the_records_are_cell_by_cell() -> None:
 
 def test_an_undated_sale_is_searched_at_the_newest_month() -> None:
     found = comps_pack.read(packed(sales()))
-    undated = found.records["day"] == comps.NO_DAY
+    undated = found.records["day"] == 0
     assert undated.sum() == 1
-    assert found.points()[undated, 3][0] == SIMILARITY.year_km * 24_200 / 12.0
+    assert found.points()[undated, 3][0] == SIMILARITY.year_km / 12.0 * 24_200
 
 
 @pytest.mark.parametrize("at", [0, 200, -1])

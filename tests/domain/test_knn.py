@@ -194,7 +194,7 @@ def test_an_index_reads_its_pack_in_place() -> None:
 
 
 def test_the_search_of_a_pack_finds_the_comps_of_a_k_d_tree_of_its_points() -> None:
-    """The compiled search makes each record's point (days to months, degrees to km) as
+    """The compiled search makes each record's point (degrees to km, months to years) as
     `Packed.points` does with numpy."""
     found, queries = index(sales(4000)), homes(300)
     x, y, log_sqft, month = queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12
@@ -203,12 +203,3 @@ def test_the_search_of_a_pack_finds_the_comps_of_a_k_d_tree_of_its_points() -> N
     expected_distance, expected = cKDTree(found.packed.points()).query(asked, k=10)
     np.testing.assert_allclose(distance, expected_distance, rtol=1e-12)
     np.testing.assert_array_equal(at, expected)
-
-
-def test_the_compiled_month_of_a_day_is_numpys() -> None:
-    compiled = comps.compiled()
-    assert compiled is not None
-    days = np.random.default_rng(3).integers(-800_000, 800_000, 20_000).astype(np.int32)
-    days[:4] = [0, -1, 59, 60]  # 1970-01-01, the day before it, 1 and 2 March 1970
-    expected = comps.month_of_day(days).tolist()
-    assert [compiled.month_of_day(int(d)) for d in days] == expected
