@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,7 @@ HEADER = np.dtype(
     ]
 )
 MAGIC = b"HPCOMPS1"
+_EPOCH = date(1970, 1, 1).toordinal()
 # What a buffer's name among a machine's files carries beside its version's checksum: a
 # release that packs differently packs anew.
 FORMAT = "c1"
@@ -139,28 +141,17 @@ class Packed:
 
     def listed(self, rows: list[int]) -> list[tuple[Any, ...]]:
         """The rows' north, east, price, sqft, baths, day (since 1970-01-01, NO_DAY undated)
-        and area_beds, in plain numbers."""
-        found = self.records[rows]
-        names = ["north", "east", "price", "sqft", "baths"]
-        days = self.days(found).tolist()
-        out: list[tuple[Any, ...]] = [
-            (*row, day, area_beds)
-            for row, day, area_beds in zip(
-                found[names].tolist(), days, found["area_beds"].tolist(), strict=True
-            )
-        ]
-        for i, row in enumerate(rows):
-            exact = self.prices.get(row)
-            if exact is not None:
-                out[i] = (*out[i][:2], exact, *out[i][3:])
+        and area_beds, in plain numbers (a request lists up to 20)."""
+        last, prices = self.shape[8], self.prices
+        out: list[tuple[Any, ...]] = []
+        for row, record in zip(rows, self.records[rows].tolist(), strict=True):
+            north, east, _, _, price, sqft, baths, month, of_month, _, area_beds = record
+            day = NO_DAY
+            if of_month:
+                year, month = divmod(last + month, 12)
+                day = date(year, month + 1, of_month).toordinal() - _EPOCH
+            out.append((north, east, prices.get(row, price), sqft, baths, day, area_beds))
         return out
-
-    def days(self, records: npt.NDArray[np.void]) -> npt.NDArray[np.int64]:
-        """Each record's day of sale, days since 1970-01-01; NO_DAY undated."""
-        month = records["month"].astype(np.int64) + self.shape[8] - 1970 * 12
-        first = month.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-        of_month = records["day"].astype(np.int64)
-        return np.where(of_month > 0, first + of_month - 1, NO_DAY)
 
     def points(self) -> FloatArray:
         """Every record's search point, as the compiled search reads it (for scipy's tree)."""
