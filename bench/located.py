@@ -246,12 +246,17 @@ def measure_markets(row: Row, work: Path, args: argparse.Namespace) -> None:
                     readies.append(served.ready_after)
                     rss.append(worker_rss_mb(served))
             with _serve({**env, "HOUSE_PRICE_WORKERS": "2"}, here) as served:
+                time.sleep(1)  # both workers ready
+                at_ready = [_uss_mb(pid) for pid in _workers(served.process.pid)]
                 uss, packs, files = _valued_everywhere(served, args.markets, kind == "located")
-            found[kind] = (float(np.median(readies)), float(np.median(rss)), uss, (packs, files))
-        (plain_ready, plain_rss, plain_uss, _), (ready, rss_mb, uss, (packs, files)) = (
-            found["plain"],
-            found["located"],
-        )
+            found[kind] = (
+                float(np.median(readies)),
+                float(np.median(rss)),
+                (at_ready, uss),
+                (packs, files),
+            )
+        (plain_ready, plain_rss, (plain_at_ready, plain_uss), _) = found["plain"]
+        (ready, rss_mb, (at_ready, uss), (packs, files)) = found["located"]
         row(
             f"{args.markets:,} markets of 1,000 located sales ({engine}): ready",
             f"{ready:.2f} s",
@@ -262,6 +267,12 @@ def measure_markets(row: Row, work: Path, args: argparse.Namespace) -> None:
             f"{rss_mb:.0f} MB",
             f"({rss_mb - plain_rss:+.0f} MB over {args.markets:,} plain markets' "
             f"{plain_rss:.0f} MB)",
+        )
+        row(
+            f"{args.markets:,} markets of 1,000 located sales ({engine}): each of 2 workers' "
+            "USS at ready",
+            " / ".join(f"{u:.0f}" for u in at_ready) + " MB",
+            "(plain markets: " + " / ".join(f"{u:.0f}" for u in plain_at_ready) + " MB)",
         )
         row(
             f"{args.markets:,} markets of 1,000 located sales ({engine}): each of 2 workers' "

@@ -3,15 +3,17 @@
 Every worker that values a home of a located market searches the same sales with the same
 residuals, so they are packed once into a buffer that a machine keeps as a file and every
 worker maps (the service's `comps_files`): a header, where each grid cell starts, one RECORD a
-sale in cell order, and the few prices a float32 does not hold exactly. The compiled search
-(app/domain/_knn.c) reads the records in place: a sale's search point is (east * km_east,
-north * km_north, size, year_km / 12 * month), its month kept as months before the newest (the
-newest for an undated sale), so no point is held twice.
+sale in cell order, the few prices a float32 does not hold exactly, and the model's cells (keys
+and effects of each scale of its location term, which workers read from here). The compiled
+search (app/domain/_knn.c) reads the records in place: a sale's search point is (east *
+km_east, north * km_north, size, year_km / 12 * month), its month kept as months before the
+newest (the newest for an undated sale), so no point is held twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -60,14 +62,14 @@ HEADER = np.dtype(
         ("last_month", "<i8"),
         ("exceptions", "<i8"),
         ("digest", "S16"),  # BLAKE2b of the buffer with these bytes zero
-        ("reserved", "S16"),
+        ("scale_cells", "<i8", (2,)),  # the cells of each scale of the model's location
     ]
 )
 MAGIC = b"HPCOMPS1"
 _EPOCH = date(1970, 1, 1).toordinal()
 # What a buffer's name among a machine's files carries beside its version's checksum: a
 # release that packs differently packs anew.
-FORMAT = "c1"
+FORMAT = "c2"
 
 
 class DamagedPack(ValueError):
@@ -80,8 +82,13 @@ def pack(
     similarity: Similarity,
     km_east: float,
     last_month: int,
+    places: Sequence[tuple[npt.NDArray[np.int64], bytes]] = (),
 ) -> bytes:
-    """The sales (`comps.SALE` records, with coordinates) and each one's residual, packed."""
+    """The sales (`comps.SALE` records, with coordinates) and each one's residual, packed;
+    with the model's cells of each scale (`places`: sorted keys and their effects' bytes,
+    float64), which the workers then read from the pack instead of each holding them."""
+    if len(places) > 2:
+        raise ValueError("a pack holds the cells of two scales at most")
     n = len(sales)
     x = sales["east"].astype(np.float64) * km_east
     y = sales["north"].astype(np.float64) * KM_PER_DEGREE_LATITUDE
@@ -106,8 +113,13 @@ def pack(
         header[name] = value
     header["year_km"], header["last_month"] = similarity.year_km, last_month
     header["exceptions"] = len(exceptions)
+    header["scale_cells"][0, : len(places)] = [len(keys) for keys, _ in places]
     body = records.tobytes()
     parts = [header.tobytes(), starts.tobytes(), body, bytes(-len(body) % 8), exceptions.tobytes()]
+    for keys, effects in places:
+        if len(effects) != 8 * len(keys):
+            raise ValueError("one effect a cell")
+        parts += [np.asarray(keys, dtype="<i8").tobytes(), bytes(effects)]
     found = b"".join(parts)
     digest = hashlib.blake2b(found, digest_size=16).digest()
     at = HEADER.fields["digest"][1] if HEADER.fields else 0
@@ -135,6 +147,8 @@ class Packed:
     records: npt.NDArray[np.void]
     shape: tuple[float, float, float, int, int, float, float, float, int]  # the search's grid
     prices: dict[int, float]  # the exact price of each record whose float32 rounds it
+    # Each scale's cells: sorted keys (int64) and their effects (float64), as buffers
+    places: tuple[tuple[memoryview, memoryview], ...] = ()
 
     def __len__(self) -> int:
         return len(self.records)
@@ -178,11 +192,13 @@ def read(buffer: Buffer, verify: bool = True) -> Packed:
     if header["magic"] != MAGIC:
         raise DamagedPack("not a pack of comps")
     n, cells_, m = int(header["sales"]), int(header["nx"]) * int(header["ny"]), header["exceptions"]
+    scales = [int(c) for c in header["scale_cells"] if c > 0]
     at = HEADER.itemsize
     records_at = at + 8 * (cells_ + 1)
     exceptions_at = records_at + RECORD.itemsize * n
     exceptions_at += -exceptions_at % 8
-    if len(view) != exceptions_at + EXCEPTION.itemsize * int(m):
+    places_at = exceptions_at + EXCEPTION.itemsize * int(m)
+    if len(view) != places_at + 16 * sum(scales):
         raise DamagedPack(f"{len(view)} bytes where its header says otherwise")
     if verify:
         digest_at = HEADER.fields["digest"][1] if HEADER.fields else 0
@@ -207,4 +223,9 @@ def read(buffer: Buffer, verify: bool = True) -> Packed:
         int(header["last_month"]),
     )
     prices = dict(zip(exceptions["position"].tolist(), exceptions["price"].tolist(), strict=True))
-    return Packed(starts, records, shape, prices)
+    places = []
+    for count in scales:
+        keys, effects = places_at, places_at + 8 * count
+        places.append((view[keys:effects], view[effects : effects + 8 * count]))
+        places_at += 16 * count
+    return Packed(starts, records, shape, prices, tuple(places))

@@ -118,10 +118,17 @@ class LocatedModel:
         return month_name(self.last_month) if self.first_month >= 0 else None
 
     def keeping(self, levels: Iterable[float]) -> LocatedModel:
-        """The model as a worker holds it among thousands: ranges at `levels` only, and its
-        sales left out until a home of its market is first valued (`needs_comps`, `use_comps`)."""
+        """The model as a worker holds it among thousands: ranges at `levels` only; and, for
+        one with comps, its sales and cells left out until a home of its market is first
+        valued, then read from the pack of its version (`needs_comps`, `use_comps`)."""
         calibration = None if self.calibration is None else self.calibration.keeping(levels)
-        return replace(self, calibration=calibration, sales=b"", _warnings={}, _lookup={})
+        if self.similarity is None:
+            return replace(self, calibration=calibration, sales=b"", _warnings={}, _lookup={})
+        kept = replace(
+            self, calibration=calibration, sales=b"", cells=(), cell_effects=(), _lookup={}
+        )
+        kept._lookup["awaits_pack"] = len(self.cells)
+        return kept
 
     @property
     def needs_comps(self) -> bool:
@@ -130,11 +137,8 @@ class LocatedModel:
 
     @property
     def holds_sales(self) -> bool:
-        return bool(self.sales) or "sales" in self._lookup
-
-    def attach(self, sales: bytes) -> None:
-        """Hold the sales of this version (read from its whole model) to pack its comps."""
-        self._lookup["sales"] = sales
+        """Whether this model can pack its comps itself (a whole one)."""
+        return bool(self.sales) and "awaits_pack" not in self._lookup
 
     def answers(self, level: float) -> bool:
         return self.calibration is None or self.calibration.answers(level)
@@ -143,6 +147,8 @@ class LocatedModel:
     def _tables(self) -> dict[str, Any]:
         found = self._lookup
         if "areas" not in found:
+            if "awaits_pack" in found:
+                raise RuntimeError("a compact located model is valued before its pack is read")
             found["areas"] = dict(zip(self.areas, self.area_effects, strict=True))
             found["area_index"] = pd.Index(self.areas, dtype=object)
             found["area_values"] = np.asarray(self.area_effects, dtype=np.float64)
@@ -151,7 +157,12 @@ class LocatedModel:
             # cell in a town), searched by numpy for a batch and by bisect for one home; the
             # effects are views of the model's bytes.
             found["cells"] = [KeyOffsets.of(unpack(c)) for c in self.cells]
-            found["effects"] = [np.frombuffer(e, dtype="<f8") for e in self.cell_effects]
+            found["effect_bytes"] = list(self.cell_effects)
+            packed = found["comps"].packed if "comps" in found and not self.cells else None
+            if packed is not None:  # a compact model's, from its pack
+                found["cells"] = [KeyOffsets.view(keys) for keys, _ in packed.places]
+                found["effect_bytes"] = [effects for _, effects in packed.places]
+            found["effects"] = [np.frombuffer(e, dtype="<f8") for e in found["effect_bytes"]]
             found["months"] = np.asarray(self.month_effects, dtype=np.float64)
             found["projection"] = None if self.projection is None else Projection(*self.projection)
         return found
@@ -221,23 +232,26 @@ class LocatedModel:
         return found
 
     def pack_comps(self) -> bytes:
-        """The sales this version holds, with their residuals, as a pack (`comps_pack`)."""
-        sales = np.frombuffer(self.sales or self._lookup["sales"], dtype=comps.SALE)
+        """The sales this version holds, with their residuals, and its cells, as a pack
+        (`comps_pack`): of a whole model."""
+        assert self.similarity is not None and self.holds_sales
+        sales = np.frombuffer(self.sales, dtype=comps.SALE)
         places = self.places_of(sales)
         residual = np.log(sales["price"]) - self.terms(comps.features_of(sales), places)[:, -1]
-        assert self.similarity is not None
+        tables = self._tables()
+        cells = [(k.keys, e) for k, e in zip(tables["cells"], self.cell_effects, strict=True)]
         similarity = comps.Similarity(*self.similarity)
-        km_east = self._tables()["projection"].km_east
-        return comps_pack.pack(sales, residual, similarity, km_east, self.last_month)
+        km_east = tables["projection"].km_east
+        return comps_pack.pack(sales, residual, similarity, km_east, self.last_month, cells)
 
     def use_comps(self, packed: comps_pack.Buffer) -> None:
         """Value homes from this pack of this version's comps (a worker maps a machine's)."""
         assert self.similarity is not None
-        index = comps.Index(
-            comps_pack.read(packed, verify=False), comps.Similarity(*self.similarity)
-        )
-        self._lookup["comps"] = index
-        self._lookup.pop("sales", None)
+        found = comps_pack.read(packed, verify=False)
+        if len(found.places) != self._lookup.get("awaits_pack", len(found.places)):
+            raise ValueError("the pack does not hold this model's cells")
+        self._lookup["comps"] = comps.Index(found, comps.Similarity(*self.similarity))
+        self._lookup.pop("awaits_pack", None)
 
     def places_of(self, sales: npt.NDArray[np.void]) -> Places:
         """Where and when the sales were: their areas, coordinates and months of sale."""
@@ -404,7 +418,7 @@ class LocatedModel:
         if projection is not None and latitude == latitude and longitude == longitude:
             x = (longitude - projection.longitude) * projection.km_east
             y = (latitude - projection.latitude) * KM_PER_DEGREE_LATITUDE
-            scales = zip(CELL_SIZES_KM, tables["cells"], self.cell_effects, strict=False)
+            scales = zip(CELL_SIZES_KM, tables["cells"], tables["effect_bytes"], strict=False)
             for size, keys, effects in scales:
                 key = ((math.floor(x / size) + OFFSET) << 21) | (math.floor(y / size) + OFFSET)
                 at = keys.position(key)

@@ -113,8 +113,13 @@ class KeyOffsets:
     search (a worker keeps the cells of thousands of markets)."""
 
     base: int
-    offsets: array[int]  # "I" or "q"; read by bisect for one home
+    offsets: array[int] | memoryview  # "I" or "q"; read by bisect for one home
     values: npt.NDArray[np.integer[Any]]  # a view of them, for numpy
+
+    @classmethod
+    def view(cls, keys: memoryview) -> KeyOffsets:
+        """Sorted int64 keys in a buffer (a mapped pack's), read where they are."""
+        return cls(0, keys.cast("q"), np.frombuffer(keys, dtype="<i8"))
 
     @classmethod
     def of(cls, keys: IntArray) -> KeyOffsets:

@@ -171,17 +171,18 @@ class ServedModels:
 
     def _attach_comps(self, market: str, held: LoadedModel) -> None:
         """Give a located model its comps: this machine's pack of its version, or one packed
-        from its sales (a compact model's read from its whole model) and kept for the next."""
+        by its whole model (read for a compact one) and kept for the next."""
         model = held.model
         assert isinstance(model, LocatedModel)
 
         def make() -> bytes:
             assert isinstance(model, LocatedModel)
-            if not model.holds_sales:  # read once, not kept: the pack is what is kept
-                whole = self.storage.market(market).registry.load(held.version).model
-                assert isinstance(whole, LocatedModel)
-                model.attach(whole.sales)
-            return model.pack_comps()
+            if model.holds_sales:
+                return model.pack_comps()
+            # A compact model's, from its whole model: read once, not kept (the pack is)
+            whole = self.storage.market(market).registry.load(held.version).model
+            assert isinstance(whole, LocatedModel)
+            return whole.pack_comps()
 
         model.use_comps(self.comps.get(held.sha256, make))
 

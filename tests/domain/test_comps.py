@@ -135,3 +135,23 @@ def test_a_market_of_areas_alone_has_no_comps() -> None:
     model, card = fit_located_table(frame, folds=3, source="test")
     assert model.similarity is None and "comps" not in card["terms"]
     assert comparables(model, 3, 2, 1800, "north", 47.5, -122.3, -1, 5) == []
+
+
+def test_a_compact_model_reads_its_cells_and_comps_from_its_versions_pack(
+    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame],
+) -> None:
+    """A worker among thousands of markets holds neither the sales nor the cells of a market:
+    it reads both where the machine's pack of the version is, and answers as the whole model."""
+    model, _, frame = fitted
+    compact = model.keeping([0.9])
+    assert compact.cells == () and compact.sales == b"" and compact.needs_comps
+    with pytest.raises(RuntimeError, match="before its pack"):
+        compact.predict(features(frame[:3]))
+    compact.use_comps(model.pack_comps())
+    homes = frame.sample(200, random_state=0)
+    X, places = features(homes), places_of(homes, "sold_at")
+    np.testing.assert_array_equal(compact.predict(X, places), model.predict(X, places))
+    one = compact.explain(3, 2, 1800, 0.9, places_of(homes[:1], "sold_at"))
+    assert one == model.explain(3, 2, 1800, 0.9, places_of(homes[:1], "sold_at"))
+    listed = comparables(compact, 3, 2, 1800, "north", 47.52, -122.25, -1, 5)
+    assert listed == comparables(model, 3, 2, 1800, "north", 47.52, -122.25, -1, 5)
