@@ -28,6 +28,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from app.domain import comps_pack
 from bench.harness import (
     BODY,
     SACRAMENTO,
@@ -248,15 +249,17 @@ def measure_markets(row: Row, work: Path, args: argparse.Namespace) -> None:
             with _serve({**env, "HOUSE_PRICE_WORKERS": "2"}, here) as served:
                 time.sleep(1)  # both workers ready
                 at_ready = [_uss_mb(pid) for pid in _workers(served.process.pid)]
-                uss, packs, files = _valued_everywhere(served, args.markets, kind == "located")
+                uss, packs, cells, files = _valued_everywhere(
+                    served, args.markets, kind == "located"
+                )
             found[kind] = (
                 float(np.median(readies)),
                 float(np.median(rss)),
                 (at_ready, uss),
-                (packs, files),
+                (packs, cells, files),
             )
         (plain_ready, plain_rss, (plain_at_ready, plain_uss), _) = found["plain"]
-        (ready, rss_mb, (at_ready, uss), (packs, files)) = found["located"]
+        (ready, rss_mb, (at_ready, uss), (packs, cells, files)) = found["located"]
         row(
             f"{args.markets:,} markets of 1,000 located sales ({engine}): ready",
             f"{ready:.2f} s",
@@ -286,7 +289,8 @@ def measure_markets(row: Row, work: Path, args: argparse.Namespace) -> None:
             f"{args.markets:,} markets of 1,000 located sales ({engine}): comps kept by the "
             "machine",
             f"{packs / (args.markets * 1000):.1f} bytes a sale",
-            f"({packs / 2**20:.0f} MB in {files:,} files, mapped by both workers)",
+            f"({packs / 2**20:.0f} MB, and {cells / 2**20:.0f} MB of the models' cells, in "
+            f"{files:,} files mapped by both workers)",
         )
 
 
@@ -318,9 +322,12 @@ def _packs_mapped(pid: int) -> set[str]:
     return {line.split()[-1] for line in lines if line.endswith(".comps")}
 
 
-def _valued_everywhere(served: Served, markets: int, located: bool) -> tuple[list[float], int, int]:
+def _valued_everywhere(
+    served: Served, markets: int, located: bool
+) -> tuple[list[float], int, int, int]:
     """Value a home of every market (one CSV batch, sent again until each of the workers has
-    answered one), then each worker's USS; and the bytes of the packs both map."""
+    answered one), then each worker's USS; and the bytes of the packs both map: their comps,
+    their cells, and how many."""
     rows = ["market,beds,baths,sqft,area,latitude,longitude"]
     rows += [f"m{i:05d},3,2,1800,north,47.52,-122.25" for i in range(markets)]
     batch = "\n".join(rows).encode()
@@ -345,8 +352,13 @@ def _valued_everywhere(served: Served, markets: int, located: bool) -> tuple[lis
         if located:
             raise AssertionError("a worker did not value every market")
     both = set.intersection(*(_packs_mapped(pid) for pid in workers)) if located else set()
+    cells = 0  # the bytes of the models' cells, which the packs also carry
+    for path in both:
+        with open(path, "rb") as file:
+            header = np.frombuffer(file.read(comps_pack.HEADER.itemsize), comps_pack.HEADER)
+        cells += 16 * int(header["scale_cells"].sum())
     size = sum(Path(p).stat().st_size for p in both)
-    return [_uss_mb(pid) for pid in workers], size, len(both)
+    return [_uss_mb(pid) for pid in workers], size - cells, cells, len(both)
 
 
 def measure_all(row: Row, work: Path, args: argparse.Namespace) -> None:
