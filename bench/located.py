@@ -72,6 +72,13 @@ def fitted(work: Path, data: Path, tree: Path, *options: str) -> dict[str, str]:
     return env
 
 
+def _plain(tree: Path) -> list[str]:
+    """The option that fits the bundled sales as a plain market in `tree`'s release (a release
+    before located markets fits them plain without it)."""
+    arguments = tree / "app" / "cli" / "train.py"
+    return ["--plain"] if arguments.exists() and "--plain" in arguments.read_text() else []
+
+
 def _serve(env: dict[str, str], tree: Path) -> Served:
     """A server of the code checked out in `tree` (this one's, or the release before's)."""
     return Served([sys.executable, "-m", "app.serve"], env, "/health/ready", cwd=tree)
@@ -98,7 +105,7 @@ def measure_predict(row: Row, work: Path, args: argparse.Namespace) -> None:
         ("located home, located market, comps=5", located, home),
     ]
     if args.before is not None:
-        before = fitted(work / "before", SACRAMENTO, args.before)
+        before = fitted(work / "before", SACRAMENTO, args.before, *_plain(args.before))
         before_located = fitted(work / "before-located", data, args.before)
         cases[:0] = [
             ("plain home, plain market, release before", before, BODY),
@@ -144,7 +151,7 @@ def measure_batch(row: Row, work: Path, args: argparse.Namespace, rows: int = 10
         ("located", fitted(work / "batch-located", data, here), located_body, here),
     ]
     if args.before is not None:
-        before = fitted(work / "batch-before", SACRAMENTO, args.before)
+        before = fitted(work / "batch-before", SACRAMENTO, args.before, *_plain(args.before))
         before_located = fitted(work / "batch-before-located", data, args.before)
         cases[:0] = [
             ("plain, release before", before, plain_body, args.before),
