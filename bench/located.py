@@ -12,7 +12,9 @@
 - `python -m app.train` on 1,000,000 synthetic located sales against `--plain` on the same
   file: wall time and peak memory;
 - 10,000 markets of 1,000 located sales against 10,000 of 1,000 plain sales, on files and on
-  PostgreSQL (`--engines`): the worker's resident memory and the time from start to ready.
+  PostgreSQL (`--engines`): the worker's resident memory and the time from start to ready;
+  then two workers, each one's USS at ready and once it has valued a home of every market, and
+  the bytes a sale of the comps the machine keeps for them (`HOUSE_PRICE_COMPS_DIR`).
 """
 
 from __future__ import annotations
