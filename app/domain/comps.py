@@ -60,7 +60,7 @@ NO_DAY = np.iinfo(np.int32).min
 MAX_COMPS = 20  # the most comps a home is valued from, or listed with
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Similarity:
     """How comps are chosen and how much they move an estimate."""
 
@@ -254,6 +254,8 @@ class Index:
     """A market's comps (`comps_pack.Packed`) found by similarity, and what they move an
     estimate by: the compiled search reads the pack in place, where every worker of the machine
     maps it; without it, scipy's k-d tree of the same points. Positions are the pack's."""
+
+    __slots__ = ("packed", "residual", "similarity", "tree")
 
     def __init__(self, packed: Packed, similarity: Similarity) -> None:
         self.packed = packed

@@ -139,7 +139,7 @@ def _month_and_day(
     return month.astype(np.int16), of_month.astype(np.uint8)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Packed:
     """A pack's parts, as views of its buffer (nothing copied)."""
 

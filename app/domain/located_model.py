@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from app.domain import caveats, comps, comps_pack
 from app.domain.arrays import FloatArray
@@ -143,14 +142,13 @@ class LocatedModel:
     def answers(self, level: float) -> bool:
         return self.calibration is None or self.calibration.answers(level)
 
-    # What lookups need, made once a process from the stored bytes.
+    # What lookups need, made once a process from the stored bytes (areas: dicts, not pandas).
     def _tables(self) -> dict[str, Any]:
         found = self._lookup
         if "areas" not in found:
             if "awaits_pack" in found:
                 raise RuntimeError("a compact located model is valued before its pack is read")
-            found["areas"] = dict(zip(self.areas, self.area_effects, strict=True))
-            found["area_index"] = pd.Index(self.areas, dtype=object)
+            found["areas"] = {name: at for at, name in enumerate(self.areas)}
             found["area_values"] = np.asarray(self.area_effects, dtype=np.float64)
             unpack = unpack_keys if self.keys_packed else (lambda c: np.frombuffer(c, "<i8"))
             # Each scale's sorted keys once, as offsets from the first (`KeyOffsets`: 4 bytes a
@@ -293,10 +291,11 @@ class LocatedModel:
 
     def _area_codes(self, area: npt.NDArray[np.object_]) -> npt.NDArray[np.intp]:
         """Each home's area as a position in `areas`, -1 for none or one without sales."""
-        index: pd.Index[Any] = self._tables()["area_index"]
-        if not len(index):
+        positions: dict[Any, int] = self._tables()["areas"]
+        if not positions:
             return np.full(len(area), -1, dtype=np.intp)
-        return np.asarray(index.get_indexer(pd.Index(area, dtype=object)), dtype=np.intp)
+        found = positions.get
+        return np.fromiter((found(a, -1) for a in area), dtype=np.intp, count=len(area))
 
     def _area_effects(self, found: npt.NDArray[np.intp]) -> FloatArray:
         values: FloatArray = self._tables()["area_values"]
@@ -410,7 +409,8 @@ class LocatedModel:
         s = log_sqft - centre[2]
         c3 = c2 + (w[2] * s + w[3] * (s * s))
         tables = self._tables()
-        c4 = c3 + tables["areas"].get(area, 0.0)
+        at = tables["areas"].get(area)
+        c4 = c3 + (0.0 if at is None else self.area_effects[at])
         location = 0.0
         fine = None
         projection = tables["projection"]

@@ -68,7 +68,7 @@ def month_name(ordinal: int) -> str:
     return f"{ordinal // 12:04d}-{ordinal % 12 + 1:02d}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Projection:
     """Kilometres east and north of a market's centre (equirectangular: a town is small)."""
 
@@ -106,7 +106,7 @@ def codes(
     return np.asarray(index.get_indexer(pd.Index(keys)), dtype=np.intp)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeyOffsets:
     """A sorted vocabulary of cell keys held as offsets from its first: 4 bytes a key where
     they span less than 2^32 (a town's cells), else 8; found without a hash table, by binary

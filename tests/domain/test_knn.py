@@ -189,8 +189,8 @@ def test_an_index_reads_its_pack_in_place() -> None:
     found = Index(comps_pack.read(buffer), SIMILARITY)
     assert np.shares_memory(found.packed.records, np.frombuffer(buffer, np.uint8))
     assert np.shares_memory(found.packed.starts, np.frombuffer(buffer, np.uint8))
-    held = [v for v in vars(found).values() if isinstance(v, np.ndarray)]
-    assert held == []
+    held = [getattr(found, name, None) for name in Index.__slots__]
+    assert not any(isinstance(value, np.ndarray) for value in held)
 
 
 def test_the_search_of_a_pack_finds_the_comps_of_a_k_d_tree_of_its_points() -> None:
