@@ -43,7 +43,7 @@ from bench.harness import (
     print_table,
 )
 from bench.markets import deployment, worker_rss_mb
-from tests.support import located_listings
+from tests.support import located_listings, mapped_packs, uvicorn_workers
 
 KING_COUNTY = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "king_county.csv"
 LOCATED = (
@@ -257,7 +257,7 @@ def measure_markets(row: Row, work: Path, args: argparse.Namespace) -> None:
                     rss.append(worker_rss_mb(served))
             with _serve({**env, "HOUSE_PRICE_WORKERS": "2"}, here) as served:
                 time.sleep(1)  # both workers ready
-                at_ready = [_uss_mb(pid) for pid in _workers(served.process.pid)]
+                at_ready = [_uss_mb(pid) for pid in uvicorn_workers(served.process.pid)]
                 uss, packs, cells, files = _valued_everywhere(
                     served, args.markets, kind == "located"
                 )
@@ -303,20 +303,6 @@ def measure_markets(row: Row, work: Path, args: argparse.Namespace) -> None:
         )
 
 
-def _workers(pid: int) -> list[int]:
-    """The uvicorn workers a server started (its children that run multiprocessing's spawn)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            command = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and b"spawn_main" in command:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def _uss_mb(pid: int) -> float:
     """A process's unique set size: the pages it alone maps (private clean and dirty)."""
     total = 0
@@ -324,11 +310,6 @@ def _uss_mb(pid: int) -> float:
         if line.startswith(("Private_Clean:", "Private_Dirty:")):
             total += int(line.split()[1])
     return total / 1024
-
-
-def _packs_mapped(pid: int) -> set[str]:
-    lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
-    return {line.split()[-1] for line in lines if line.endswith(".comps")}
 
 
 def _valued_everywhere(
@@ -340,7 +321,7 @@ def _valued_everywhere(
     rows = ["market,beds,baths,sqft,area,latitude,longitude"]
     rows += [f"m{i:05d},3,2,1800,north,47.52,-122.25" for i in range(markets)]
     batch = "\n".join(rows).encode()
-    workers = _workers(served.process.pid)
+    workers = uvicorn_workers(served.process.pid)
     assert len(workers) == 2, workers
     for _ in range(40 if located else 4):
         answer = httpx.post(
@@ -354,13 +335,13 @@ def _valued_everywhere(
             raise AssertionError(f"{answer.text[:500]}\n{served.log.read().decode()[-20000:]}")
         if not located:
             continue
-        mapped = [_packs_mapped(pid) for pid in workers]
+        mapped = [mapped_packs(pid) for pid in workers]
         if all(len(m) >= markets for m in mapped):
             break
     else:
         if located:
             raise AssertionError("a worker did not value every market")
-    both = set.intersection(*(_packs_mapped(pid) for pid in workers)) if located else set()
+    both = set.intersection(*(mapped_packs(pid) for pid in workers)) if located else set()
     cells = 0  # the bytes of the models' cells, which the packs also carry
     for path in both:
         with open(path, "rb") as file:

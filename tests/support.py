@@ -104,3 +104,23 @@ def located_listings(rows: int, seed: int = 0) -> pd.DataFrame:
             "sold_at": sold_at,
         }
     )
+
+
+def uvicorn_workers(pid: int) -> list[int]:
+    """The workers a server started: its children that run multiprocessing's spawn."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def mapped_packs(pid: int) -> set[str]:
+    """The files of packed comps a process maps."""
+    lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return {line.split()[-1] for line in lines if line.endswith(".comps")}

@@ -66,6 +66,7 @@ HEADER = np.dtype(
     ]
 )
 MAGIC = b"HPCOMPS1"
+_DIGEST_AT = HEADER.fields["digest"][1] if HEADER.fields else 0  # where the digest sits
 _EPOCH = date(1970, 1, 1).toordinal()
 # What a buffer's name among a machine's files carries beside its version's checksum: a
 # release that packs differently packs anew.
@@ -122,8 +123,7 @@ def pack(
         parts += [np.asarray(keys, dtype="<i8").tobytes(), bytes(effects)]
     found = b"".join(parts)
     digest = hashlib.blake2b(found, digest_size=16).digest()
-    at = HEADER.fields["digest"][1] if HEADER.fields else 0
-    return found[:at] + digest + found[at + 16 :]
+    return found[:_DIGEST_AT] + digest + found[_DIGEST_AT + 16 :]
 
 
 def _month_and_day(
@@ -201,12 +201,11 @@ def read(buffer: Buffer, verify: bool = True) -> Packed:
     if len(view) != places_at + 16 * sum(scales):
         raise DamagedPack(f"{len(view)} bytes where its header says otherwise")
     if verify:
-        digest_at = HEADER.fields["digest"][1] if HEADER.fields else 0
-        hasher = hashlib.blake2b(view[:digest_at], digest_size=16)
+        hasher = hashlib.blake2b(view[:_DIGEST_AT], digest_size=16)
         hasher.update(bytes(16))
-        hasher.update(view[digest_at + 16 :])
+        hasher.update(view[_DIGEST_AT + 16 :])
         # (read from the bytes: numpy's fixed-size bytes drop a digest's trailing zeros)
-        if hasher.digest() != bytes(view[digest_at : digest_at + 16]):
+        if hasher.digest() != bytes(view[_DIGEST_AT : _DIGEST_AT + 16]):
             raise DamagedPack("its digest does not match its bytes")
     starts = np.frombuffer(view, dtype=np.int64, count=cells_ + 1, offset=at)
     records = np.frombuffer(view, dtype=RECORD, count=n, offset=records_at)

@@ -137,7 +137,7 @@ class LocatedModel:
     @property
     def holds_sales(self) -> bool:
         """Whether this model can pack its comps itself (a whole one)."""
-        return bool(self.sales) and "awaits_pack" not in self._lookup
+        return bool(self.sales)
 
     def answers(self, level: float) -> bool:
         return self.calibration is None or self.calibration.answers(level)
@@ -151,15 +151,15 @@ class LocatedModel:
             found["areas"] = {name: at for at, name in enumerate(self.areas)}
             found["area_values"] = np.asarray(self.area_effects, dtype=np.float64)
             unpack = unpack_keys if self.keys_packed else (lambda c: np.frombuffer(c, "<i8"))
-            # Each scale's sorted keys once, as offsets from the first (`KeyOffsets`: 4 bytes a
-            # cell in a town), searched by numpy for a batch and by bisect for one home; the
-            # effects are views of the model's bytes.
-            found["cells"] = [KeyOffsets.of(unpack(c)) for c in self.cells]
-            found["effect_bytes"] = list(self.cell_effects)
-            packed = found["comps"].packed if "comps" in found and not self.cells else None
-            if packed is not None:  # a compact model's, from its pack
-                found["cells"] = [KeyOffsets.view(keys) for keys, _ in packed.places]
-                found["effect_bytes"] = [effects for _, effects in packed.places]
+            # Each scale's sorted keys once (`KeyOffsets`: searched by numpy for a batch, by
+            # bisect for one home); the effects are views of the model's (or pack's) bytes.
+            if self.cells or "comps" not in found:
+                found["cells"] = [KeyOffsets.of(unpack(c)) for c in self.cells]
+                found["effect_bytes"] = list(self.cell_effects)
+            else:  # a compact model's, from its pack
+                places = found["comps"].packed.places
+                found["cells"] = [KeyOffsets.view(keys) for keys, _ in places]
+                found["effect_bytes"] = [effects for _, effects in places]
             found["effects"] = [np.frombuffer(e, dtype="<f8") for e in found["effect_bytes"]]
             found["months"] = np.asarray(self.month_effects, dtype=np.float64)
             found["projection"] = None if self.projection is None else Projection(*self.projection)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.e2e.server import Server, engine_deployment
-from tests.support import API_KEY, located_listings
+from tests.support import API_KEY, located_listings, mapped_packs, uvicorn_workers
 
 pytestmark = pytest.mark.engines("files", "postgres")
 
@@ -74,26 +74,8 @@ def test_every_worker_lists_a_retrains_new_comps_within_a_second(
                 break
             assert sent < 1.0, f"old comps served {sent:.2f} s after the promotion"
         # Both workers read the new version's comps from one file of the machine's.
-        # (the server's other children, such as a fit's, map none)
         assert server.process is not None
-        mapped = [found for pid in _children(server.process.pid) if (found := _mapped_packs(pid))]
+        mapped = [mapped_packs(pid) for pid in uvicorn_workers(server.process.pid)]
         assert len(mapped) == 2 and mapped[0] & mapped[1], mapped
         (shared,) = mapped[0] & mapped[1]
         assert Path(shared).parent == tmp_path / "comps"
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _mapped_packs(pid: int) -> set[str]:
-    lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
-    return {line.split()[-1] for line in lines if line.endswith(".comps")}
