@@ -9,6 +9,7 @@ import tempfile
 
 import uvicorn
 
+from app.cli.one_write import OneWriteProtocol
 from app.config import Settings
 from app.observability import logs
 from app.service.keys import BadKeys, Keyring
@@ -38,6 +39,7 @@ def main() -> None:
             port=settings.port,
             workers=settings.workers,
             proxy_headers=True,
+            http=OneWriteProtocol,
             # The service writes the access lines itself (with duration and model version).
             access_log=False,
             log_config=logs.config(settings.log_format, level),
