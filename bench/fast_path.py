@@ -5,7 +5,12 @@
 
 Every server is started once, pinned to core 0 (wrk on core 1, 16 connections), and the wrk
 runs go round them in turn, `--runs` rounds, so that each figure is compared with the floor
-measured beside it rather than with a machine's mood:
+measured beside it rather than with a machine's mood. A round starts with the floor, then
+house-price's set-ups and the releases before it side by side, then the references, in
+reverse order every other round (a drift within a round then favours each side as often);
+the floor is run once more at the end, and each round's figures are compared with the
+geometric mean of the floor's runs on either side of them (the printed `round` lines show
+how far the machine drifts within a round):
 
 - the bare FastAPI floor (`bench.bare_app:fastapi_app`: the same pydantic body, a constant
   answer), the pure-ASGI reference that validates the same body (`asgi_validated`), and the
@@ -26,6 +31,8 @@ requests/s but not against CPU time.
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import os
 import statistics
 import subprocess
@@ -123,16 +130,31 @@ def measure(row: Row, work: Path, args: argparse.Namespace) -> dict[str, dict[st
             before = deployment(work / f"before-{len(launches)}", tree)
             name = f"{BEFORE} ({_commit(tree)})"
             launches.append((name, Served(serve, before, "/health/ready", cwd=tree), BODY))
+        # The floor first, then house-price, its other set-ups and the releases before, side by
+        # side, then the references: in this order in odd rounds and in reverse in even ones.
+        launches.sort(key=lambda launch: _place(launch[0]))
         for _, served, body in launches:  # warm-up
             wrk_run(wrk, served.url + "/predict", body, 2, work)
         rounds: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in launches}
-        for _ in range(args.runs):
-            for name, served, body in launches:
-                cpu_before = cpu_seconds(served.process.pid)
-                found = wrk_run(wrk, served.url + "/predict", body, args.seconds, work)
-                used = cpu_seconds(served.process.pid) - cpu_before
-                found["cpu_us"] = used / found["requests"] * 1e6
-                rounds[name].append(found)
+
+        def run(name: str, served: Served, body: bytes) -> None:
+            cpu_before = cpu_seconds(served.process.pid)
+            found = wrk_run(wrk, served.url + "/predict", body, args.seconds, work)
+            used = cpu_seconds(served.process.pid) - cpu_before
+            found["cpu_us"] = used / found["requests"] * 1e6
+            rounds[name].append(found)
+            print(
+                f"  round {len(rounds[name])}: {name}: {found['rps']:,.0f} req/s, "
+                f"p99 {found['p99']:.2f} ms, {found['cpu_us']:.0f} us CPU",
+                flush=True,
+            )
+
+        for round_ in range(args.runs):
+            floor, *rest = launches
+            run(*floor)
+            for launch in rest if round_ % 2 == 0 else rest[::-1]:  # drift falls on each side
+                run(*launch)
+        run(*launches[0])  # the floor once more: each round's figures lie between two of its runs
     finally:
         for _, served, _ in launches:
             served.__exit__()
@@ -143,8 +165,25 @@ def measure(row: Row, work: Path, args: argparse.Namespace) -> dict[str, dict[st
     }
 
 
+_ORDER = [FLOOR, DEFAULT, NAMED.split("{")[0], LOGGED, BEFORE, REFERENCE, RAW]
+
+
+def _place(name: str) -> int:
+    """Where a server's runs come in a round."""
+    return next(i for i, start in enumerate(_ORDER) if name.startswith(start))
+
+
+def _between(runs: list[dict[str, float]]) -> list[dict[str, float]]:
+    """The floor's figures in each round, as the geometric mean of its runs at the start of
+    that round and of the next: the machine's speed drifts within a round (by 30 % on this
+    shared machine), and a server measured late in a round is compared with the floor on
+    either side of it."""
+    return [{k: math.sqrt(a[k] * b[k]) for k in a} for a, b in itertools.pairwise(runs)]
+
+
 def _report(row: Row, rounds: dict[str, list[dict[str, float]]]) -> None:
-    floor = rounds[FLOOR]
+    floor = _between(rounds[FLOOR])
+    rounds[FLOOR] = rounds[FLOOR][:-1]
 
     def median(name: str, key: str) -> float:
         return statistics.median(r[key] for r in rounds[name])

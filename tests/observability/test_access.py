@@ -4,15 +4,25 @@ writes, and through `logging` whenever anything else listens."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from app.observability.access import FLUSH_EVERY, AccessLog
-from app.observability.logs import JsonFormatter, RequestIdFilter, TextFormatter
+from app.observability.access import (
+    FLUSH_EVERY,
+    MOST_HELD,
+    AccessLog,
+    _json_renderer,
+    fields_of,
+    message_of,
+)
+from app.observability.logs import JsonFormatter, RequestIdFilter, TextFormatter, json_line
 
 LINE = ("10.0.0.7", "POST", "/predict", "1.1", 200, 1.2345, "v20261206-000000-abcdef", "r-1")
 
@@ -96,9 +106,75 @@ def test_lines_written_directly_are_flushed_at_most_every_few_tenths_and_on_dema
     access = AccessLog(logger_with(logging.StreamHandler(stream), JsonFormatter()))
     for _ in range(100):
         access.write(*LINE)
-    assert stream.getvalue().count("\n") == 100 and stream.flushes == 1
+    assert stream.getvalue().count("\n") == 1 and stream.flushes == 1  # the rest are held
     now[0] += FLUSH_EVERY
     access.write(*LINE)
-    assert stream.flushes == 2
+    assert stream.getvalue().count("\n") == 101 and stream.flushes == 2
+    access.write(*LINE)
     access.flush()
-    assert stream.flushes == 3
+    assert stream.getvalue().count("\n") == 102 and stream.flushes == 3
+
+
+def test_no_more_than_a_few_hundred_lines_are_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time, "time", lambda: 1_780_000_000.0)
+    stream = io.StringIO()
+    access = AccessLog(logger_with(logging.StreamHandler(stream), JsonFormatter()))
+    for _ in range(MOST_HELD + 1):
+        access.write(*LINE)
+    assert stream.getvalue().count("\n") == MOST_HELD + 1
+
+
+def test_lines_held_come_before_a_line_that_needs_a_record(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(time, "time", lambda: 1_780_000_000.0)
+    stream = io.StringIO()
+    logger = logger_with(logging.StreamHandler(stream), JsonFormatter())
+    access = AccessLog(logger)
+    for n in range(3):
+        access.write(*LINE[:-1], f"r-{n}")
+    logger.addHandler(caplog.handler)
+    access.write(*LINE[:-1], "r-3")
+    ids = [json.loads(line)["request_id"] for line in stream.getvalue().splitlines()]
+    assert ids == ["r-0", "r-1", "r-2", "r-3"]
+    assert [r.request_id for r in caplog.records] == ["r-1", "r-2", "r-3"]  # type: ignore[attr-defined]
+
+
+PLAIN_OR_ANY = st.one_of(
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40), st.text(max_size=40)
+)
+
+
+@given(
+    client=PLAIN_OR_ANY,
+    path=PLAIN_OR_ANY,
+    status=st.integers(100, 599),
+    duration=st.one_of(
+        st.floats(0, 1e12, allow_nan=False),
+        st.floats(0, 2, allow_nan=False),
+        st.sampled_from([0.0, 0.0004, 0.0005, 0.001, 0.1, 1.0, 1e-7, 999_999_999.9996]),
+    ),
+    model_version=st.one_of(st.none(), PLAIN_OR_ANY),
+    request_id=st.one_of(st.none(), PLAIN_OR_ANY),
+    created=st.floats(1e9, 4e9),
+)
+def test_a_json_line_made_from_its_parts_is_the_one_json_line_makes(
+    client: str,
+    path: str,
+    status: int,
+    duration: float,
+    model_version: str | None,
+    request_id: str | None,
+    created: float,
+) -> None:
+    render = _json_renderer("house_price.access")
+    message = message_of(client, "POST", path, "1.1", status, duration)
+    if model_version:
+        message += f" model {model_version}"
+    fields = fields_of("POST", path, status, duration, model_version)
+    expected = json_line(created, "info", "house_price.access", message, request_id, fields)
+    for _ in range(2):  # made, then from the parts kept
+        got = render(
+            created, client, "POST", path, "1.1", status, duration, model_version, request_id
+        )
+        assert got == expected
