@@ -46,9 +46,9 @@ import pandas as pd
 import lightgbm
 train, test = pd.read_csv(sys.argv[1]), pd.read_csv(sys.argv[2])
 columns = sys.argv[4].split(",")
-areas = sorted(set(train["area"].astype(str)))
-for frame in (train, test):
-    if "area" in columns:
+if "area" in columns:
+    areas = sorted(set(train["area"].astype(str)))
+    for frame in (train, test):
         frame["area"] = pd.Categorical(frame["area"].astype(str), categories=areas)
 model = lightgbm.LGBMRegressor(
     n_estimators=2000, learning_rate=0.03, num_leaves=63, min_child_samples=10,
@@ -114,7 +114,8 @@ def served_estimates(
     answers = []
     with Served([sys.executable, "-m", "app.serve"], env, "/health/ready") as served:
         for columns in asked:
-            homes = newest[columns].rename(columns={"sold_at": "as_of"})
+            homes = newest[[c for c in columns if c in newest.columns]]
+            homes = homes.rename(columns={"sold_at": "as_of"})
             answer = httpx.post(
                 served.url + "/predict/batch",
                 content=homes.to_csv(index=False).encode(),
@@ -153,8 +154,9 @@ def lightgbm_estimates(
     fitted = fitted.loc[_valid(fitted)].copy()
     test = newest.copy()
     for frame in (fitted, test):
-        sold = pd.to_datetime(frame["sold_at"])
-        frame["month"] = (sold.dt.year - 2000) * 12 + sold.dt.month
+        if "sold_at" in frame.columns:
+            sold = pd.to_datetime(frame["sold_at"])
+            frame["month"] = (sold.dt.year - 2000) * 12 + sold.dt.month
     fitted.to_csv(work / "gbm-train.csv", index=False)
     test.to_csv(work / "gbm-test.csv", index=False)
     out = work / "gbm-estimates.txt"
@@ -163,6 +165,13 @@ def lightgbm_estimates(
         [str(python), "-c", _LIGHTGBM, *(str(f) for f in files), ",".join(columns)], check=True
     )
     return np.loadtxt(out)
+
+
+def _given(newest: pd.DataFrame, column: str) -> bool:
+    """Whether the sales carry `column` (the month: a sale date) in any row: a market without
+    an area or coordinates is compared with LightGBM given what it has."""
+    name = "sold_at" if column == "month" else column
+    return name in newest.columns and bool(newest[name].notna().any())
 
 
 def _valid(frame: pd.DataFrame) -> list[bool]:
@@ -210,9 +219,10 @@ def report(csv: Path, lightgbm_venv: Path | None = None, lightgbm: bool = True) 
                 rows.append(line(label, ratio_study(estimates, prices), held))
         if lightgbm:
             python = lightgbm_python(work, lightgbm_venv)
+            where = [c for c in WHERE_AND_WHEN if _given(newest, c)]
             for label, columns in (
                 ("LightGBM, beds, baths, sqft", ["beds", "baths", "sqft"]),
-                ("LightGBM, the same + where and when", ["beds", "baths", "sqft", *WHERE_AND_WHEN]),
+                ("LightGBM, the same + where and when", ["beds", "baths", "sqft", *where]),
             ):
                 found = lightgbm_estimates(python, train, newest, columns, work)
                 rows.append(line(label, ratio_study(found, prices)))
