@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sys
@@ -9,11 +10,20 @@ import tempfile
 
 import uvicorn
 
-from app.cli.one_write import OneWriteProtocol
 from app.config import Settings
 from app.observability import logs
 from app.service.keys import BadKeys, Keyring
 from app.storage.signing import BadSigningKey, signer_of
+
+
+def http_protocol() -> type[asyncio.Protocol] | str:
+    """uvicorn's httptools protocol sending each answer in one write; without httptools
+    installed, uvicorn's own choice."""
+    try:
+        from app.cli.one_write import OneWriteProtocol
+    except ImportError:  # no httptools: uvicorn's h11 protocol
+        return "auto"
+    return OneWriteProtocol
 
 
 def main() -> None:
@@ -39,7 +49,7 @@ def main() -> None:
             port=settings.port,
             workers=settings.workers,
             proxy_headers=True,
-            http=OneWriteProtocol,
+            http=http_protocol(),
             # The service writes the access lines itself (with duration and model version).
             access_log=False,
             log_config=logs.config(settings.log_format, level),

@@ -195,3 +195,14 @@ def test_the_service_is_served_by_this_protocol(monkeypatch: Any, tmp_path: Any)
     monkeypatch.setenv("HOUSE_PRICE_API_KEY", "a-key-of-sixteen-characters")
     serve.main()
     assert given["http"] is OneWriteProtocol
+
+
+def test_without_httptools_the_service_is_served_by_uvicorns_choice(monkeypatch: Any) -> None:
+    import sys
+
+    from app.cli import serve
+
+    monkeypatch.setitem(sys.modules, "httptools", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "uvicorn.protocols.http.httptools_impl", raising=False)
+    monkeypatch.delitem(sys.modules, "app.cli.one_write", raising=False)
+    assert serve.http_protocol() == "auto"
