@@ -4,10 +4,12 @@
 `logging` makes a record, looks up its caller and runs its handlers' machinery for every line:
 several times what a prediction costs. When the access logger's handlers are the ones
 `logs.config` makes (stream handlers with this service's formatters and request-id filter,
-nothing propagated), the line is formatted by the same functions those formatters use and
-written under each handler's lock, so the bytes are the same; any other set-up gets a record.
-Lines written directly reach the stream within `FLUSH_EVERY` seconds while requests come, and
-within the server's poll interval (`HOUSE_PRICE_POLL_INTERVAL`) when they stop, and at shutdown.
+nothing propagated), the line's parts are kept, and the lines kept are rendered to the text
+those formatters make and written under each handler's lock, together: rendering between two
+requests, with the code and data cold, costs several times rendering a few hundred in a row.
+Any other set-up gets a record. Lines written directly reach the stream within `FLUSH_EVERY`
+seconds while requests come, and within the server's poll interval (`HOUSE_PRICE_POLL_INTERVAL`)
+when they stop, and at shutdown.
 """
 
 from __future__ import annotations
