@@ -147,8 +147,8 @@ class Packed:
     records: npt.NDArray[np.void]
     shape: tuple[float, float, float, int, int, float, float, float, int]  # the search's grid
     prices: dict[int, float]  # the exact price of each record whose float32 rounds it
-    # Each scale's cells: sorted keys (int64) and their effects (float64), as buffers
-    places: tuple[tuple[memoryview, memoryview], ...] = ()
+    # Each scale's cells: sorted keys and their effects, views of the pack cast to "q" and "d"
+    places: tuple[tuple[memoryview[int], memoryview[float]], ...] = ()
 
     def __len__(self) -> int:
         return len(self.records)
@@ -225,6 +225,6 @@ def read(buffer: Buffer, verify: bool = True) -> Packed:
     places = []
     for count in scales:
         keys, effects = places_at, places_at + 8 * count
-        places.append((view[keys:effects], view[effects : effects + 8 * count]))
+        places.append((view[keys:effects].cast("q"), view[effects : effects + 8 * count].cast("d")))
         places_at += 16 * count
     return Packed(starts, records, shape, prices, tuple(places))

@@ -160,7 +160,6 @@ class LocatedModel:
                 places = found["comps"].packed.places
                 found["cells"] = [KeyOffsets.view(keys) for keys, _ in places]
                 found["effect_bytes"] = [effects for _, effects in places]
-            found["effects"] = [np.frombuffer(e, dtype="<f8") for e in found["effect_bytes"]]
             found["months"] = np.asarray(self.month_effects, dtype=np.float64)
             found["projection"] = None if self.projection is None else Projection(*self.projection)
         return found
@@ -283,7 +282,8 @@ class LocatedModel:
         out[:, 3] = out[:, 2] + (w[2] * s + w[3] * (s * s))
         out[:, 4] = out[:, 3] + self._area_effects(located.area)
         location = np.zeros(n)
-        for found, effects in zip(located.cells, tables["effects"], strict=True):
+        for found, given in zip(located.cells, tables["effect_bytes"], strict=True):
+            effects = np.frombuffer(given, dtype="<f8")
             location += np.where(found >= 0, effects[np.maximum(found, 0)], 0.0)
         out[:, 5] = out[:, 4] + location
         out[:, 6] = out[:, 5] + self._time_effects(places.month)

@@ -114,12 +114,11 @@ class KeyOffsets:
 
     base: int
     offsets: array[int] | memoryview  # "I" or "q"; read by bisect for one home
-    values: npt.NDArray[np.integer[Any]]  # a view of them, for numpy
 
     @classmethod
     def view(cls, keys: memoryview) -> KeyOffsets:
-        """Sorted int64 keys in a buffer (a mapped pack's), read where they are."""
-        return cls(0, keys.cast("q"), np.frombuffer(keys, dtype="<i8"))
+        """Sorted int64 keys in a buffer (a mapped pack's, cast to "q"), read where they are."""
+        return cls(0, keys if keys.format == "q" else keys.cast("q"))
 
     @classmethod
     def of(cls, keys: IntArray) -> KeyOffsets:
@@ -127,10 +126,17 @@ class KeyOffsets:
         small = len(keys) == 0 or int(keys[-1]) - base < 1 << 32
         code, dtype = ("I", np.uint32) if small else ("q", np.int64)
         offsets = array(code, (np.asarray(keys, dtype=np.int64) - base).astype(dtype).tobytes())
-        return cls(base, offsets, np.frombuffer(offsets, dtype=dtype))
+        return cls(base, offsets)
 
     def __len__(self) -> int:
         return len(self.offsets)
+
+    @property
+    def values(self) -> npt.NDArray[np.integer[Any]]:
+        """The offsets for numpy, a view made when asked (a worker holds thousands of these)."""
+        offsets = self.offsets
+        code = offsets.format if isinstance(offsets, memoryview) else offsets.typecode
+        return np.frombuffer(offsets, dtype=np.uint32 if code == "I" else np.int64)
 
     @property
     def keys(self) -> IntArray:
@@ -147,8 +153,9 @@ class KeyOffsets:
         if len(self.offsets) == 0:
             return np.full(len(keys), -1, dtype=np.intp)
         offset = keys - self.base
-        at = np.minimum(np.searchsorted(self.values, offset), len(self.values) - 1)
-        return np.where(self.values[at] == offset, at, -1).astype(np.intp)
+        values = self.values
+        at = np.minimum(np.searchsorted(values, offset), len(values) - 1)
+        return np.where(values[at] == offset, at, -1).astype(np.intp)
 
 
 @dataclass(frozen=True)
