@@ -35,12 +35,13 @@ ACCESS = logging.getLogger("house_price.access")
 FLUSH_EVERY = 0.2
 INFO = logging.INFO
 
-# A handler this module writes to itself, and how it turns (time, client, method, path, HTTP
-# version, status, duration, model version, request id) into the text its formatter would make.
-Render = Callable[[float, str, str, str, str, int, float, "str | None", "str | None"], str]
-Direct = tuple[tuple[logging.StreamHandler[Any], Render], ...]
-# A line's parts, in `Render`'s order.
+# A handler this module writes to itself, and how it turns a line's parts into the text its
+# formatter would make.
+# A line's parts: time, client, method, path, HTTP version, status, duration (ms), model version
+# and request id.
 Line = tuple[float, str, str, str, str, int, float, "str | None", "str | None"]
+Render = Callable[[Line], str]
+Direct = tuple[tuple[logging.StreamHandler[Any], Render], ...]
 # Lines held at most before they are written, whatever the time.
 MOST_HELD = 256
 
@@ -52,17 +53,16 @@ _DECIMAL_BELOW = 1e9
 _MOST_TEMPLATES = 4096
 
 
-def message_of(
-    client: str, method: str, path: str, http_version: str, status: int, duration_ms: float
-) -> str:
-    """An access line's message (the model version is added after it when there is one)."""
-    return f'{client} - "{method} {path} HTTP/{http_version}" {status} {duration_ms:.1f} ms'
+def message_of(line: Line) -> str:
+    """An access line's message, with the model version when there is one."""
+    _, client, method, path, http_version, status, duration_ms, model_version, _ = line
+    message = f'{client} - "{method} {path} HTTP/{http_version}" {status} {duration_ms:.1f} ms'
+    return f"{message} model {model_version}" if model_version else message
 
 
-def fields_of(
-    method: str, path: str, status: int, duration_ms: float, model_version: str | None
-) -> dict[str, Any]:
+def fields_of(line: Line) -> dict[str, Any]:
     """An access line's fields beside its message."""
+    _, _, method, path, _, status, duration_ms, model_version, _ = line
     return {
         "method": method,
         "path": path,
@@ -95,41 +95,24 @@ def _json_renderer(name: str) -> Render:
             f',"model_version":{version}}}',
         )
 
-    def render(
-        created: float,
-        client: str,
-        method: str,
-        path: str,
-        http_version: str,
-        status: int,
-        duration_ms: float,
-        model_version: str | None,
-        request_id: str | None,
-    ) -> str:
+    def render(line: Line) -> str:
+        created, client, method, path, http_version, status, duration_ms, model_version, rid = line
         key = (client, method, path, http_version, status, model_version)
         parts = templates.get(key)
         if parts is None and key not in templates:
             if len(templates) >= _MOST_TEMPLATES:
                 templates.clear()
             parts = templates[key] = template(key)
-        if (
-            parts is None
-            or not 0.0 <= duration_ms < most
-            or (request_id is not None and not plain(request_id))
-        ):
-            message = message_of(client, method, path, http_version, status, duration_ms)
-            if model_version:
-                message += f" model {model_version}"
-            fields = fields_of(method, path, status, duration_ms, model_version)
-            return json_line(created, "info", name, message, request_id, fields)
+        if parts is None or not 0.0 <= duration_ms < most or (rid is not None and not plain(rid)):
+            return json_line(created, "info", name, message_of(line), rid, fields_of(line))
         head, middle, named, tail = parts
-        rid = "null" if request_id is None else f'"{request_id}"'
+        quoted = "null" if rid is None else f'"{rid}"'
         # repr(round(duration_ms, 3)), as orjson writes it: the same correctly rounded digits.
         rounded = f"{duration_ms:.3f}".rstrip("0")
         if rounded[-1] == ".":
             rounded += "0"
         return (
-            f'{{"time":"{iso_time(created)}{head}{duration_ms:.1f}{middle}{rid}{named}'
+            f'{{"time":"{iso_time(created)}{head}{duration_ms:.1f}{middle}{quoted}{named}'
             f"{rounded}{tail}"
         )
 
@@ -139,20 +122,9 @@ def _json_renderer(name: str) -> Render:
 def _text_renderer(formatter: TextFormatter, name: str) -> Render:
     prefix = formatter._fmt % {"levelname": "INFO", "name": name, "message": ""}  # type: ignore[operator]
 
-    def render(
-        created: float,
-        client: str,
-        method: str,
-        path: str,
-        http_version: str,
-        status: int,
-        duration_ms: float,
-        model_version: str | None,
-        request_id: str | None,
-    ) -> str:
-        text = prefix + message_of(client, method, path, http_version, status, duration_ms)
-        if model_version:
-            text += f" model {model_version}"
+    def render(line: Line) -> str:
+        text = prefix + message_of(line)
+        request_id = line[-1]
         return text if request_id is None else f"{text} [request {request_id}]"
 
     return render
@@ -273,7 +245,7 @@ class AccessLog:
             return
         for handler, render in direct:
             terminator = handler.terminator
-            text = "".join([render(*line) + terminator for line in held])
+            text = "".join([render(line) + terminator for line in held])
             with handler.lock:  # type: ignore[union-attr]  # a StreamHandler's lock is made
                 try:
                     handler.stream.write(text)
@@ -283,9 +255,4 @@ class AccessLog:
 
     def _record(self, line: Line) -> None:
         """One line through `logging` (its time is the record's)."""
-        _, client, method, path, http_version, status, duration_ms, model_version, rid = line
-        message = message_of(client, method, path, http_version, status, duration_ms)
-        if model_version:
-            message += f" model {model_version}"
-        fields = fields_of(method, path, status, duration_ms, model_version)
-        self.logger.info("%s", message, extra={**fields, "request_id": rid})
+        self.logger.info("%s", message_of(line), extra={**fields_of(line), "request_id": line[-1]})

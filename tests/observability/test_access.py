@@ -19,8 +19,6 @@ from app.observability.access import (
     MOST_HELD,
     AccessLog,
     _json_renderer,
-    fields_of,
-    message_of,
 )
 from app.observability.logs import JsonFormatter, RequestIdFilter, TextFormatter, json_line
 
@@ -168,13 +166,17 @@ def test_a_json_line_made_from_its_parts_is_the_one_json_line_makes(
     created: float,
 ) -> None:
     render = _json_renderer("house_price.access")
-    message = message_of(client, "POST", path, "1.1", status, duration)
+    message = f'{client} - "POST {path} HTTP/1.1" {status} {duration:.1f} ms'
     if model_version:
         message += f" model {model_version}"
-    fields = fields_of("POST", path, status, duration, model_version)
+    fields = {
+        "method": "POST",
+        "path": path,
+        "status": status,
+        "duration_ms": round(duration, 3),
+        "model_version": model_version,
+    }
     expected = json_line(created, "info", "house_price.access", message, request_id, fields)
+    line = (created, client, "POST", path, "1.1", status, duration, model_version, request_id)
     for _ in range(2):  # made, then from the parts kept
-        got = render(
-            created, client, "POST", path, "1.1", status, duration, model_version, request_id
-        )
-        assert got == expected
+        assert render(line) == expected
