@@ -1,35 +1,44 @@
 /* The k most similar sales of a home, and what they move its estimate by: the compiled half of
  * app.domain.comps.
  *
- * Sales are points of four coordinates (km east, km north, size, time; see comps.points),
- * bucketed in a grid of square cells over the first two and stored cell by cell. A home's
- * neighbours are searched ring by ring of cells around its own, until no unseen cell can hold a
- * nearer sale than the k-th found: exact, as a k-d tree, at a tenth of a Python call's cost.
+ * Sales are points of four coordinates (km east, km north, size, time; see comps.points) held
+ * in the order of a k-d tree: node 0 holds every point, node i's points [lo, hi) split at mid =
+ * lo + (hi - lo) / 2 into node 2i + 1's [lo, mid), none of whose coordinates `dim[i]` is above
+ * split[i], and node 2i + 2's [mid, hi), none below it. The nodes below the `nodes` inner ones
+ * are leaves, each of at most `leaf` points. A home's neighbours are searched from its own
+ * leaf outward, a subtree skipped when its box is farther than the k-th found: exact, and
+ * denser towns cost no more than sparse ones.
  *
- * The points are either n * 4 doubles (a fit's search: grid = (x0, y0, cell, nx, ny)) or a
- * market's packed comps, n records of RECORD bytes (app.domain.comps_pack.RECORD: float32
- * degrees north and east of the market's centre, size coordinate and residual, then the
- * listing's fields, the sale's month at MONTH as an int16 from the newest, 0 for an undated
- * sale): grid = (x0, y0, cell, nx, ny, km_east, km_north, year_km, last_month), the point of a
- * record being (east * km_east, north * km_north, size, year_km / 12 * month).
+ * The points are either n * 4 doubles (a fit's search: shape = (leaf,)) or a market's packed
+ * comps, n records of RECORD bytes (app.domain.comps_pack.RECORD: float32 degrees north and
+ * east of the market's centre, size coordinate and residual, then the listing's fields, the
+ * sale's month at MONTH as an int16 from the newest, 0 for an undated sale): shape = (leaf,
+ * km_east, km_north, year_km, last_month), the point of a record being (east * km_east, north
+ * * km_north, size, year_km / 12 * month).
  *
- * knn(points, starts, grid, queries, k, distance, position)
- *     starts: (nx * ny + 1) int64, where each cell's points start; queries: m * 4 doubles;
- *     writes the k nearest of each query (ascending distance, ties by position) into distance
- *     (m * k doubles) and position (m * k int64, positions in `points`).
- * shift(records, distance, position, k, shrink, out, total)
- *     the weighted median residual of each row's k sales (weight 1 / (1 + d^2)), times
- *     W / (W + shrink), W the row's total weight, into out (m doubles), and W into total
- *     (m doubles); as comps.shift.
- * shift_one(records, starts, grid, x, y, s, t, k, shrink) -> (shift, W)
+ * tree(points, leaf, order, split, dim)
+ *     the k-d tree of n * 4 doubles: the points' order in it into order (n int64), each inner
+ *     node's split into split and dim (the `nodes` of comps.tree_nodes(n, leaf)).
+ * knn(points, split, dim, shape, queries, k, distance, position, threads)
+ *     queries: m * 4 doubles; writes the k nearest of each query (ascending distance, ties by
+ *     position) into distance (m * k doubles) and position (m * k int64, positions in `points`),
+ *     the queries shared among `threads` threads (the answers do not depend on how many).
+ * shift(records, split, dim, shape, queries, k, shrink, out, total, threads)
+ *     the weighted median residual of each query's k nearest sales (weight 1 / (1 + d^2)),
+ *     times W / (W + shrink), W the query's total weight, into out (m doubles), and W into
+ *     total (m doubles); as comps.shift.
+ * shift_one(records, split, dim, shape, x, y, s, t, k, shrink) -> (shift, W)
  *     both for one home, without an array made.
- * knn_one(records, starts, grid, x, y, s, t, k) -> (distances, positions)
+ * knn_one(records, split, dim, shape, x, y, s, t, k) -> (distances, positions)
  *     the k nearest of one home, as two lists.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_K 256
@@ -40,17 +49,19 @@
 #define SIZE 8
 #define RESIDUAL 12
 #define MONTH 28
+/* A subtree is searched unless its box is farther than the k-th found by more than this
+ * share: the box's distance is summed in another order than a point's, so may round above. */
+#define SLACK (1.0 + 1e-9)
 
 typedef struct {
     const double *points; /* n * 4 doubles, or NULL for records */
     const char *records;  /* n records, or NULL for points */
-    const int64_t *starts;
-    Py_ssize_t n;
-    double x0, y0, cell;
-    Py_ssize_t nx, ny;
-    double km_east, km_north, year_km;
+    const double *split;
+    const uint8_t *dim;
+    Py_ssize_t n, nodes, leaf;
+    double km_east, km_north, per_month;
     long long last_month;
-} Grid;
+} Tree;
 
 static float float_at(const char *record, int at) {
     float found;
@@ -63,6 +74,9 @@ typedef struct {
     double d2[MAX_K];
     int64_t at[MAX_K];
 } Best;
+
+/* The squared distance within which a sale may still be one of the k nearest. */
+static inline double limit(const Best *best) { return best->count < best->k ? INFINITY : best->d2[best->k - 1]; }
 
 static void offer(Best *best, double d2, int64_t at) {
     int i;
@@ -83,68 +97,97 @@ static void offer(Best *best, double d2, int64_t at) {
     best->at[i] = at;
 }
 
-static void scan_cell(const Grid *g, Py_ssize_t i, Py_ssize_t j, const double *q, Best *best) {
-    Py_ssize_t c = j * g->nx + i;
-    if (g->records != NULL) {
-        const double ke = g->km_east, kn = g->km_north, per_month = g->year_km / 12.0;
-        const long long last = g->last_month;
-        for (int64_t p = g->starts[c]; p < g->starts[c + 1]; p++) {
-            const char *record = g->records + RECORD * p;
-            int16_t after_last;
-            memcpy(&after_last, record + MONTH, sizeof after_last);
-            double a = (double)float_at(record, EAST) * ke - q[0];
-            double b = (double)float_at(record, NORTH) * kn - q[1];
-            double u = (double)float_at(record, SIZE) - q[2];
-            double v = per_month * (double)(last + after_last) - q[3];
-            offer(best, a * a + b * b + u * u + v * v, p);
-        }
+/* The squared distance of the query from the sale at position p. */
+static inline double distance2(const Tree *t, Py_ssize_t p, const double *q) {
+    double a, b, u, v;
+    if (t->records != NULL) {
+        const char *record = t->records + RECORD * p;
+        int16_t after_last;
+        memcpy(&after_last, record + MONTH, sizeof after_last);
+        a = (double)float_at(record, EAST) * t->km_east - q[0];
+        b = (double)float_at(record, NORTH) * t->km_north - q[1];
+        u = (double)float_at(record, SIZE) - q[2];
+        v = t->per_month * (double)(t->last_month + after_last) - q[3];
+    } else {
+        const double *s = t->points + 4 * p;
+        a = s[0] - q[0], b = s[1] - q[1], u = s[2] - q[2], v = s[3] - q[3];
+    }
+    return a * a + b * b + u * u + v * v;
+}
+
+static void scan_leaf(const Tree *t, Py_ssize_t lo, Py_ssize_t hi, const double *q, Best *best) {
+    for (Py_ssize_t p = lo; p < hi; p++) {
+        double d2 = distance2(t, p, q);
+        if (d2 <= limit(best)) offer(best, d2, p);
+    }
+}
+
+/* The k nearest in node i's points [lo, hi), given that its box is `box` (squared) from the
+ * query, `off` the query's distance to the box along each coordinate. */
+static void descend(const Tree *t, Py_ssize_t i, Py_ssize_t lo, Py_ssize_t hi, const double *q, double box,
+                    double *off, Best *best) {
+    if (i >= t->nodes) {
+        scan_leaf(t, lo, hi, q, best);
         return;
     }
-    for (int64_t p = g->starts[c]; p < g->starts[c + 1]; p++) {
-        const double *s = g->points + 4 * p;
-        double a = s[0] - q[0], b = s[1] - q[1], u = s[2] - q[2], v = s[3] - q[3];
-        offer(best, a * a + b * b + u * u + v * v, p);
+    Py_ssize_t mid = lo + (hi - lo) / 2;
+    int d = t->dim[i] & 3; /* (comps_pack.read refuses a pack of other coordinates) */
+    double diff = q[d] - t->split[i];
+    Py_ssize_t near = 2 * i + 1, far = 2 * i + 2, near_lo = lo, near_hi = mid, far_lo = mid, far_hi = hi;
+    if (diff >= 0) {
+        near = 2 * i + 2, far = 2 * i + 1;
+        near_lo = mid, near_hi = hi, far_lo = lo, far_hi = mid;
+    }
+    descend(t, near, near_lo, near_hi, q, box, off, best);
+    double was = off[d];
+    double far_box = box - was * was + diff * diff;
+    if (far_box <= limit(best) * SLACK) {
+        off[d] = diff;
+        descend(t, far, far_lo, far_hi, q, far_box, off, best);
+        off[d] = was;
     }
 }
 
-static Py_ssize_t max_n(Py_ssize_t a, Py_ssize_t b) { return a > b ? a : b; }
-static Py_ssize_t min_n(Py_ssize_t a, Py_ssize_t b) { return a < b ? a : b; }
-
-/* The k nearest sales of a point with finite coordinates (its first two within the range a
- * Py_ssize_t holds, in cells). Rings of cells around the point's own cell are searched from
- * the first that touches the grid, each clipped to the grid. */
-static void search(const Grid *g, const double *q, Best *best) {
-    Py_ssize_t cx = (Py_ssize_t)floor((q[0] - g->x0) / g->cell);
-    Py_ssize_t cy = (Py_ssize_t)floor((q[1] - g->y0) / g->cell);
-    Py_ssize_t first = max_n(max_n(-cx, cx - (g->nx - 1)), max_n(-cy, cy - (g->ny - 1)));
+static void search(const Tree *t, const double *q, Best *best) {
+    double off[4] = {0.0, 0.0, 0.0, 0.0};
     best->count = 0;
-    for (Py_ssize_t r = max_n(first, 0);; r++) {
-        Py_ssize_t lo_i = cx - r, hi_i = cx + r, lo_j = cy - r, hi_j = cy + r;
-        Py_ssize_t from_i = max_n(lo_i, 0), to_i = min_n(hi_i, g->nx - 1);
-        for (Py_ssize_t j = max_n(lo_j, 0); j <= min_n(hi_j, g->ny - 1); j++) {
-            if (j == lo_j || j == hi_j) {
-                for (Py_ssize_t i = from_i; i <= to_i; i++) scan_cell(g, i, j, q, best);
-            } else {
-                if (lo_i >= 0) scan_cell(g, lo_i, j, q, best);
-                if (hi_i < g->nx && hi_i != lo_i) scan_cell(g, hi_i, j, q, best);
-            }
-        }
-        if (lo_i <= 0 && hi_i >= g->nx - 1 && lo_j <= 0 && hi_j >= g->ny - 1) return; /* all seen */
-        if (best->count == best->k) {
-            /* No sale outside the square of cells seen is nearer than its edge. */
-            double left = q[0] - (g->x0 + lo_i * g->cell), right = g->x0 + (hi_i + 1) * g->cell - q[0];
-            double down = q[1] - (g->y0 + lo_j * g->cell), up = g->y0 + (hi_j + 1) * g->cell - q[1];
-            double edge = fmin(fmin(left, right), fmin(down, up));
-            if (best->d2[best->k - 1] <= edge * edge) return;
-        }
-    }
+    descend(t, 0, 0, t->n, q, 0.0, off, best);
 }
 
-/* Whether a point can be searched: finite, and within 10^12 cells of the grid. */
-static int searchable(const Grid *g, const double *q) {
+/* The order to answer m queries in: leaf by leaf of the tree, so that queries one after the
+ * other read the same sales from the cache (a batch's homes come in any order); NULL, with
+ * MemoryError set, if it cannot be held. Called with the GIL held. */
+static Py_ssize_t *leaf_order(const Tree *t, const double *q, Py_ssize_t m) {
+    Py_ssize_t leaves = t->nodes + 1;
+    Py_ssize_t *order = PyMem_Malloc((m + 1) * sizeof *order), *seen = PyMem_Calloc(leaves + 1, sizeof *seen);
+    int32_t *leaf = PyMem_Malloc((m + 1) * sizeof *leaf);
+    if (order == NULL || seen == NULL || leaf == NULL) {
+        PyMem_Free(order);
+        PyMem_Free(seen);
+        PyMem_Free(leaf);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t r = 0; r < m; r++) {
+        const double *point = q + 4 * r;
+        Py_ssize_t i = 0;
+        while (i < t->nodes) i = point[t->dim[i] & 3] - t->split[i] >= 0 ? 2 * i + 2 : 2 * i + 1;
+        leaf[r] = (int32_t)(i - t->nodes);
+        seen[leaf[r] + 1]++;
+    }
+    for (Py_ssize_t i = 0; i < leaves; i++) seen[i + 1] += seen[i];
+    for (Py_ssize_t r = 0; r < m; r++) order[seen[leaf[r]]++] = r;
+    PyMem_Free(seen);
+    PyMem_Free(leaf);
+    return order;
+}
+
+/* Whether a point can be searched: finite. */
+static int searchable(const Tree *t, const double *q) {
+    (void)t;
     for (int i = 0; i < 4; i++)
         if (!isfinite(q[i])) return 0;
-    return fabs((q[0] - g->x0) / g->cell) < 1e12 && fabs((q[1] - g->y0) / g->cell) < 1e12;
+    return 1;
 }
 
 /* The weighted median residual of k sales, shrunk; their total weight into *weight_total. */
@@ -200,33 +243,56 @@ static void release(Held *h, int count) {
         if (h[i].held) PyBuffer_Release(&h[i].view);
 }
 
-/* The grid of `shape`: of points (5 items) or of records (9, see the top); `packed`: 1 if it
- * must be of records, 0 either. */
-static int grid_of(Grid *g, Held *points, Held *starts, PyObject *shape, int packed) {
+/* The inner nodes of the tree of n points with leaves of at most `leaf`: 2^depth - 1, the
+ * depth the least at which every leaf holds at most `leaf` (as comps.tree_nodes). */
+static Py_ssize_t nodes_of(Py_ssize_t n, Py_ssize_t leaf) {
+    Py_ssize_t leaves = 1;
+    while ((n + leaves - 1) / leaves > leaf) leaves *= 2;
+    return leaves - 1;
+}
+
+/* The tree over held points (h[0]), splits (h[1]) and dims (h[2]) of `shape`: of points (1
+ * item: the leaf) or of records (5, see the top); `packed`: 1 if it must be of records. */
+static int tree_of(Tree *t, Held *h, PyObject *shape, int packed) {
     Py_ssize_t item;
-    memset(g, 0, sizeof *g);
-    if (PyTuple_Check(shape) && PyTuple_GET_SIZE(shape) == 9) {
-        if (!PyArg_ParseTuple(shape, "dddnndddL", &g->x0, &g->y0, &g->cell, &g->nx, &g->ny, &g->km_east,
-                              &g->km_north, &g->year_km, &g->last_month))
+    double year_km = 0.0;
+    memset(t, 0, sizeof *t);
+    if (PyTuple_Check(shape) && PyTuple_GET_SIZE(shape) == 5) {
+        if (!PyArg_ParseTuple(shape, "ndddL", &t->leaf, &t->km_east, &t->km_north, &year_km, &t->last_month))
             return -1;
-        g->records = points->view.buf;
+        t->per_month = year_km / 12.0;
+        t->records = h[0].view.buf;
         item = RECORD;
     } else if (packed) {
-        PyErr_SetString(PyExc_ValueError, "the grid must be of records: 9 items");
+        PyErr_SetString(PyExc_ValueError, "the tree must be of records: 5 items");
         return -1;
     } else {
-        if (!PyArg_ParseTuple(shape, "dddnn", &g->x0, &g->y0, &g->cell, &g->nx, &g->ny)) return -1;
-        g->points = points->view.buf;
+        if (!PyArg_ParseTuple(shape, "n", &t->leaf)) return -1;
+        t->points = h[0].view.buf;
         item = 4 * (Py_ssize_t)sizeof(double);
     }
-    if (points->view.len % item) {
+    if (h[0].view.len % item) {
         PyErr_Format(PyExc_ValueError, "points do not hold whole items of %zd bytes", item);
         return -1;
     }
-    g->n = points->view.len / item;
-    g->starts = starts->view.buf;
-    if (starts->view.len / (Py_ssize_t)sizeof(int64_t) != g->nx * g->ny + 1 || !(g->cell > 0)) {
-        PyErr_SetString(PyExc_ValueError, "the grid's starts do not match its shape");
+    t->n = h[0].view.len / item;
+    t->split = h[1].view.buf;
+    t->dim = h[2].view.buf;
+    t->nodes = h[1].view.len / (Py_ssize_t)sizeof(double);
+    if (t->leaf < 1 || t->nodes != nodes_of(t->n, t->leaf) || h[2].view.len != t->nodes) {
+        PyErr_SetString(PyExc_ValueError, "the tree's nodes do not match its points and leaf");
+        return -1;
+    }
+    return 0;
+}
+
+/* Holds points, split and dim (h[0..2]) and makes their tree: 0, or -1 with an exception set
+ * (every view released). */
+static int hold_tree(Held *h, PyObject *points, PyObject *split, PyObject *dim, PyObject *shape, int packed,
+                     Tree *t) {
+    if (hold(points, &h[0], 0, 1, "points") < 0 || hold(split, &h[1], 0, sizeof(double), "split") < 0 ||
+        hold(dim, &h[2], 0, 1, "dim") < 0 || tree_of(t, h, shape, packed) < 0) {
+        release(h, 3);
         return -1;
     }
     return 0;
@@ -240,136 +306,210 @@ static int check_k(int k, Py_ssize_t n) {
     return 0;
 }
 
-static PyObject *knn(PyObject *self, PyObject *args) {
-    PyObject *points, *starts, *shape, *queries, *distance, *position;
+/* The queries (held in q, m of them): 0 if every one is finite, else -1 with an exception. */
+static int check_queries(const Tree *t, const double *q, Py_ssize_t m) {
+    for (Py_ssize_t r = 0; r < m; r++) {
+        if (!searchable(t, q + 4 * r)) {
+            PyErr_Format(PyExc_ValueError, "query %zd is not a finite point", r);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The shift and total weight of one query's k nearest (`best`). */
+static double shift_of(const Tree *t, const Best *best, double shrink, double *weight_total) {
+    double distance[MAX_K];
+    for (int i = 0; i < best->k; i++) distance[i] = sqrt(best->d2[i]);
+    return median_shift(t->records, distance, best->at, best->k, shrink, weight_total);
+}
+
+/* A share of a batch's queries (positions from..to of their order), answered on one thread:
+ * their k nearest into dist and pos, or (records) their shift and weight into out and total. */
+typedef struct {
+    const Tree *t;
+    const double *q;
+    const Py_ssize_t *order;
+    Py_ssize_t from, to;
     int k;
-    Held h[5] = {0};
-    Grid g;
-    if (!PyArg_ParseTuple(args, "OOOOiOO", &points, &starts, &shape, &queries, &k, &distance, &position))
+    double shrink;
+    double *dist, *out, *total;
+    int64_t *pos;
+} Share;
+
+static void *answer_share(void *arg) {
+    Share *s = arg;
+    Best best;
+    best.k = s->k;
+    for (Py_ssize_t i = s->from; i < s->to; i++) {
+        Py_ssize_t r = s->order[i];
+        search(s->t, s->q + 4 * r, &best);
+        if (s->out != NULL) {
+            s->out[r] = shift_of(s->t, &best, s->shrink, s->total + r);
+            continue;
+        }
+        for (int j = 0; j < s->k; j++) {
+            s->dist[r * s->k + j] = sqrt(best.d2[j]);
+            s->pos[r * s->k + j] = best.at[j];
+        }
+    }
+    return NULL;
+}
+
+#define MAX_THREADS 16
+
+/* The m queries of `share` answered on `threads` threads (at most MAX_THREADS), each a run of
+ * consecutive leaves; a thread that cannot be started leaves its share to this one. Called
+ * without the GIL. */
+static void answer_all(const Share *share, Py_ssize_t m, int threads) {
+    Share shares[MAX_THREADS];
+    pthread_t ids[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+    for (int i = 0; i < threads; i++) {
+        shares[i] = *share;
+        shares[i].from = m * i / threads;
+        shares[i].to = m * (i + 1) / threads;
+    }
+    for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, answer_share, &shares[i]) == 0;
+    answer_share(&shares[0]);
+    for (int i = 1; i < threads; i++) {
+        if (started[i])
+            pthread_join(ids[i], NULL);
+        else
+            answer_share(&shares[i]);
+    }
+}
+
+static PyObject *knn(PyObject *self, PyObject *args) {
+    PyObject *points, *split, *dim, *shape, *queries, *distance, *position;
+    int k, threads;
+    Held h[6] = {0};
+    Tree t;
+    if (!PyArg_ParseTuple(args, "OOOOOiOOi", &points, &split, &dim, &shape, &queries, &k, &distance, &position,
+                          &threads))
         return NULL;
-    if (hold(points, &h[0], 0, 1, "points") < 0 || hold(starts, &h[1], 0, sizeof(int64_t), "starts") < 0 ||
-        hold(queries, &h[2], 0, 4 * sizeof(double), "queries") < 0 ||
-        hold(distance, &h[3], 1, sizeof(double), "distance") < 0 ||
-        hold(position, &h[4], 1, sizeof(int64_t), "position") < 0 || grid_of(&g, &h[0], &h[1], shape, 0) < 0 ||
-        check_k(k, g.n) < 0) {
-        release(h, 5);
+    if (hold_tree(h, points, split, dim, shape, 0, &t) < 0) return NULL;
+    if (hold(queries, &h[3], 0, 4 * sizeof(double), "queries") < 0 ||
+        hold(distance, &h[4], 1, sizeof(double), "distance") < 0 ||
+        hold(position, &h[5], 1, sizeof(int64_t), "position") < 0 || check_k(k, t.n) < 0) {
+        release(h, 6);
         return NULL;
     }
-    Py_ssize_t m = h[2].view.len / (4 * sizeof(double));
-    if (h[3].view.len != m * k * (Py_ssize_t)sizeof(double) || h[4].view.len != m * k * (Py_ssize_t)sizeof(int64_t)) {
-        release(h, 5);
+    Py_ssize_t m = h[3].view.len / (4 * sizeof(double));
+    if (h[4].view.len != m * k * (Py_ssize_t)sizeof(double) || h[5].view.len != m * k * (Py_ssize_t)sizeof(int64_t)) {
+        release(h, 6);
         PyErr_SetString(PyExc_ValueError, "distance and position must hold k items a query");
         return NULL;
     }
-    const double *q = h[2].view.buf;
-    double *dist = h[3].view.buf;
-    int64_t *pos = h[4].view.buf;
-    for (Py_ssize_t r = 0; r < m; r++) {
-        if (!searchable(&g, q + 4 * r)) {
-            release(h, 5);
-            PyErr_Format(PyExc_ValueError, "query %zd is not a finite point near the sales", r);
-            return NULL;
-        }
+    const double *q = h[3].view.buf;
+    double *dist = h[4].view.buf;
+    int64_t *pos = h[5].view.buf;
+    if (check_queries(&t, q, m) < 0) {
+        release(h, 6);
+        return NULL;
     }
-    Best best;
-    best.k = k;
+    Py_ssize_t *order = leaf_order(&t, q, m);
+    if (order == NULL) {
+        release(h, 6);
+        return NULL;
+    }
+    Share share = {&t, q, order, 0, m, k, 0.0, dist, NULL, NULL, pos};
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t r = 0; r < m; r++) {
-        search(&g, q + 4 * r, &best);
-        for (int i = 0; i < k; i++) {
-            dist[r * k + i] = sqrt(best.d2[i]);
-            pos[r * k + i] = best.at[i];
-        }
-    }
+    answer_all(&share, m, threads);
     Py_END_ALLOW_THREADS
-    release(h, 5);
+    PyMem_Free(order);
+    release(h, 6);
     Py_RETURN_NONE;
 }
 
 static PyObject *shift(PyObject *self, PyObject *args) {
-    PyObject *records, *distance, *position, *out, *total;
-    int k;
+    PyObject *records, *split, *dim, *shape, *queries, *out, *total;
+    int k, threads;
     double shrink;
-    Held h[5] = {0};
-    if (!PyArg_ParseTuple(args, "OOOidOO", &records, &distance, &position, &k, &shrink, &out, &total)) return NULL;
-    if (hold(records, &h[0], 0, RECORD, "records") < 0 || hold(distance, &h[1], 0, sizeof(double), "distance") < 0 ||
-        hold(position, &h[2], 0, sizeof(int64_t), "position") < 0 || hold(out, &h[3], 1, sizeof(double), "out") < 0 ||
-        hold(total, &h[4], 1, sizeof(double), "total") < 0) {
-        release(h, 5);
+    Held h[6] = {0};
+    Tree t;
+    if (!PyArg_ParseTuple(args, "OOOOOidOOi", &records, &split, &dim, &shape, &queries, &k, &shrink, &out, &total,
+                          &threads))
+        return NULL;
+    if (hold_tree(h, records, split, dim, shape, 1, &t) < 0) return NULL;
+    if (hold(queries, &h[3], 0, 4 * sizeof(double), "queries") < 0 || hold(out, &h[4], 1, sizeof(double), "out") < 0 ||
+        hold(total, &h[5], 1, sizeof(double), "total") < 0 || check_k(k, t.n) < 0) {
+        release(h, 6);
         return NULL;
     }
-    Py_ssize_t n = h[0].view.len / RECORD;
-    Py_ssize_t m = h[3].view.len / (Py_ssize_t)sizeof(double);
-    if (k < 1 || k > MAX_K || h[1].view.len != m * k * (Py_ssize_t)sizeof(double) ||
-        h[2].view.len != m * k * (Py_ssize_t)sizeof(int64_t) || h[4].view.len != h[3].view.len) {
-        release(h, 5);
-        PyErr_SetString(PyExc_ValueError, "distance and position must hold k items a row of out");
+    Py_ssize_t m = h[3].view.len / (4 * sizeof(double));
+    if (h[4].view.len != m * (Py_ssize_t)sizeof(double) || h[5].view.len != h[4].view.len) {
+        release(h, 6);
+        PyErr_SetString(PyExc_ValueError, "out and total must hold one item a query");
         return NULL;
     }
-    const int64_t *pos = h[2].view.buf;
-    for (Py_ssize_t i = 0; i < m * k; i++) {
-        if (pos[i] < 0 || pos[i] >= n) {
-            release(h, 5);
-            PyErr_SetString(PyExc_IndexError, "a position outside the records");
-            return NULL;
-        }
+    const double *q = h[3].view.buf;
+    double *o = h[4].view.buf, *w = h[5].view.buf;
+    if (check_queries(&t, q, m) < 0) {
+        release(h, 6);
+        return NULL;
     }
-    const char *rec = h[0].view.buf;
-    const double *dist = h[1].view.buf;
-    double *o = h[3].view.buf, *w = h[4].view.buf;
-    for (Py_ssize_t r = 0; r < m; r++) o[r] = median_shift(rec, dist + r * k, pos + r * k, k, shrink, w + r);
-    release(h, 5);
+    Py_ssize_t *order = leaf_order(&t, q, m);
+    if (order == NULL) {
+        release(h, 6);
+        return NULL;
+    }
+    Share share = {&t, q, order, 0, m, k, shrink, NULL, o, w, NULL};
+    Py_BEGIN_ALLOW_THREADS
+    answer_all(&share, m, threads);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(order);
+    release(h, 6);
     Py_RETURN_NONE;
 }
 
-/* The records, starts and grid of a packed market, and one home's point: 0, or -1 with an
- * exception set (every view released). */
-static int one_home(Held *h, PyObject *records, PyObject *starts, PyObject *shape, const double *q, int k, Grid *g) {
-    if (hold(records, &h[0], 0, 1, "records") < 0 || hold(starts, &h[1], 0, sizeof(int64_t), "starts") < 0 ||
-        grid_of(g, &h[0], &h[1], shape, 1) < 0 || check_k(k, g->n) < 0) {
-        release(h, 2);
+/* One home's point checked against its tree: 0, or -1 with an exception set (views released). */
+static int one_home(Held *h, const Tree *t, const double *q, int k) {
+    if (check_k(k, t->n) < 0) {
+        release(h, 3);
         return -1;
     }
-    if (!searchable(g, q)) {
-        release(h, 2);
-        PyErr_SetString(PyExc_ValueError, "the home is not a finite point near the sales");
+    if (!searchable(t, q)) {
+        release(h, 3);
+        PyErr_SetString(PyExc_ValueError, "the home is not a finite point");
         return -1;
     }
     return 0;
 }
 
 static PyObject *shift_one(PyObject *self, PyObject *args) {
-    PyObject *records, *starts, *shape;
+    PyObject *records, *split, *dim, *shape;
     double q[4], shrink;
     int k;
-    Held h[2] = {0};
-    Grid g;
-    if (!PyArg_ParseTuple(args, "OOOddddid", &records, &starts, &shape, &q[0], &q[1], &q[2], &q[3], &k, &shrink))
+    Held h[3] = {0};
+    Tree t;
+    if (!PyArg_ParseTuple(args, "OOOOddddid", &records, &split, &dim, &shape, &q[0], &q[1], &q[2], &q[3], &k,
+                          &shrink))
         return NULL;
-    if (one_home(h, records, starts, shape, q, k, &g) < 0) return NULL;
+    if (hold_tree(h, records, split, dim, shape, 1, &t) < 0 || one_home(h, &t, q, k) < 0) return NULL;
     Best best;
-    double distance[MAX_K];
     best.k = k;
-    search(&g, q, &best);
-    for (int i = 0; i < k; i++) distance[i] = sqrt(best.d2[i]);
+    search(&t, q, &best);
     double weight_total = 0.0;
-    double found = median_shift(g.records, distance, best.at, k, shrink, &weight_total);
-    release(h, 2);
+    double found = shift_of(&t, &best, shrink, &weight_total);
+    release(h, 3);
     return Py_BuildValue("(dd)", found, weight_total);
 }
 
 static PyObject *knn_one(PyObject *self, PyObject *args) {
-    PyObject *records, *starts, *shape;
+    PyObject *records, *split, *dim, *shape;
     double q[4];
     int k;
-    Held h[2] = {0};
-    Grid g;
-    if (!PyArg_ParseTuple(args, "OOOddddi", &records, &starts, &shape, &q[0], &q[1], &q[2], &q[3], &k)) return NULL;
-    if (one_home(h, records, starts, shape, q, k, &g) < 0) return NULL;
+    Held h[3] = {0};
+    Tree t;
+    if (!PyArg_ParseTuple(args, "OOOOddddi", &records, &split, &dim, &shape, &q[0], &q[1], &q[2], &q[3], &k))
+        return NULL;
+    if (hold_tree(h, records, split, dim, shape, 1, &t) < 0 || one_home(h, &t, q, k) < 0) return NULL;
     Best best;
     best.k = k;
-    search(&g, q, &best);
-    release(h, 2);
+    search(&t, q, &best);
+    release(h, 3);
     PyObject *distance = PyList_New(k), *position = PyList_New(k);
     if (distance == NULL || position == NULL) goto fail;
     for (int i = 0; i < k; i++) {
@@ -389,15 +529,142 @@ fail:
     return NULL;
 }
 
+/* Building a tree: the points copied beside their positions, partitioned in place (one
+ * contiguous array, so that each level of the tree reads memory in order). */
+typedef struct {
+    double c[4];
+    int64_t at;
+} Item;
+
+typedef struct {
+    Item *items;
+    double *split;
+    uint8_t *dim;
+    Py_ssize_t nodes;
+} Build;
+
+static void swap_at(Item *items, Py_ssize_t i, Py_ssize_t j) {
+    Item kept = items[i];
+    items[i] = items[j];
+    items[j] = kept;
+}
+
+/* items[lo, hi) rearranged so that items[mid] holds the point a sort by coordinate d would put
+ * there, none before it above it and none after it below (Hoare's selection, the median of
+ * three as pivot: deterministic). */
+static void select_at(Item *items, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t mid, int d) {
+    Py_ssize_t left = lo, right = hi - 1;
+    while (right > left) {
+        Py_ssize_t centre = left + (right - left) / 2;
+        if (items[centre].c[d] < items[left].c[d]) swap_at(items, centre, left);
+        if (items[right].c[d] < items[left].c[d]) swap_at(items, right, left);
+        if (items[right].c[d] < items[centre].c[d]) swap_at(items, right, centre);
+        double pivot = items[centre].c[d];
+        Py_ssize_t i = left, j = right;
+        while (i <= j) {
+            while (items[i].c[d] < pivot) i++;
+            while (items[j].c[d] > pivot) j--;
+            if (i <= j) {
+                swap_at(items, i, j);
+                i++;
+                j--;
+            }
+        }
+        if (mid <= j)
+            right = j;
+        else if (mid >= i)
+            left = i;
+        else
+            return;
+    }
+}
+
+static void build(Build *b, Py_ssize_t node, Py_ssize_t lo, Py_ssize_t hi) {
+    if (node >= b->nodes) return;
+    Item *items = b->items;
+    double low[4], high[4];
+    /* The widest coordinate, of at most about 1,024 of the points, evenly spaced (it only
+     * decides how well the tree prunes). */
+    Py_ssize_t step = (hi - lo) / 1024 + 1;
+    for (int d = 0; d < 4; d++) low[d] = high[d] = items[lo].c[d];
+    for (Py_ssize_t p = lo + step; p < hi; p += step) {
+        for (int d = 0; d < 4; d++) {
+            double c = items[p].c[d];
+            low[d] = c < low[d] ? c : low[d];
+            high[d] = c > high[d] ? c : high[d];
+        }
+    }
+    int widest = 0;
+    for (int d = 1; d < 4; d++)
+        if (high[d] - low[d] > high[widest] - low[widest]) widest = d;
+    Py_ssize_t mid = lo + (hi - lo) / 2;
+    select_at(items, lo, hi, mid, widest);
+    b->dim[node] = (uint8_t)widest;
+    b->split[node] = items[mid].c[widest];
+    build(b, 2 * node + 1, lo, mid);
+    build(b, 2 * node + 2, mid, hi);
+}
+
+static PyObject *tree(PyObject *self, PyObject *args) {
+    PyObject *points, *order, *split, *dim;
+    Py_ssize_t leaf;
+    Held h[4] = {0};
+    if (!PyArg_ParseTuple(args, "OnOOO", &points, &leaf, &order, &split, &dim)) return NULL;
+    if (hold(points, &h[0], 0, 4 * sizeof(double), "points") < 0 ||
+        hold(order, &h[1], 1, sizeof(int64_t), "order") < 0 || hold(split, &h[2], 1, sizeof(double), "split") < 0 ||
+        hold(dim, &h[3], 1, 1, "dim") < 0) {
+        release(h, 4);
+        return NULL;
+    }
+    Py_ssize_t n = h[0].view.len / (4 * sizeof(double));
+    const double *points_in = h[0].view.buf;
+    int64_t *order_out = h[1].view.buf;
+    Build b = {NULL, h[2].view.buf, h[3].view.buf, 0};
+    if (leaf < 1 || h[1].view.len != n * (Py_ssize_t)sizeof(int64_t)) {
+        release(h, 4);
+        PyErr_SetString(PyExc_ValueError, "the leaf must be at least 1, and order one item a point");
+        return NULL;
+    }
+    b.nodes = nodes_of(n, leaf);
+    if (h[2].view.len != b.nodes * (Py_ssize_t)sizeof(double) || h[3].view.len != b.nodes) {
+        release(h, 4);
+        PyErr_SetString(PyExc_ValueError, "split and dim must hold one item an inner node");
+        return NULL;
+    }
+    for (Py_ssize_t p = 0; p < n * 4; p++) {
+        if (!isfinite(points_in[p])) {
+            release(h, 4);
+            PyErr_Format(PyExc_ValueError, "point %zd is not finite", p / 4);
+            return NULL;
+        }
+    }
+    b.items = PyMem_Malloc((n + 1) * sizeof(Item));
+    if (b.items == NULL) {
+        release(h, 4);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t p = 0; p < n; p++) {
+        memcpy(b.items[p].c, points_in + 4 * p, 4 * sizeof(double));
+        b.items[p].at = p;
+    }
+    build(&b, 0, 0, n);
+    for (Py_ssize_t p = 0; p < n; p++) order_out[p] = b.items[p].at;
+    Py_END_ALLOW_THREADS
+    PyMem_Free(b.items);
+    release(h, 4);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"tree", tree, METH_VARARGS, "The k-d tree of points: their order, and each inner node's split."},
     {"knn_one", knn_one, METH_VARARGS, "The k nearest sales of one home, as two lists."},
-    {"knn", knn, METH_VARARGS, "The k nearest sales of each query, by a grid of cells."},
-    {"shift", shift, METH_VARARGS, "Each row's weighted median residual, shrunk."},
+    {"knn", knn, METH_VARARGS, "The k nearest sales of each query, by a k-d tree."},
+    {"shift", shift, METH_VARARGS, "What each query's k nearest sales move its estimate by."},
     {"shift_one", shift_one, METH_VARARGS, "knn and shift of one home."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_knn", "Comparable sales by a grid of cells.", -1,
-                                    methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_knn", "Comparable sales by a k-d tree.", -1, methods};
 
 PyMODINIT_FUNC PyInit__knn(void) { return PyModule_Create(&module); }

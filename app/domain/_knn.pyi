@@ -2,26 +2,39 @@
 
 from typing import Any
 
-Grid = tuple[float, float, float, int, int]  # x0, y0, cell, nx, ny: of points
-# x0, y0, cell, nx, ny, km_east, km_north, year_km, last_month: of packed records
-Packed = tuple[float, float, float, int, int, float, float, float, int]
+Points = tuple[int]  # leaf: of points
+# leaf, km_east, km_north, year_km, last_month: of packed records
+Packed = tuple[int, float, float, float, int]
 
+def tree(points: Any, leaf: int, order: Any, split: Any, dim: Any) -> None: ...
 def knn(
     points: Any,
-    starts: Any,
-    grid: Grid | Packed,
+    split: Any,
+    dim: Any,
+    shape: Points | Packed,
     queries: Any,
     k: int,
     distance: Any,
     position: Any,
+    threads: int,
 ) -> None: ...
 def shift(
-    records: Any, distance: Any, position: Any, k: int, shrink: float, out: Any, total: Any
+    records: Any,
+    split: Any,
+    dim: Any,
+    shape: Packed,
+    queries: Any,
+    k: int,
+    shrink: float,
+    out: Any,
+    total: Any,
+    threads: int,
 ) -> None: ...
 def shift_one(
     records: Any,
-    starts: Any,
-    grid: Packed,
+    split: Any,
+    dim: Any,
+    shape: Packed,
     x: float,
     y: float,
     s: float,
@@ -30,5 +43,13 @@ def shift_one(
     shrink: float,
 ) -> tuple[float, float]: ...
 def knn_one(
-    records: Any, starts: Any, grid: Packed, x: float, y: float, s: float, t: float, k: int
+    records: Any,
+    split: Any,
+    dim: Any,
+    shape: Packed,
+    x: float,
+    y: float,
+    s: float,
+    t: float,
+    k: int,
 ) -> tuple[list[float], list[int]]: ...

@@ -17,6 +17,7 @@ little. The weights of the similarity and the shrinkage are chosen from the data
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -186,46 +187,62 @@ def shift_one(residual: list[float], distance: list[float], shrink: float) -> tu
     return values[order[at]] * (total / (total + shrink)), total
 
 
-def cell_order(key: npt.NDArray[np.int64], cells: int) -> npt.NDArray[np.intp]:
-    """The stable order of `key` (0 .. cells - 1): numpy's stable sort of 16-bit keys is a radix
-    sort, so two of them (low half, then high half) sort a fit's million keys in a third of the
-    time of one sort of 64-bit keys."""
-    if cells > 1 << 32:
-        return np.argsort(key, kind="stable")
-    low = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
-    high = (key >> 16).astype(np.uint16)
-    return low[np.argsort(high[low], kind="stable")]
+LEAF = 8  # most points a leaf of a k-d tree holds
+# A batch of this many homes or more is searched on each core the process may run on (at most
+# MOST_THREADS): the answers are the same, sooner.
+SHARED_FROM = 8_192
+MOST_THREADS = 4
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-CELL_SALES = 8  # sales a grid cell holds on average
+def threads_for(queries: int) -> int:
+    """The threads a search of this many queries runs on."""
+    return min(_CORES, MOST_THREADS) if queries >= SHARED_FROM else 1
 
 
-def cells(
-    x: FloatArray, y: FloatArray
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], tuple[float, float, float, int, int]]:
-    """Points (km east and north) bucketed in square cells of about CELL_SALES points, for the
-    compiled search (app/domain/_knn.c): the points' order cell by cell, where each cell
-    starts in it, and the grid (x0, y0, cell, nx, ny)."""
-    n = len(x)
-    low = np.array([x.min(), y.min()])
-    span = np.maximum(np.array([x.max(), y.max()]) - low, 1e-9)
-    # Square cells holding CELL_SALES points on average, and at most 4 n cells a side.
-    cell = max(float(np.sqrt(span[0] * span[1] * CELL_SALES / n)), float(span.max()) / (4 * n))
-    nx, ny = (int(side // cell) + 1 for side in span)
-    ix = np.clip(np.floor((x - low[0]) / cell), 0, nx - 1).astype(np.int64)
-    iy = np.clip(np.floor((y - low[1]) / cell), 0, ny - 1).astype(np.int64)
-    key = iy * nx + ix
-    starts = np.zeros(nx * ny + 1, dtype=np.int64)
-    np.cumsum(np.bincount(key, minlength=nx * ny), out=starts[1:])
-    return cell_order(key, nx * ny), starts, (float(low[0]), float(low[1]), cell, nx, ny)
+def tree_nodes(n: int, leaf: int = LEAF) -> int:
+    """The inner nodes of the k-d tree of n points: 2^depth - 1, at the least depth whose
+    leaves hold at most `leaf` points each (as app/domain/_knn.c counts them)."""
+    leaves = 1
+    while -(-n // leaves) > leaf:
+        leaves *= 2
+    return leaves - 1
 
 
-class Grid:
-    """Points of four coordinates in `cells`, cell by cell: a fit's search."""
+def tree(
+    found: FloatArray, leaf: int = LEAF
+) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.uint8]]:
+    """The k-d tree of points of four coordinates, as the compiled search reads it: the points'
+    order in it, and each inner node's split value and coordinate. Node i's points [lo, hi)
+    split at mid = lo + (hi - lo) // 2 along its widest coordinate: none of [lo, mid) above
+    the split, none of [mid, hi) below; node i's children are 2i + 1 and 2i + 2."""
+    n, nodes = len(found), tree_nodes(len(found), leaf)
+    order = np.empty(n, dtype=np.int64)
+    split, dim = np.empty(nodes), np.empty(nodes, dtype=np.uint8)
+    if _knn is not None:
+        _knn.tree(np.ascontiguousarray(found, dtype=np.float64), leaf, order, split, dim)
+        return order, split, dim
+    order[:] = np.arange(n)
+    todo = [(0, 0, n)] if nodes else []
+    while todo:  # without the compiled module: the same kind of tree, by numpy
+        node, lo, hi = todo.pop()
+        part = found[order[lo:hi]]
+        widest = int(np.argmax(part.max(axis=0) - part.min(axis=0)))
+        mid = (hi - lo) // 2
+        order[lo:hi] = order[lo:hi][np.argpartition(part[:, widest], mid, kind="introselect")]
+        dim[node], split[node] = widest, found[order[lo + mid], widest]
+        if 2 * node + 1 < nodes:
+            todo += [(2 * node + 1, lo, lo + mid), (2 * node + 2, lo + mid, hi)]
+    return order, split, dim
+
+
+class Tree:
+    """Points of four coordinates in the order of their k-d tree: a fit's search."""
 
     def __init__(self, found: FloatArray) -> None:
-        self.order, self.starts, self.shape = cells(found[:, 0], found[:, 1])
+        self.order, self.split, self.dim = tree(found)
         self.points = np.ascontiguousarray(np.take(found, self.order, axis=0), dtype=np.float64)
+        self.shape = (LEAF,)
 
 
 def nearest(
@@ -233,16 +250,18 @@ def nearest(
 ) -> tuple[FloatArray, npt.NDArray[np.intp]]:
     """The k points of `found` nearest each of `queries`: distances and rows, (queries, k);
     where `found` has fewer than k, the rest are inf at row len(found), as scipy's k-d tree
-    gives them. The compiled search where the install has it (a grid is made in linear time,
-    a k-d tree of a fit's hundreds of thousands of sales in most of a second)."""
+    gives them. The compiled search where the install has it."""
     shape = (len(queries), k)
     if _knn is not None and 0 < k <= len(found):
-        grid = Grid(found)
+        made = Tree(found)
         distance = np.empty(shape)
         position = np.empty(shape, dtype=np.int64)
         asked = np.ascontiguousarray(queries, dtype=np.float64)
-        _knn.knn(grid.points, grid.starts, grid.shape, asked, k, distance, position)
-        return distance, grid.order[position]
+        threads = threads_for(len(asked))
+        _knn.knn(
+            made.points, made.split, made.dim, made.shape, asked, k, distance, position, threads
+        )
+        return distance, made.order[position]
     from scipy.spatial import cKDTree
 
     tree = cKDTree(found, balanced_tree=False, compact_nodes=False)
@@ -291,7 +310,7 @@ class Index:
         if _knn is not None:
             packed = self.packed
             found: tuple[list[float], list[int]] = _knn.knn_one(
-                packed.records, packed.starts, packed.shape, *point, k
+                packed.records, packed.split, packed.dim, packed.shape, *point, k
             )
             return found
         distance, rows = self.tree.query(point, k=k)
@@ -309,7 +328,17 @@ class Index:
         distance = np.empty((len(found), k))
         position = np.empty((len(found), k), dtype=np.int64)
         queries = np.ascontiguousarray(found, dtype=np.float64)
-        _knn.knn(packed.records, packed.starts, packed.shape, queries, k, distance, position)
+        _knn.knn(
+            packed.records,
+            packed.split,
+            packed.dim,
+            packed.shape,
+            queries,
+            k,
+            distance,
+            position,
+            threads_for(len(queries)),
+        )
         return distance, position
 
     def shift(
@@ -319,9 +348,21 @@ class Index:
         similarity = self.similarity
         if _knn is not None:
             k = min(similarity.k, len(self))
-            distance, position = self._knn(points(x, y, log_sqft, month, similarity), k)
-            out, total = np.empty(len(distance)), np.empty(len(distance))
-            _knn.shift(self.packed.records, distance, position, k, similarity.shrink, out, total)
+            packed = self.packed
+            queries = np.ascontiguousarray(points(x, y, log_sqft, month, similarity))
+            out, total = np.empty(len(queries)), np.empty(len(queries))
+            _knn.shift(
+                packed.records,
+                packed.split,
+                packed.dim,
+                packed.shape,
+                queries,
+                k,
+                similarity.shrink,
+                out,
+                total,
+                threads_for(len(queries)),
+            )
             return out, total
         distance, index = self.query(x, y, log_sqft, month, similarity.k)
         return shift_and_weight(self.residual[index], weights(distance), similarity.shrink)
@@ -334,7 +375,7 @@ class Index:
         if _knn is not None:
             packed = self.packed
             found, total = _knn.shift_one(
-                packed.records, packed.starts, packed.shape, *point, k, similarity.shrink
+                packed.records, packed.split, packed.dim, packed.shape, *point, k, similarity.shrink
             )
             return float(found), float(total)
         distance, index = self.tree.query(point, k=k)

@@ -1,13 +1,14 @@
-"""A market's comps as one packed buffer: 36 bytes a sale, cell by cell, shared by workers.
+"""A market's comps as one packed buffer: 36 bytes a sale, in a k-d tree, shared by workers.
 
 Every worker that values a home of a located market searches the same sales with the same
 residuals, so they are packed once into a buffer that a machine keeps as a file and every
-worker maps (the service's `comps_files`): a header, where each grid cell starts, one RECORD a
-sale in cell order, the few prices a float32 does not hold exactly, and the model's cells (keys
-and effects of each scale of its location term, which workers read from here). The compiled
-search (app/domain/_knn.c) reads the records in place: a sale's search point is (east *
-km_east, north * km_north, size, year_km / 12 * month), its month kept as months before the
-newest (the newest for an undated sale), so no point is held twice.
+worker maps (the service's `comps_files`): a header, the split of each inner node of the
+sales' k-d tree (`comps.tree`), one RECORD a sale in the tree's order, the few prices a float32
+does not hold exactly, and the model's cells (keys and effects of each scale of its location
+term, which workers read from here). The compiled search (app/domain/_knn.c) reads the records
+in place: a sale's search point is (east * km_east, north * km_north, size, year_km / 12 *
+month), its month kept as months before the newest (the newest for an undated sale), so no
+point is held twice.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.domain.arrays import FloatArray
-from app.domain.comps import NO_DAY, Similarity, cells, month_of_day
+from app.domain.comps import LEAF, NO_DAY, Similarity, month_of_day, tree, tree_nodes
 from app.domain.terms import KM_PER_DEGREE_LATITUDE
 
 Buffer = bytes | bytearray | memoryview  # a pack in memory, or a view of a mapped file
@@ -51,11 +52,8 @@ HEADER = np.dtype(
     [
         ("magic", "S8"),
         ("sales", "<i8"),
-        ("nx", "<i8"),
-        ("ny", "<i8"),
-        ("x0", "<f8"),
-        ("y0", "<f8"),
-        ("cell", "<f8"),
+        ("nodes", "<i8"),  # inner nodes of the k-d tree
+        ("leaf", "<i8"),  # most sales a leaf holds
         ("km_east", "<f8"),
         ("km_north", "<f8"),
         ("year_km", "<f8"),
@@ -65,12 +63,12 @@ HEADER = np.dtype(
         ("scale_cells", "<i8", (2,)),  # the cells of each scale of the model's location
     ]
 )
-MAGIC = b"HPCOMPS1"
+MAGIC = b"HPCOMPS2"
 _DIGEST_AT = HEADER.fields["digest"][1] if HEADER.fields else 0  # where the digest sits
 _EPOCH = date(1970, 1, 1).toordinal()
 # What a buffer's name among a machine's files carries beside its version's checksum: a
 # release that packs differently packs anew.
-FORMAT = "c2"
+FORMAT = "c3"
 
 
 class DamagedPack(ValueError):
@@ -91,32 +89,31 @@ def pack(
     if len(places) > 2:
         raise ValueError("a pack holds the cells of two scales at most")
     n = len(sales)
-    x = sales["east"].astype(np.float64) * km_east
-    y = sales["north"].astype(np.float64) * KM_PER_DEGREE_LATITUDE
-    order, starts, shape = cells(x, y)
-    ordered = sales[order]
     records = np.empty(n, dtype=RECORD)
     for name in ("north", "east", "sqft", "baths", "area_beds"):
-        records[name] = ordered[name]
-    records["month"], records["day"] = _month_and_day(ordered["day"], last_month)
+        records[name] = sales[name]
+    records["month"], records["day"] = _month_and_day(sales["day"], last_month)
     records["unused"] = 0
-    records["size"] = similarity.size_km * np.log(ordered["sqft"].astype(np.float64))
-    records["residual"] = residual[order]
-    price = ordered["price"]
-    records["price"] = price
+    records["size"] = similarity.size_km * np.log(sales["sqft"].astype(np.float64))
+    records["residual"] = residual
+    records["price"] = sales["price"]
+    shape = (LEAF, km_east, KM_PER_DEGREE_LATITUDE, similarity.year_km, last_month)
+    order, split, dim = tree(search_points(records, shape), LEAF)
+    records = records[order]
+    price = sales["price"][order]
     rounded = np.flatnonzero(records["price"].astype(np.float64) != price)
     exceptions = np.empty(len(rounded), dtype=EXCEPTION)
     exceptions["position"], exceptions["price"] = rounded, price[rounded]
     header = np.zeros(1, dtype=HEADER)
-    x0, y0, cell, nx, ny = shape
-    values = (MAGIC, n, nx, ny, x0, y0, cell, km_east, KM_PER_DEGREE_LATITUDE)
+    values = (MAGIC, n, len(split), LEAF, km_east, KM_PER_DEGREE_LATITUDE)
     for name, value in zip(HEADER.names or (), values, strict=False):
         header[name] = value
     header["year_km"], header["last_month"] = similarity.year_km, last_month
     header["exceptions"] = len(exceptions)
     header["scale_cells"][0, : len(places)] = [len(keys) for keys, _ in places]
     body = records.tobytes()
-    parts = [header.tobytes(), starts.tobytes(), body, bytes(-len(body) % 8), exceptions.tobytes()]
+    parts = [header.tobytes(), split.tobytes(), dim.tobytes(), bytes(-len(dim) % 8), body]
+    parts += [bytes(-len(body) % 8), exceptions.tobytes()]
     for keys, effects in places:
         if len(effects) != 8 * len(keys):
             raise ValueError("one effect a cell")
@@ -139,13 +136,31 @@ def _month_and_day(
     return month.astype(np.int16), of_month.astype(np.uint8)
 
 
+def search_points(
+    records: npt.NDArray[np.void], shape: tuple[int, float, float, float, int]
+) -> FloatArray:
+    """Each record's search point, as the compiled search makes it (the same operations)."""
+    _, km_east, km_north, year_km, last_month = shape
+    month = (records["month"].astype(np.int64) + last_month).astype(np.float64)
+    per_month = year_km / 12.0
+    return np.column_stack(
+        [
+            records["east"].astype(np.float64) * km_east,
+            records["north"].astype(np.float64) * km_north,
+            records["size"].astype(np.float64),
+            per_month * month,
+        ]
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Packed:
     """A pack's parts, as views of its buffer (nothing copied)."""
 
-    starts: npt.NDArray[np.int64]
+    split: npt.NDArray[np.float64]  # each inner node's split value (`comps.tree`)
+    dim: npt.NDArray[np.uint8]  # and the coordinate it splits
     records: npt.NDArray[np.void]
-    shape: tuple[float, float, float, int, int, float, float, float, int]  # the search's grid
+    shape: tuple[int, float, float, float, int]  # leaf, km_east, km_north, year_km, last_month
     prices: dict[int, float]  # the exact price of each record whose float32 rounds it
     # Each scale's cells: sorted keys and their effects, views of the pack cast to "q" and "d"
     places: tuple[tuple[memoryview[int], memoryview[float]], ...] = ()
@@ -156,7 +171,7 @@ class Packed:
     def listed(self, rows: list[int]) -> list[tuple[Any, ...]]:
         """The rows' north, east, price, sqft, baths, day (since 1970-01-01, NO_DAY undated)
         and area_beds, in plain numbers (a request lists up to 20)."""
-        last, prices = self.shape[8], self.prices
+        last, prices = self.shape[4], self.prices
         out: list[tuple[Any, ...]] = []
         for row, record in zip(rows, self.records[rows].tolist(), strict=True):
             north, east, _, _, price, sqft, baths, month, of_month, _, area_beds = record
@@ -169,18 +184,7 @@ class Packed:
 
     def points(self) -> FloatArray:
         """Every record's search point, as the compiled search reads it (for scipy's tree)."""
-        km_east, km_north, year_km, last_month = self.shape[5:]
-        records = self.records
-        month = (records["month"].astype(np.int64) + last_month).astype(np.float64)
-        per_month = year_km / 12.0
-        return np.column_stack(
-            [
-                records["east"].astype(np.float64) * km_east,
-                records["north"].astype(np.float64) * km_north,
-                records["size"].astype(np.float64),
-                per_month * month,
-            ]
-        )
+        return search_points(self.records, self.shape)
 
 
 def read(buffer: Buffer, verify: bool = True) -> Packed:
@@ -191,10 +195,14 @@ def read(buffer: Buffer, verify: bool = True) -> Packed:
     header = np.frombuffer(view, dtype=HEADER, count=1)[0]
     if header["magic"] != MAGIC:
         raise DamagedPack("not a pack of comps")
-    n, cells_, m = int(header["sales"]), int(header["nx"]) * int(header["ny"]), header["exceptions"]
+    n, nodes, m = int(header["sales"]), int(header["nodes"]), header["exceptions"]
+    if not (0 <= nodes <= n and int(header["leaf"]) >= 1) or nodes != tree_nodes(
+        n, int(header["leaf"])
+    ):
+        raise DamagedPack("its tree does not match its sales")
     scales = [int(c) for c in header["scale_cells"] if c > 0]
     at = HEADER.itemsize
-    records_at = at + 8 * (cells_ + 1)
+    records_at = at + 8 * nodes + nodes + (-nodes % 8)
     exceptions_at = records_at + RECORD.itemsize * n
     exceptions_at += -exceptions_at % 8
     places_at = exceptions_at + EXCEPTION.itemsize * int(m)
@@ -207,15 +215,14 @@ def read(buffer: Buffer, verify: bool = True) -> Packed:
         # (read from the bytes: numpy's fixed-size bytes drop a digest's trailing zeros)
         if hasher.digest() != bytes(view[_DIGEST_AT : _DIGEST_AT + 16]):
             raise DamagedPack("its digest does not match its bytes")
-    starts = np.frombuffer(view, dtype=np.int64, count=cells_ + 1, offset=at)
+    split = np.frombuffer(view, dtype=np.float64, count=nodes, offset=at)
+    dim = np.frombuffer(view, dtype=np.uint8, count=nodes, offset=at + 8 * nodes)
+    if nodes and int(dim.max()) > 3:
+        raise DamagedPack("its tree splits a coordinate the sales do not have")
     records = np.frombuffer(view, dtype=RECORD, count=n, offset=records_at)
     exceptions = np.frombuffer(view, dtype=EXCEPTION, count=int(m), offset=exceptions_at)
     shape = (
-        float(header["x0"]),
-        float(header["y0"]),
-        float(header["cell"]),
-        int(header["nx"]),
-        int(header["ny"]),
+        int(header["leaf"]),
         float(header["km_east"]),
         float(header["km_north"]),
         float(header["year_km"]),
@@ -227,4 +234,4 @@ def read(buffer: Buffer, verify: bool = True) -> Packed:
         keys, effects = places_at, places_at + 8 * count
         places.append((view[keys:effects].cast("q"), view[effects : effects + 8 * count].cast("d")))
         places_at += 16 * count
-    return Packed(starts, records, shape, prices, tuple(places))
+    return Packed(split, dim, records, shape, prices, tuple(places))

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from app.domain import caveats, comps, comps_pack
 from app.domain.arrays import FloatArray
@@ -292,10 +293,9 @@ class LocatedModel:
     def _area_codes(self, area: npt.NDArray[np.object_]) -> npt.NDArray[np.intp]:
         """Each home's area as a position in `areas`, -1 for none or one without sales."""
         positions: dict[Any, int] = self._tables()["areas"]
-        if not positions:
-            return np.full(len(area), -1, dtype=np.intp)
-        found = positions.get
-        return np.fromiter((found(a, -1) for a in area), dtype=np.intp, count=len(area))
+        codes, distinct = pd.factorize(area)  # hashed once; -1 for none
+        found = [positions.get(a, -1) for a in distinct.tolist()] + [-1]
+        return np.asarray(found, dtype=np.intp)[codes]
 
     def _area_effects(self, found: npt.NDArray[np.intp]) -> FloatArray:
         values: FloatArray = self._tables()["area_values"]

@@ -53,13 +53,29 @@ def test_prices_a_float32_rounds_are_listed_exactly() -> None:
     assert len(found.prices) >= 3
 
 
-def test_the_records_are_cell_by_cell() -> None:
+def test_the_records_are_in_the_order_of_their_k_d_tree() -> None:
     found = comps_pack.read(packed(sales()))
-    x0, y0, cell, nx, _ = found.shape[:5]
-    points = found.points()
-    key = np.floor((points[:, 1] - y0) / cell) * nx + np.floor((points[:, 0] - x0) / cell)
-    assert (np.diff(key) >= 0).all()
-    assert found.starts[-1] == len(found)
+    points, leaf = found.points(), found.shape[0]
+    assert len(found.split) == comps.tree_nodes(len(found), leaf)
+    todo = [(0, 0, len(found))]
+    while todo:
+        node, lo, hi = todo.pop()
+        if node >= len(found.split):
+            assert hi - lo <= leaf
+            continue
+        mid, d = lo + (hi - lo) // 2, found.dim[node]
+        assert (points[lo:mid, d] <= found.split[node]).all()
+        assert (points[mid:hi, d] >= found.split[node]).all()
+        todo += [(2 * node + 1, lo, mid), (2 * node + 2, mid, hi)]
+
+
+def test_a_tree_of_a_coordinate_the_sales_do_not_have_is_refused() -> None:
+    buffer = bytearray(packed(sales()))
+    found = comps_pack.read(buffer)
+    at = comps_pack.HEADER.itemsize + 8 * len(found.split)  # the first node's coordinate
+    buffer[at] = 4
+    with pytest.raises(DamagedPack, match="coordinate"):
+        comps_pack.read(buffer, verify=False)
 
 
 def test_an_undated_sale_is_searched_at_the_newest_month() -> None:

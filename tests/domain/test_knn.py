@@ -1,5 +1,5 @@
-"""The compiled search for comps (app/domain/_knn.c): a grid of cells that finds the k nearest
-sales exactly, and what they move an estimate by."""
+"""The compiled search for comps (app/domain/_knn.c): a k-d tree that finds the k nearest sales
+exactly, and what they move an estimate by."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from app.domain import comps, comps_pack
-from app.domain.comps import Grid, Index, Similarity
+from app.domain.comps import Index, Similarity, Tree
 from app.domain.terms import KM_PER_DEGREE_LATITUDE
 
 pytestmark = pytest.mark.skipif(comps.compiled() is None, reason="checked by the test of the build")
@@ -73,7 +73,7 @@ def test_the_compiled_search_is_built_in_this_install() -> None:
 
 
 @pytest.mark.parametrize("k", [1, 10, 20])
-def test_the_grid_finds_the_same_comps_as_a_k_d_tree(k: int) -> None:
+def test_the_tree_finds_the_same_comps_as_scipys_k_d_tree(k: int) -> None:
     points, queries = sales(5000), homes(500)
     distance, found = search(points, queries, k)
     expected_distance, expected = cKDTree(points).query(queries, k=k)
@@ -85,7 +85,7 @@ def test_sales_at_one_point_are_taken_in_order_of_position() -> None:
     points = np.repeat(sales(40), 3, axis=0)  # each sale three times
     distance, found = search(points, points[::3], 5)
     assert (distance[:, 0] == 0).all() and (distance[:, 1] == 0).all()
-    positions = np.argsort(Grid(points).order)  # where each sale sits in the grid
+    positions = np.argsort(Tree(points).order)  # where each sale sits in the tree
     assert (np.diff(positions[found[:, :3]], axis=1) > 0).all()
 
 
@@ -124,15 +124,34 @@ def test_without_the_compiled_search_the_same_estimates_are_made(
         np.testing.assert_array_equal(found, expected)
 
 
-def test_sales_along_one_road_make_few_cells() -> None:
+def test_sales_along_one_road_are_found_as_scipys_tree_finds_them() -> None:
     points = sales(10_000)
     points[:, 1] = 0.0
-    grid = Grid(points)
-    assert grid.shape[3] * grid.shape[4] <= 4 * len(points) + 1
     distance, found = search(points, homes(50), 10)
     expected, _ = cKDTree(points).query(homes(50), k=10)
     np.testing.assert_allclose(distance, expected, rtol=1e-12)
     assert found.shape == (50, 10)
+
+
+def test_a_dense_town_of_equal_homes_is_searched_exactly() -> None:
+    """Hundreds of sales at one point of one size beside a spread market: ties by position."""
+    points = sales(3000)
+    points[:600] = points[0]
+    distance, found = search(points, points[:3], 20)
+    assert (distance == 0).all() and (found < 600).all()
+    np.testing.assert_array_equal(found, np.tile(found[0], (3, 1)))
+    positions = np.argsort(Tree(points).order)  # where each sale sits in the tree
+    assert (np.diff(positions[found], axis=1) > 0).all()
+
+
+def test_sales_of_one_time_coordinate_are_searched_exactly() -> None:
+    """A similarity without time (year_km 0): every sale's fourth coordinate is 0."""
+    points, queries = sales(4000), homes(300)
+    points[:, 3], queries[:, 3] = 0.0, 0.0
+    distance, found = search(points, queries, 20)
+    expected_distance, expected = cKDTree(points).query(queries, k=20)
+    np.testing.assert_allclose(distance, expected_distance, rtol=1e-12)
+    np.testing.assert_array_equal(found, expected)
 
 
 def test_fewer_sales_than_k_give_the_rest_as_the_k_d_tree_does() -> None:
@@ -144,10 +163,60 @@ def test_fewer_sales_than_k_give_the_rest_as_the_k_d_tree_does() -> None:
     assert np.isinf(distance[:, 4:]).all() and (found[:, 4:] == 4).all()
 
 
-@pytest.mark.parametrize("cells", [10, 70_000, 5_000_000])
-def test_cells_are_ordered_as_a_stable_sort_orders_their_keys(cells: int) -> None:
-    key = np.random.default_rng(cells).integers(0, cells, 200_000)
-    np.testing.assert_array_equal(comps.cell_order(key, cells), np.argsort(key, kind="stable"))
+@pytest.mark.parametrize("built", [True, False])
+def test_each_node_splits_its_points_at_its_value(
+    built: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """None of a node's first half above its split along its coordinate, none of its second
+    below; without the compiled module numpy builds such a tree too."""
+    if not built:
+        monkeypatch.setattr(comps, "_knn", None)
+    points = sales(3001)
+    made = Tree(points)
+    assert sorted(made.order.tolist()) == list(range(3001))
+    assert len(made.split) == comps.tree_nodes(3001) == 511
+    todo = [(0, 0, 3001)]
+    while todo:
+        node, lo, hi = todo.pop()
+        if node >= len(made.split):
+            assert hi - lo <= comps.LEAF
+            continue
+        mid, d = lo + (hi - lo) // 2, made.dim[node]
+        assert (made.points[lo:mid, d] <= made.split[node]).all()
+        assert (made.points[mid:hi, d] >= made.split[node]).all()
+        todo += [(2 * node + 1, lo, mid), (2 * node + 2, mid, hi)]
+
+
+def test_the_search_is_exact_over_a_tree_numpy_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    points, queries = sales(3000), homes(200)
+    monkeypatch.setattr(comps, "_knn", None)
+    made = Tree(points)
+    monkeypatch.undo()
+    compiled = comps.compiled()
+    assert compiled is not None
+    distance, position = np.empty((200, 10)), np.empty((200, 10), dtype=np.int64)
+    compiled.knn(made.points, made.split, made.dim, made.shape, queries, 10, distance, position, 1)
+    expected_distance, expected = cKDTree(points).query(queries, k=10)
+    np.testing.assert_allclose(distance, expected_distance, rtol=1e-12)
+    np.testing.assert_array_equal(made.order[position], expected)
+
+
+def test_a_tree_that_does_not_match_its_points_is_refused() -> None:
+    made, compiled = Tree(sales(100)), comps.compiled()
+    assert compiled is not None
+    distance, position = np.empty((2, 5)), np.empty((2, 5), dtype=np.int64)
+    with pytest.raises(ValueError, match="nodes do not match"):
+        compiled.knn(
+            made.points,
+            made.split[:-1],
+            made.dim[:-1],
+            made.shape,
+            homes(2),
+            5,
+            distance,
+            position,
+            1,
+        )
 
 
 def test_a_point_that_is_not_finite_is_refused() -> None:
@@ -158,11 +227,13 @@ def test_a_point_that_is_not_finite_is_refused() -> None:
 
 
 def test_the_compiled_search_refuses_more_comps_than_sales() -> None:
-    grid, compiled = Grid(sales(4)), comps.compiled()
+    made, compiled = Tree(sales(4)), comps.compiled()
     assert compiled is not None
     distance, position = np.empty((2, 5)), np.empty((2, 5), dtype=np.int64)
     with pytest.raises(ValueError, match="at most the 4 sales"):
-        compiled.knn(grid.points, grid.starts, grid.shape, homes(2), 5, distance, position)
+        compiled.knn(
+            made.points, made.split, made.dim, made.shape, homes(2), 5, distance, position, 1
+        )
 
 
 @pytest.mark.parametrize("built", [True, False])
@@ -188,7 +259,7 @@ def test_an_index_reads_its_pack_in_place() -> None:
     buffer = bytearray(packed(sales(2000)))
     found = Index(comps_pack.read(buffer), SIMILARITY)
     assert np.shares_memory(found.packed.records, np.frombuffer(buffer, np.uint8))
-    assert np.shares_memory(found.packed.starts, np.frombuffer(buffer, np.uint8))
+    assert np.shares_memory(found.packed.split, np.frombuffer(buffer, np.uint8))
     held = [getattr(found, name, None) for name in Index.__slots__]
     assert not any(isinstance(value, np.ndarray) for value in held)
 
@@ -203,3 +274,34 @@ def test_the_search_of_a_pack_finds_the_comps_of_a_k_d_tree_of_its_points() -> N
     expected_distance, expected = cKDTree(found.packed.points()).query(asked, k=10)
     np.testing.assert_allclose(distance, expected_distance, rtol=1e-12)
     np.testing.assert_array_equal(at, expected)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 16])
+def test_a_batch_shared_among_threads_is_answered_as_on_one(threads: int) -> None:
+    points, queries = sales(3000), homes(2000)
+    made, compiled = Tree(points), comps.compiled()
+    assert compiled is not None
+    found = []
+    for count in (1, threads):
+        distance, position = np.empty((2000, 10)), np.empty((2000, 10), dtype=np.int64)
+        compiled.knn(
+            made.points, made.split, made.dim, made.shape, queries, 10, distance, position, count
+        )
+        found.append((distance, position))
+    np.testing.assert_array_equal(found[0][0], found[1][0])
+    np.testing.assert_array_equal(found[0][1], found[1][1])
+
+
+def test_a_batch_of_shifts_shared_among_threads_is_answered_as_on_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found, queries = index(sales(3000)), homes(3000)
+    args = (queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12)
+    monkeypatch.setattr(comps, "SHARED_FROM", 1 << 40)
+    alone = found.shift(*args)
+    monkeypatch.setattr(comps, "SHARED_FROM", 1)
+    monkeypatch.setattr(comps, "_CORES", 3)
+    assert comps.threads_for(len(queries)) == 3
+    shared = found.shift(*args)
+    np.testing.assert_array_equal(alone[0], shared[0])
+    np.testing.assert_array_equal(alone[1], shared[1])
