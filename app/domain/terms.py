@@ -106,6 +106,9 @@ def codes(
     return np.asarray(index.get_indexer(pd.Index(keys)), dtype=np.intp)
 
 
+HASHED_FROM = 1_024  # keys looked up at once in a hash table rather than by binary search
+
+
 @dataclass(frozen=True, slots=True)
 class KeyOffsets:
     """A sorted vocabulary of cell keys held as offsets from its first: 4 bytes a key where
@@ -154,6 +157,9 @@ class KeyOffsets:
             return np.full(len(keys), -1, dtype=np.intp)
         offset = keys - self.base
         values = self.values
+        if len(keys) >= HASHED_FROM:  # a hash table of the vocabulary, made for this batch
+            found = pd.Index(values.astype(np.int64)).get_indexer(offset)
+            return np.asarray(found, dtype=np.intp)
         at = np.minimum(np.searchsorted(values, offset), len(values) - 1)
         return np.where(values[at] == offset, at, -1).astype(np.intp)
 

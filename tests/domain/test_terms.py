@@ -9,6 +9,7 @@ import pytest
 
 from app.domain.terms import (
     NO_KEY,
+    HASHED_FROM,
     KeyOffsets,
     Projection,
     codes,
@@ -100,13 +101,17 @@ def test_cells_hold_homes_by_their_kilometres_from_the_centre() -> None:
     np.testing.assert_array_equal(codes(keys, vocabulary), [0, 0, -1, -1])
 
 
+@pytest.mark.parametrize("copies", [1, 4])
 @pytest.mark.parametrize("span", [1 << 30, 1 << 42])
-def test_sorted_key_offsets_give_the_codes_of_a_hash_table(span: int) -> None:
-    """(4 bytes a key where the keys span less than 2^32, 8 where more)"""
+def test_sorted_key_offsets_give_the_codes_of_a_hash_table(span: int, copies: int) -> None:
+    """(4 bytes a key where the keys span less than 2^32, 8 where more; a few keys are found by
+    binary search, many by a hash table)"""
     rng = np.random.default_rng(6)
     vocabulary = np.unique(rng.integers(1 << 40, (1 << 40) + span, 500))
     keys = np.concatenate([rng.choice(vocabulary, 300), rng.integers(0, 1 << 43, 300)])
     keys = np.concatenate([keys, [NO_KEY, vocabulary[0], vocabulary[-1], vocabulary[-1] + 1]])
+    keys = np.tile(keys, copies)
+    assert (len(keys) >= HASHED_FROM) == (copies > 1)
     found = KeyOffsets.of(vocabulary)
     assert found.offsets.itemsize == (4 if span < 1 << 32 else 8)
     np.testing.assert_array_equal(found.codes(keys), codes(keys, vocabulary))
