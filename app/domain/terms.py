@@ -158,7 +158,7 @@ class KeyOffsets:
         offset = keys - self.base
         values = self.values
         if len(keys) >= HASHED_FROM:  # a hash table of the vocabulary, made for this batch
-            found = pd.Index(values.astype(np.int64)).get_indexer(offset)
+            found = pd.Index(values.astype(np.int64)).get_indexer(pd.Index(offset))
             return np.asarray(found, dtype=np.intp)
         at = np.minimum(np.searchsorted(values, offset), len(values) - 1)
         return np.where(values[at] == offset, at, -1).astype(np.intp)
