@@ -16,9 +16,10 @@
  * km_east, km_north, year_km, last_month), the point of a record being (east * km_east, north
  * * km_north, size, year_km / 12 * month).
  *
- * tree(points, leaf, order, split, dim)
+ * tree(points, leaf, order, split, dim, threads)
  *     the k-d tree of n * 4 doubles: the points' order in it into order (n int64), each inner
- *     node's split into split and dim (the `nodes` of comps.tree_nodes(n, leaf)).
+ *     node's split into split and dim (the `nodes` of comps.tree_nodes(n, leaf)), its subtrees
+ *     built on `threads` threads (the same tree).
  * knn(points, split, dim, shape, queries, k, distance, position, threads)
  *     queries: m * 4 doubles; writes the k nearest of each query (ascending distance, ties by
  *     position) into distance (m * k doubles) and position (m * k int64, positions in `points`),
@@ -579,8 +580,9 @@ static void select_at(Item *items, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t mid,
     }
 }
 
-static void build(Build *b, Py_ssize_t node, Py_ssize_t lo, Py_ssize_t hi) {
-    if (node >= b->nodes) return;
+/* Inner node `node`'s points [lo, hi) split along their widest coordinate: where its second
+ * half starts. */
+static Py_ssize_t split_node(Build *b, Py_ssize_t node, Py_ssize_t lo, Py_ssize_t hi) {
     Item *items = b->items;
     double low[4], high[4];
     /* The widest coordinate, of at most about 1,024 of the points, evenly spaced (it only
@@ -601,15 +603,54 @@ static void build(Build *b, Py_ssize_t node, Py_ssize_t lo, Py_ssize_t hi) {
     select_at(items, lo, hi, mid, widest);
     b->dim[node] = (uint8_t)widest;
     b->split[node] = items[mid].c[widest];
+    return mid;
+}
+
+static void build(Build *b, Py_ssize_t node, Py_ssize_t lo, Py_ssize_t hi) {
+    if (node >= b->nodes) return;
+    Py_ssize_t mid = split_node(b, node, lo, hi);
     build(b, 2 * node + 1, lo, mid);
     build(b, 2 * node + 2, mid, hi);
+}
+
+/* A subtree to build on a thread of its own, on `threads` threads in all. */
+typedef struct {
+    Build *b;
+    Py_ssize_t node, lo, hi;
+    int threads;
+} Subtree;
+
+static void build_shared(Build *b, Py_ssize_t node, Py_ssize_t lo, Py_ssize_t hi, int threads);
+
+static void *build_subtree(void *arg) {
+    Subtree *s = arg;
+    build_shared(s->b, s->node, s->lo, s->hi, s->threads);
+    return NULL;
+}
+
+/* `build` on `threads` threads: a node's two subtrees are built at once (the same tree). */
+static void build_shared(Build *b, Py_ssize_t node, Py_ssize_t lo, Py_ssize_t hi, int threads) {
+    if (threads <= 1 || node >= b->nodes) {
+        build(b, node, lo, hi);
+        return;
+    }
+    Py_ssize_t mid = split_node(b, node, lo, hi);
+    Subtree right = {b, 2 * node + 2, mid, hi, threads / 2};
+    pthread_t id;
+    int started = pthread_create(&id, NULL, build_subtree, &right) == 0;
+    build_shared(b, 2 * node + 1, lo, mid, threads - threads / 2);
+    if (started)
+        pthread_join(id, NULL);
+    else
+        build_shared(b, 2 * node + 2, mid, hi, threads / 2);
 }
 
 static PyObject *tree(PyObject *self, PyObject *args) {
     PyObject *points, *order, *split, *dim;
     Py_ssize_t leaf;
+    int threads;
     Held h[4] = {0};
-    if (!PyArg_ParseTuple(args, "OnOOO", &points, &leaf, &order, &split, &dim)) return NULL;
+    if (!PyArg_ParseTuple(args, "OnOOOi", &points, &leaf, &order, &split, &dim, &threads)) return NULL;
     if (hold(points, &h[0], 0, 4 * sizeof(double), "points") < 0 ||
         hold(order, &h[1], 1, sizeof(int64_t), "order") < 0 || hold(split, &h[2], 1, sizeof(double), "split") < 0 ||
         hold(dim, &h[3], 1, 1, "dim") < 0) {
@@ -648,7 +689,7 @@ static PyObject *tree(PyObject *self, PyObject *args) {
         memcpy(b.items[p].c, points_in + 4 * p, 4 * sizeof(double));
         b.items[p].at = p;
     }
-    build(&b, 0, 0, n);
+    build_shared(&b, 0, 0, n, threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads);
     for (Py_ssize_t p = 0; p < n; p++) order_out[p] = b.items[p].at;
     Py_END_ALLOW_THREADS
     PyMem_Free(b.items);

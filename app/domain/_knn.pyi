@@ -6,7 +6,7 @@ Points = tuple[int]  # leaf: of points
 # leaf, km_east, km_north, year_km, last_month: of packed records
 Packed = tuple[int, float, float, float, int]
 
-def tree(points: Any, leaf: int, order: Any, split: Any, dim: Any) -> None: ...
+def tree(points: Any, leaf: int, order: Any, split: Any, dim: Any, threads: int) -> None: ...
 def knn(
     points: Any,
     split: Any,

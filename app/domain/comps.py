@@ -220,7 +220,8 @@ def tree(
     order = np.empty(n, dtype=np.int64)
     split, dim = np.empty(nodes), np.empty(nodes, dtype=np.uint8)
     if _knn is not None:
-        _knn.tree(np.ascontiguousarray(found, dtype=np.float64), leaf, order, split, dim)
+        points = np.ascontiguousarray(found, dtype=np.float64)
+        _knn.tree(points, leaf, order, split, dim, threads_for(n))
         return order, split, dim
     order[:] = np.arange(n)
     todo = [(0, 0, n)] if nodes else []

@@ -48,9 +48,12 @@ class SaleDates:
             self.add(found.min().date(), found.max().date(), len(found))
 
     @classmethod
-    def of(cls, frame: pd.DataFrame) -> SaleDates:
+    def of(cls, frame: pd.DataFrame, parsed: pd.Series[Any] | None = None) -> SaleDates:
+        """Of a table's `sold_at` (`parsed`: its `sale_dates`, where the caller has them)."""
         found = cls()
-        if SOLD_AT in frame.columns:
+        if parsed is not None:
+            found.add_parsed(parsed)
+        elif SOLD_AT in frame.columns:
             found.add_column(frame[SOLD_AT])
         return found
 
@@ -114,6 +117,12 @@ def _row_errors(errors: Iterable[tuple[int, str, str]]) -> list[RowError]:
         RowError(f"line {line}", column, f"line {line}, column {column}: {msg}")
         for line, column, msg in errors
     ]
+
+
+def sale_dates(frame: pd.DataFrame) -> pd.Series[Any] | None:
+    """A table's `sold_at` as dates (NaT where empty), as its check reads them; None without
+    the column. Parsed once for all that a fit reads from them."""
+    return _parse_dates(frame[SOLD_AT])[1] if SOLD_AT in frame.columns else None
 
 
 def _parse_dates(series: pd.Series[Any]) -> tuple[pd.Series[Any], pd.Series[Any]]:

@@ -53,8 +53,9 @@ def fit_located_table(
     """Fit a located model and its range on a checked table; describe it in a card."""
     frame, window = select_window(frame, window_days)
     X, price = listings.features(frame), listings.target(frame)
-    places = places_of(frame, SOLD_AT)
-    found = fit_located(X, price, places, folds=folds, trim=trim, days=sale_days(frame))
+    dates = listings.sale_dates(frame)  # read once for places, days and the card
+    places = places_of(frame, SOLD_AT, dates)
+    found = fit_located(X, price, places, folds=folds, trim=trim, days=sale_days(frame, dates))
     kept_X, kept_price = X[found.kept], price[found.kept]
     ranges = {
         name: (float(kept_X[:, i].min()), float(kept_X[:, i].max()))
@@ -81,7 +82,7 @@ def fit_located_table(
         "fingerprint": listings.fingerprint(frame),
         "source": source,
         "window": window,
-        "sold_at": SaleDates.of(frame).describe(),
+        "sold_at": SaleDates.of(frame, dates).describe(),
         "outliers": {
             "rows": int((~found.kept).sum()),
             "rule": f"log ratio of a first fit beyond {OUTLIER_IQRS:g} interquartile ranges "
@@ -134,11 +135,13 @@ def range_unplaced(model: LocatedModel, price: FloatArray, found: LocatedFit) ->
     )
 
 
-def sale_days(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
-    """Each sale's date as days since 1970-01-01, `comps.NO_DAY` where it has none."""
+def sale_days(frame: pd.DataFrame, parsed: pd.Series[Any] | None = None) -> npt.NDArray[np.int64]:
+    """Each sale's date (`parsed`: `listings.sale_dates`, where the caller has them) as days
+    since 1970-01-01, `comps.NO_DAY` where it has none."""
     days = np.full(len(frame), NO_DAY, dtype=np.int64)
-    if SOLD_AT in frame.columns:
-        parsed = pd.to_datetime(frame[SOLD_AT], format="%Y-%m-%d", errors="coerce")
+    if parsed is None and SOLD_AT in frame.columns:
+        parsed = listings.sale_dates(frame)
+    if parsed is not None:
         has = parsed.notna().to_numpy()
         found = parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
         days[has] = found[has]

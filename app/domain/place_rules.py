@@ -26,7 +26,10 @@ PLACE_COLUMNS = frozenset((AREA, LATITUDE, LONGITUDE, AS_OF))
 
 
 def read_places(
-    frame: pd.DataFrame, date_column: str = AS_OF, first_line: int = 2
+    frame: pd.DataFrame,
+    date_column: str = AS_OF,
+    first_line: int = 2,
+    parsed: pd.Series[Any] | None = None,
 ) -> tuple[Places, list[tuple[int, str, str]], Any]:
     """The places of a table's rows, read once: area, coordinates and the month of
     `date_column`; with the first errors of its place columns, by (line, column, message), and
@@ -34,7 +37,7 @@ def read_places(
     coordinate without the other, an area over 64 characters, a malformed `as_of`.
 
     Where a row's value is bad, its place holds what could be read (the row is refused or left
-    out by the caller)."""
+    out by the caller). `parsed`: the dates of `date_column`, where the caller has read them."""
     n = len(frame)
     errors: list[tuple[int, str, str]] = []
     bad = np.zeros(n, dtype=bool)
@@ -100,7 +103,8 @@ def read_places(
     month = np.full(n, NO_KEY, dtype=np.int64)
     if date_column in frame.columns:
         dates = frame[date_column]
-        parsed = pd.to_datetime(dates, format="%Y-%m-%d", errors="coerce")
+        if parsed is None:
+            parsed = pd.to_datetime(dates, format="%Y-%m-%d", errors="coerce")
         has = parsed.notna().to_numpy()
         month[has] = (parsed.dt.year * 12 + parsed.dt.month - 1).to_numpy()[has]
         if date_column == AS_OF:  # a sale's date is checked with the sale (`listings`)
@@ -138,10 +142,12 @@ def check_places(
     return errors, bad
 
 
-def places_of(frame: pd.DataFrame, date_column: str) -> Places:
-    """The area, coordinates and month (of `date_column`, YYYY-MM-DD) of each row of a checked
-    table."""
-    return read_places(frame, date_column)[0]
+def places_of(
+    frame: pd.DataFrame, date_column: str, parsed: pd.Series[Any] | None = None
+) -> Places:
+    """The area, coordinates and month (of `date_column`, YYYY-MM-DD; `parsed`, its dates where
+    the caller has read them) of each row of a checked table."""
+    return read_places(frame, date_column, parsed=parsed)[0]
 
 
 def places_of_rows(rows: Iterable[Any]) -> Places:

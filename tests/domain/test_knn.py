@@ -305,3 +305,17 @@ def test_a_batch_of_shifts_shared_among_threads_is_answered_as_on_one(
     shared = found.shift(*args)
     np.testing.assert_array_equal(alone[0], shared[0])
     np.testing.assert_array_equal(alone[1], shared[1])
+
+
+def test_a_tree_built_on_threads_is_the_tree_built_on_one() -> None:
+    points, compiled = sales(20_000), comps.compiled()
+    assert compiled is not None
+    nodes = comps.tree_nodes(len(points))
+    built = []
+    for threads in (1, 4):
+        order, split = np.empty(len(points), dtype=np.int64), np.empty(nodes)
+        dim = np.empty(nodes, dtype=np.uint8)
+        compiled.tree(points, comps.LEAF, order, split, dim, threads)
+        built.append((order, split, dim))
+    for one, shared in zip(*built, strict=True):
+        np.testing.assert_array_equal(one, shared)
