@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from app.domain.terms import (
-    NO_KEY,
     HASHED_FROM,
+    NO_KEY,
     KeyOffsets,
     Projection,
     codes,
