@@ -194,9 +194,7 @@ def design(
     # where a row has none, read row-major, is the CSR's indices.
     width = k + len(group_codes) + 1
     columns = np.full((n, width), -1, dtype=np.int32)
-    values = np.ones((n, width))
     columns[:, :k] = np.arange(k, dtype=np.int32)
-    values[:, 1:k] = size
     start = k
     groups = []
     for g, (term, found, count) in enumerate(group_codes):
@@ -208,14 +206,18 @@ def design(
     columns[:, -1] = np.where(has, month + start, -1)
     blocks = Blocks(k, tuple(groups), (start, start + months))
     present = columns >= 0
-    if present.all():  # every row has every column: the tables are the CSR's arrays
+    if present.all():  # every row has every column: the table is the CSR's indices
         indptr = np.arange(0, n * width + 1, width, dtype=np.int64)
-        parts = (values.reshape(-1), columns.reshape(-1), indptr)
-        return sp.csr_matrix(parts, shape=(n, blocks.width)), blocks
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(present.sum(axis=1), out=indptr[1:])
-    matrix = sp.csr_matrix((values[present], columns[present], indptr), shape=(n, blocks.width))
-    return matrix, blocks
+        indices = columns.reshape(-1)
+    else:
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(present.sum(axis=1), out=indptr[1:])
+        indices = columns[present]
+    del columns, present
+    # Each row's values: 1 (the intercept), its size, then 1 for each column it has.
+    values = np.ones(len(indices))
+    values[indptr[:-1, None] + np.arange(1, k)] = size
+    return sp.csr_matrix((values, indices, indptr), shape=(n, blocks.width)), blocks
 
 
 def penalty(blocks: Blocks, strengths: dict[str, float]) -> sp.csr_matrix:
