@@ -123,10 +123,16 @@ def ensure_wrk() -> str:
 
 
 class Served:
-    """A server process started on a free port, pinned to core 0, stopped on exit."""
+    """A server process started on a free port, pinned to core 0 (unless `free`: on every
+    core), stopped on exit."""
 
     def __init__(
-        self, command: list[str], env: dict[str, str], ready_path: str, cwd: Path = ROOT
+        self,
+        command: list[str],
+        env: dict[str, str],
+        ready_path: str,
+        cwd: Path = ROOT,
+        free: bool = False,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -134,7 +140,7 @@ class Served:
         self.started = time.monotonic()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
         self.process = subprocess.Popen(
-            pinned(0, full),
+            full if free else pinned(0, full),
             cwd=cwd,
             env={**os.environ, **env, "HOUSE_PRICE_PORT": str(self.port)},
             stdout=self.log,

@@ -195,9 +195,14 @@ MOST_THREADS = 4
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def cores() -> int:
+    """The cores this process may run on (at most MOST_THREADS): what a large batch uses."""
+    return min(_CORES, MOST_THREADS)
+
+
 def threads_for(queries: int) -> int:
     """The threads a search of this many queries runs on."""
-    return min(_CORES, MOST_THREADS) if queries >= SHARED_FROM else 1
+    return cores() if queries >= SHARED_FROM else 1
 
 
 def tree_nodes(n: int, leaf: int = LEAF) -> int:

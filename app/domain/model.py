@@ -198,6 +198,23 @@ class Explanations:
     warnings: dict[int, list[dict[str, Any]]]  # by row; rows without warnings are absent
     parts: tuple[str, ...] = PARTS  # the contributions' names, in order
 
+    @classmethod
+    def joined(cls, pieces: list[Explanations]) -> Explanations:
+        """The estimates of consecutive runs of rows, as one (the runs' parts the same)."""
+        warnings: dict[int, list[dict[str, Any]]] = {}
+        start = 0
+        for piece in pieces:
+            warnings.update((start + i, found) for i, found in piece.warnings.items())
+            start += len(piece.price)
+        return cls(
+            np.concatenate([p.price for p in pieces]),
+            np.concatenate([p.low for p in pieces]),
+            np.concatenate([p.high for p in pieces]),
+            np.concatenate([p.contributions for p in pieces]),
+            warnings,
+            pieces[0].parts,
+        )
+
 
 def explain_many(model: PriceModel, X: FloatArray, level: float) -> Explanations:
     """Vectorised `PriceModel.explain`: the same numbers, bit for bit, for every row."""

@@ -7,12 +7,14 @@ counted under one label, so the number of series does not grow with the number o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from app.domain import comps
 from app.domain.arrays import FloatArray
 from app.domain.comparables import comparables
 from app.domain.located_model import LocatedModel
@@ -24,6 +26,7 @@ from app.service.serving import ServedModels
 from app.storage import LoadedModel
 
 OTHER_MARKETS = "other-markets"
+HALVED_FROM = 20_000  # rows of a located batch estimated in two halves at once
 
 # A plain market's model takes no place: a home that gives one is told so, in one shared dict.
 PLACE_NOT_USED = {
@@ -112,7 +115,7 @@ def estimate_many(
     """Every row of an (n, 3) array of beds, baths, sqft, bit for bit as `estimate_one`."""
     model = loaded.model
     if isinstance(model, LocatedModel):
-        explained = model.explain_many(X, level, places)
+        explained = _located_many(model, X, level, places)
     else:
         explained = explain_many(model, X, level)
         if places is not None:
@@ -121,6 +124,30 @@ def estimate_many(
                 explained.warnings.setdefault(i, []).append(PLACE_NOT_USED)
     metrics.TALLY.estimate(label or loaded.version, len(X))
     return explained
+
+
+def _located_many(
+    model: LocatedModel, X: FloatArray, level: float, places: Places | None
+) -> Explanations:
+    """A located model's estimates of many homes; from HALVED_FROM rows on a machine of two
+    cores or more, of their two halves at once (numpy and the search of comps let go of the
+    interpreter, so the halves' work overlaps): the same numbers, sooner."""
+    n = len(X)
+    if n < HALVED_FROM or comps.cores() < 2:
+        return model.explain_many(X, level, places)
+    model.explain_many(X[:1], level, None if places is None else places.take(slice(0, 1)))
+    half = n // 2
+    with ThreadPoolExecutor(1) as other:  # (the first row, above, readied the model's tables)
+        first = other.submit(
+            model.explain_many,
+            X[:half],
+            level,
+            None if places is None else places.take(slice(half)),
+        )
+        second = model.explain_many(
+            X[half:], level, None if places is None else places.take(slice(half, None))
+        )
+        return Explanations.joined([first.result(), second])
 
 
 def label_of(served: ServedModels, market: str, loaded: LoadedModel) -> str:

@@ -1,0 +1,84 @@
+"""Estimates of many homes: a large located batch is estimated in two halves at once, with the
+numbers of one whole batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app.domain import comps
+from app.domain.arrays import FloatArray
+from app.domain.located_fitting import fit_located_table
+from app.domain.located_model import LocatedModel
+from app.domain.place_rules import places_of
+from app.domain.terms import Places
+from app.service import estimating
+from app.storage.artifact import LoadedModel
+from tests.support import located_listings
+
+
+@pytest.fixture(scope="module")
+def located() -> LoadedModel:
+    model, card = fit_located_table(located_listings(2000), folds=3, source="test")
+    return LoadedModel("v1", model, card)
+
+
+def homes(n: int) -> tuple[FloatArray, Places]:
+    frame = located_listings(n, seed=7)
+    frame.loc[::9, ["latitude", "longitude"]] = np.nan  # some without coordinates
+    frame.loc[::13, "area"] = "nowhere"  # some in an area without sales
+    X = frame[["beds", "baths", "sqft"]].to_numpy(dtype=np.float64)
+    return X, places_of(frame, "as_of")
+
+
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The rows of each call of LocatedModel.explain_many from here on."""
+    calls: list[int] = []
+    explain = LocatedModel.explain_many
+
+    def counting(self: LocatedModel, X: FloatArray, *rest: Any) -> Any:
+        calls.append(len(X))
+        return explain(self, X, *rest)
+
+    monkeypatch.setattr(LocatedModel, "explain_many", counting)
+    return calls
+
+
+@pytest.mark.parametrize("rows", [1, 2, 301])
+def test_a_batch_in_halves_has_the_numbers_and_warnings_of_one_whole(
+    located: LoadedModel, rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    X, places = homes(rows)
+    assert isinstance(located.model, LocatedModel)
+    whole = located.model.explain_many(X, 0.9, places)
+    monkeypatch.setattr(estimating, "HALVED_FROM", 1)
+    monkeypatch.setattr(comps, "_CORES", 2)
+    halves = estimating.estimate_many(located, X, 0.9, places=places)
+    for name in ("price", "low", "high", "contributions"):
+        np.testing.assert_array_equal(getattr(halves, name), getattr(whole, name))
+    assert halves.warnings == whole.warnings and halves.parts == whole.parts
+    assert whole.warnings or rows < 9
+
+
+def test_a_batch_of_two_halves_is_estimated_on_two_threads(
+    located: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    X, places = homes(50)
+    monkeypatch.setattr(estimating, "HALVED_FROM", 1)
+    monkeypatch.setattr(comps, "_CORES", 2)
+    calls = counted(monkeypatch)
+    estimating.estimate_many(located, X, 0.9, places=places)
+    assert sorted(calls) == [1, 25, 25]  # the first row readies the model's tables
+
+
+def test_a_batch_on_one_core_is_estimated_whole(
+    located: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    X, places = homes(50)
+    monkeypatch.setattr(estimating, "HALVED_FROM", 1)
+    monkeypatch.setattr(comps, "_CORES", 1)
+    calls = counted(monkeypatch)
+    estimating.estimate_many(located, X, 0.9, places=places)
+    assert calls == [50]
