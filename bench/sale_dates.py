@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from app.config import Settings
-from app.domain.listings import SaleDates
+from app.domain.sale_dates import SaleDates
 from app.storage import open_storage
 from bench.harness import Row, print_table, synthetic_listings
 from bench.storage import engine_env

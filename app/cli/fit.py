@@ -15,9 +15,10 @@ from app.domain.arrays import FloatArray
 from app.domain.errors import Conflict, ServiceError
 from app.domain.fitting import fit_stream, fit_table, select_window
 from app.domain.kinds import Model
-from app.domain.listings import SaleDates, Skipped, read_chunks, read_table, without_rows
+from app.domain.listings import Skipped, read_chunks, read_table, without_rows
 from app.domain.located_fitting import fit_located_table, located
 from app.domain.place_rules import AREA, LATITUDE
+from app.domain.sale_dates import SaleDates
 from app.service.training import fit_stored, save_version
 from app.storage import Accepted, ListingStore, Mode, Snapshot, Storage, open_storage
 

@@ -17,9 +17,9 @@ from app.domain.arrays import FloatArray
 from app.domain.calibration import calibrate
 from app.domain.errors import BadInput
 from app.domain.least_squares import describe_cv, fit, out_of_fold, regression_metrics
-from app.domain.listings import SOLD_AT, SaleDates
 from app.domain.model import ALGORITHM, PriceModel
 from app.domain.rules import FEATURES, UNITS
+from app.domain.sale_dates import SOLD_AT, SaleDates
 from app.domain.streaming import fit_chunks as fit_stream_arrays
 
 STREAM_ALGORITHM = (

@@ -16,12 +16,12 @@ from app.domain.comps_range import RangeByComps, range_by_comps, unplaced_factor
 from app.domain.fitting import COVERAGE_LEVEL, library_versions, select_window
 from app.domain.held_out import HELD_OUT, MAX_JUDGED
 from app.domain.least_squares import describe_cv
-from app.domain.listings import SOLD_AT, SaleDates
 from app.domain.located import OUTLIER_IQRS, LocatedFit, fit_located
 from app.domain.located_model import LocatedModel
 from app.domain.place_rules import AREA, LATITUDE, LONGITUDE, places_of
 from app.domain.ratios import ratio_study
 from app.domain.rules import FEATURES, TARGET
+from app.domain.sale_dates import SOLD_AT, SaleDates, sale_dates
 from app.domain.terms import CELL_SIZES_KM, month_name
 
 ALGORITHM = (
@@ -53,7 +53,7 @@ def fit_located_table(
     """Fit a located model and its range on a checked table; describe it in a card."""
     frame, window = select_window(frame, window_days)
     X, price = listings.features(frame), listings.target(frame)
-    dates = listings.sale_dates(frame)  # read once for places, days and the card
+    dates = sale_dates(frame)  # read once for places, days and the card
     places = places_of(frame, SOLD_AT, dates)
     found = fit_located(X, price, places, folds=folds, trim=trim, days=sale_days(frame, dates))
     kept_X, kept_price = X[found.kept], price[found.kept]
@@ -136,11 +136,11 @@ def range_unplaced(model: LocatedModel, price: FloatArray, found: LocatedFit) ->
 
 
 def sale_days(frame: pd.DataFrame, parsed: pd.Series[Any] | None = None) -> npt.NDArray[np.int64]:
-    """Each sale's date (`parsed`: `listings.sale_dates`, where the caller has them) as days
+    """Each sale's date (`parsed`: `sale_dates.sale_dates`, where the caller has them) as days
     since 1970-01-01, `comps.NO_DAY` where it has none."""
     days = np.full(len(frame), NO_DAY, dtype=np.int64)
     if parsed is None and SOLD_AT in frame.columns:
-        parsed = listings.sale_dates(frame)
+        parsed = sale_dates(frame)
     if parsed is not None:
         has = parsed.notna().to_numpy()
         found = parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)

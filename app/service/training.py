@@ -11,11 +11,12 @@ import pandas as pd
 from app.domain.fitting import fit_stream, fit_table, select_window
 from app.domain.gate import Verdict, judge, judge_chunks, judge_newest
 from app.domain.kinds import Model
-from app.domain.listings import SOLD_AT, SaleDates, features, target
+from app.domain.listings import features, target
 from app.domain.located import fit_located
 from app.domain.located_fitting import fit_located_table, located
 from app.domain.located_model import LocatedModel
 from app.domain.place_rules import places_of
+from app.domain.sale_dates import SOLD_AT, SaleDates
 from app.storage import ListingStore, Registry, Snapshot
 
 

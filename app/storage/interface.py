@@ -20,7 +20,7 @@ import pandas as pd
 
 from app.domain.arrays import FloatArray
 from app.domain.kinds import Model
-from app.domain.listings import SaleDates
+from app.domain.sale_dates import SaleDates
 from app.storage.artifact import LoadedModel
 from app.storage.audit import AuditLog
 

@@ -14,7 +14,8 @@ from filelock import FileLock
 
 from app.domain.arrays import FloatArray
 from app.domain.errors import NotFound
-from app.domain.listings import SaleDates, read_chunks, read_table
+from app.domain.listings import read_chunks, read_table
+from app.domain.sale_dates import SaleDates
 from app.storage.audit import entry
 from app.storage.files.audit import FileAudit, audited
 from app.storage.files.durable import atomic_write, fsync_dir, write_file

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from app.domain.listings import SOLD_AT, check_frame
+from app.domain.listings import check_frame
 from app.domain.place_rules import AREA, LATITUDE, LONGITUDE
+from app.domain.sale_dates import SOLD_AT
 
 # PostgreSQL's binary formats, written with numpy: COPY's file header, and a date[] (a header
 # of ndim, has-nulls flag, element type, length and lower bound; then per element its length,

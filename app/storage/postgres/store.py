@@ -16,9 +16,10 @@ import psycopg
 
 from app.domain.arrays import FloatArray
 from app.domain.errors import NotFound
-from app.domain.listings import SOLD_AT, SaleDates, required_columns, training_frames
+from app.domain.listings import required_columns, training_frames
 from app.domain.place_rules import AREA, LATITUDE, LONGITUDE
 from app.domain.rules import DEFAULT_MARKET
+from app.domain.sale_dates import SOLD_AT, SaleDates
 from app.storage.audit import entry
 from app.storage.interface import Accepted, Mode, Snapshot
 from app.storage.naming import (
