@@ -171,6 +171,9 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
         if skipped is not None:
             card["training"]["skipped"] = skipped.for_card()
         by = None if args.no_activate else "python -m app.train"
+        # The table read is let go before the version is written (a report still draws it).
+        frame = None
+        training = training if args.report else None
         version = save_version(registry, model, card, _snapshot(store), activate_by=by)
     card = registry.card(version)
     if args.report:

@@ -17,9 +17,9 @@
  * * km_north, size, year_km / 12 * month).
  *
  * tree(points, leaf, order, split, dim, threads)
- *     the k-d tree of n * 4 doubles: the points' order in it into order (n int64), each inner
- *     node's split into split and dim (the `nodes` of comps.tree_nodes(n, leaf)), its subtrees
- *     built on `threads` threads (the same tree).
+ *     the k-d tree of n * 4 doubles, which it puts in its order (in place): where each was
+ *     into order (n int64), each inner node's split into split and dim (the `nodes` of
+ *     comps.tree_nodes(n, leaf)), its subtrees built on `threads` threads (the same tree).
  * knn(points, split, dim, shape, queries, k, distance, position, threads)
  *     queries: m * 4 doubles; writes the k nearest of each query (ascending distance, ties by
  *     position) into distance (m * k doubles) and position (m * k int64, positions in `points`),
@@ -530,43 +530,46 @@ fail:
     return NULL;
 }
 
-/* Building a tree: the points copied beside their positions, partitioned in place (one
- * contiguous array, so that each level of the tree reads memory in order). */
+/* Building a tree: the points themselves (n * 4 doubles) partitioned in place, their
+ * positions beside them, so that each level of the tree reads memory in order and nothing the
+ * size of the points is held twice. */
 typedef struct {
-    double c[4];
-    int64_t at;
-} Item;
-
-typedef struct {
-    Item *items;
+    double *points;
+    int64_t *order;
     double *split;
     uint8_t *dim;
     Py_ssize_t nodes;
 } Build;
 
-static void swap_at(Item *items, Py_ssize_t i, Py_ssize_t j) {
-    Item kept = items[i];
-    items[i] = items[j];
-    items[j] = kept;
+#define AT(b, i, d) ((b)->points[4 * (i) + (d)])
+
+static void swap_at(Build *b, Py_ssize_t i, Py_ssize_t j) {
+    double kept[4];
+    memcpy(kept, b->points + 4 * i, sizeof kept);
+    memcpy(b->points + 4 * i, b->points + 4 * j, sizeof kept);
+    memcpy(b->points + 4 * j, kept, sizeof kept);
+    int64_t at = b->order[i];
+    b->order[i] = b->order[j];
+    b->order[j] = at;
 }
 
-/* items[lo, hi) rearranged so that items[mid] holds the point a sort by coordinate d would put
+/* Points [lo, hi) rearranged so that point mid is the one a sort by coordinate d would put
  * there, none before it above it and none after it below (Hoare's selection, the median of
  * three as pivot: deterministic). */
-static void select_at(Item *items, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t mid, int d) {
+static void select_at(Build *b, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t mid, int d) {
     Py_ssize_t left = lo, right = hi - 1;
     while (right > left) {
         Py_ssize_t centre = left + (right - left) / 2;
-        if (items[centre].c[d] < items[left].c[d]) swap_at(items, centre, left);
-        if (items[right].c[d] < items[left].c[d]) swap_at(items, right, left);
-        if (items[right].c[d] < items[centre].c[d]) swap_at(items, right, centre);
-        double pivot = items[centre].c[d];
+        if (AT(b, centre, d) < AT(b, left, d)) swap_at(b, centre, left);
+        if (AT(b, right, d) < AT(b, left, d)) swap_at(b, right, left);
+        if (AT(b, right, d) < AT(b, centre, d)) swap_at(b, right, centre);
+        double pivot = AT(b, centre, d);
         Py_ssize_t i = left, j = right;
         while (i <= j) {
-            while (items[i].c[d] < pivot) i++;
-            while (items[j].c[d] > pivot) j--;
+            while (AT(b, i, d) < pivot) i++;
+            while (AT(b, j, d) > pivot) j--;
             if (i <= j) {
-                swap_at(items, i, j);
+                swap_at(b, i, j);
                 i++;
                 j--;
             }
@@ -583,15 +586,14 @@ static void select_at(Item *items, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t mid,
 /* Inner node `node`'s points [lo, hi) split along their widest coordinate: where its second
  * half starts. */
 static Py_ssize_t split_node(Build *b, Py_ssize_t node, Py_ssize_t lo, Py_ssize_t hi) {
-    Item *items = b->items;
     double low[4], high[4];
     /* The widest coordinate, of at most about 1,024 of the points, evenly spaced (it only
      * decides how well the tree prunes). */
     Py_ssize_t step = (hi - lo) / 1024 + 1;
-    for (int d = 0; d < 4; d++) low[d] = high[d] = items[lo].c[d];
+    for (int d = 0; d < 4; d++) low[d] = high[d] = AT(b, lo, d);
     for (Py_ssize_t p = lo + step; p < hi; p += step) {
         for (int d = 0; d < 4; d++) {
-            double c = items[p].c[d];
+            double c = AT(b, p, d);
             low[d] = c < low[d] ? c : low[d];
             high[d] = c > high[d] ? c : high[d];
         }
@@ -600,9 +602,9 @@ static Py_ssize_t split_node(Build *b, Py_ssize_t node, Py_ssize_t lo, Py_ssize_
     for (int d = 1; d < 4; d++)
         if (high[d] - low[d] > high[widest] - low[widest]) widest = d;
     Py_ssize_t mid = lo + (hi - lo) / 2;
-    select_at(items, lo, hi, mid, widest);
+    select_at(b, lo, hi, mid, widest);
     b->dim[node] = (uint8_t)widest;
-    b->split[node] = items[mid].c[widest];
+    b->split[node] = AT(b, mid, widest);
     return mid;
 }
 
@@ -651,16 +653,14 @@ static PyObject *tree(PyObject *self, PyObject *args) {
     int threads;
     Held h[4] = {0};
     if (!PyArg_ParseTuple(args, "OnOOOi", &points, &leaf, &order, &split, &dim, &threads)) return NULL;
-    if (hold(points, &h[0], 0, 4 * sizeof(double), "points") < 0 ||
+    if (hold(points, &h[0], 1, 4 * sizeof(double), "points") < 0 ||
         hold(order, &h[1], 1, sizeof(int64_t), "order") < 0 || hold(split, &h[2], 1, sizeof(double), "split") < 0 ||
         hold(dim, &h[3], 1, 1, "dim") < 0) {
         release(h, 4);
         return NULL;
     }
     Py_ssize_t n = h[0].view.len / (4 * sizeof(double));
-    const double *points_in = h[0].view.buf;
-    int64_t *order_out = h[1].view.buf;
-    Build b = {NULL, h[2].view.buf, h[3].view.buf, 0};
+    Build b = {h[0].view.buf, h[1].view.buf, h[2].view.buf, h[3].view.buf, 0};
     if (leaf < 1 || h[1].view.len != n * (Py_ssize_t)sizeof(int64_t)) {
         release(h, 4);
         PyErr_SetString(PyExc_ValueError, "the leaf must be at least 1, and order one item a point");
@@ -673,26 +673,16 @@ static PyObject *tree(PyObject *self, PyObject *args) {
         return NULL;
     }
     for (Py_ssize_t p = 0; p < n * 4; p++) {
-        if (!isfinite(points_in[p])) {
+        if (!isfinite(b.points[p])) {
             release(h, 4);
             PyErr_Format(PyExc_ValueError, "point %zd is not finite", p / 4);
             return NULL;
         }
     }
-    b.items = PyMem_Malloc((n + 1) * sizeof(Item));
-    if (b.items == NULL) {
-        release(h, 4);
-        return PyErr_NoMemory();
-    }
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t p = 0; p < n; p++) {
-        memcpy(b.items[p].c, points_in + 4 * p, 4 * sizeof(double));
-        b.items[p].at = p;
-    }
+    for (Py_ssize_t p = 0; p < n; p++) b.order[p] = p;
     build_shared(&b, 0, 0, n, threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads);
-    for (Py_ssize_t p = 0; p < n; p++) order_out[p] = b.items[p].at;
     Py_END_ALLOW_THREADS
-    PyMem_Free(b.items);
     release(h, 4);
     Py_RETURN_NONE;
 }

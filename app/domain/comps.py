@@ -215,19 +215,23 @@ def tree_nodes(n: int, leaf: int = LEAF) -> int:
 
 
 def tree(
-    found: FloatArray, leaf: int = LEAF
-) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.uint8]]:
-    """The k-d tree of points of four coordinates, as the compiled search reads it: the points'
-    order in it, and each inner node's split value and coordinate. Node i's points [lo, hi)
-    split at mid = lo + (hi - lo) // 2 along its widest coordinate: none of [lo, mid) above
-    the split, none of [mid, hi) below; node i's children are 2i + 1 and 2i + 2."""
+    found: FloatArray, leaf: int = LEAF, in_place: bool = False
+) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.uint8], FloatArray]:
+    """The k-d tree of points of four coordinates, as the compiled search reads it: where each
+    point is from in the tree's order, each inner node's split value and coordinate, and the
+    points in the tree's order (`found` itself, reordered, where `in_place` and it is a C array
+    of float64: no second copy of a fit's million points). Node i's points [lo, hi) split at mid
+    = lo + (hi - lo) // 2 along its widest coordinate: none of [lo, mid) above the split, none
+    of [mid, hi) below; node i's children are 2i + 1 and 2i + 2."""
     n, nodes = len(found), tree_nodes(len(found), leaf)
     order = np.empty(n, dtype=np.int64)
     split, dim = np.empty(nodes), np.empty(nodes, dtype=np.uint8)
     if _knn is not None:
-        points = np.ascontiguousarray(found, dtype=np.float64)
+        points = np.array(found, dtype=np.float64, order="C", copy=not in_place)
+        if not points.flags.writeable:
+            points = points.copy()
         _knn.tree(points, leaf, order, split, dim, threads_for(n))
-        return order, split, dim
+        return order, split, dim, points
     order[:] = np.arange(n)
     todo = [(0, 0, n)] if nodes else []
     while todo:  # without the compiled module: the same kind of tree, by numpy
@@ -239,27 +243,28 @@ def tree(
         dim[node], split[node] = widest, found[order[lo + mid], widest]
         if 2 * node + 1 < nodes:
             todo += [(2 * node + 1, lo, lo + mid), (2 * node + 2, lo + mid, hi)]
-    return order, split, dim
+    return order, split, dim, np.ascontiguousarray(found[order], dtype=np.float64)
 
 
 class Tree:
-    """Points of four coordinates in the order of their k-d tree: a fit's search."""
+    """Points of four coordinates in the order of their k-d tree: a fit's search. `in_place`:
+    `found` may be reordered to be the tree's points (a caller's own copy)."""
 
-    def __init__(self, found: FloatArray) -> None:
-        self.order, self.split, self.dim = tree(found)
-        self.points = np.ascontiguousarray(np.take(found, self.order, axis=0), dtype=np.float64)
+    def __init__(self, found: FloatArray, in_place: bool = False) -> None:
+        self.order, self.split, self.dim, self.points = tree(found, in_place=in_place)
         self.shape = (LEAF,)
 
 
 def nearest(
-    found: FloatArray, queries: FloatArray, k: int
+    found: FloatArray, queries: FloatArray, k: int, spare: bool = False
 ) -> tuple[FloatArray, npt.NDArray[np.intp]]:
     """The k points of `found` nearest each of `queries`: distances and rows, (queries, k);
     where `found` has fewer than k, the rest are inf at row len(found), as scipy's k-d tree
-    gives them. The compiled search where the install has it."""
+    gives them. The compiled search where the install has it; `spare`: `found` is the caller's
+    to spare, and may be reordered."""
     shape = (len(queries), k)
     if _knn is not None and 0 < k <= len(found):
-        made = Tree(found)
+        made = Tree(found, in_place=spare)
         distance = np.empty(shape)
         position = np.empty(shape, dtype=np.int64)
         asked = np.ascontiguousarray(queries, dtype=np.float64)

@@ -67,7 +67,7 @@ def neighbours(
     if len(pool) == 0 or len(at) == 0:
         return np.zeros((0, k)), np.zeros((0, k), dtype=np.intp), np.zeros(0, dtype=np.intp)
     found = geometry.points(pool, similarity)
-    distance, index = nearest(found, geometry.points(split.subjects[at], similarity), k)
+    distance, index = nearest(found, geometry.points(split.subjects[at], similarity), k, spare=True)
     # Positions in the pool's residuals; a missing neighbour (inf) points at the first, weight 0.
     positions = np.searchsorted(split.pool, pool)[np.minimum(index, len(pool) - 1)]
     return distance, positions, at

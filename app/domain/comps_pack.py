@@ -98,7 +98,7 @@ def pack(
     records["residual"] = residual
     records["price"] = sales["price"]
     shape = (LEAF, km_east, KM_PER_DEGREE_LATITUDE, similarity.year_km, last_month)
-    order, split, dim = tree(search_points(records, shape), LEAF)
+    order, split, dim, _ = tree(search_points(records, shape), LEAF, in_place=True)
     records = records[order]
     price = sales["price"][order]
     rounded = np.flatnonzero(records["price"].astype(np.float64) != price)

@@ -82,7 +82,9 @@ def split_of(
 ) -> Split:
     part = system.solve_without(rows | out, strengths)
     pool = np.flatnonzero(~rows & ~out)
-    residual = system.y[pool] - system.matrix[pool] @ part
+    # Every row's fit, then the pool's: no copy of the pool's rows of the design (row by row
+    # the same sums).
+    residual = system.y[pool] - np.asarray(system.matrix @ part, dtype=np.float64)[pool]
     subjects = system.matrix[rows]
     unplaced = None
     cells = [(start, end) for term, start, end in system.blocks.groups if term.startswith("cell")]

@@ -52,6 +52,7 @@ def fit_located_table(
 ) -> tuple[LocatedModel, dict[str, Any]]:
     """Fit a located model and its range on a checked table; describe it in a card."""
     frame, window = select_window(frame, window_days)
+    fingerprint = listings.fingerprint(frame)  # (before the fit: its copies are gone by then)
     X, price = listings.features(frame), listings.target(frame)
     dates = sale_dates(frame)  # read once for places, days and the card
     places = places_of(frame, SOLD_AT, dates)
@@ -79,7 +80,7 @@ def fit_located_table(
         model = LocatedModel(**{**model.__getstate__(), "range_unplaced": unplaced})
     training = {
         "rows": len(frame),
-        "fingerprint": listings.fingerprint(frame),
+        "fingerprint": fingerprint,
         "source": source,
         "window": window,
         "sold_at": SaleDates.of(frame, dates).describe(),

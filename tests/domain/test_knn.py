@@ -314,8 +314,19 @@ def test_a_tree_built_on_threads_is_the_tree_built_on_one() -> None:
     built = []
     for threads in (1, 4):
         order, split = np.empty(len(points), dtype=np.int64), np.empty(nodes)
-        dim = np.empty(nodes, dtype=np.uint8)
-        compiled.tree(points, comps.LEAF, order, split, dim, threads)
-        built.append((order, split, dim))
+        dim, reordered = np.empty(nodes, dtype=np.uint8), points.copy()
+        compiled.tree(reordered, comps.LEAF, order, split, dim, threads)
+        built.append((order, split, dim, reordered))
     for one, shared in zip(*built, strict=True):
         np.testing.assert_array_equal(one, shared)
+
+
+def test_a_tree_reorders_the_points_given_only_where_asked() -> None:
+    points = sales(3000)
+    kept = points.copy()
+    made = Tree(points)
+    np.testing.assert_array_equal(points, kept)
+    np.testing.assert_array_equal(made.points, kept[made.order])
+    spared = Tree(points, in_place=True)
+    assert np.shares_memory(spared.points, points)
+    np.testing.assert_array_equal(points, kept[spared.order])
