@@ -14,7 +14,8 @@
   skip invalid rows is given the rows this one takes); each server free to run on every core,
   and the located batch once more on core 0 alone;
 - `python -m app.train` on 1,000,000 synthetic located sales against `--plain` on the same
-  file: wall time and peak memory;
+  file, and with `--before DIR` against that release's fit of the same rows without area,
+  coordinates and dates: wall time and peak memory;
 - 10,000 markets of 1,000 located sales against 10,000 of 1,000 plain sales, on files and on
   PostgreSQL (`--engines`): the worker's resident memory and the time from start to ready;
   then two workers, each one's USS at ready and once it has valued a home of every market, and
@@ -201,27 +202,52 @@ def measure_batch(row: Row, work: Path, args: argparse.Namespace, rows: int = 10
         row(f"CSV batch of {len(located):,} homes, {name}", f"{rate:,.0f} rows/s", against + ")")
 
 
-def measure_fit(row: Row, work: Path, rows: int = 1_000_000) -> None:
-    path = work / "fit.csv"
-    located_listings(rows, seed=1).to_csv(path, index=False)
-    figures: dict[str, list[tuple[float, float]]] = {"plain": [], "located": []}
+_TRAIN_IN = (
+    "import runpy, sys; sys.path.insert(0, sys.argv[1]); sys.argv = ['app.train', *sys.argv[2:]]; "
+    "runpy.run_module('app.train', run_name='__main__')"
+)
+
+
+def measure_fit(row: Row, work: Path, before: Path | None = None, rows: int = 1_000_000) -> None:
+    """`python -m app.train` of the located sales, and `--plain` of the same file; with
+    `before`, that release's fit of the same rows without area, coordinates and dates too."""
+    path, plain_path = work / "fit.csv", work / "fit-plain.csv"
+    sales = located_listings(rows, seed=1)
+    sales.to_csv(path, index=False)
+    sales[["beds", "baths", "sqft", "price"]].to_csv(plain_path, index=False)
+    del sales
+    cases: list[tuple[str, Path, list[str], Path | None]] = [
+        ("plain", path, ["--plain"], None),
+        ("located", path, [], None),
+    ]
+    if before is not None:
+        cases.append(("release before, beds, baths, sqft and price alone", plain_path, [], before))
+    figures: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in cases}
     for run in range(2):
-        for name, options in (("plain", ["--plain"]), ("located", [])):
+        for case, (name, data, options, tree) in enumerate(cases):
             env = {
                 **os.environ,
-                "HOUSE_PRICE_MODEL_DIR": str(work / f"fit-{name}-{run}" / "models"),
-                "HOUSE_PRICE_DATA_DIR": str(work / f"fit-{name}-{run}" / "data"),
+                "HOUSE_PRICE_MODEL_DIR": str(work / f"fit-{case}-{run}" / "models"),
+                "HOUSE_PRICE_DATA_DIR": str(work / f"fit-{case}-{run}" / "data"),
             }
-            command = [sys.executable, "-m", "app.train", "--data", str(path), *options]
+            train = ["-m", "app.train"] if tree is None else ["-c", _TRAIN_IN, str(tree)]
+            command = [sys.executable, *train, "--data", str(data), *options]
             figures[name].append(peak_memory_of(command, env))
     wall = {k: float(np.median([w for w, _ in v])) for k, v in figures.items()}
     peak = {k: float(np.median([m for _, m in v])) for k, v in figures.items()}
-    for name in ("plain", "located"):
+    for name in figures:
+        against = f"({wall[name] / wall['plain']:.2f}x the time, {peak[name] / peak['plain']:.2f}x"
+        against += " the memory"
+        if before is not None and name == "located":
+            base = "release before, beds, baths, sqft and price alone"
+            against += (
+                f"; {wall[name] / wall[base]:.2f}x, {peak[name] / peak[base]:.2f}x the release "
+                "before's fit of the same rows without area, coordinates and dates"
+            )
         row(
             f"fit {rows:,} sales, {name}",
             f"{wall[name]:.1f} s, peak {peak[name]:.0f} MB",
-            f"({wall[name] / wall['plain']:.2f}x the time, {peak[name] / peak['plain']:.2f}x "
-            "the memory)",
+            against + ")",
         )
 
 
@@ -380,7 +406,7 @@ def measure_all(row: Row, work: Path, args: argparse.Namespace) -> None:
     """Every part, as `make bench` runs them."""
     measure_predict(row, work, args)
     measure_batch(row, work, args)
-    measure_fit(row, work)
+    measure_fit(row, work, args.before)
     measure_markets(row, work, args)
 
 
@@ -401,7 +427,7 @@ def main() -> None:
         if "batch" in parts:
             measure_batch(row, work, args)
         if "fit" in parts:
-            measure_fit(row, work)
+            measure_fit(row, work, args.before)
         if "markets" in parts:
             measure_markets(row, work, args)
 
