@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -192,11 +193,37 @@ LEAF = 8  # most points a leaf of a k-d tree holds
 # MOST_THREADS): the answers are the same, sooner.
 SHARED_FROM = 8_192
 MOST_THREADS = 4
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def allowed_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The cores this process may use: those it may run on (its CPU affinity), fewer where its
+    control group's CPU quota allows less (a container started with `--cpus`), whole cores."""
+    if hasattr(os, "sched_getaffinity"):
+        found = len(os.sched_getaffinity(0))
+    else:
+        found = os.cpu_count() or 1
+    for quota_file, period_file in (
+        (cgroup / "cpu.max", None),  # cgroup v2: "quota period", or "max period"
+        (cgroup / "cpu" / "cpu.cfs_quota_us", cgroup / "cpu" / "cpu.cfs_period_us"),  # v1
+    ):
+        try:
+            words = quota_file.read_text().split()
+            if period_file is not None:
+                words = [words[0], period_file.read_text().split()[0]]
+            quota, period = int(words[0]) if words[0] != "max" else -1, int(words[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if quota > 0 and period > 0:
+            found = min(found, max(1, quota // period))
+        break
+    return found
+
+
+_CORES = allowed_cores()
 
 
 def cores() -> int:
-    """The cores this process may run on (at most MOST_THREADS): what a large batch uses."""
+    """The cores this process may use (at most MOST_THREADS): what a large batch uses."""
     return min(_CORES, MOST_THREADS)
 
 

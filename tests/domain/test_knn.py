@@ -3,6 +3,9 @@ exactly, and what they move an estimate by."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
@@ -330,3 +333,23 @@ def test_a_tree_reorders_the_points_given_only_where_asked() -> None:
     spared = Tree(points, in_place=True)
     assert np.shares_memory(spared.points, points)
     np.testing.assert_array_equal(points, kept[spared.order])
+
+
+@pytest.mark.parametrize(
+    ("files", "most"),
+    [
+        ({"cpu.max": "150000 100000\n"}, 1),  # cgroup v2, --cpus 1.5: one whole core
+        ({"cpu.max": "max 100000\n"}, None),  # no quota: the affinity's cores
+        ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),  # no control group files
+    ],
+)
+def test_a_batch_uses_no_more_cores_than_the_cpu_quota_allows(
+    files: dict[str, str], most: int | None, tmp_path: Path
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    affinity = len(os.sched_getaffinity(0))
+    assert comps.allowed_cores(tmp_path) == (affinity if most is None else min(most, affinity))
