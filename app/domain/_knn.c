@@ -382,6 +382,28 @@ static void answer_all(const Share *share, Py_ssize_t m, int threads) {
     }
 }
 
+/* A batch's queries (share->from .. share->to, all of them) checked, put in leaf order and
+ * answered on `threads` threads; the six views in h released either way. */
+static PyObject *answer_batch(Held *h, Share *share, int threads) {
+    Py_ssize_t m = share->to;
+    if (check_queries(share->t, share->q, m) < 0) {
+        release(h, 6);
+        return NULL;
+    }
+    Py_ssize_t *order = leaf_order(share->t, share->q, m);
+    if (order == NULL) {
+        release(h, 6);
+        return NULL;
+    }
+    share->order = order;
+    Py_BEGIN_ALLOW_THREADS
+    answer_all(share, m, threads);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(order);
+    release(h, 6);
+    Py_RETURN_NONE;
+}
+
 static PyObject *knn(PyObject *self, PyObject *args) {
     PyObject *points, *split, *dim, *shape, *queries, *distance, *position;
     int k, threads;
@@ -403,25 +425,8 @@ static PyObject *knn(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "distance and position must hold k items a query");
         return NULL;
     }
-    const double *q = h[3].view.buf;
-    double *dist = h[4].view.buf;
-    int64_t *pos = h[5].view.buf;
-    if (check_queries(&t, q, m) < 0) {
-        release(h, 6);
-        return NULL;
-    }
-    Py_ssize_t *order = leaf_order(&t, q, m);
-    if (order == NULL) {
-        release(h, 6);
-        return NULL;
-    }
-    Share share = {&t, q, order, 0, m, k, 0.0, dist, NULL, NULL, pos};
-    Py_BEGIN_ALLOW_THREADS
-    answer_all(&share, m, threads);
-    Py_END_ALLOW_THREADS
-    PyMem_Free(order);
-    release(h, 6);
-    Py_RETURN_NONE;
+    Share share = {&t, h[3].view.buf, NULL, 0, m, k, 0.0, h[4].view.buf, NULL, NULL, h[5].view.buf};
+    return answer_batch(h, &share, threads);
 }
 
 static PyObject *shift(PyObject *self, PyObject *args) {
@@ -445,24 +450,8 @@ static PyObject *shift(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "out and total must hold one item a query");
         return NULL;
     }
-    const double *q = h[3].view.buf;
-    double *o = h[4].view.buf, *w = h[5].view.buf;
-    if (check_queries(&t, q, m) < 0) {
-        release(h, 6);
-        return NULL;
-    }
-    Py_ssize_t *order = leaf_order(&t, q, m);
-    if (order == NULL) {
-        release(h, 6);
-        return NULL;
-    }
-    Share share = {&t, q, order, 0, m, k, shrink, NULL, o, w, NULL};
-    Py_BEGIN_ALLOW_THREADS
-    answer_all(&share, m, threads);
-    Py_END_ALLOW_THREADS
-    PyMem_Free(order);
-    release(h, 6);
-    Py_RETURN_NONE;
+    Share share = {&t, h[3].view.buf, NULL, 0, m, k, shrink, NULL, h[4].view.buf, h[5].view.buf, NULL};
+    return answer_batch(h, &share, threads);
 }
 
 /* One home's point checked against its tree: 0, or -1 with an exception set (views released). */
