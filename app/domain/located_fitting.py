@@ -140,8 +140,7 @@ def sale_days(frame: pd.DataFrame, parsed: pd.Series[Any] | None = None) -> npt.
     """Each sale's date (`parsed`: `sale_dates.sale_dates`, where the caller has them) as days
     since 1970-01-01, `comps.NO_DAY` where it has none."""
     days = np.full(len(frame), NO_DAY, dtype=np.int64)
-    if parsed is None and SOLD_AT in frame.columns:
-        parsed = sale_dates(frame)
+    parsed = parsed if parsed is not None else sale_dates(frame)
     if parsed is not None:
         has = parsed.notna().to_numpy()
         found = parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)

@@ -135,18 +135,15 @@ def _located_many(
     n = len(X)
     if n < HALVED_FROM or comps.cores() < 2:
         return model.explain_many(X, level, places)
-    model.explain_many(X[:1], level, None if places is None else places.take(slice(0, 1)))
-    half = n // 2
-    with ThreadPoolExecutor(1) as other:  # (the first row, above, readied the model's tables)
-        first = other.submit(
-            model.explain_many,
-            X[:half],
-            level,
-            None if places is None else places.take(slice(half)),
-        )
-        second = model.explain_many(
-            X[half:], level, None if places is None else places.take(slice(half, None))
-        )
+
+    def rows(start: int, end: int) -> Explanations:
+        part = None if places is None else places.take(slice(start, end))
+        return model.explain_many(X[start:end], level, part)
+
+    rows(0, 1)  # the model's tables readied here, not by two threads at once
+    with ThreadPoolExecutor(1) as other:
+        first = other.submit(rows, 0, n // 2)
+        second = rows(n // 2, n)  # meanwhile, on this thread
         return Explanations.joined([first.result(), second])
 
 

@@ -62,23 +62,16 @@ def test_a_batch_in_halves_has_the_numbers_and_warnings_of_one_whole(
     assert whole.warnings or rows < 9
 
 
-def test_a_batch_of_two_halves_is_estimated_on_two_threads(
-    located: LoadedModel, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("cores", "calls"),
+    [(2, [1, 25, 25]), (1, [50])],  # on two: the first row readies the model's tables
+)
+def test_a_batch_is_estimated_in_halves_on_two_cores_and_whole_on_one(
+    located: LoadedModel, cores: int, calls: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     X, places = homes(50)
     monkeypatch.setattr(estimating, "HALVED_FROM", 1)
-    monkeypatch.setattr(comps, "_CORES", 2)
-    calls = counted(monkeypatch)
+    monkeypatch.setattr(comps, "_CORES", cores)
+    made = counted(monkeypatch)
     estimating.estimate_many(located, X, 0.9, places=places)
-    assert sorted(calls) == [1, 25, 25]  # the first row readies the model's tables
-
-
-def test_a_batch_on_one_core_is_estimated_whole(
-    located: LoadedModel, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    X, places = homes(50)
-    monkeypatch.setattr(estimating, "HALVED_FROM", 1)
-    monkeypatch.setattr(comps, "_CORES", 1)
-    calls = counted(monkeypatch)
-    estimating.estimate_many(located, X, 0.9, places=places)
-    assert calls == [50]
+    assert sorted(made) == calls
