@@ -92,7 +92,7 @@ def split_lines(body: bytes, rows: int) -> tuple[bytes, list[bytes]] | None:
     """
     if b'"' in body:
         return None
-    lines = body.replace(b"\r\n", b"\n").split(b"\n")
+    lines = (body.replace(b"\r\n", b"\n") if b"\r" in body else body).split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     if len(lines) != rows + 1 or b"" in lines:

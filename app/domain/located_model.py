@@ -274,7 +274,7 @@ class LocatedModel:
         tables = self._tables()
         located = located if located is not None else self.locate(places)
         n = len(X)
-        out = np.empty((n, width))
+        out = np.empty((n, width), order="F")  # a column at a time
         w = self.size
         out[:, 0] = self.intercept
         out[:, 1] = out[:, 0] + w[0] * (X[:, 0] - self.centre[0])

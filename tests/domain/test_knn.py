@@ -222,6 +222,25 @@ def test_a_tree_that_does_not_match_its_points_is_refused() -> None:
         )
 
 
+def test_a_batch_of_many_homes_for_its_sales_shifts_as_its_homes_one_by_one() -> None:
+    # 300 homes of 800 sales: the batch reads the sales' points unpacked from their records
+    # once (from an eighth as many homes as sales), each single home reads the records.
+    found, queries = index(sales(800)), homes(300)
+    x, y, log_sqft, month = queries[:, 0], queries[:, 1], queries[:, 2] / 2.0, queries[:, 3] * 12
+    batch, total = found.shift(x, y, log_sqft, month)
+    for i in range(len(queries)):
+        alone = found.shift(x[i : i + 1], y[i : i + 1], log_sqft[i : i + 1], month[i : i + 1])
+        assert (alone[0][0], alone[1][0]) == (batch[i], total[i])
+        assert found.shift_one(x[i], y[i], log_sqft[i], month[i]) == (batch[i], total[i])
+
+
+def test_a_batch_with_a_home_that_is_not_a_finite_point_is_refused_by_its_row() -> None:
+    queries = homes(200)
+    queries[7, 2] = np.inf
+    with pytest.raises(ValueError, match="query 7"):
+        index(sales(100)).shift(queries[:, 0], queries[:, 1], queries[:, 2], queries[:, 3])
+
+
 def test_a_point_that_is_not_finite_is_refused() -> None:
     queries = homes(3)
     queries[1, 0] = np.nan
