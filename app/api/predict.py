@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
-from app.api import encode
+from app.api import csv_halves, encode
 from app.api.bodies import check_rows, content_type, houses_fast, load_json, validate
 from app.api.deps import ServedDep, SettingsDep
 from app.api.openapi import unprocessable
@@ -18,7 +18,7 @@ from app.api.schemas import BatchPrediction, House, HouseBatch, Prediction
 from app.config import Settings
 from app.domain import listings
 from app.domain.comps import MAX_COMPS
-from app.domain.errors import BadInput, RowError
+from app.domain.errors import BadInput, RowError, ServiceError
 from app.domain.markets import NAME_RULE
 from app.domain.place_rules import places_of_rows
 from app.domain.rules import (
@@ -36,6 +36,7 @@ from app.service.estimating import (
     estimate_home,
     estimate_many,
     estimate_one,
+    estimate_read,
     estimate_routed,
     label_of,
     list_comps,
@@ -278,6 +279,10 @@ def _routed_json(
 def _predict_csv(
     body: bytes, served: ServedModels, settings: Settings, level: float, market: str | None
 ) -> Response:
+    halves = csv_halves.halves(body, settings.max_csv_rows, CSV_OUTPUTS)
+    answer = None if halves is None else _predict_csv_halves(body, halves, served, level, market)
+    if answer is not None:
+        return answer
     read: list[Places] = []
     frame, X = listings.read_csv(
         body, with_price=False, max_rows=settings.max_csv_rows, allow_empty=True, places=read
@@ -313,6 +318,30 @@ def _predict_csv(
         )
     headers = {"X-Model-Version": version} if version is not None else {}
     return Response(text, media_type="text/csv", headers=headers)
+
+
+def _predict_csv_halves(
+    body: bytes,
+    halves: tuple[bytes, bytes],
+    served: ServedModels,
+    level: float,
+    market: str | None,
+) -> Response | None:
+    """A large plain batch's answer from its two halves read and estimated at once; None where
+    a half is refused (the batch is then read whole, for its errors by line)."""
+    plain = encode.split_lines(body, body.count(b"\n") - (1 if body.endswith(b"\n") else 0))
+    if plain is None:
+        return None
+    loaded = served.get(market, level)
+    label = label_of(served, market or served.default, loaded)
+    first, second = (csv_halves.reader(half) for half in halves)
+    try:
+        found = estimate_read(loaded, first, second, level, label)
+    except (ServiceError, csv_halves.NotHalved):
+        return None
+    header, lines = plain
+    text = encode.csv_lines(lines, found, header)
+    return Response(text, media_type="text/csv", headers={"X-Model-Version": loaded.version})
 
 
 def _route_csv(

@@ -6,7 +6,7 @@ counted under one label, so the number of series does not grow with the number o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -17,6 +17,7 @@ import pandas as pd
 from app.domain import comps
 from app.domain.arrays import FloatArray
 from app.domain.comparables import comparables
+from app.domain.kinds import Model
 from app.domain.located_model import LocatedModel
 from app.domain.markets import is_market_name
 from app.domain.model import PARTS, Explanation, Explanations, explain_many
@@ -113,17 +114,57 @@ def estimate_many(
     places: Places | None = None,
 ) -> Explanations:
     """Every row of an (n, 3) array of beds, baths, sqft, bit for bit as `estimate_one`."""
-    model = loaded.model
-    if isinstance(model, LocatedModel):
-        explained = _located_many(model, X, level, places)
-    else:
-        explained = explain_many(model, X, level)
-        if places is not None:
-            given = (places.month >= 0) | np.isfinite(places.latitude) | (places.area != None)  # noqa: E711
-            for i in np.flatnonzero(given).tolist():
-                explained.warnings.setdefault(i, []).append(PLACE_NOT_USED)
+    explained = _explained(loaded.model, X, level, places, halved=True)
     metrics.TALLY.estimate(label or loaded.version, len(X))
     return explained
+
+
+Read = Callable[[], tuple[FloatArray, Places | None]]
+
+
+def estimate_read(
+    loaded: LoadedModel, first: Read, second: Read, level: float, label: str = ""
+) -> Explanations:
+    """The homes of a batch read in two halves (`first` and `second` each read one: its beds,
+    baths and sqft, and its places), each half read and estimated on a thread of its own at
+    once: `estimate_many` of the whole, bit for bit, sooner (reading, numpy and the search of
+    comps let go of the interpreter in part). An error of either half's reading is raised,
+    and nothing is counted."""
+    _ready(loaded.model, level)
+
+    def half(read: Read) -> Explanations:
+        X, places = read()
+        return _explained(loaded.model, X, level, places, halved=False)
+
+    with ThreadPoolExecutor(1) as other:
+        submitted = other.submit(half, first)
+        rest = half(second)  # meanwhile, on this thread
+        found = Explanations.joined([submitted.result(), rest])
+    metrics.TALLY.estimate(label or loaded.version, len(found.price))
+    return found
+
+
+def _explained(
+    model: Model, X: FloatArray, level: float, places: Places | None, halved: bool
+) -> Explanations:
+    """`estimate_many`'s numbers and warnings, uncounted; `halved`: a large located batch's
+    two halves at once."""
+    if isinstance(model, LocatedModel):
+        if halved:
+            return _located_many(model, X, level, places)
+        return model.explain_many(X, level, places)
+    explained = explain_many(model, X, level)
+    if places is not None:
+        given = (places.month >= 0) | np.isfinite(places.latitude) | (places.area != None)  # noqa: E711
+        for i in np.flatnonzero(given).tolist():
+            explained.warnings.setdefault(i, []).append(PLACE_NOT_USED)
+    return explained
+
+
+def _ready(model: Model, level: float) -> None:
+    """A located model's tables and comps readied on this thread, not by two at once."""
+    if isinstance(model, LocatedModel):
+        model.explain_many(np.array([[3.0, 2.0, 1_500.0]]), level, Places.empty(1))
 
 
 def _located_many(
@@ -140,7 +181,7 @@ def _located_many(
         part = None if places is None else places.take(slice(start, end))
         return model.explain_many(X[start:end], level, part)
 
-    rows(0, 1)  # the model's tables readied here, not by two threads at once
+    _ready(model, level)
     with ThreadPoolExecutor(1) as other:
         first = other.submit(rows, 0, n // 2)
         second = rows(n // 2, n)  # meanwhile, on this thread

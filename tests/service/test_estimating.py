@@ -10,10 +10,12 @@ import pytest
 
 from app.domain import comps
 from app.domain.arrays import FloatArray
+from app.domain.errors import BadInput
 from app.domain.located_fitting import fit_located_table
 from app.domain.located_model import LocatedModel
 from app.domain.place_rules import places_of
 from app.domain.terms import Places
+from app.observability import metrics
 from app.service import estimating
 from app.storage.artifact import LoadedModel
 from tests.support import located_listings
@@ -75,3 +77,38 @@ def test_a_batch_is_estimated_in_halves_on_two_cores_and_whole_on_one(
     made = counted(monkeypatch)
     estimating.estimate_many(located, X, 0.9, places=places)
     assert sorted(made) == calls
+
+
+def test_a_batch_read_in_halves_is_estimated_as_one_whole_and_counted_once(
+    located: LoadedModel,
+) -> None:
+    X, places = homes(61)
+    whole = estimating.estimate_many(located, X, 0.9, places=places)
+    before = metrics.TALLY.estimates.get("read-in-halves", 0)
+    found = estimating.estimate_read(
+        located,
+        lambda: (X[:30], places.take(slice(0, 30))),
+        lambda: (X[30:], places.take(slice(30, None))),
+        0.9,
+        "read-in-halves",
+    )
+    for name in ("price", "low", "high", "contributions"):
+        np.testing.assert_array_equal(getattr(found, name), getattr(whole, name))
+    assert found.warnings == whole.warnings and whole.warnings
+    assert metrics.TALLY.estimates["read-in-halves"] - before == 61
+
+
+@pytest.mark.parametrize("refused", [0, 1])
+def test_a_half_that_cannot_be_read_is_raised_and_nothing_is_counted(
+    located: LoadedModel, refused: int
+) -> None:
+    X, places = homes(20)
+
+    def read(half: int) -> tuple[FloatArray, Places]:
+        if half == refused:
+            raise BadInput("line 3, column sqft: expected a number")
+        return X, places
+
+    with pytest.raises(BadInput, match="line 3"):
+        estimating.estimate_read(located, lambda: read(0), lambda: read(1), 0.9, "refused")
+    assert "refused" not in metrics.TALLY.estimates
