@@ -5,7 +5,9 @@
  * Row i is pieces[0] + columns[0][i] + pieces[1] + ... + columns[k-1][i] + pieces[k]; the rows
  * are joined by `sep`, and the whole is put between `before` and `after`. A column is either a
  * list of `rows` bytes objects, or one bytes object holding `rows` fields separated by commas
- * (the inside of an orjson array of numbers). The answer is sized first and written once.
+ * (the inside of an orjson array of numbers), or a tuple (text, separator) of `rows` fields
+ * separated by that one byte (a CSV body's lines, by b"\n"). The answer is sized first and
+ * written once.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -13,8 +15,9 @@
 
 typedef struct {
     PyObject *list;   /* a list of bytes, or NULL */
-    const char *text; /* comma-separated fields, when list is NULL */
+    const char *text; /* fields separated by `delim`, when list is NULL */
     Py_ssize_t size;
+    char delim;
 } Column;
 
 static int bytes_view(PyObject *obj, const char **data, Py_ssize_t *size, const char *what) {
@@ -49,13 +52,24 @@ static Py_ssize_t column_size(Column *column, PyObject *obj, Py_ssize_t rows, Py
         column->size = total;
         return total;
     }
-    const char *text;
-    Py_ssize_t size;
+    const char *text, *delim = ",";
+    Py_ssize_t size, delim_size = 1;
+    if (PyTuple_Check(obj)) {
+        if (PyTuple_GET_SIZE(obj) != 2 ||
+            bytes_view(PyTuple_GET_ITEM(obj, 1), &delim, &delim_size, "a separator") < 0 ||
+            delim_size != 1) {
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_ValueError, "column %zd must be (text, one byte)", k);
+            }
+            return -1;
+        }
+        obj = PyTuple_GET_ITEM(obj, 0);
+    }
     if (bytes_view(obj, &text, &size, "a column") < 0) {
         return -1;
     }
     Py_ssize_t fields = size == 0 ? 0 : 1;
-    for (const char *p = text, *end = text + size; (p = memchr(p, ',', end - p)) != NULL; p++) {
+    for (const char *p = text, *end = text + size; (p = memchr(p, *delim, end - p)) != NULL; p++) {
         fields++;
     }
     if (fields != rows) {
@@ -65,6 +79,7 @@ static Py_ssize_t column_size(Column *column, PyObject *obj, Py_ssize_t rows, Py
     column->list = NULL;
     column->text = text;
     column->size = size;
+    column->delim = *delim;
     return rows == 0 ? 0 : size - (rows - 1);
 }
 
@@ -137,7 +152,7 @@ static PyObject *interleave(PyObject *self, PyObject *args) {
                 memcpy(out, PyBytes_AS_STRING(item), size);
                 out += size;
             } else {
-                const char *comma = memchr(c->text, ',', c->size);
+                const char *comma = memchr(c->text, c->delim, c->size);
                 Py_ssize_t size = comma == NULL ? c->size : comma - c->text;
                 memcpy(out, c->text, size);
                 out += size;

@@ -2,7 +2,7 @@
 
 def interleave(
     pieces: list[bytes],
-    columns: list[bytes | list[bytes]],
+    columns: list[bytes | list[bytes] | tuple[bytes, bytes]],
     rows: int,
     sep: bytes,
     before: bytes,

@@ -20,10 +20,10 @@ class NotHalved(Exception):
 
 def halves(body: bytes, max_rows: int, outputs: tuple[str, ...]) -> tuple[bytes, bytes] | None:
     """The batch as two CSVs: its header with the first half of its lines, and its header with
-    the rest. None unless it is plain (no quotes, carriage returns or blank lines: line i + 1
-    is row i), names no market column nor any of `outputs`, holds HALVED_FROM to `max_rows`
+    the rest. None unless it is plain (no quotes or carriage returns; a blank line is found by
+    `reader`), names no market column nor any of `outputs`, holds HALVED_FROM to `max_rows`
     rows, and the process may run on two cores."""
-    if b'"' in body or b"\r" in body or b"\n\n" in body or comps.cores() < 2:
+    if b'"' in body or b"\r" in body or comps.cores() < 2:
         return None
     end = body.find(b"\n")
     if end <= 0:
@@ -41,7 +41,9 @@ def halves(body: bytes, max_rows: int, outputs: tuple[str, ...]) -> tuple[bytes,
 
 
 def reader(half: bytes) -> Read:
-    """A call that reads one half: its homes' beds, baths and sqft, and their places."""
+    """A call that reads one half: its homes' beds, baths and sqft, and their places; NotHalved
+    where its rows are not its lines (pandas skips a blank line, or one of spaces alone), so
+    that line i + 1 of the batch is row i wherever both halves are read."""
 
     def read() -> tuple[FloatArray, Places | None]:
         found: list[Places] = []

@@ -101,10 +101,11 @@ def split_lines(body: bytes, rows: int) -> tuple[bytes, list[bytes]] | None:
 
 
 def csv_lines(
-    lines: list[bytes], found: Explanations, header: bytes, versions: list[bytes] | None = None
+    lines: Column, found: Explanations, header: bytes, versions: list[bytes] | None = None
 ) -> bytes:
     """The request's own lines, each with price, price_low, price_high and warnings added.
 
+    `lines`: a list of them, or (text, b"\n") of their text (`rows.interleave`'s columns).
     `versions`, for a batch that names markets, adds each row's model version as a column.
     """
     warnings = [b""] * len(found.price)
@@ -123,8 +124,9 @@ def csv_lines(
         b",model_version" if versions is not None else b""
     )
     pieces = [b"", *[b","] * (len(columns) - 1), b""]
-    end = b"\n" if lines else b""
-    return interleave(pieces, columns, len(lines), b"\n", header + names + b"\n", end)
+    rows = len(found.price)
+    end = b"\n" if rows else b""
+    return interleave(pieces, columns, rows, b"\n", header + names + b"\n", end)
 
 
 def csv_frame(frame: pd.DataFrame, found: Explanations, versions: list[str] | None = None) -> bytes:

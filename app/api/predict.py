@@ -329,9 +329,6 @@ def _predict_csv_halves(
 ) -> Response | None:
     """A large plain batch's answer from its two halves read and estimated at once; None where
     a half is refused (the batch is then read whole, for its errors by line)."""
-    plain = encode.split_lines(body, body.count(b"\n") - (1 if body.endswith(b"\n") else 0))
-    if plain is None:
-        return None
     loaded = served.get(market, level)
     label = label_of(served, market or served.default, loaded)
     first, second = (csv_halves.reader(half) for half in halves)
@@ -339,8 +336,9 @@ def _predict_csv_halves(
         found = estimate_read(loaded, first, second, level, label)
     except (ServiceError, csv_halves.NotHalved):
         return None
-    header, lines = plain
-    text = encode.csv_lines(lines, found, header)
+    end = body.index(b"\n")  # each half's rows are its lines: the body's lines are the rows
+    lines = body[end + 1 : -1 if body.endswith(b"\n") else None]
+    text = encode.csv_lines((lines, b"\n"), found, body[:end])
     return Response(text, media_type="text/csv", headers={"X-Model-Version": loaded.version})
 
 

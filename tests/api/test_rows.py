@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from app.api import rows
 from app.api.rows import Column, interleave_python
 
-field = st.binary(max_size=6).filter(lambda b: b"," not in b)
+field = st.binary(max_size=6).filter(lambda b: b"," not in b and b"\n" not in b)
 
 
 @st.composite
@@ -20,8 +20,13 @@ def tables(draw: st.DrawFn) -> tuple[list[bytes], list[Column], int]:
     for _ in range(k):
         values = draw(st.lists(field, min_size=n, max_size=n))
         # As text, one empty field would read as none: such a column is given as a list.
-        as_text = draw(st.booleans()) and n > 0 and values != [b""]
-        columns.append(b",".join(values) if as_text else values)
+        kind = draw(st.sampled_from(["list", "commas", "lines"]))
+        if kind == "list" or n == 0 or values == [b""]:
+            columns.append(values)
+        elif kind == "commas":
+            columns.append(b",".join(values))
+        else:
+            columns.append((b"\n".join(values), b"\n"))
     pieces = draw(st.lists(st.binary(max_size=5), min_size=k + 1, max_size=k + 1))
     return pieces, columns, n
 
@@ -37,6 +42,12 @@ def test_python_rows_put_pieces_around_each_rows_fields() -> None:
     columns: list[Column] = [b"1,22,333", [b"a", b"b", b"c"]]
     answer = interleave_python([b"{", b":", b"}"], columns, 3, b",", b"[", b"]")
     assert answer == b"[{1:a},{22:b},{333:c}]"
+
+
+def test_python_rows_read_a_column_of_lines_by_its_separator() -> None:
+    columns: list[Column] = [(b"a,1\nb,2", b"\n"), b"7,8"]
+    answer = interleave_python([b"", b",", b""], columns, 2, b"\n", b"h,n,p\n", b"\n")
+    assert answer == b"h,n,p\na,1,7\nb,2,8\n"
 
 
 def test_python_rows_of_no_rows_are_before_and_after() -> None:
@@ -67,6 +78,8 @@ def test_compiled_rows_of_no_columns_repeat_the_one_piece() -> None:
     [
         ([b"1,2"], "column 0 holds 2 fields, not 3"),
         ([[b"a", b"b"]], "column 0 holds 2 rows, not 3"),
+        ([(b"a\nb", b"\n")], "column 0 holds 2 fields, not 3"),
+        ([(b"a\nb\nc", b"\n\n")], r"column 0 must be \(text, one byte\)"),
     ],
 )
 def test_a_column_of_the_wrong_length_is_refused(
