@@ -13,6 +13,7 @@ from app.domain import comps
 from app.domain.arrays import FloatArray
 from app.domain.comps import NO_DAY, Similarity
 from app.domain.comps_choice import Geometry, choose_similarity
+from app.domain.design import Design, design
 from app.domain.held_out import (
     MAX_JUDGED,
     MAX_POOL,
@@ -32,7 +33,6 @@ from app.domain.terms import (
     Places,
     Projection,
     codes,
-    design,
     moment_strength,
     pack_keys,
     penalty,
@@ -136,7 +136,7 @@ class System:
     terms' columns only, and a fit without some rows (outliers, a fold, the newest sales)
     subtracts those rows' part of XᵀX and Xᵀy. The design is built and multiplied out once."""
 
-    matrix: sp.csr_matrix
+    matrix: Design
     blocks: Blocks
     y: FloatArray
     gram: sp.csr_matrix
@@ -149,11 +149,11 @@ class System:
         groups = vocabulary.groups(places)
         months = vocabulary.month_codes(places.month)
         matrix, blocks = design(vocabulary.size(X), groups, months, vocabulary.months)
-        return cls(matrix, blocks, y, *_normal(matrix, y, blocks.size), months, tuple(groups))
+        return cls(matrix, blocks, y, *matrix.normal(y), months, tuple(groups))
 
     def without(self, rows: npt.NDArray[np.bool_]) -> System:
         """The system of the other rows: their design, and XᵀX and Xᵀy less these rows' part."""
-        gram, rhs = _normal(self.matrix[rows], self.y[rows], self.blocks.size)
+        gram, rhs = self.matrix[rows].normal(self.y[rows])
         keep = ~rows
         return System(
             self.matrix[keep],
@@ -167,7 +167,7 @@ class System:
 
     def solve_without(self, rows: npt.NDArray[np.bool_], strengths: dict[str, float]) -> FloatArray:
         """`without(rows).solve(strengths)`, with no copy of the other rows' design."""
-        gram, rhs = _normal(self.matrix[rows], self.y[rows], self.blocks.size)
+        gram, rhs = self.matrix[rows].normal(self.y[rows])
         penalties = penalty(self.blocks, strengths)
         return solve_normal(self.gram - gram + penalties, self.rhs - rhs)
 
@@ -193,31 +193,6 @@ class System:
 
     def fitted(self, beta: FloatArray) -> FloatArray:
         return np.asarray(self.matrix @ beta, dtype=np.float64)
-
-
-def _normal(matrix: sp.csr_matrix, y: FloatArray, dense: int) -> tuple[sp.csr_matrix, FloatArray]:
-    """XᵀX and Xᵀy of the design. Every row of it starts with its `dense` columns (intercept
-    and size, `terms.design`), so XᵀX is made as blocks: those columns' small products with
-    themselves and with the one-hot rest, and the rest's with itself, in half the time of one
-    sparse product of the whole (a fit of a million sales makes it several times)."""
-    rhs = np.asarray(matrix.T @ y, dtype=np.float64)
-    n, width = matrix.shape
-    starts = matrix.indptr[:-1]
-    first = starts[:, None] + np.arange(dense)
-    if n == 0 or not (np.diff(matrix.indptr) >= dense).all():
-        return (matrix.T @ matrix).tocsr(), rhs
-    if not (matrix.indices[first] == np.arange(dense)).all():
-        return (matrix.T @ matrix).tocsr(), rhs
-    D = matrix.data[first]
-    rest = np.ones(matrix.nnz, dtype=bool)
-    rest[first.ravel()] = False
-    indptr = matrix.indptr - dense * np.arange(n + 1)
-    S = sp.csr_matrix(
-        (matrix.data[rest], matrix.indices[rest] - dense, indptr), shape=(n, width - dense)
-    )
-    SD = sp.csr_matrix(np.asarray(S.T @ D))
-    gram = sp.bmat([[sp.csr_matrix(D.T @ D), SD.T], [SD, S.T @ S]], format="csr")
-    return gram, rhs
 
 
 def choose_strengths(system: System) -> dict[str, float]:

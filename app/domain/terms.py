@@ -178,48 +178,6 @@ class Blocks:
         return self.months[1]
 
 
-def design(
-    size: FloatArray,
-    group_codes: list[tuple[str, npt.NDArray[np.intp], int]],
-    month: npt.NDArray[np.intp],
-    levels: int,
-) -> tuple[sp.csr_matrix, Blocks]:
-    """The sparse design: `size` (n, k) dense columns after an intercept, then a one-hot block
-    for each (term, codes, count) in `group_codes` (code -1: no column), then the months,
-    `month` as 0 .. levels - 1 with levels - 1 the newest (pinned, no column), -1 for none."""
-    n = len(size)
-    k = size.shape[1] + 1
-    # Built row by row as CSR directly: each row's columns are in order (intercept and size,
-    # then at most one column of each group, then at most one month), so a table of them, -1
-    # where a row has none, read row-major, is the CSR's indices.
-    width = k + len(group_codes) + 1
-    columns = np.full((n, width), -1, dtype=np.int32)
-    columns[:, :k] = np.arange(k, dtype=np.int32)
-    start = k
-    groups = []
-    for g, (term, found, count) in enumerate(group_codes):
-        columns[:, k + g] = np.where(found >= 0, found + start, -1)
-        groups.append((term, start, start + count))
-        start += count
-    months = max(levels - 1, 0)  # free parameters
-    has = (month >= 0) & (month < months)
-    columns[:, -1] = np.where(has, month + start, -1)
-    blocks = Blocks(k, tuple(groups), (start, start + months))
-    present = columns >= 0
-    if present.all():  # every row has every column: the table is the CSR's indices
-        indptr = np.arange(0, n * width + 1, width, dtype=np.int64)
-        indices = columns.reshape(-1)
-    else:
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(present.sum(axis=1), out=indptr[1:])
-        indices = columns[present]
-    del columns, present
-    # Each row's values: 1 (the intercept), its size, then 1 for each column it has.
-    values = np.ones(len(indices))
-    values[indptr[:-1, None] + np.arange(1, k)] = size
-    return sp.csr_matrix((values, indices, indptr), shape=(n, blocks.width)), blocks
-
-
 def penalty(blocks: Blocks, strengths: dict[str, float]) -> sp.csr_matrix:
     """The penalty matrix: λ·I on each group's block, λ_time·DᵀD on the months (D the first
     differences of the months with the newest pinned at zero), nothing on intercept and size."""
@@ -238,11 +196,6 @@ def penalty(blocks: Blocks, strengths: dict[str, float]) -> sp.csr_matrix:
         filler = sp.csr_matrix((start, start))
         matrix = matrix + sp.block_diag([filler, band], format="csr")
     return matrix.tocsr()
-
-
-def solve(matrix: sp.csr_matrix, penalties: sp.csr_matrix, y: FloatArray) -> FloatArray:
-    """The exact minimiser of |y - Xβ|² + βᵀPβ: (XᵀX + P) β = Xᵀy, by a sparse direct solve."""
-    return solve_normal(matrix.T @ matrix + penalties, np.asarray(matrix.T @ y))
 
 
 def solve_normal(system: sp.spmatrix, rhs: FloatArray) -> FloatArray:

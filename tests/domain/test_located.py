@@ -243,22 +243,6 @@ def test_the_estimates_out_of_fold_are_neither_regressive_nor_progressive(
     assert 0.8 <= card["terms"]["equity"]["factor"] <= 1.25
 
 
-def test_the_normal_equations_made_by_blocks_equal_the_whole_product() -> None:
-    from app.domain.listings import target
-    from app.domain.located import System, Vocabulary, _normal
-
-    frame = located_listings(2000)
-    frame.loc[frame.index[::7], ["latitude", "longitude"]] = np.nan  # rows without cells
-    frame.loc[frame.index[::5], "area"] = None  # and without an area
-    X, places = features(frame), places_of(frame, "sold_at")
-    system = System.of(Vocabulary.of(X, places), X, np.log(target(frame)), places)
-    some = np.arange(len(frame)) % 3 == 1
-    for matrix, y in ((system.matrix, system.y), (system.matrix[some], system.y[some])):
-        gram, rhs = _normal(matrix, y, system.blocks.size)
-        np.testing.assert_allclose(gram.toarray(), (matrix.T @ matrix).toarray(), rtol=1e-12)
-        np.testing.assert_allclose(rhs, matrix.T @ y, rtol=1e-12)
-
-
 def test_homes_sent_without_coordinates_are_spread_by_their_own_equity_spread(
     fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame],
 ) -> None:

@@ -7,16 +7,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.domain.design import design, solve
 from app.domain.terms import (
     HASHED_FROM,
     NO_KEY,
     KeyOffsets,
     Projection,
     codes,
-    design,
     moment_strength,
     penalty,
-    solve,
     time_strength,
 )
 
