@@ -155,14 +155,20 @@ class System:
         """The system of the other rows: their design, and XᵀX and Xᵀy less these rows' part."""
         gram, rhs = self.matrix[rows].normal(self.y[rows])
         keep = ~rows
+        matrix = self.matrix[keep]
+        # The groups' codes are the design's first blocks': the same arrays, taken once.
+        groups = tuple(
+            (t, codes, n)
+            for (t, _, n), (_, codes, _) in zip(self.groups, matrix.coded, strict=False)
+        )
         return System(
-            self.matrix[keep],
+            matrix,
             self.blocks,
             self.y[keep],
             (self.gram - gram).tocsr(),
             self.rhs - rhs,
             self.months[keep],
-            tuple((t, c[keep], n) for t, c, n in self.groups),
+            groups,
         )
 
     def solve_without(self, rows: npt.NDArray[np.bool_], strengths: dict[str, float]) -> FloatArray:
@@ -342,17 +348,7 @@ def fit_located(
         log_oof = _spread(log_oof, spread, spread_unplaced, geometry, judged)
     sales = b""
     if geometry is not None:
-        dated = days if days is not None else np.full(len(price), NO_DAY, dtype=np.int64)
-        at = np.flatnonzero(geometry.located)
-        k_X, k_places = X[kept][at], places.take(kept).take(at)
-        sales = comps.table(
-            k_X,
-            price[kept][at],
-            k_places.latitude - geometry_centre(vocabulary)[0],
-            k_places.longitude - geometry_centre(vocabulary)[1],
-            dated[kept][at],
-            vocabulary.area_codes(k_places.area),
-        ).tobytes()
+        sales = _sales(vocabulary, X, price, places, days, np.flatnonzero(kept)[geometry.located])
     model = to_model(vocabulary, beta, strengths, sales, similarity, spread, spread_unplaced)
     newest = None
     if held_out:
@@ -381,6 +377,27 @@ def _spread(
         without = ~geometry.located[subjects]
         out[without] = spread_about(logs[without], unplaced)
     return np.asarray(out, dtype=np.float64)
+
+
+def _sales(
+    vocabulary: Vocabulary,
+    X: FloatArray,
+    price: FloatArray,
+    places: Places,
+    days: npt.NDArray[np.int64] | None,
+    at: npt.NDArray[np.intp],
+) -> bytes:
+    """The comps' table of the sales at these positions (`comps.table`), as bytes; the copies
+    of their columns it is made from are let go on return, before the fit goes on."""
+    found = places.take(at)
+    return comps.table(
+        X[at],
+        price[at],
+        found.latitude - geometry_centre(vocabulary)[0],
+        found.longitude - geometry_centre(vocabulary)[1],
+        np.full(len(at), NO_DAY, dtype=np.int64) if days is None else days[at],
+        vocabulary.area_codes(found.area),
+    ).tobytes()
 
 
 def geometry_centre(vocabulary: Vocabulary) -> tuple[float, float]:
