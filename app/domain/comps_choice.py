@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ from app.domain.arrays import FloatArray
 from app.domain.comps import (
     MAX_COMPS,
     Similarity,
+    cores,
     nearest,
     points,
     shift,
@@ -97,15 +99,26 @@ def choose_similarity(geometry: Geometry, split: Split, log_price: FloatArray) -
     chosen = np.sort(rng.permutation(len(split.subjects))[:MAX_SUBJECTS])
     split = Split(split.subjects[chosen], split.base[chosen], split.pool, split.residual)
     truth = log_price[split.subjects]
-    best, best_error = DEFAULT, np.inf
-    for size_km, year_km in itertools.product(SIZE_KM, YEAR_KM):
+
+    def judged(size_km: float, year_km: float) -> list[tuple[float, Similarity]]:
+        """The error of each k and shrinkage at these scales, in the grid's order."""
         widest = Similarity(size_km, year_km, min(max(K), MAX_COMPS), 1.0)
         distance, positions, at = neighbours(geometry, split, widest, widest.k)
         residual, weight = split.residual[positions], weights(distance)
+        errors = []
         for k, shrink in itertools.product(K, SHRINK):
             found = split.base.copy()
             found[at] += shift(residual[:, :k], weight[:, :k], shrink)
             error = float(np.median(np.abs(found - truth)))
+            errors.append((error, Similarity(size_km, year_km, k, shrink)))
+        return errors
+
+    # The scales are judged on the process's cores at once (the search and numpy's sorts let go
+    # of the interpreter); the first best in the grid's order is chosen, as one by one.
+    with ThreadPoolExecutor(min(cores(), 2)) as judges:
+        grid = judges.map(lambda scales: judged(*scales), itertools.product(SIZE_KM, YEAR_KM))
+        best, best_error = DEFAULT, np.inf
+        for error, similarity in itertools.chain.from_iterable(grid):
             if error < best_error:
-                best, best_error = Similarity(size_km, year_km, k, shrink), error
+                best, best_error = similarity, error
     return best
