@@ -15,7 +15,8 @@
   and the located batch once more on core 0 alone;
 - `python -m app.train` on 1,000,000 synthetic located sales against `--plain` on the same
   file, and with `--before DIR` against that release's fit of the same rows without area,
-  coordinates and dates: wall time and peak memory;
+  coordinates and dates, and of the same file (whose other columns it passes over): wall time
+  and peak memory;
 - 10,000 markets of 1,000 located sales against 10,000 of 1,000 plain sales, on files and on
   PostgreSQL (`--engines`): the worker's resident memory and the time from start to ready;
   then two workers, each one's USS at ready and once it has valued a home of every market, and
@@ -210,7 +211,8 @@ _TRAIN_IN = (
 
 def measure_fit(row: Row, work: Path, before: Path | None = None, rows: int = 1_000_000) -> None:
     """`python -m app.train` of the located sales, and `--plain` of the same file; with
-    `before`, that release's fit of the same rows without area, coordinates and dates too."""
+    `before`, that release's fit of the same rows without area, coordinates and dates, and of
+    the same file, too."""
     path, plain_path = work / "fit.csv", work / "fit-plain.csv"
     sales = located_listings(rows, seed=1)
     sales.to_csv(path, index=False)
@@ -222,6 +224,7 @@ def measure_fit(row: Row, work: Path, before: Path | None = None, rows: int = 1_
     ]
     if before is not None:
         cases.append(("release before, beds, baths, sqft and price alone", plain_path, [], before))
+        cases.append(("release before, the same file", path, [], before))
     figures: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in cases}
     for run in range(2):
         for case, (name, data, options, tree) in enumerate(cases):
@@ -243,6 +246,11 @@ def measure_fit(row: Row, work: Path, before: Path | None = None, rows: int = 1_
             against += (
                 f"; {wall[name] / wall[base]:.2f}x, {peak[name] / peak[base]:.2f}x the release "
                 "before's fit of the same rows without area, coordinates and dates"
+            )
+            same = "release before, the same file"
+            against += (
+                f"; {wall[name] / wall[same]:.2f}x, {peak[name] / peak[same]:.2f}x its fit of "
+                "the same file, whose area, coordinates and dates it passes over"
             )
         row(
             f"fit {rows:,} sales, {name}",
