@@ -16,7 +16,7 @@ from app.domain.errors import Conflict, ServiceError
 from app.domain.fitting import fit_stream, fit_table, select_window
 from app.domain.kinds import Model
 from app.domain.listings import Skipped, read_chunks, read_table, without_rows
-from app.domain.located_fitting import fit_located_table, located
+from app.domain.located_fitting import LocatedSales, fit_located_sales, located, located_sales
 from app.domain.place_rules import AREA, LATITUDE
 from app.domain.sale_dates import SaleDates
 from app.service.training import fit_stored, save_version
@@ -161,9 +161,16 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
         else:
             training = _training_set(store, frame, append=args.append)
             source = str(args.data or "store")
-            model, card = fit_any(training, settings, source, window, args)
-            if frame is not None:
-                accepted = _store_file(store, args.data, len(frame), mode, skipped)
+            read_rows = None if frame is None else len(frame)
+            prepared = prepare(training, window, args)
+            # A located fit keeps the arrays it takes alone: the table read is let go now
+            # (unless a report draws it).
+            frame = None
+            training = training if args.report else None
+            model, card = fit_prepared(prepared, settings, source, window, args)
+            del prepared
+            if read_rows is not None:
+                accepted = _store_file(store, args.data, read_rows, mode, skipped)
                 # Appended but already stored: the store, not the sum, is the training set.
                 if accepted.duplicate and args.append:
                     training = _training_set(store, None, append=True)
@@ -172,7 +179,6 @@ def _train(args: argparse.Namespace, settings: Settings, storage: Storage) -> di
             card["training"]["skipped"] = skipped.for_card()
         by = None if args.no_activate else "python -m app.train"
         # The table read is let go before the version is written (a report still draws it).
-        frame = None
         training = training if args.report else None
         version = save_version(registry, model, card, _snapshot(store), activate_by=by)
     card = registry.card(version)
@@ -222,11 +228,32 @@ def fit_any(
     """A located fit where the sales say where they are and `--plain` is not given; else plain.
     Outliers are left out of a located fit as `HOUSE_PRICE_LEAVE_OUT_OUTLIERS` says, unless
     `--keep-outliers`."""
-    folds = settings.cv_folds
+    return fit_prepared(prepare(frame, window, args), settings, source, window, args)
+
+
+def prepare(
+    frame: pd.DataFrame, window: int | None, args: argparse.Namespace
+) -> pd.DataFrame | LocatedSales:
+    """What `fit_any` fits of a table: its sales as a located fit takes them (the table can
+    then be let go), or the table for a plain fit."""
     if not args.plain and located(frame):
+        return located_sales(frame, window)
+    return frame
+
+
+def fit_prepared(
+    prepared: pd.DataFrame | LocatedSales,
+    settings: Settings,
+    source: str,
+    window: int | None,
+    args: argparse.Namespace,
+) -> tuple[Model, dict[str, Any]]:
+    """`fit_any` of what `prepare` made."""
+    folds = settings.cv_folds
+    if isinstance(prepared, LocatedSales):
         trim = settings.leave_out_outliers and not args.keep_outliers
-        return fit_located_table(frame, folds=folds, source=source, window_days=window, trim=trim)
-    return fit_table(frame, folds=folds, source=source, window_days=window)
+        return fit_located_sales(prepared, folds=folds, source=source, trim=trim)
+    return fit_table(prepared, folds=folds, source=source, window_days=window)
 
 
 def located_header(path: Path) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from app.domain.place_rules import AREA, LATITUDE, LONGITUDE, places_of
 from app.domain.ratios import ratio_study
 from app.domain.rules import FEATURES, TARGET
 from app.domain.sale_dates import SOLD_AT, SaleDates, sale_dates
-from app.domain.terms import CELL_SIZES_KM, month_name
+from app.domain.terms import CELL_SIZES_KM, Places, month_name
 
 ALGORITHM = (
     "penalised least squares on log price, solved exactly from sparse normal equations: size "
@@ -42,6 +43,37 @@ def located(frame: pd.DataFrame) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class LocatedSales:
+    """A checked table's sales as a located fit takes them, and what its card says of the
+    table: the table itself can be let go before the fit."""
+
+    X: FloatArray
+    price: FloatArray
+    places: Places
+    days: npt.NDArray[np.int64]
+    rows: int
+    fingerprint: str
+    window: dict[str, Any]
+    sold_at: dict[str, Any] | None
+
+
+def located_sales(frame: pd.DataFrame, window_days: int | None = None) -> LocatedSales:
+    """The sales of a checked table (those of the last `window_days` days) for a located fit."""
+    frame, window = select_window(frame, window_days)
+    dates = sale_dates(frame)  # read once for places, days and the card
+    return LocatedSales(
+        listings.features(frame),
+        listings.target(frame),
+        places_of(frame, SOLD_AT, dates),
+        sale_days(frame, dates),
+        len(frame),
+        listings.fingerprint(frame),
+        window,
+        SaleDates.of(frame, dates).describe(),
+    )
+
+
 def fit_located_table(
     frame: pd.DataFrame,
     *,
@@ -51,12 +83,18 @@ def fit_located_table(
     trim: bool = True,
 ) -> tuple[LocatedModel, dict[str, Any]]:
     """Fit a located model and its range on a checked table; describe it in a card."""
-    frame, window = select_window(frame, window_days)
-    fingerprint = listings.fingerprint(frame)  # (before the fit: its copies are gone by then)
-    X, price = listings.features(frame), listings.target(frame)
-    dates = sale_dates(frame)  # read once for places, days and the card
-    places = places_of(frame, SOLD_AT, dates)
-    found = fit_located(X, price, places, folds=folds, trim=trim, days=sale_days(frame, dates))
+    return fit_located_sales(
+        located_sales(frame, window_days), folds=folds, source=source, trim=trim
+    )
+
+
+def fit_located_sales(
+    sales: LocatedSales, *, folds: int, source: str, trim: bool = True
+) -> tuple[LocatedModel, dict[str, Any]]:
+    """Fit a located model and its range on a table's sales (`located_sales`); describe it in
+    a card."""
+    X, price = sales.X, sales.price
+    found = fit_located(X, price, sales.places, folds=folds, trim=trim, days=sales.days)
     kept_X, kept_price = X[found.kept], price[found.kept]
     ranges = {
         name: (float(kept_X[:, i].min()), float(kept_X[:, i].max()))
@@ -79,11 +117,11 @@ def fit_located_table(
     if unplaced is not None:
         model = LocatedModel(**{**model.__getstate__(), "range_unplaced": unplaced})
     training = {
-        "rows": len(frame),
-        "fingerprint": fingerprint,
+        "rows": sales.rows,
+        "fingerprint": sales.fingerprint,
         "source": source,
-        "window": window,
-        "sold_at": SaleDates.of(frame, dates).describe(),
+        "window": sales.window,
+        "sold_at": sales.sold_at,
         "outliers": {
             "rows": int((~found.kept).sum()),
             "rule": f"log ratio of a first fit beyond {OUTLIER_IQRS:g} interquartile ranges "
