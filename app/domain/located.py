@@ -348,7 +348,12 @@ def fit_located(
         log_oof = _spread(log_oof, spread, spread_unplaced, geometry, judged)
     sales = b""
     if geometry is not None:
-        sales = _sales(vocabulary, X, price, places, days, np.flatnonzero(kept)[geometry.located])
+        # The kept sales' area codes are the system's (its rows are the kept sales).
+        areas = dict((t, c) for t, c, _ in system.groups).get("area")
+        area = None if areas is None else areas[geometry.located]
+        sales = _sales(
+            vocabulary, X, price, places, days, np.flatnonzero(kept)[geometry.located], area
+        )
     model = to_model(vocabulary, beta, strengths, sales, similarity, spread, spread_unplaced)
     newest = None
     if held_out:
@@ -386,17 +391,19 @@ def _sales(
     places: Places,
     days: npt.NDArray[np.int64] | None,
     at: npt.NDArray[np.intp],
+    area: npt.NDArray[np.intp] | None,
 ) -> bytes:
-    """The comps' table of the sales at these positions (`comps.table`), as bytes; the copies
-    of their columns it is made from are let go on return, before the fit goes on."""
-    found = places.take(at)
+    """The comps' table of the sales at these positions (`comps.table`), as bytes, with their
+    area codes (None: the market has no areas); the copies of their columns it is made from
+    are let go on return, before the fit goes on."""
+    centre = geometry_centre(vocabulary)
     return comps.table(
         X[at],
         price[at],
-        found.latitude - geometry_centre(vocabulary)[0],
-        found.longitude - geometry_centre(vocabulary)[1],
+        places.latitude[at] - centre[0],
+        places.longitude[at] - centre[1],
         np.full(len(at), NO_DAY, dtype=np.int64) if days is None else days[at],
-        vocabulary.area_codes(found.area),
+        np.full(len(at), -1, dtype=np.intp) if area is None else area,
     ).tobytes()
 
 
