@@ -143,13 +143,12 @@ class LocatedModel:
     def answers(self, level: float) -> bool:
         return self.calibration is None or self.calibration.answers(level)
 
-    # What lookups need, made once a process from the stored bytes (areas: dicts, not pandas).
+    # What lookups need, made once a process; "areas" last: whoever finds it finds them all.
     def _tables(self) -> dict[str, Any]:
         found = self._lookup
         if "areas" not in found:
             if "awaits_pack" in found:
                 raise RuntimeError("a compact located model is valued before its pack is read")
-            found["areas"] = {name: at for at, name in enumerate(self.areas)}
             found["area_values"] = np.asarray(self.area_effects, dtype=np.float64)
             unpack = unpack_keys if self.keys_packed else (lambda c: np.frombuffer(c, "<i8"))
             # Each scale's sorted keys once (`KeyOffsets`: searched by numpy for a batch, by
@@ -163,6 +162,7 @@ class LocatedModel:
                 found["effect_bytes"] = [effects for _, effects in places]
             found["months"] = np.asarray(self.month_effects, dtype=np.float64)
             found["projection"] = None if self.projection is None else Projection(*self.projection)
+            found["areas"] = {name: at for at, name in enumerate(self.areas)}
         return found
 
     def locate(self, places: Places) -> Located:
@@ -256,8 +256,7 @@ class LocatedModel:
         tables = self._tables()
         names = tables.get("area_names")
         if names is None:
-            names = tables["area_names"] = np.empty(len(self.areas) + 1, dtype=object)
-            names[: len(self.areas)] = self.areas  # the last: none (-1)
+            names = tables["area_names"] = np.array([*self.areas, None], dtype=object)  # -1: none
         assert self.projection is not None
         return Places(
             names[comps.area_of(sales)],

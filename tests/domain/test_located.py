@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from app.domain import located_model
 from app.domain.listings import features
 from app.domain.located_fitting import fit_located_table, located
 from app.domain.located_model import (
@@ -17,7 +19,7 @@ from app.domain.located_model import (
 )
 from app.domain.place_rules import places_of
 from app.domain.ratios import spread_about
-from app.domain.terms import Places, month_of, pack_keys, unpack_keys
+from app.domain.terms import Places, Projection, month_of, pack_keys, unpack_keys
 from tests.support import AREA_EFFECTS, located_listings
 
 
@@ -306,3 +308,27 @@ def test_sales_estimated_as_homes_without_coordinates_are_held_by_their_range_as
     low, high = model.interval(found.unplaced_out_of_fold, 0.9, np.full(len(judged), -1.0))
     held = float(np.mean((low <= judged) & (judged <= high)))
     assert 0.85 <= held <= 0.95
+
+
+def test_a_model_valued_on_two_threads_at_once_finds_its_tables_whole(
+    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, _, frame = fitted
+    fresh = LocatedModel(**model.__getstate__())  # its tables not made yet
+    X, places = features(frame)[:5], places_of(frame.iloc[:5], "sold_at")
+    found: list[Any] = []
+    make = Projection
+
+    def slowly(*args: Any) -> Any:
+        # While the first thread makes the tables, a second values the same homes.
+        if not found:
+            found.append(None)
+            other = threading.Thread(target=lambda: found.append(fresh.predict(X, places)))
+            other.start()
+            other.join()
+        return make(*args)
+
+    monkeypatch.setattr(located_model, "Projection", slowly)
+    first = fresh.predict(X, places)
+    np.testing.assert_array_equal(found[1], first)
+    np.testing.assert_array_equal(first, model.predict(X, places))
