@@ -17,7 +17,10 @@ little. The weights of the similarity and the shrinkage are chosen from the data
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -227,9 +230,26 @@ def cores() -> int:
     return min(_CORES, MOST_THREADS)
 
 
+_SHARING = threading.local()  # how many threads of this search's batch search at once
+
+
+@contextlib.contextmanager
+def shared_by(threads: int) -> Iterator[None]:
+    """Searches made on this thread meanwhile take their share of the cores: the batch they
+    belong to is worked on by `threads` threads at once, each searching a part of it."""
+    before = getattr(_SHARING, "threads", 1)
+    _SHARING.threads = threads
+    try:
+        yield
+    finally:
+        _SHARING.threads = before
+
+
 def threads_for(queries: int) -> int:
-    """The threads a search of this many queries runs on."""
-    return cores() if queries >= SHARED_FROM else 1
+    """The threads a search of this many queries runs on: its share of the cores (`shared_by`)."""
+    if queries < SHARED_FROM:
+        return 1
+    return max(1, cores() // getattr(_SHARING, "threads", 1))
 
 
 def tree_nodes(n: int, leaf: int = LEAF) -> int:

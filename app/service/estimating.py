@@ -134,7 +134,8 @@ def estimate_read(
 
     def half(read: Read) -> Explanations:
         X, places = read()
-        return _explained(loaded.model, X, level, places, halved=False)
+        with comps.shared_by(2):  # each half's search on half the cores
+            return _explained(loaded.model, X, level, places, halved=False)
 
     with ThreadPoolExecutor(1) as other:
         submitted = other.submit(half, first)
@@ -179,7 +180,8 @@ def _located_many(
 
     def rows(start: int, end: int) -> Explanations:
         part = None if places is None else places.take(slice(start, end))
-        return model.explain_many(X[start:end], level, part)
+        with comps.shared_by(2):  # each half's search on half the cores
+            return model.explain_many(X[start:end], level, part)
 
     _ready(model, level)
     with ThreadPoolExecutor(1) as other:

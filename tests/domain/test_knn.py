@@ -4,6 +4,7 @@ exactly, and what they move an estimate by."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -372,3 +373,25 @@ def test_a_batch_uses_no_more_cores_than_the_cpu_quota_allows(
         (tmp_path / name).write_text(text)
     affinity = len(os.sched_getaffinity(0))
     assert comps.allowed_cores(tmp_path) == (affinity if most is None else min(most, affinity))
+
+
+@pytest.mark.parametrize(("cores", "each"), [(4, 2), (3, 1), (2, 1), (1, 1)])
+def test_a_batch_shared_by_two_threads_searches_on_half_the_cores_each(
+    cores: int, each: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(comps, "_CORES", cores)
+    assert comps.threads_for(comps.SHARED_FROM) == cores
+    with comps.shared_by(2):
+        assert comps.threads_for(comps.SHARED_FROM) == each
+        assert comps.threads_for(comps.SHARED_FROM - 1) == 1
+    assert comps.threads_for(comps.SHARED_FROM) == cores
+
+
+def test_a_share_of_the_cores_is_this_threads_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(comps, "_CORES", 4)
+    seen: list[int] = []
+    with comps.shared_by(2):
+        other = threading.Thread(target=lambda: seen.append(comps.threads_for(1 << 20)))
+        other.start()
+        other.join()
+    assert seen == [4]
