@@ -328,8 +328,12 @@ def _predict_csv_halves(
     market: str | None,
 ) -> Response | None:
     """A large plain batch's answer from its two halves read and estimated at once; None where
-    a half is refused (the batch is then read whole, for its errors by line)."""
-    loaded = served.get(market, level)
+    a half is refused or the market cannot answer (the batch is then read whole, for its
+    errors in their order: its rows' first)."""
+    try:
+        loaded = served.get(market, level)
+    except ServiceError:
+        return None
     label = label_of(served, market or served.default, loaded)
     first, second = (csv_halves.reader(half) for half in halves)
     try:

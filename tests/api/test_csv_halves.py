@@ -137,3 +137,24 @@ def test_a_half_read_as_fewer_rows_than_its_lines_sends_the_batch_whole(
     answer = located_client.post("/predict/batch", content=body, headers=CSV)
     assert len(halved) == 1
     assert (answer.status_code, answer.content) == whole(monkeypatch, located_client, body)
+
+
+@pytest.mark.engines("files")
+@pytest.mark.parametrize("bad_row", [False, True])
+def test_a_batch_for_a_market_not_served_is_answered_as_one_whole(
+    located_client: TestClient,
+    halved: list[tuple[bytes, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+    bad_row: bool,
+) -> None:
+    lines = batch().split(b"\n")
+    if bad_row:  # the row's error comes first, as for a whole batch
+        lines[35] = b"3,2,abc,98103,47.6,-122.3"
+    body = b"\n".join(lines)
+    path = "/predict/batch?market=nowhere"
+    answer = located_client.post(path, content=body, headers=CSV)
+    with monkeypatch.context() as whole_batch:
+        whole_batch.setattr(csv_halves, "halves", lambda *args: None)
+        expected = located_client.post(path, content=body, headers=CSV)
+    assert len(halved) == 1 and answer.status_code == (422 if bad_row else 404)
+    assert (answer.status_code, answer.content) == (expected.status_code, expected.content)
