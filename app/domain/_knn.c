@@ -20,10 +20,12 @@
  *     the k-d tree of n * 4 doubles, which it puts in its order (in place): where each was
  *     into order (n int64), each inner node's split into split and dim (the `nodes` of
  *     comps.tree_nodes(n, leaf)), its subtrees built on `threads` threads (the same tree).
- * knn(points, split, dim, shape, queries, k, distance, position, threads)
+ * knn(points, split, dim, shape, queries, k, distance, position, threads[, allowed])
  *     queries: m * 4 doubles; writes the k nearest of each query (ascending distance, ties by
  *     position) into distance (m * k doubles) and position (m * k int64, positions in `points`),
- *     the queries shared among `threads` threads (the answers do not depend on how many).
+ *     the queries shared among `threads` threads (the answers do not depend on how many);
+ *     `allowed` (n bytes, in the tree's order): only the points whose byte is not 0 are found,
+ *     and where fewer than k are, the rest are inf at position n.
  * shift(records, split, dim, shape, queries, k, shrink, out, total, threads)
  *     the weighted median residual of each query's k nearest sales (weight 1 / (1 + d^2)),
  *     times W / (W + shrink), W the query's total weight, into out (m doubles), and W into
@@ -59,6 +61,7 @@ typedef struct {
     const char *records;  /* n records, or NULL for points */
     const double *split;
     const uint8_t *dim;
+    const uint8_t *allowed; /* n bytes: which points may be found; NULL for all */
     Py_ssize_t n, nodes, leaf;
     double km_east, km_north, per_month;
     long long last_month;
@@ -118,6 +121,7 @@ static inline double distance2(const Tree *t, Py_ssize_t p, const double *q) {
 
 static void scan_leaf(const Tree *t, Py_ssize_t lo, Py_ssize_t hi, const double *q, Best *best) {
     for (Py_ssize_t p = lo; p < hi; p++) {
+        if (t->allowed != NULL && !t->allowed[p]) continue;
         double d2 = distance2(t, p, q);
         if (d2 <= limit(best)) offer(best, d2, p);
     }
@@ -344,9 +348,9 @@ static void *answer_share(void *arg) {
             s->out[r] = shift_of(s->t, &best, s->shrink, s->total + r);
             continue;
         }
-        for (int j = 0; j < s->k; j++) {
-            s->dist[r * s->k + j] = sqrt(best.d2[j]);
-            s->pos[r * s->k + j] = best.at[j];
+        for (int j = 0; j < s->k; j++) { /* fewer than k found (some not allowed): inf at n */
+            s->dist[r * s->k + j] = j < best.count ? sqrt(best.d2[j]) : INFINITY;
+            s->pos[r * s->k + j] = j < best.count ? best.at[j] : s->t->n;
         }
     }
     return NULL;
@@ -381,7 +385,7 @@ static void answer_all(const Share *share, Py_ssize_t m, int threads) {
  * answered on `threads` threads, all without the GIL; the six views in h released either way.
  * A batch of records at least an eighth as many as its sales is answered from their points
  * unpacked once (the same doubles a record gives: the same answers, sooner). */
-static PyObject *answer_batch(Held *h, Share *share, int threads) {
+static PyObject *answer_batch(Held *h, int held, Share *share, int threads) {
     Py_ssize_t m = share->to, bad;
     Py_ssize_t *order = NULL;
     Tree unpacked = *share->t;
@@ -410,35 +414,45 @@ static PyObject *answer_batch(Held *h, Share *share, int threads) {
     Py_END_ALLOW_THREADS
     PyMem_RawFree(points);
     PyMem_RawFree(order);
-    release(h, 6);
+    release(h, held);
     if (bad >= 0) return PyErr_Format(PyExc_ValueError, "query %zd is not a finite point", bad);
     if (order == NULL) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
 static PyObject *knn(PyObject *self, PyObject *args) {
-    PyObject *points, *split, *dim, *shape, *queries, *distance, *position;
+    PyObject *points, *split, *dim, *shape, *queries, *distance, *position, *allowed = Py_None;
     int k, threads;
-    Held h[6] = {0};
+    Held h[7] = {0};
     Tree t;
-    if (!PyArg_ParseTuple(args, "OOOOOiOOi", &points, &split, &dim, &shape, &queries, &k, &distance, &position,
-                          &threads))
+    if (!PyArg_ParseTuple(args, "OOOOOiOOi|O", &points, &split, &dim, &shape, &queries, &k, &distance, &position,
+                          &threads, &allowed))
         return NULL;
     if (hold_tree(h, points, split, dim, shape, 0, &t) < 0) return NULL;
+    int held = allowed == Py_None ? 6 : 7;
     if (hold(queries, &h[3], 0, 4 * sizeof(double), "queries") < 0 ||
         hold(distance, &h[4], 1, sizeof(double), "distance") < 0 ||
-        hold(position, &h[5], 1, sizeof(int64_t), "position") < 0 || check_k(k, t.n) < 0) {
-        release(h, 6);
+        hold(position, &h[5], 1, sizeof(int64_t), "position") < 0 ||
+        (held == 7 && hold(allowed, &h[6], 0, 1, "allowed") < 0) || check_k(k, t.n) < 0) {
+        release(h, held);
         return NULL;
     }
     Py_ssize_t m = h[3].view.len / (4 * sizeof(double));
     if (h[4].view.len != m * k * (Py_ssize_t)sizeof(double) || h[5].view.len != m * k * (Py_ssize_t)sizeof(int64_t)) {
-        release(h, 6);
+        release(h, held);
         PyErr_SetString(PyExc_ValueError, "distance and position must hold k items a query");
         return NULL;
     }
+    if (held == 7) {
+        if (h[6].view.len != t.n) {
+            release(h, held);
+            PyErr_SetString(PyExc_ValueError, "allowed must hold one byte a point");
+            return NULL;
+        }
+        t.allowed = h[6].view.buf;
+    }
     Share share = {&t, h[3].view.buf, NULL, 0, m, k, 0.0, h[4].view.buf, NULL, NULL, h[5].view.buf};
-    return answer_batch(h, &share, threads);
+    return answer_batch(h, held, &share, threads);
 }
 
 static PyObject *shift(PyObject *self, PyObject *args) {
@@ -463,7 +477,7 @@ static PyObject *shift(PyObject *self, PyObject *args) {
         return NULL;
     }
     Share share = {&t, h[3].view.buf, NULL, 0, m, k, shrink, NULL, h[4].view.buf, h[5].view.buf, NULL};
-    return answer_batch(h, &share, threads);
+    return answer_batch(h, 6, &share, threads);
 }
 
 /* One home's point checked against its tree: 0, or -1 with an exception set (views released). */

@@ -17,6 +17,7 @@ def knn(
     distance: Any,
     position: Any,
     threads: int,
+    allowed: Any = None,
 ) -> None: ...
 def shift(
     records: Any,

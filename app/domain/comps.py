@@ -301,6 +301,28 @@ class Tree:
         self.order, self.split, self.dim, self.points = tree(found, in_place=in_place)
         self.shape = (LEAF,)
 
+    def nearest(
+        self, queries: FloatArray, k: int, allowed: npt.NDArray[np.bool_]
+    ) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+        """The k points nearest each query among the `allowed` ones (a mask by row of the
+        points given): distances and rows, (queries, k); where fewer than k are allowed, the
+        rest are inf at row len(points), as `nearest` gives them. One tree serves searches
+        among several subsets of its points."""
+        n = len(self.order)
+        rows = np.append(self.order, n)  # position n: none found
+        if _knn is not None and 0 < k <= n:
+            distance = np.empty((len(queries), k))
+            position = np.empty((len(queries), k), dtype=np.int64)
+            asked = np.ascontiguousarray(queries, dtype=np.float64)
+            mask = np.ascontiguousarray(allowed[self.order], dtype=np.uint8)
+            threads = threads_for(len(asked))
+            found = (self.points, self.split, self.dim, self.shape)
+            _knn.knn(*found, asked, k, distance, position, threads, mask)
+            return distance, rows[position]
+        at = np.flatnonzero(allowed[self.order])  # positions in the tree of the allowed points
+        distance, index = nearest(self.points[at], queries, k)
+        return distance, rows[np.append(at, n)[index]]
+
 
 def nearest(
     found: FloatArray, queries: FloatArray, k: int, spare: bool = False

@@ -13,6 +13,7 @@ from app.domain.arrays import FloatArray
 from app.domain.comps import (
     MAX_COMPS,
     Similarity,
+    Tree,
     cores,
     nearest,
     points,
@@ -59,27 +60,50 @@ class Split:
     unplaced: FloatArray | None = None
 
 
+@dataclass(frozen=True)
+class Search:
+    """A k-d tree of every located sale at one similarity: each split's comps are found in it
+    among its pool's sales alone (the others masked), without a tree of each pool."""
+
+    tree: Tree
+    rows: npt.NDArray[np.intp]  # the located sales, by their row of the geometry
+    similarity: Similarity
+
+
+def search_of(geometry: Geometry, similarity: Similarity) -> Search:
+    rows = np.flatnonzero(geometry.located)
+    return Search(Tree(geometry.points(rows, similarity), in_place=True), rows, similarity)
+
+
 def neighbours(
-    geometry: Geometry, split: Split, similarity: Similarity, k: int
+    geometry: Geometry, split: Split, similarity: Similarity, k: int, search: Search | None = None
 ) -> tuple[FloatArray, npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """The k nearest pool sales of each located subject: distances, positions in the pool,
-    and which subjects (positions in `split.subjects`) were located."""
+    and which subjects (positions in `split.subjects`) were located; in `search` where it is
+    of this similarity, else in a tree of the pool's sales."""
     pool = split.pool[geometry.located[split.pool]]
     at = np.flatnonzero(geometry.located[split.subjects])
     if len(pool) == 0 or len(at) == 0:
         return np.zeros((0, k)), np.zeros((0, k), dtype=np.intp), np.zeros(0, dtype=np.intp)
-    found = geometry.points(pool, similarity)
-    distance, index = nearest(found, geometry.points(split.subjects[at], similarity), k, spare=True)
+    subjects = geometry.points(split.subjects[at], similarity)
+    if search is not None and search.similarity == similarity:
+        allowed = np.zeros(len(geometry.located), dtype=bool)
+        allowed[pool] = True
+        distance, index = search.tree.nearest(subjects, k, allowed[search.rows])
+        found = np.append(search.rows, -1)[index]  # rows of the geometry; -1: none found
+    else:
+        distance, index = nearest(geometry.points(pool, similarity), subjects, k, spare=True)
+        found = np.append(pool, -1)[index]
     # Positions in the pool's residuals; a missing neighbour (inf) points at the first, weight 0.
-    positions = np.searchsorted(split.pool, pool)[np.minimum(index, len(pool) - 1)]
+    positions = np.maximum(np.searchsorted(split.pool, found), 0)
     return distance, positions, at
 
 
 def estimate(
-    geometry: Geometry, split: Split, similarity: Similarity
+    geometry: Geometry, split: Split, similarity: Similarity, search: Search | None = None
 ) -> tuple[FloatArray, FloatArray]:
     """The subjects' log estimates with comps, and their comps' total weight (0: none)."""
-    distance, positions, at = neighbours(geometry, split, similarity, similarity.k)
+    distance, positions, at = neighbours(geometry, split, similarity, similarity.k, search)
     out = split.base.copy()
     total = np.zeros(len(out))
     if len(at):

@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from app.domain.arrays import FloatArray
 from app.domain.comps import Similarity
-from app.domain.comps_choice import Geometry, Split, estimate
+from app.domain.comps_choice import Geometry, Search, Split, estimate
 
 if TYPE_CHECKING:
     from app.domain.located import System
@@ -22,13 +22,16 @@ MIN_HELD_OUT = 20
 
 
 def estimate_split(
-    geometry: Geometry | None, split: Split, similarity: Similarity | None
+    geometry: Geometry | None,
+    split: Split,
+    similarity: Similarity | None,
+    search: Search | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """A split's log estimates (with comps where sales have coordinates) and their comps'
-    total weights."""
+    """A split's log estimates (with comps where sales have coordinates, found in `search`
+    where given) and their comps' total weights."""
     if geometry is None:
         return split.base, np.zeros(len(split.base))
-    return estimate(geometry, split, similarity_of(similarity))
+    return estimate(geometry, split, similarity_of(similarity), search)
 
 
 def similarity_of(similarity: Similarity | None) -> Similarity:
@@ -108,6 +111,7 @@ def out_of_time(
     strengths: dict[str, float],
     geometry: Geometry | None,
     similarity: Similarity | None,
+    search: Search | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray, npt.NDArray[np.intp]] | None:
     """The newest tenth of dated sales, estimated by a fit of the sales before them and their
     comps among those sales (valued at their own month, which the fit saw no sale of: the
@@ -120,5 +124,5 @@ def out_of_time(
     rows[dated[np.argsort(month[dated], kind="stable")][-held:]] = True
     split = split_of(system, rows, np.zeros(len(rows), dtype=bool), strengths)
     split = sample(split, MAX_JUDGED, np.random.default_rng(1))
-    found, weight = estimate_split(geometry, split, similarity)
+    found, weight = estimate_split(geometry, split, similarity, search)
     return np.exp(found), np.exp(system.y[split.subjects]), weight, split.subjects

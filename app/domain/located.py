@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from app.domain import comps
 from app.domain.arrays import FloatArray
 from app.domain.comps import NO_DAY, Similarity
-from app.domain.comps_choice import Geometry, choose_similarity
+from app.domain.comps_choice import Geometry, choose_similarity, search_of
 from app.domain.design import Design, design
 from app.domain.held_out import (
     MAX_JUDGED,
@@ -333,8 +333,16 @@ def fit_located(
     similarity = None
     if geometry is not None:
         similarity = choose_similarity(geometry, pool_sample(splits[0], MAX_POOL, rng), system.y)
+    # One tree of the sales serves every split's search and the newest tenth's.
+    search = None if geometry is None or similarity is None else search_of(geometry, similarity)
     judged = np.concatenate([split.subjects for split in splits])
-    found = [estimate_split(geometry, split, similarity) for split in splits]
+    found = [estimate_split(geometry, split, similarity, search) for split in splits]
+    newest_tenth = None
+    if held_out:
+        newest_tenth = out_of_time(
+            system, places.month[kept], strengths, geometry, similarity, search
+        )
+    del search  # (let go before the comps' table is made)
     log_oof = np.concatenate([estimates for estimates, _ in found])
     weight = np.concatenate([total for _, total in found])
     spread = spread_unplaced = None
@@ -356,14 +364,12 @@ def fit_located(
         )
     model = to_model(vocabulary, beta, strengths, sales, similarity, spread, spread_unplaced)
     newest = None
-    if held_out:
-        held = out_of_time(system, places.month[kept], strengths, geometry, similarity)
-        if held is not None:
-            estimates, prices, weights, subjects = held
-            if spread is not None:
-                logs = _spread(np.log(estimates), spread, spread_unplaced, geometry, subjects)
-                estimates = np.exp(logs)
-            newest = (estimates, prices, weights)
+    if newest_tenth is not None:
+        estimates, prices, weights, subjects = newest_tenth
+        if spread is not None:
+            logs = _spread(np.log(estimates), spread, spread_unplaced, geometry, subjects)
+            estimates = np.exp(logs)
+        newest = (estimates, prices, weights)
     unplaced_oof = None if log_unplaced is None or geometry is None else np.exp(log_unplaced)
     return LocatedFit(model, kept, judged, np.exp(log_oof), weight, newest, unplaced_oof)
 

@@ -10,9 +10,10 @@ import pytest
 
 from app.domain import comps
 from app.domain.comparables import CAUSES, comparables
+from app.domain.comps_choice import neighbours, search_of
 from app.domain.held_out import fold_splits
 from app.domain.listings import features, target
-from app.domain.located import System, Vocabulary
+from app.domain.located import System, Vocabulary, _geometry
 from app.domain.located_fitting import fit_located_table, sale_days
 from app.domain.located_model import LocatedModel
 from app.domain.place_rules import places_of
@@ -155,3 +156,23 @@ def test_a_compact_model_reads_its_cells_and_comps_from_its_versions_pack(
     assert one == model.explain(3, 2, 1800, 0.9, places_of(homes[:1], "sold_at"))
     listed = comparables(compact, 3, 2, 1800, "north", 47.52, -122.25, -1, 5)
     assert listed == comparables(model, 3, 2, 1800, "north", 47.52, -122.25, -1, 5)
+
+
+def test_a_splits_comps_found_in_one_tree_of_every_sale_are_those_of_a_tree_of_its_pool() -> None:
+    frame = located_listings(3000)
+    frame.loc[frame.index[::11], ["latitude", "longitude"]] = np.nan  # some sales not located
+    X, places = features(frame), places_of(frame, "sold_at")
+    vocabulary = Vocabulary.of(X, places)
+    system = System.of(vocabulary, X, np.log(target(frame)), places)
+    geometry = _geometry(vocabulary, X, places)
+    assert geometry is not None
+    similarity = comps.Similarity(size_km=2.0, year_km=1.0, k=10, shrink=1.0)
+    search = search_of(geometry, similarity)
+    strengths = {"area": 1.0, "cell 2 km": 1.0, "cell 0.5 km": 1.0, "time": 1.0}
+    for split in fold_splits(system, np.arange(3000) % 4, strengths):
+        alone = neighbours(geometry, split, similarity, 10)
+        shared = neighbours(geometry, split, similarity, 10, search)
+        np.testing.assert_allclose(shared[0], alone[0], rtol=1e-12)
+        np.testing.assert_array_equal(shared[1], alone[1])
+        np.testing.assert_array_equal(shared[2], alone[2])
+        assert not set(split.pool[shared[1]].ravel().tolist()) & set(split.subjects.tolist())

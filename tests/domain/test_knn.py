@@ -395,3 +395,37 @@ def test_a_share_of_the_cores_is_this_threads_alone(monkeypatch: pytest.MonkeyPa
         other.start()
         other.join()
     assert seen == [4]
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy tree, scipy search"])
+def test_a_search_among_some_points_finds_what_a_tree_of_those_alone_finds(
+    compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    points, queries = sales(3000), homes(300)
+    allowed = np.random.default_rng(5).random(3000) < 0.7
+    if not compiled:
+        monkeypatch.setattr(comps, "_knn", None)
+    distance, rows = Tree(points).nearest(queries, 10, allowed)
+    expected_distance, index = cKDTree(points[allowed]).query(queries, k=10)
+    np.testing.assert_allclose(distance, expected_distance, rtol=1e-12)
+    np.testing.assert_array_equal(rows, np.flatnonzero(allowed)[index])
+
+
+def test_a_search_among_fewer_points_than_k_gives_the_rest_as_inf_at_row_n() -> None:
+    points, queries = sales(500), homes(20)
+    allowed = np.zeros(500, dtype=bool)
+    allowed[[3, 77, 401]] = True
+    distance, rows = Tree(points).nearest(queries, 5, allowed)
+    assert np.isfinite(distance[:, :3]).all() and np.isinf(distance[:, 3:]).all()
+    assert set(rows[:, :3].ravel().tolist()) <= {3, 77, 401}
+    assert (rows[:, 3:] == 500).all()
+
+
+def test_a_mask_of_another_length_than_the_points_is_refused() -> None:
+    made, queries = Tree(sales(100)), homes(3)
+    found = (made.points, made.split, made.dim, made.shape, queries, 5)
+    out = (np.empty((3, 5)), np.empty((3, 5), dtype=np.int64), 1)
+    compiled = comps.compiled()
+    assert compiled is not None
+    with pytest.raises(ValueError, match="allowed must hold one byte a point"):
+        compiled.knn(*found, *out, np.ones(99, dtype=np.uint8))
