@@ -130,19 +130,35 @@ def estimate_read(
     once: `estimate_many` of the whole, bit for bit, sooner (reading, numpy and the search of
     comps let go of the interpreter in part). An error of either half's reading is raised,
     and nothing is counted."""
-    _ready(loaded.model, level)
 
     def half(read: Read) -> Explanations:
         X, places = read()
-        with comps.shared_by(2):  # each half's search on half the cores
-            return _explained(loaded.model, X, level, places, halved=False)
+        return _explained(loaded.model, X, level, places, halved=False)
 
-    with ThreadPoolExecutor(1) as other:
-        submitted = other.submit(half, first)
-        rest = half(second)  # meanwhile, on this thread
-        found = Explanations.joined([submitted.result(), rest])
+    found = _halves_at_once(loaded.model, level, lambda: half(first), lambda: half(second))
     metrics.TALLY.estimate(label or loaded.version, len(found.price))
     return found
+
+
+def _halves_at_once(
+    model: Model,
+    level: float,
+    first: Callable[[], Explanations],
+    second: Callable[[], Explanations],
+) -> Explanations:
+    """Two halves of a batch estimated at once, the first on another thread, joined; the
+    model readied here first (not by two threads at once), each half's search of comps on
+    half the cores."""
+    _ready(model, level)
+
+    def shared(half: Callable[[], Explanations]) -> Explanations:
+        with comps.shared_by(2):
+            return half()
+
+    with ThreadPoolExecutor(1) as other:
+        submitted = other.submit(shared, first)
+        rest = shared(second)  # meanwhile, on this thread
+        return Explanations.joined([submitted.result(), rest])
 
 
 def _explained(
@@ -180,14 +196,9 @@ def _located_many(
 
     def rows(start: int, end: int) -> Explanations:
         part = None if places is None else places.take(slice(start, end))
-        with comps.shared_by(2):  # each half's search on half the cores
-            return model.explain_many(X[start:end], level, part)
+        return model.explain_many(X[start:end], level, part)
 
-    _ready(model, level)
-    with ThreadPoolExecutor(1) as other:
-        first = other.submit(rows, 0, n // 2)
-        second = rows(n // 2, n)  # meanwhile, on this thread
-        return Explanations.joined([first.result(), second])
+    return _halves_at_once(model, level, lambda: rows(0, n // 2), lambda: rows(n // 2, n))
 
 
 def label_of(served: ServedModels, market: str, loaded: LoadedModel) -> str:
