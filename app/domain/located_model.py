@@ -404,7 +404,7 @@ class LocatedModel:
         c0 = self.intercept
         c1 = c0 + w[0] * (beds - centre[0])
         c2 = c1 + w[1] * (baths - centre[1])
-        log_sqft = float(np.log(np.array([sqft]))[0])
+        log_sqft = float(np.log(sqft))  # numpy's loop on one element, as on a batch's column
         s = log_sqft - centre[2]
         c3 = c2 + (w[2] * s + w[3] * (s * s))
         tables = self._tables()

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from app.domain import comps
+from app.domain import comps, located_one
 from app.domain.arrays import FloatArray
 from app.domain.comparables import comparables
 from app.domain.kinds import Model
@@ -42,7 +42,11 @@ def estimate_one(
     loaded: LoadedModel, beds: float, baths: float, sqft: float, level: float, label: str = ""
 ) -> Explanation:
     """One home that says nothing of where or when it is (`estimate_home` for one that does)."""
-    explained = loaded.model.explain(beds, baths, sqft, level)
+    model = loaded.model
+    if isinstance(model, LocatedModel):
+        explained = located_one.explain_home(model, beds, baths, sqft, level)
+    else:
+        explained = model.explain(beds, baths, sqft, level)
     metrics.TALLY.estimate(label or loaded.version)
     return explained
 
@@ -60,7 +64,7 @@ def estimate_home(
     located market's model, or a plain one's (which takes none of them)."""
     model = loaded.model
     if isinstance(model, LocatedModel):
-        explained = model.explain_home(beds, baths, sqft, level, *place)
+        explained = located_one.explain_home(model, beds, baths, sqft, level, *place)
     else:
         explained = model.explain(beds, baths, sqft, level)
         explained.warnings.append(PLACE_NOT_USED)
