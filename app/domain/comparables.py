@@ -6,7 +6,7 @@ import math
 from datetime import date
 from typing import Any
 
-from app.domain import comps
+from app.domain import comps, located_one
 from app.domain.located_model import PARTS, LocatedModel
 
 # The terms a comp is adjusted for, in order (PARTS without the intercept, which is shared).
@@ -38,9 +38,10 @@ def comparables(
     assert model.projection is not None
     centre_lat, centre_lon = model.projection
     valued = model.valuation(month)
-    subject, x, y, log_sqft, _ = model.home_terms(
-        beds, baths, sqft, area, latitude, longitude, valued
-    )
+    quick = located_one.quick_terms(model)
+    home_terms = model.home_terms if quick is None else quick.terms  # the same floats
+    subject, x, y, log_sqft, _ = home_terms(beds, baths, sqft, area, latitude, longitude, valued)
+    steps = [subject[c] - subject[c - 1] for c in range(1, len(CAUSES) + 1)]
     distance, rows = index.nearest_one(x, y, log_sqft, float(valued), n)
     k = model_k(model)
     listed = []
@@ -57,14 +58,12 @@ def comparables(
         else:
             sold = _EPOCH.fromordinal(_EPOCH_DAY + day)
             sold_at, month_j = sold.isoformat(), sold.year * 12 + sold.month - 1
-        terms, ex, ny, _, _ = model.home_terms(
-            beds_j, baths_j, sqft_j, area_j, lat_j, lon_j, month_j
-        )
+        terms, ex, ny, _, _ = home_terms(beds_j, baths_j, sqft_j, area_j, lat_j, lon_j, month_j)
         adjustments = {}
         total = price
         before, change = price, 0.0
         for c, cause in enumerate(CAUSES, start=1):
-            change += (subject[c] - subject[c - 1]) - (terms[c] - terms[c - 1])
+            change += steps[c - 1] - (terms[c] - terms[c - 1])
             level = price * math.exp(change)
             adjustments[cause] = level - before
             total += adjustments[cause]

@@ -32,39 +32,22 @@ _SMALLEST = math.nextafter(0.0, 1.0)
 _FLOAT = struct.Struct("<d")  # one cell's effect, as `LocatedModel.home_terms` reads it
 
 
-class QuickHome:
-    """`explain_home` of one model at one level, its constants read once."""
+class QuickTerms:
+    """`LocatedModel.home_terms` and the comps' shift of one model, its constants read once."""
 
     __slots__ = (
         "area_effects",
         "areas",
-        "banded",
-        "by_comps",
         "centre",
-        "centres",
-        "edges",
         "first_month",
-        "halves",
-        "highs",
         "intercept",
         "last_month",
-        "lowest",
-        "lows",
-        "mids",
         "month_effects",
-        "names",
         "projection",
-        "ranges",
-        "scale",
         "scales",
         "shift",
         "size",
-        "smooth",
-        "spread",
-        "spread_unplaced",
-        "unplaced",
     )
-    # the model's terms
     intercept: float
     size: tuple[float, float, float, float]
     centre: tuple[float, float, float]
@@ -76,8 +59,99 @@ class QuickHome:
     first_month: int
     last_month: int
     month_effects: tuple[float, ...]
-    # the comps' shift (`Index.shift_one`), its constants bound
+    # the comps' shift (`Index.shift_one`), its constants bound; None for a model without
     shift: Callable[[float, float, float, float], tuple[float, float]] | None
+
+    @classmethod
+    def of(cls, model: LocatedModel) -> QuickTerms | None:
+        """The terms of `model`; None while it awaits the comps it values homes from."""
+        index = model.comps()  # a whole model packs its own; a compact one awaits its pack
+        if (index is None) != (model.similarity is None):
+            return None
+        quick = cls()
+        tables = model._tables()
+        quick.intercept, quick.size, quick.centre = model.intercept, model.size, model.centre
+        quick.areas, quick.area_effects = tables["areas"], model.area_effects
+        projection = tables["projection"]
+        quick.projection = (
+            None
+            if projection is None
+            else (projection.longitude, projection.km_east, projection.latitude)
+        )
+        scales = zip(CELL_SIZES_KM, tables["cells"], tables["effect_bytes"], strict=False)
+        quick.scales = tuple((size, k.base, k.offsets, e) for size, k, e in scales)
+        quick.first_month, quick.last_month = model.first_month, model.last_month
+        quick.month_effects = model.month_effects
+        quick.shift = None if index is None else index.shifter()
+        return quick
+
+    def terms(
+        self,
+        beds: float,
+        baths: float,
+        sqft: float,
+        area: str | None,
+        latitude: float,
+        longitude: float,
+        month: int,
+    ) -> tuple[list[float], float, float, float, bool]:
+        """What `home_terms` gives, by the same operations: the cumulative log prices, km east
+        and north, log sqft, and whether the home's fine cell holds a sale."""
+        w, centre = self.size, self.centre
+        c0 = self.intercept
+        c1 = c0 + w[0] * (beds - centre[0])
+        c2 = c1 + w[1] * (baths - centre[1])
+        log_sqft = float(np.log(sqft))  # numpy's loop on one element, as `home_terms`
+        s = log_sqft - centre[2]
+        c3 = c2 + (w[2] * s + w[3] * (s * s))
+        at = None if area is None else self.areas.get(area)
+        c4 = c3 + (0.0 if at is None else self.area_effects[at])
+        location = 0.0
+        fine = False
+        x = y = math.nan
+        projection = self.projection
+        if projection is not None and latitude == latitude and longitude == longitude:
+            x = (longitude - projection[0]) * projection[1]
+            y = (latitude - projection[2]) * KM_PER_DEGREE_LATITUDE
+            for size, base, offsets, effects in self.scales:
+                key = ((math.floor(x / size) + OFFSET) << 21) | (math.floor(y / size) + OFFSET)
+                at = bisect.bisect_left(offsets, key - base)  # `KeyOffsets.position`
+                fine = at < len(offsets) and offsets[at] == key - base
+                if fine:
+                    location += _FLOAT.unpack_from(effects, 8 * at)[0]
+        c5 = c4 + location
+        time = 0.0
+        first = self.first_month
+        if first >= 0:
+            effects = self.month_effects
+            at = max((month if month >= 0 else self.last_month) - first, 0)
+            time = effects[min(at, len(effects) - 1)]
+        return [c0, c1, c2, c3, c4, c5, c5 + time], x, y, log_sqft, fine
+
+
+class QuickHome:
+    """`explain_home` of one model at one level, its constants read once."""
+
+    __slots__ = (
+        "banded",
+        "by_comps",
+        "centres",
+        "edges",
+        "halves",
+        "highs",
+        "lowest",
+        "lows",
+        "mids",
+        "names",
+        "ranges",
+        "scale",
+        "smooth",
+        "spread",
+        "spread_unplaced",
+        "terms",
+        "unplaced",
+    )
+    terms: QuickTerms
     spread: tuple[float, float] | None
     spread_unplaced: tuple[float, float] | None
     names: tuple[str, ...]
@@ -105,24 +179,11 @@ class QuickHome:
         if calibration is None or not calibration.answers(level):
             return None
         bounds = calibration.bounds(level)
-        index = model.comps()  # a whole model packs its own; a compact one awaits its pack
-        if bounds.short or any(bounds.pooled) or (index is None) != (model.similarity is None):
+        terms = quick_terms(model)
+        if bounds.short or any(bounds.pooled) or terms is None:
             return None
         quick = cls()
-        tables = model._tables()
-        quick.intercept, quick.size, quick.centre = model.intercept, model.size, model.centre
-        quick.areas, quick.area_effects = tables["areas"], model.area_effects
-        projection = tables["projection"]
-        quick.projection = (
-            None
-            if projection is None
-            else (projection.longitude, projection.km_east, projection.latitude)
-        )
-        scales = zip(CELL_SIZES_KM, tables["cells"], tables["effect_bytes"], strict=False)
-        quick.scales = tuple((size, k.base, k.offsets, e) for size, k, e in scales)
-        quick.first_month, quick.last_month = model.first_month, model.last_month
-        quick.month_effects = model.month_effects
-        quick.shift = None if index is None else index.shifter()
+        quick.terms = terms
         quick.spread, quick.spread_unplaced = model.spread, model.spread_unplaced
         quick.smooth, quick.centres = calibration.smooth, calibration.band_centres
         quick.mids, quick.halves = bounds.mid_values, bounds.half_values
@@ -156,60 +217,29 @@ class QuickHome:
         (lo0, hi0), (lo1, hi1), (lo2, hi2) = self.ranges
         if not (lo0 <= beds <= hi0 and lo1 <= baths <= hi1 and lo2 <= sqft <= hi2):
             return None
-        first, last = self.first_month, self.last_month
+        terms = self.terms
+        first, last = terms.first_month, terms.last_month
         if first >= 0 and (month > last or 0 <= month < first):
-            return None
+            return None  # an `as_of` outside the index: warned of
+        if area is not None and area not in terms.areas:
+            return None  # an area without sales: warned of
         placed = latitude == latitude and longitude == longitude
         if not placed and (latitude == latitude or longitude == longitude):
             return None
-        # `home_terms`
-        w, centre = self.size, self.centre
-        c0 = self.intercept
-        c1 = c0 + w[0] * (beds - centre[0])
-        c2 = c1 + w[1] * (baths - centre[1])
-        log_sqft = float(np.log(sqft))  # numpy's loop on one element, as `home_terms`
-        s = log_sqft - centre[2]
-        c3 = c2 + (w[2] * s + w[3] * (s * s))
-        if area is None:
-            c4 = c3 + 0.0
-        else:
-            at = self.areas.get(area)
-            if at is None:
-                return None  # an area without sales: warned of
-            c4 = c3 + self.area_effects[at]
-        location = 0.0
-        x = y = math.nan
-        projection = self.projection
-        if projection is not None and placed:
-            x = (longitude - projection[0]) * projection[1]
-            y = (latitude - projection[2]) * KM_PER_DEGREE_LATITUDE
-            at = -1
-            for size, base, offsets, effects in self.scales:
-                key = ((math.floor(x / size) + OFFSET) << 21) | (math.floor(y / size) + OFFSET)
-                at = bisect.bisect_left(offsets, key - base)  # `KeyOffsets.position`
-                if at == len(offsets) or offsets[at] != key - base:
-                    at = -1
-                if at >= 0:
-                    location += _FLOAT.unpack_from(effects, 8 * at)[0]
-            if at < 0:
-                return None  # no sale in the home's fine cell: it may be far from every sale
-        c5 = c4 + location
-        time = 0.0
-        if first >= 0:
-            effects = self.month_effects
-            at = max((month if month >= 0 else last) - first, 0)
-            time = effects[min(at, len(effects) - 1)]
-        c6 = c5 + time
-        logs = [c0, c1, c2, c3, c4, c5, c6]
+        logs, x, y, log_sqft, fine = terms.terms(
+            beds, baths, sqft, area, latitude, longitude, month
+        )
+        if placed and not fine and terms.projection is not None:
+            return None  # no sale in the home's fine cell: it may be far from every sale
         # `explain_home`
         weight = 0.0
-        shift = self.shift
+        shift = terms.shift
         if shift is not None:
             moved = 0.0
             if x == x:
                 valued = month if month >= 0 and first >= 0 else last
                 moved, weight = shift(x, y, log_sqft, float(valued))
-            logs.append(c6 + moved)
+            logs.append(logs[6] + moved)
         spread = self.spread
         if spread is not None:
             unplaced_spread = self.spread_unplaced
@@ -256,6 +286,16 @@ class QuickHome:
         return Explanation(
             price, low, price + q_high * scale, dict(zip(self.names, parts, strict=True)), []
         )
+
+
+def quick_terms(model: LocatedModel) -> QuickTerms | None:
+    """The model's `QuickTerms`, made once and kept with it, and made again should its comps
+    change."""
+    found: tuple[object, QuickTerms | None] | None = model._lookup.get("quick_terms")
+    if found is None or found[0] is not model._lookup.get("comps"):
+        terms = QuickTerms.of(model)  # which may read the comps
+        found = model._lookup["quick_terms"] = (model._lookup.get("comps"), terms)
+    return found[1]
 
 
 def quick_home(model: LocatedModel, level: float) -> QuickHome | None:

@@ -14,7 +14,13 @@ import pytest
 
 from app.domain.located_fitting import fit_located_table
 from app.domain.located_model import LocatedModel
-from app.domain.located_one import QUICK_LEVELS, QuickHome, explain_home, quick_home
+from app.domain.located_one import (
+    QUICK_LEVELS,
+    QuickHome,
+    explain_home,
+    quick_home,
+    quick_terms,
+)
 from app.domain.model import Explanation
 from app.domain.place_rules import places_of
 from app.domain.terms import month_of
@@ -112,6 +118,15 @@ def test_the_quick_path_gives_up_where_a_warning_may_be_due(
     quick = quick_home(model, 0.9)
     assert quick is not None
     assert quick(*home) is None
+
+
+def test_the_quick_terms_are_home_terms_bit_for_bit(
+    model: LocatedModel, sales: pd.DataFrame
+) -> None:
+    terms = quick_terms(model)
+    assert terms is not None
+    for home in [*homes_like(sales, 300, seed=3), *WARNED]:
+        assert repr(terms.terms(*home)) == repr(model.home_terms(*home)), home
 
 
 def test_a_home_like_the_sales_takes_the_quick_path(model: LocatedModel) -> None:
