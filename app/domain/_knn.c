@@ -44,6 +44,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Every sum of products as written, never fused into one multiply-add (which a build for a CPU
+ * with FMA would otherwise do): the answers are those of the same operations in Python and
+ * numpy, on any x86-64 CPU and with any flags. */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#else
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #define MAX_K 256
 /* The packed record (comps_pack.RECORD): its size, and where its fields are. */
 #define RECORD 36
@@ -702,12 +711,280 @@ static PyObject *tree(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+
+/* One located home's log price after each term of its model, as app.domain.located_model's
+ * `home_terms` and `explain_home` take them, by the same floating-point operations in the same
+ * order, for located_one's quick path.
+ *
+ * located(intercept, size, centre, projection, scales, months, comps, spread, spread_unplaced)
+ *     a capsule of a model's constants: size (4 floats), centre (3), projection None or
+ *     (longitude, km east a degree, latitude), scales a tuple of (cell size, base, offsets,
+ *     effects) (offsets 4- or 8-byte unsigned/signed keys less base, effects float64),
+ *     months (first, last, effects tuple), comps None or (records, split, dim, shape, k,
+ *     shrink, size_km, year_km), each spread None or (centre, factor).
+ * located_logs(capsule, beds, baths, log_sqft, area_effect, latitude, longitude, month, out)
+ *     writes the home's cumulative log prices into out (7 doubles, then the comps' and the
+ *     spread's where the model has them) and returns the comps' total weight; None where the
+ *     home has coordinates whose fine cell holds no sale (a warning may be due). An out of 7
+ *     doubles takes the terms alone (`home_terms`'s), and the answer is 0.0.
+ */
+
+#define MAX_SCALES 4
+#define CELL_OFFSET (1LL << 20)
+#define KM_PER_DEGREE_LATITUDE 110.574
+
+typedef struct {
+    double intercept, size[4], centre[3];
+    int projected;
+    double longitude, km_east, latitude;
+    int scales;
+    double cell[MAX_SCALES];
+    long long base[MAX_SCALES];
+    Held keys[MAX_SCALES], effects[MAX_SCALES];
+    long long first_month, last_month;
+    Py_ssize_t months;
+    double *month_effects;
+    int comps, k;
+    Held tree[3];
+    Tree t;
+    double shrink, size_km, year_km;
+    int spread, spread_unplaced;
+    double spread_centre, spread_factor, unplaced_centre, unplaced_factor;
+} Located;
+
+static void located_free(PyObject *capsule) {
+    Located *m = PyCapsule_GetPointer(capsule, "located");
+    if (m == NULL) return;
+    release(m->keys, MAX_SCALES);
+    release(m->effects, MAX_SCALES);
+    release(m->tree, 3);
+    PyMem_Free(m->month_effects);
+    PyMem_Free(m);
+}
+
+static int doubles_of(PyObject *tuple, double *out, Py_ssize_t n, const char *what) {
+    if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) != n) {
+        PyErr_Format(PyExc_ValueError, "%s must be a tuple of %zd floats", what, n);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        out[i] = PyFloat_AsDouble(PyTuple_GET_ITEM(tuple, i));
+        if (out[i] == -1.0 && PyErr_Occurred()) return -1;
+    }
+    return 0;
+}
+
+static int located_spread(PyObject *given, int *has, double *centre, double *factor) {
+    double pair[2];
+    *has = given != Py_None;
+    if (!*has) return 0;
+    if (doubles_of(given, pair, 2, "a spread") < 0) return -1;
+    *centre = pair[0], *factor = pair[1];
+    return 0;
+}
+
+static PyObject *located(PyObject *self, PyObject *args) {
+    PyObject *size, *centre, *projection, *scales, *months, *comps, *spread, *unplaced;
+    Located *m = PyMem_Calloc(1, sizeof *m);
+    if (m == NULL) return PyErr_NoMemory();
+    if (!PyArg_ParseTuple(args, "dOOOOOOOO", &m->intercept, &size, &centre, &projection, &scales, &months, &comps,
+                          &spread, &unplaced))
+        goto fail;
+    if (doubles_of(size, m->size, 4, "size") < 0 || doubles_of(centre, m->centre, 3, "centre") < 0) goto fail;
+    m->projected = projection != Py_None;
+    if (m->projected && !PyArg_ParseTuple(projection, "ddd", &m->longitude, &m->km_east, &m->latitude)) goto fail;
+    if (!PyTuple_Check(scales) || PyTuple_GET_SIZE(scales) > MAX_SCALES) {
+        PyErr_SetString(PyExc_ValueError, "scales must be a tuple of at most 4");
+        goto fail;
+    }
+    m->scales = (int)PyTuple_GET_SIZE(scales);
+    for (int i = 0; i < m->scales; i++) {
+        PyObject *keys, *effects;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(scales, i), "dLOO", &m->cell[i], &m->base[i], &keys, &effects) ||
+            PyObject_GetBuffer(keys, &m->keys[i].view, PyBUF_C_CONTIGUOUS) < 0)
+            goto fail;
+        m->keys[i].held = 1;
+        if (hold(effects, &m->effects[i], 0, sizeof(double), "effects") < 0) goto fail;
+        Py_ssize_t width = m->keys[i].view.itemsize;
+        if ((width != 4 && width != 8) || m->keys[i].view.len % width ||
+            m->effects[i].view.len / (Py_ssize_t)sizeof(double) != m->keys[i].view.len / width) {
+            PyErr_SetString(PyExc_ValueError, "a scale's keys and effects do not match");
+            goto fail;
+        }
+    }
+    PyObject *effects;
+    if (!PyArg_ParseTuple(months, "LLO", &m->first_month, &m->last_month, &effects)) goto fail;
+    if (!PyTuple_Check(effects) || (m->first_month >= 0 && PyTuple_GET_SIZE(effects) == 0)) {
+        PyErr_SetString(PyExc_ValueError, "the month effects must be a tuple, of one or more when dated");
+        goto fail;
+    }
+    m->months = PyTuple_GET_SIZE(effects);
+    m->month_effects = PyMem_Malloc((m->months + 1) * sizeof(double));
+    if (m->month_effects == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (doubles_of(effects, m->month_effects, m->months, "the month effects") < 0) goto fail;
+    m->comps = comps != Py_None;
+    if (m->comps) {
+        PyObject *records, *split, *dim, *shape;
+        if (!PyArg_ParseTuple(comps, "OOOOiddd", &records, &split, &dim, &shape, &m->k, &m->shrink, &m->size_km,
+                              &m->year_km) ||
+            hold_tree(m->tree, records, split, dim, shape, 1, &m->t) < 0 || check_k(m->k, m->t.n) < 0)
+            goto fail;
+    }
+    if (located_spread(spread, &m->spread, &m->spread_centre, &m->spread_factor) < 0 ||
+        located_spread(unplaced, &m->spread_unplaced, &m->unplaced_centre, &m->unplaced_factor) < 0)
+        goto fail;
+    PyObject *capsule = PyCapsule_New(m, "located", located_free);
+    if (capsule == NULL) goto fail;
+    return capsule;
+fail:
+    release(m->keys, MAX_SCALES);
+    release(m->effects, MAX_SCALES);
+    release(m->tree, 3);
+    PyMem_Free(m->month_effects);
+    PyMem_Free(m);
+    return NULL;
+}
+
+/* The position of `key` among a scale's sorted keys (as bisect and `KeyOffsets.position`), or -1. */
+static Py_ssize_t cell_position(const Located *m, int i, long long key) {
+    const Py_buffer *keys = &m->keys[i].view;
+    long long offset = key - m->base[i];
+    Py_ssize_t lo = 0, hi = keys->len / keys->itemsize;
+    if (keys->itemsize == 4) {
+        const uint32_t *at = keys->buf;
+        if (offset < 0 || offset > (long long)UINT32_MAX) return -1;
+        while (lo < hi) {
+            Py_ssize_t mid = lo + (hi - lo) / 2;
+            if ((long long)at[mid] < offset) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo < keys->len / 4 && (long long)at[lo] == offset ? lo : -1;
+    }
+    const int64_t *at = keys->buf;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (at[mid] < offset) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < keys->len / 8 && at[lo] == offset ? lo : -1;
+}
+
+/* A cell index as Python's math.floor gives it, and whether it is one a key can hold. */
+static int cell_index(double v, long long *index) {
+    double f = floor(v);
+    if (!(fabs(f) < 1e12)) return 0;
+    *index = (long long)f;
+    return 1;
+}
+
+static PyObject *located_logs(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "located_logs takes 9 arguments");
+        return NULL;
+    }
+    const Located *m = PyCapsule_GetPointer(args[0], "located");
+    if (m == NULL) return NULL;
+    double given[6];
+    for (int i = 0; i < 6; i++) {
+        given[i] = PyFloat_AsDouble(args[i + 1]);
+        if (given[i] == -1.0 && PyErr_Occurred()) return NULL;
+    }
+    double beds = given[0], baths = given[1], log_sqft = given[2], area = given[3], latitude = given[4],
+           longitude = given[5];
+    long long month = PyLong_AsLongLong(args[7]);
+    if (month == -1 && PyErr_Occurred()) return NULL;
+    Py_buffer out;
+    if (PyObject_GetBuffer(args[8], &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) return NULL;
+    Py_ssize_t width = 7 + m->comps + m->spread;
+    int terms_only = out.len == 7 * (Py_ssize_t)sizeof(double);
+    if (!terms_only && out.len != width * (Py_ssize_t)sizeof(double)) {
+        PyBuffer_Release(&out);
+        PyErr_Format(PyExc_ValueError, "out must hold %zd doubles", width);
+        return NULL;
+    }
+    double *c = out.buf;
+    const double *w = m->size, *centre = m->centre;
+    c[0] = m->intercept;
+    c[1] = c[0] + w[0] * (beds - centre[0]);
+    c[2] = c[1] + w[1] * (baths - centre[1]);
+    double s = log_sqft - centre[2];
+    c[3] = c[2] + (w[2] * s + w[3] * (s * s));
+    c[4] = c[3] + area;
+    double location = 0.0, x = NAN, y = NAN;
+    int placed = latitude == latitude && longitude == longitude, fine = 0;
+    if (m->projected && placed) {
+        x = (longitude - m->longitude) * m->km_east;
+        y = (latitude - m->latitude) * KM_PER_DEGREE_LATITUDE;
+        for (int i = 0; i < m->scales; i++) {
+            long long ix, iy;
+            Py_ssize_t at = -1;
+            if (cell_index(x / m->cell[i], &ix) && cell_index(y / m->cell[i], &iy))
+                at = cell_position(m, i, (long long)((unsigned long long)(ix + CELL_OFFSET) << 21) | (iy + CELL_OFFSET));
+            fine = at >= 0;
+            if (fine) {
+                double effect;
+                memcpy(&effect, (const char *)m->effects[i].view.buf + 8 * at, sizeof effect);
+                location += effect;
+            }
+        }
+    }
+    c[5] = c[4] + location;
+    double time = 0.0;
+    if (m->first_month >= 0) {
+        long long at = (month >= 0 ? month : m->last_month) - m->first_month;
+        at = at > 0 ? at : 0;
+        time = m->month_effects[at < m->months - 1 ? at : m->months - 1];
+    }
+    c[6] = c[5] + time;
+    if (terms_only) {
+        PyBuffer_Release(&out);
+        return PyFloat_FromDouble(0.0);
+    }
+    if (m->projected && placed && !fine) {
+        PyBuffer_Release(&out);
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t n = 7;
+    double weight = 0.0;
+    if (m->comps) {
+        double moved = 0.0;
+        if (x == x) {
+            long long valued = month >= 0 && m->first_month >= 0 ? month : m->last_month;
+            double q[4] = {x, y, m->size_km * log_sqft, m->year_km * (double)valued / 12.0};
+            if (!searchable(&m->t, q)) {
+                PyBuffer_Release(&out);
+                PyErr_SetString(PyExc_ValueError, "the home is not a finite point");
+                return NULL;
+            }
+            Best best;
+            best.k = m->k;
+            search(&m->t, q, &best);
+            moved = shift_of(&m->t, &best, m->shrink, &weight);
+        }
+        c[n] = c[6] + moved;
+        n++;
+    }
+    if (m->spread) {
+        double centre_log = m->spread_centre, factor = m->spread_factor;
+        if (m->spread_unplaced && !placed) centre_log = m->unplaced_centre, factor = m->unplaced_factor;
+        c[n] = centre_log + factor * (c[n - 1] - centre_log);
+    }
+    PyBuffer_Release(&out);
+    return PyFloat_FromDouble(weight);
+}
+
 static PyMethodDef methods[] = {
     {"tree", tree, METH_VARARGS, "The k-d tree of points: their order, and each inner node's split."},
     {"knn_one", knn_one, METH_VARARGS, "The k nearest sales of one home, as two lists."},
     {"knn", knn, METH_VARARGS, "The k nearest sales of each query, by a k-d tree."},
     {"shift", shift, METH_VARARGS, "What each query's k nearest sales move its estimate by."},
     {"shift_one", shift_one, METH_VARARGS, "knn and shift of one home."},
+    {"located", located, METH_VARARGS, "A located model's constants, for located_logs."},
+    {"located_logs", (PyCFunction)(void (*)(void))located_logs, METH_FASTCALL,
+     "One home's cumulative log prices, and its comps' total weight."},
     {NULL, NULL, 0, NULL},
 };
 

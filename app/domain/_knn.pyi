@@ -1,4 +1,4 @@
-"""The compiled search for comps (app/domain/_knn.c)."""
+"""The compiled search for comps, and a located home's terms (app/domain/_knn.c)."""
 
 from typing import Any
 
@@ -54,3 +54,25 @@ def knn_one(
     t: float,
     k: int,
 ) -> tuple[list[float], list[int]]: ...
+def located(
+    intercept: float,
+    size: tuple[float, float, float, float],
+    centre: tuple[float, float, float],
+    projection: tuple[float, float, float] | None,
+    scales: tuple[tuple[float, int, Any, Any], ...],
+    months: tuple[int, int, tuple[float, ...]],
+    comps: tuple[Any, Any, Any, Packed, int, float, float, float] | None,
+    spread: tuple[float, float] | None,
+    spread_unplaced: tuple[float, float] | None,
+) -> Any: ...
+def located_logs(
+    located: Any,
+    beds: float,
+    baths: float,
+    log_sqft: float,
+    area_effect: float,
+    latitude: float,
+    longitude: float,
+    month: int,
+    out: Any,
+) -> float | None: ...

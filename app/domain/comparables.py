@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -39,8 +40,8 @@ def comparables(
     centre_lat, centre_lon = model.projection
     valued = model.valuation(month)
     quick = located_one.quick_terms(model)
-    home_terms = model.home_terms if quick is None else quick.terms  # the same floats
-    subject, x, y, log_sqft, _ = home_terms(beds, baths, sqft, area, latitude, longitude, valued)
+    home_terms = quick.terms if quick is not None else _terms_by(model)  # the same floats
+    subject, x, y, log_sqft = home_terms(beds, baths, sqft, area, latitude, longitude, valued)
     steps = [subject[c] - subject[c - 1] for c in range(1, len(CAUSES) + 1)]
     distance, rows = index.nearest_one(x, y, log_sqft, float(valued), n)
     k = model_k(model)
@@ -58,7 +59,7 @@ def comparables(
         else:
             sold = _EPOCH.fromordinal(_EPOCH_DAY + day)
             sold_at, month_j = sold.isoformat(), sold.year * 12 + sold.month - 1
-        terms, ex, ny, _, _ = home_terms(beds_j, baths_j, sqft_j, area_j, lat_j, lon_j, month_j)
+        terms, ex, ny, _ = home_terms(beds_j, baths_j, sqft_j, area_j, lat_j, lon_j, month_j)
         adjustments = {}
         total = price
         before, change = price, 0.0
@@ -86,6 +87,16 @@ def comparables(
             }
         )
     return listed
+
+
+def _terms_by(model: LocatedModel) -> Callable[..., tuple[list[float], float, float, float]]:
+    """`home_terms` of the model but its last answer (where the quick terms are not compiled)."""
+
+    def terms(*home: Any) -> tuple[list[float], float, float, float]:
+        logs, x, y, log_sqft, _ = model.home_terms(*home)
+        return logs, x, y, log_sqft
+
+    return terms
 
 
 def model_k(model: LocatedModel) -> int:

@@ -1,76 +1,60 @@
-"""One home's estimate by a located model at one level, every constant bound once: the common
-case of `LocatedModel.explain_home` (no warning due), bit for bit, at about half its cost.
+"""One home's estimate by a located model at one level, its constants bound once: the common
+case of `LocatedModel.explain_home` (no warning due), bit for bit, at a third of its cost.
 
 `explain_home` reaches its coefficients, cells, comps, calibration and ranges through some
 forty calls and lookups per home, and writes its warnings as it goes; a located answer of
-`/predict` is little else. `QuickHome.of(model, level)` reads them once; calling it does the
-same floating-point operations in the same order (`home_terms`, `Index.shift_one`,
-`spread_about`, `Calibration.quantiles_one` and `scale_one`, `widened_one`), with numpy's
-logarithm and exponential as there, and gives up (None) whenever a warning would be due (a
-size or price unlike the sales, a thin range, an area without sales, a home far from every
-sale, an `as_of` outside the index), so that `explain_home` writes every warning in one place.
+`/predict` is little else. `QuickHome.of(model, level)` reads them once, the terms and the
+comps' shift into the compiled `_knn.located` (`home_terms` and the start of `explain_home`,
+the same floating-point operations in the same order); calling it takes the logarithm and the
+exponentials by numpy as they do, the rest (`Calibration.quantiles_one` and `scale_one`,
+`widened_one`) as they do, and gives up (None) whenever a warning would be due (a size or price
+unlike the sales, a thin range, an area without sales, a home whose fine cell holds no sale, an
+`as_of` outside the index), so that `explain_home` writes every warning in one place. Built
+without a C compiler, there is no quick path: `explain_home` answers every home.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-import struct
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from app.domain import comps
 from app.domain.located_model import LocatedModel
 from app.domain.model import Explanation
 from app.domain.rules import FEATURES, TARGET
-from app.domain.terms import CELL_SIZES_KM, KM_PER_DEGREE_LATITUDE, OFFSET
+from app.domain.terms import CELL_SIZES_KM, KM_PER_DEGREE_LATITUDE
 
 QUICK_LEVELS = 8  # levels whose quick paths a model keeps (a level is any float a client sends)
+TERMS = 7  # the cumulative log prices of PARTS
 
 _SMALLEST = math.nextafter(0.0, 1.0)
-_FLOAT = struct.Struct("<d")  # one cell's effect, as `LocatedModel.home_terms` reads it
 
 
 class QuickTerms:
-    """`LocatedModel.home_terms` and the comps' shift of one model, its constants read once."""
+    """`LocatedModel.home_terms` of one model, compiled, with what a caller needs beside it."""
 
-    __slots__ = (
-        "area_effects",
-        "areas",
-        "centre",
-        "first_month",
-        "intercept",
-        "last_month",
-        "month_effects",
-        "projection",
-        "scales",
-        "shift",
-        "size",
-    )
-    intercept: float
-    size: tuple[float, float, float, float]
-    centre: tuple[float, float, float]
+    __slots__ = ("area_effects", "areas", "compiled", "first_month", "last_month", "projection")
+    compiled: Any  # `_knn.located`'s capsule
     areas: dict[str, int]
     area_effects: tuple[float, ...]
     projection: tuple[float, float, float] | None  # centre longitude, km east a degree, latitude
-    # each scale's cell size, and its keys (`KeyOffsets`: base, offsets) and effects (bytes)
-    scales: tuple[tuple[float, int, Any, Any], ...]
     first_month: int
     last_month: int
-    month_effects: tuple[float, ...]
-    # the comps' shift (`Index.shift_one`), its constants bound; None for a model without
-    shift: Callable[[float, float, float, float], tuple[float, float]] | None
 
     @classmethod
     def of(cls, model: LocatedModel) -> QuickTerms | None:
-        """The terms of `model`; None while it awaits the comps it values homes from."""
+        """The terms of `model`; None while it awaits the comps it values homes from, or where
+        the search is not compiled."""
+        if comps._knn is None:
+            return None
         index = model.comps()  # a whole model packs its own; a compact one awaits its pack
         if (index is None) != (model.similarity is None):
             return None
         quick = cls()
         tables = model._tables()
-        quick.intercept, quick.size, quick.centre = model.intercept, model.size, model.centre
         quick.areas, quick.area_effects = tables["areas"], model.area_effects
         projection = tables["projection"]
         quick.projection = (
@@ -78,12 +62,38 @@ class QuickTerms:
             if projection is None
             else (projection.longitude, projection.km_east, projection.latitude)
         )
-        scales = zip(CELL_SIZES_KM, tables["cells"], tables["effect_bytes"], strict=False)
-        quick.scales = tuple((size, k.base, k.offsets, e) for size, k, e in scales)
         quick.first_month, quick.last_month = model.first_month, model.last_month
-        quick.month_effects = model.month_effects
-        quick.shift = None if index is None else index.shifter()
+        scales = zip(CELL_SIZES_KM, tables["cells"], tables["effect_bytes"], strict=False)
+        searched = None
+        if index is not None:
+            packed, similarity = index.packed, index.similarity
+            searched = (
+                packed.records,
+                packed.split,
+                packed.dim,
+                packed.shape,
+                min(similarity.k, len(index)),
+                similarity.shrink,
+                similarity.size_km,
+                similarity.year_km,
+            )
+        quick.compiled = comps._knn.located(
+            model.intercept,
+            model.size,
+            model.centre,
+            quick.projection,
+            tuple((size, keys.base, keys.offsets, effects) for size, keys, effects in scales),
+            (model.first_month, model.last_month, tuple(model.month_effects)),
+            searched,
+            model.spread,
+            model.spread_unplaced,
+        )
         return quick
+
+    def area_effect(self, area: str | None) -> float:
+        """The term of the home's area: 0.0 for none, or one without sales."""
+        at = None if area is None else self.areas.get(area)
+        return 0.0 if at is None else self.area_effects[at]
 
     def terms(
         self,
@@ -94,39 +104,21 @@ class QuickTerms:
         latitude: float,
         longitude: float,
         month: int,
-    ) -> tuple[list[float], float, float, float, bool]:
-        """What `home_terms` gives, by the same operations: the cumulative log prices, km east
-        and north, log sqft, and whether the home's fine cell holds a sale."""
-        w, centre = self.size, self.centre
-        c0 = self.intercept
-        c1 = c0 + w[0] * (beds - centre[0])
-        c2 = c1 + w[1] * (baths - centre[1])
+    ) -> tuple[list[float], float, float, float]:
+        """What `home_terms` gives but the last, by the same operations: the cumulative log
+        prices, km east and north, and log sqft."""
         log_sqft = float(np.log(sqft))  # numpy's loop on one element, as `home_terms`
-        s = log_sqft - centre[2]
-        c3 = c2 + (w[2] * s + w[3] * (s * s))
-        at = None if area is None else self.areas.get(area)
-        c4 = c3 + (0.0 if at is None else self.area_effects[at])
-        location = 0.0
-        fine = False
+        out = np.empty(TERMS)
+        effect = self.area_effect(area)
+        comps._knn.located_logs(  # type: ignore[union-attr]
+            self.compiled, beds, baths, log_sqft, effect, latitude, longitude, month, out
+        )
         x = y = math.nan
         projection = self.projection
         if projection is not None and latitude == latitude and longitude == longitude:
             x = (longitude - projection[0]) * projection[1]
             y = (latitude - projection[2]) * KM_PER_DEGREE_LATITUDE
-            for size, base, offsets, effects in self.scales:
-                key = ((math.floor(x / size) + OFFSET) << 21) | (math.floor(y / size) + OFFSET)
-                at = bisect.bisect_left(offsets, key - base)  # `KeyOffsets.position`
-                fine = at < len(offsets) and offsets[at] == key - base
-                if fine:
-                    location += _FLOAT.unpack_from(effects, 8 * at)[0]
-        c5 = c4 + location
-        time = 0.0
-        first = self.first_month
-        if first >= 0:
-            effects = self.month_effects
-            at = max((month if month >= 0 else self.last_month) - first, 0)
-            time = effects[min(at, len(effects) - 1)]
-        return [c0, c1, c2, c3, c4, c5, c5 + time], x, y, log_sqft, fine
+        return out.tolist(), x, y, log_sqft
 
 
 class QuickHome:
@@ -146,15 +138,13 @@ class QuickHome:
         "ranges",
         "scale",
         "smooth",
-        "spread",
-        "spread_unplaced",
         "terms",
         "unplaced",
+        "width",
     )
     terms: QuickTerms
-    spread: tuple[float, float] | None
-    spread_unplaced: tuple[float, float] | None
     names: tuple[str, ...]
+    width: int  # the cumulative log prices: the terms', then the comps' and the spread's
     # the range at the level
     smooth: bool
     centres: tuple[float, ...]
@@ -165,7 +155,7 @@ class QuickHome:
     highs: tuple[float, ...]
     banded: bool
     scale: tuple[float, float, float, float]  # intercept, slope, price floor, least
-    by_comps: tuple[tuple[float, ...], tuple[float, ...]] | None
+    by_comps: tuple[tuple[float, ...], tuple[float, ...]] | None  # `RangeByComps`
     unplaced: float | None
     # what no warning is due within: beds, baths, sqft; and the lowest price
     ranges: tuple[tuple[float, float], ...]
@@ -174,7 +164,8 @@ class QuickHome:
     @classmethod
     def of(cls, model: LocatedModel, level: float) -> QuickHome | None:
         """The quick path of `model` at `level`; None where it has none (no calibration, a
-        range at this level that is warned of, or comps it does not hold yet)."""
+        range at this level that is warned of, comps it does not hold yet, no compiled
+        search)."""
         calibration = model.calibration
         if calibration is None or not calibration.answers(level):
             return None
@@ -184,7 +175,8 @@ class QuickHome:
             return None
         quick = cls()
         quick.terms = terms
-        quick.spread, quick.spread_unplaced = model.spread, model.spread_unplaced
+        quick.names = model.names
+        quick.width = len(quick.names)
         quick.smooth, quick.centres = calibration.smooth, calibration.band_centres
         quick.mids, quick.halves = bounds.mid_values, bounds.half_values
         quick.edges, quick.lows, quick.highs = calibration.band_edges, bounds.low, bounds.high
@@ -195,12 +187,11 @@ class QuickHome:
             calibration.price_floor,
             calibration.scale_min,
         )
-        quick.by_comps = model.comps_range  # `RangeByComps`: edges, factors
+        quick.by_comps = model.comps_range
         quick.unplaced = model.range_unplaced
         inf = math.inf
         quick.ranges = tuple(model.ranges.get(name, (-inf, inf)) for name in FEATURES)
         quick.lowest = max(model.ranges.get(TARGET, (-inf, inf))[0], _SMALLEST)
-        quick.names = model.names
         return quick
 
     def __call__(
@@ -218,36 +209,24 @@ class QuickHome:
         if not (lo0 <= beds <= hi0 and lo1 <= baths <= hi1 and lo2 <= sqft <= hi2):
             return None
         terms = self.terms
-        first, last = terms.first_month, terms.last_month
-        if first >= 0 and (month > last or 0 <= month < first):
+        first = terms.first_month
+        if first >= 0 and (month > terms.last_month or 0 <= month < first):
             return None  # an `as_of` outside the index: warned of
         if area is not None and area not in terms.areas:
             return None  # an area without sales: warned of
         placed = latitude == latitude and longitude == longitude
         if not placed and (latitude == latitude or longitude == longitude):
             return None
-        logs, x, y, log_sqft, fine = terms.terms(
-            beds, baths, sqft, area, latitude, longitude, month
+        # `home_terms` and `explain_home` to the exponentials, compiled
+        log_sqft = float(np.log(sqft))  # numpy's loop on one element, as `home_terms`
+        logs = np.empty(self.width)
+        effect = terms.area_effect(area)
+        weight = comps._knn.located_logs(  # type: ignore[union-attr]
+            terms.compiled, beds, baths, log_sqft, effect, latitude, longitude, month, logs
         )
-        if placed and not fine and terms.projection is not None:
+        if weight is None:
             return None  # no sale in the home's fine cell: it may be far from every sale
-        # `explain_home`
-        weight = 0.0
-        shift = terms.shift
-        if shift is not None:
-            moved = 0.0
-            if x == x:
-                valued = month if month >= 0 and first >= 0 else last
-                moved, weight = shift(x, y, log_sqft, float(valued))
-            logs.append(logs[6] + moved)
-        spread = self.spread
-        if spread is not None:
-            unplaced_spread = self.spread_unplaced
-            if unplaced_spread and not placed:
-                spread = unplaced_spread
-            centre_log, factor = spread
-            logs.append(centre_log + factor * (logs[-1] - centre_log))
-        levels = np.exp(np.array(logs)).tolist()  # numpy's loop, as on a batch's column
+        levels = np.exp(logs, out=logs).tolist()  # numpy's loop, as on a batch's column
         parts = [levels[0]]
         price = levels[0]
         for k in range(1, len(levels)):

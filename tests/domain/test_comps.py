@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.domain import comps
+from app.domain import comps, located_one
 from app.domain.comparables import CAUSES, comparables
 from app.domain.comps_choice import neighbours, search_of
 from app.domain.held_out import fold_splits
@@ -108,6 +108,16 @@ def test_adjustments_add_up_to_the_adjusted_price(
         for cause in CAUSES:
             total += comp["adjustments"][cause]
         assert total == comp["adjusted_price"]
+
+
+def test_comps_are_listed_alike_with_or_without_the_compiled_terms(
+    fitted: tuple[LocatedModel, dict[str, Any], pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, _, _ = fitted
+    homes = [(3, 2, 1800, "north", 47.52, -122.25, -1), (4, 3, 2600, None, 47.45, -122.3, 24170)]
+    compiled = [comparables(model, *home, 8) for home in homes]
+    monkeypatch.setattr(located_one, "quick_terms", lambda model: None)
+    assert [comparables(model, *home, 8) for home in homes] == compiled
 
 
 def test_a_home_like_its_comps_is_adjusted_by_time_and_place_alone(

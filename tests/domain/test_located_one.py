@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.domain import comps
 from app.domain.located_fitting import fit_located_table
 from app.domain.located_model import LocatedModel
 from app.domain.located_one import (
@@ -126,7 +127,7 @@ def test_the_quick_terms_are_home_terms_bit_for_bit(
     terms = quick_terms(model)
     assert terms is not None
     for home in [*homes_like(sales, 300, seed=3), *WARNED]:
-        assert repr(terms.terms(*home)) == repr(model.home_terms(*home)), home
+        assert repr(terms.terms(*home)) == repr(model.home_terms(*home)[:4]), home
 
 
 def test_a_home_like_the_sales_takes_the_quick_path(model: LocatedModel) -> None:
@@ -135,6 +136,15 @@ def test_a_home_like_the_sales_takes_the_quick_path(model: LocatedModel) -> None
     found = quick(3.0, 2.0, 1800.0, "north", 47.52, -122.25, -1)
     assert found is not None and found.warnings == []
     assert list(found.contributions) == list(model.names)
+
+
+def test_without_the_compiled_search_there_is_no_quick_path(
+    model: LocatedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(comps, "_knn", None)
+    fresh = replace(model, _lookup={})
+    assert quick_terms(fresh) is None
+    assert quick_home(fresh, 0.9) is None
 
 
 def test_a_model_without_calibration_has_no_quick_path(model: LocatedModel) -> None:
