@@ -8,8 +8,9 @@
   its 5 comps listed (`?comps=5`), a home without them in the same market, and a plain home
   in a plain market (the bundled sales, `--plain`), here and, with `--before DIR`, the plain
   and the located home in the release checked out in DIR, in turn;
-- a CSV batch of 100,000 homes: located in the located market, plain in the plain one, and
-  with `--before DIR` both in that release, the located homes' CSV (area and coordinates
+- a CSV batch of 100,000 homes: located in the located market, plain in the plain one, the
+  located homes' CSV to today's model of the same sales (`--plain`), and with `--before DIR`
+  both in that release, the located homes' CSV (area and coordinates
   passed through) to a market of the same sales fitted by it (a release before the option to
   skip invalid rows is given the rows this one takes); each server free to run on every core,
   and the located batch once more on core 0 alone;
@@ -160,6 +161,10 @@ def measure_predict(row: Row, work: Path, args: argparse.Namespace) -> None:
         row(f"/predict, {name}", f"{rps:,.0f} req/s, p99 {p99:.2f} ms", against + ")")
 
 
+# The located homes' CSV to the plain model of the same sales (`--plain`: "today's model").
+TODAYS = "located homes, today's model (--plain) of the same sales"
+
+
 def measure_batch(row: Row, work: Path, args: argparse.Namespace, rows: int = 100_000) -> None:
     here = Path(__file__).resolve().parent.parent
     data, _ = located_market(work)
@@ -169,8 +174,10 @@ def measure_batch(row: Row, work: Path, args: argparse.Namespace, rows: int = 10
     located = located[located["beds"] <= 20]
     plain_body = located[["beds", "baths", "sqft"]].to_csv(index=False).encode()
     located_body = located.to_csv(index=False).encode()
+    today = fitted(work / "batch-today", data, here, "--plain")  # today's model of the sales
     cases = [
         ("plain", fitted(work / "batch-plain", SACRAMENTO, here, "--plain"), plain_body, here),
+        (TODAYS, today, located_body, here),
         ("located", fitted(work / "batch-located", data, here), located_body, here),
     ]
     if args.before is not None:
@@ -194,10 +201,13 @@ def measure_batch(row: Row, work: Path, args: argparse.Namespace, rows: int = 10
                 seconds[name].append(float(np.median(timed)))
     base = len(located) / float(np.median(seconds[cases[0][0]]))
     located_before = seconds.get("located, release before", [])
+    todays = float(np.median(seconds[TODAYS]))
     for name, found in seconds.items():
         rate = len(located) / float(np.median(found))
         against = f"({rate / base:.2f}x"
-        if located_before and name.startswith("located") and "before" not in name:
+        if name in ("located", "located, on one core"):
+            against += f"; {rate * todays / len(located):.2f}x the same CSV to today's model"
+        if located_before and name in ("located", "located, on one core"):
             ratio = rate * float(np.median(located_before)) / len(located)
             against += f"; {ratio:.2f}x the same homes' CSV in the release before"
         row(f"CSV batch of {len(located):,} homes, {name}", f"{rate:,.0f} rows/s", against + ")")
