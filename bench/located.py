@@ -5,7 +5,8 @@
 
 - /predict at 16 connections (wrk, one worker pinned to core 0): a located home (area and
   coordinates) in a located market (King County's sales, or synthetic ones), without and with
-  its 5 comps listed (`?comps=5`), a home without them in the same market, and a plain home
+  its 5 comps listed (`?comps=5`), a home without them in the same market and in a market of
+  the same sales without their coordinates, and a plain home
   in a plain market (the bundled sales, `--plain`), here and, with `--before DIR`, the plain
   and the located home in the release checked out in DIR, in turn;
 - a CSV batch of 100,000 homes: located in the located market, plain in the plain one, the
@@ -117,15 +118,24 @@ def located_market(work: Path) -> tuple[Path, bytes]:
     return path, LOCATED
 
 
+# A home without a place costs the same whether or not its market's sales have coordinates.
+UNMAPPED = "home without a place, located market without coordinates"
+
+
 def measure_predict(row: Row, work: Path, args: argparse.Namespace) -> None:
     wrk = ensure_wrk()
     here = Path(__file__).resolve().parent.parent
     data, home = located_market(work)
     located = fitted(work / "located", data, here)
+    unmapped = work / "without-coordinates.csv"  # the same sales, their areas and dates alone
+    pd.read_csv(data, dtype=str).drop(columns=["latitude", "longitude"]).to_csv(
+        unmapped, index=False
+    )
     cases = [
         ("plain home, plain market", fitted(work / "plain", SACRAMENTO, here, "--plain"), BODY),
         ("located home, located market", located, home),
         ("home without a place, located market", located, BODY),
+        (UNMAPPED, fitted(work / "unmapped", unmapped, here), BODY),
         ("located home, located market, comps=5", located, home),
     ]
     if args.before is not None:

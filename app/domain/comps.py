@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -463,20 +463,3 @@ class Index:
         if np.ndim(distance) == 0:  # k = 1: scalars
             return shift_one([float(residual)], [float(distance)], similarity.shrink)
         return shift_one(residual.tolist(), distance.tolist(), similarity.shrink)
-
-    def shifter(self) -> Callable[[float, float, float, float], tuple[float, float]]:
-        """`shift_one` with the pack and the similarity bound once: the same operations."""
-        if _knn is None:
-            return self.shift_one
-        packed, similarity = self.packed, self.similarity
-        records, split, dim, shape = packed.records, packed.split, packed.dim, packed.shape
-        size_km, year_km, shrink = similarity.size_km, similarity.year_km, similarity.shrink
-        k = min(similarity.k, len(self))
-        search = _knn.shift_one
-
-        def shift(x: float, y: float, log_sqft: float, month: float) -> tuple[float, float]:
-            s, t = size_km * log_sqft, year_km * month / 12.0  # `_point`
-            found, total = search(records, split, dim, shape, x, y, s, t, k, shrink)
-            return float(found), float(total)
-
-        return shift
