@@ -711,14 +711,14 @@ static PyObject *tree(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-
 /* One located home's log price after each term of its model, as app.domain.located_model's
  * `home_terms` and `explain_home` take them, by the same floating-point operations in the same
  * order, for located_one's quick path.
  *
  * located(intercept, size, centre, projection, scales, months, comps, spread, spread_unplaced)
  *     a capsule of a model's constants: size (4 floats), centre (3), projection None or
- *     (longitude, km east a degree, latitude), scales a tuple of (cell size, base, offsets,
+ *     (longitude, km east a degree, latitude, km north a degree, the offset of a cell's index
+ *     in its key: app.domain.terms.OFFSET), scales a tuple of (cell size, base, offsets,
  *     effects) (offsets 4- or 8-byte unsigned/signed keys less base, effects float64),
  *     months (first, last, effects tuple), comps None or (records, split, dim, shape, k,
  *     shrink, size_km, year_km), each spread None or (centre, factor).
@@ -730,13 +730,12 @@ static PyObject *tree(PyObject *self, PyObject *args) {
  */
 
 #define MAX_SCALES 4
-#define CELL_OFFSET (1LL << 20)
-#define KM_PER_DEGREE_LATITUDE 110.574
 
 typedef struct {
     double intercept, size[4], centre[3];
     int projected;
-    double longitude, km_east, latitude;
+    double longitude, km_east, latitude, km_north;
+    long long cell_offset;
     int scales;
     double cell[MAX_SCALES];
     long long base[MAX_SCALES];
@@ -752,14 +751,18 @@ typedef struct {
     double spread_centre, spread_factor, unplaced_centre, unplaced_factor;
 } Located;
 
-static void located_free(PyObject *capsule) {
-    Located *m = PyCapsule_GetPointer(capsule, "located");
-    if (m == NULL) return;
+/* Lets go of what a (whole or half made) Located holds, and of it. */
+static void located_clear(Located *m) {
     release(m->keys, MAX_SCALES);
     release(m->effects, MAX_SCALES);
     release(m->tree, 3);
     PyMem_Free(m->month_effects);
     PyMem_Free(m);
+}
+
+static void located_free(PyObject *capsule) {
+    Located *m = PyCapsule_GetPointer(capsule, "located");
+    if (m != NULL) located_clear(m);
 }
 
 static int doubles_of(PyObject *tuple, double *out, Py_ssize_t n, const char *what) {
@@ -792,7 +795,9 @@ static PyObject *located(PyObject *self, PyObject *args) {
         goto fail;
     if (doubles_of(size, m->size, 4, "size") < 0 || doubles_of(centre, m->centre, 3, "centre") < 0) goto fail;
     m->projected = projection != Py_None;
-    if (m->projected && !PyArg_ParseTuple(projection, "ddd", &m->longitude, &m->km_east, &m->latitude)) goto fail;
+    if (m->projected && !PyArg_ParseTuple(projection, "ddddL", &m->longitude, &m->km_east, &m->latitude,
+                                          &m->km_north, &m->cell_offset))
+        goto fail;
     if (!PyTuple_Check(scales) || PyTuple_GET_SIZE(scales) > MAX_SCALES) {
         PyErr_SetString(PyExc_ValueError, "scales must be a tuple of at most 4");
         goto fail;
@@ -840,11 +845,7 @@ static PyObject *located(PyObject *self, PyObject *args) {
     if (capsule == NULL) goto fail;
     return capsule;
 fail:
-    release(m->keys, MAX_SCALES);
-    release(m->effects, MAX_SCALES);
-    release(m->tree, 3);
-    PyMem_Free(m->month_effects);
-    PyMem_Free(m);
+    located_clear(m);
     return NULL;
 }
 
@@ -917,12 +918,13 @@ static PyObject *located_logs(PyObject *self, PyObject *const *args, Py_ssize_t 
     int placed = latitude == latitude && longitude == longitude, fine = 0;
     if (m->projected && placed) {
         x = (longitude - m->longitude) * m->km_east;
-        y = (latitude - m->latitude) * KM_PER_DEGREE_LATITUDE;
+        y = (latitude - m->latitude) * m->km_north;
         for (int i = 0; i < m->scales; i++) {
             long long ix, iy;
             Py_ssize_t at = -1;
             if (cell_index(x / m->cell[i], &ix) && cell_index(y / m->cell[i], &iy))
-                at = cell_position(m, i, (long long)((unsigned long long)(ix + CELL_OFFSET) << 21) | (iy + CELL_OFFSET));
+                at = cell_position(m, i,
+                                   (long long)((unsigned long long)(ix + m->cell_offset) << 21) | (iy + m->cell_offset));
             fine = at >= 0;
             if (fine) {
                 double effect;

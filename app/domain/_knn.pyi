@@ -58,7 +58,7 @@ def located(
     intercept: float,
     size: tuple[float, float, float, float],
     centre: tuple[float, float, float],
-    projection: tuple[float, float, float] | None,
+    projection: tuple[float, float, float, float, int] | None,
     scales: tuple[tuple[float, int, Any, Any], ...],
     months: tuple[int, int, tuple[float, ...]],
     comps: tuple[Any, Any, Any, Packed, int, float, float, float] | None,

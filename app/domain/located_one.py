@@ -6,8 +6,8 @@ forty calls and lookups per home, and writes its warnings as it goes; a located 
 `/predict` is little else. `QuickHome.of(model, level)` reads them once, the terms and the
 comps' shift into the compiled `_knn.located` (`home_terms` and the start of `explain_home`,
 the same floating-point operations in the same order); calling it takes the logarithm and the
-exponentials by numpy as they do, the rest (`Calibration.quantiles_one` and `scale_one`,
-`widened_one`) as they do, and gives up (None) whenever a warning would be due (a size or price
+exponentials by numpy as they do, the rest as they do (the range by `one_home.quick_range`,
+then `widened_one`), and gives up (None) whenever a warning would be due (a size or price
 unlike the sales, a thin range, an area without sales, a home whose fine cell holds no sale, an
 `as_of` outside the index), so that `explain_home` writes every warning in one place. Built
 without a C compiler, there is no quick path: `explain_home` answers every home.
@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 
 from app.domain import comps
-from app.domain.located_model import LocatedModel
+from app.domain.located_model import PARTS, LocatedModel
 from app.domain.model import Explanation
+from app.domain.one_home import QuickRange, quick_range
 from app.domain.rules import FEATURES, TARGET
-from app.domain.terms import CELL_SIZES_KM, KM_PER_DEGREE_LATITUDE
+from app.domain.terms import CELL_SIZES_KM, KM_PER_DEGREE_LATITUDE, OFFSET
 
 QUICK_LEVELS = 8  # levels whose quick paths a model keeps (a level is any float a client sends)
-TERMS = 7  # the cumulative log prices of PARTS
+TERMS = len(PARTS)  # the cumulative log prices of the terms
 
 _SMALLEST = math.nextafter(0.0, 1.0)
 
@@ -57,11 +58,12 @@ class QuickTerms:
         tables = model._tables()
         quick.areas, quick.area_effects = tables["areas"], model.area_effects
         projection = tables["projection"]
-        quick.projection = (
+        centre = (
             None
             if projection is None
             else (projection.longitude, projection.km_east, projection.latitude)
         )
+        quick.projection = centre
         quick.first_month, quick.last_month = model.first_month, model.last_month
         scales = zip(CELL_SIZES_KM, tables["cells"], tables["effect_bytes"], strict=False)
         searched = None
@@ -81,7 +83,7 @@ class QuickTerms:
             model.intercept,
             model.size,
             model.centre,
-            quick.projection,
+            None if centre is None else (*centre, KM_PER_DEGREE_LATITUDE, OFFSET),
             tuple((size, keys.base, keys.offsets, effects) for size, keys, effects in scales),
             (model.first_month, model.last_month, tuple(model.month_effects)),
             searched,
@@ -124,37 +126,11 @@ class QuickTerms:
 class QuickHome:
     """`explain_home` of one model at one level, its constants read once."""
 
-    __slots__ = (
-        "banded",
-        "by_comps",
-        "centres",
-        "edges",
-        "halves",
-        "highs",
-        "lowest",
-        "lows",
-        "mids",
-        "names",
-        "ranges",
-        "scale",
-        "smooth",
-        "terms",
-        "unplaced",
-        "width",
-    )
+    __slots__ = ("by_comps", "lowest", "names", "range_of", "ranges", "terms", "unplaced", "width")
     terms: QuickTerms
     names: tuple[str, ...]
     width: int  # the cumulative log prices: the terms', then the comps' and the spread's
-    # the range at the level
-    smooth: bool
-    centres: tuple[float, ...]
-    mids: tuple[float, ...]
-    halves: tuple[float, ...]
-    edges: tuple[float, ...]
-    lows: tuple[float, ...]
-    highs: tuple[float, ...]
-    banded: bool
-    scale: tuple[float, float, float, float]  # intercept, slope, price floor, least
+    range_of: QuickRange  # the range at the level, before `widened_one`
     by_comps: tuple[tuple[float, ...], tuple[float, ...]] | None  # `RangeByComps`
     unplaced: float | None
     # what no warning is due within: beds, baths, sqft; and the lowest price
@@ -169,24 +145,15 @@ class QuickHome:
         calibration = model.calibration
         if calibration is None or not calibration.answers(level):
             return None
-        bounds = calibration.bounds(level)
+        range_of = quick_range(calibration, level)
         terms = quick_terms(model)
-        if bounds.short or any(bounds.pooled) or terms is None:
+        if range_of is None or terms is None:
             return None
         quick = cls()
         quick.terms = terms
         quick.names = model.names
         quick.width = len(quick.names)
-        quick.smooth, quick.centres = calibration.smooth, calibration.band_centres
-        quick.mids, quick.halves = bounds.mid_values, bounds.half_values
-        quick.edges, quick.lows, quick.highs = calibration.band_edges, bounds.low, bounds.high
-        quick.banded = len(bounds.low) > 1
-        quick.scale = (
-            calibration.scale_intercept,
-            calibration.scale_slope,
-            calibration.price_floor,
-            calibration.scale_min,
-        )
+        quick.range_of = range_of
         quick.by_comps = model.comps_range
         quick.unplaced = model.range_unplaced
         inf = math.inf
@@ -235,26 +202,8 @@ class QuickHome:
             price += part
         if not price >= self.lowest:
             return None  # a price at or below 0, or below the lowest sale: warned of
-        # `Calibration.quantiles_one` (with `interp_one` of both quantiles at once)
-        if self.smooth:
-            centres, mids, halves = self.centres, self.mids, self.halves
-            if price <= centres[0]:
-                mid, half = mids[0], halves[0]
-            elif price >= centres[-1]:
-                mid, half = mids[-1], halves[-1]
-            else:
-                j = bisect.bisect_right(centres, price) - 1
-                c, d = centres[j], centres[j + 1]
-                mid = (mids[j + 1] - mids[j]) / (d - c) * (price - c) + mids[j]
-                half = (halves[j + 1] - halves[j]) / (d - c) * (price - c) + halves[j]
-            q_low, q_high = mid - half, mid + half
-        else:
-            band = bisect.bisect_right(self.edges, price) if self.banded else 0
-            q_low, q_high = self.lows[band], self.highs[band]
-        # `Calibration.scale_one`, then `widened_one` (with `RangeByComps.factor_one`)
-        a, slope, floor, least = self.scale
-        scale = a + slope * max(price, floor)
-        scale = max(scale, least)
+        q_low, q_high, scale = self.range_of(price)
+        # `widened_one` (with `RangeByComps.factor_one`)
         unplaced = self.unplaced
         if unplaced is not None and not placed:
             scale = scale * unplaced
